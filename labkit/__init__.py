@@ -1,0 +1,84 @@
+"""labkit: the bench behind Cache Lab's notebooks.
+
+Small modules, one idea each:
+
+==================  =====================================================
+``clock``           wall and virtual clocks (everything time-aware takes one)
+``store``           the cache store contract: memory, fakeredis, real Redis
+``connection``      ``connect()``: fakeredis by default, ``REDIS_URL`` if set
+``database``        the database of record: SQLite with latency and load
+``workloads``       seeded traces (Zipf, scan, loop, ...) as numpy arrays
+``metrics``         hit ratio, latency percentiles, the staleness meter
+``charts``          one colour-blind-safe style; titles that state findings
+``widgets``         live controls bound to a chart; predict-then-run
+``exercises``       checks, hints, solutions; ``progress`` records them
+==================  =====================================================
+
+Heavy modules (matplotlib, ipywidgets, fakeredis) load on first use, so
+``import labkit`` stays fast.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import TYPE_CHECKING, Any
+
+from .clock import Clock, VirtualClock, WallClock, wall_clock
+from .errors import LabError, RedisUnavailable, install_notebook_handler
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Clock",
+    "VirtualClock",
+    "WallClock",
+    "wall_clock",
+    "LabError",
+    "RedisUnavailable",
+    "connect",
+    "start",
+    "Database",
+    "Row",
+    "MemoryStore",
+    "StalenessMeter",
+]
+
+_LAZY = {
+    "connect": ("connection", "connect"),
+    "Database": ("database", "Database"),
+    "Row": ("database", "Row"),
+    "MemoryStore": ("store", "MemoryStore"),
+    "StalenessMeter": ("metrics", "StalenessMeter"),
+}
+
+if TYPE_CHECKING:
+    from .connection import connect
+    from .database import Database, Row
+    from .metrics import StalenessMeter
+    from .store import MemoryStore
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        module, attr = _LAZY[name]
+        return getattr(importlib.import_module(f".{module}", __name__), attr)
+    try:
+        return importlib.import_module(f".{name}", __name__)
+    except ModuleNotFoundError:
+        raise AttributeError(f"module 'labkit' has no attribute {name!r}") from None
+
+
+def start(namespace: str, *, url: str | None = None, quiet: bool = False):
+    """Set a notebook up: one-line errors, the cache store, and a clean namespace.
+
+    Deletes only this notebook's own keys (``labkit:<namespace>:*``), so notebooks
+    can run in any order, and prints which cache backend is in use.
+    """
+    from .connection import connect
+
+    install_notebook_handler()
+    store = connect(url, namespace=namespace)
+    store.reset()
+    if not quiet:
+        print(f"Cache Lab ready - cache: {store.describe()} - keys under {store.prefix!r}")
+    return store

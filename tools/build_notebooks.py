@@ -1,0 +1,89 @@
+#!/usr/bin/env python3
+"""Build notebooks/NN_*.ipynb from their readable sources in notebooks/src/NN_*.py.
+
+A source uses the "percent" format: ``# %% [markdown]`` starts a markdown cell
+(every line of it commented with ``# ``), ``# %%`` starts a code cell.  The built
+notebooks carry no outputs or execution counts, so a diff shows only what a
+person wrote.  ``--check`` exits 1 if any notebook differs from its source.
+
+    python tools/build_notebooks.py          # rebuild all
+    python tools/build_notebooks.py --check  # verify (the tests run this)
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+SRC = ROOT / "notebooks" / "src"
+OUT = ROOT / "notebooks"
+
+
+def _cell(kind: str, lines: list[str]) -> dict | None:
+    while lines and not lines[-1].strip():
+        lines.pop()
+    while lines and not lines[0].strip():
+        lines.pop(0)
+    if not lines:
+        return None
+    if kind == "markdown":
+        text = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in lines]
+        source = "\n".join(text)
+        return {"cell_type": "markdown", "metadata": {}, "source": source.splitlines(keepends=True)}
+    source = "\n".join(lines)
+    return {
+        "cell_type": "code",
+        "execution_count": None,
+        "metadata": {},
+        "outputs": [],
+        "source": source.splitlines(keepends=True),
+    }
+
+
+def build(src: Path) -> str:
+    cells, kind, lines = [], None, []
+    for line in src.read_text().splitlines():
+        if line.startswith("# %%"):
+            if kind is not None and (c := _cell(kind, lines)):
+                cells.append(c)
+            kind = "markdown" if "[markdown]" in line else "code"
+            lines = []
+        elif kind is not None:
+            lines.append(line)
+    if kind is not None and (c := _cell(kind, lines)):
+        cells.append(c)
+    nb = {
+        "cells": cells,
+        "metadata": {
+            "kernelspec": {"display_name": "Python 3 (ipykernel)", "language": "python", "name": "python3"},
+            "language_info": {"name": "python"},
+        },
+        "nbformat": 4,
+        "nbformat_minor": 5,
+    }
+    for i, cell in enumerate(cells):
+        cell["id"] = f"{src.stem[:2]}-{i:03d}"
+    return json.dumps(nb, indent=1, ensure_ascii=False) + "\n"
+
+
+def main(argv: list[str]) -> int:
+    check = "--check" in argv
+    stale = []
+    for src in sorted(SRC.glob("[0-9][0-9]_*.py")):
+        out = OUT / (src.stem + ".ipynb")
+        text = build(src)
+        if check:
+            if not out.exists() or out.read_text() != text:
+                stale.append(out.name)
+        else:
+            out.write_text(text)
+    if stale:
+        print("Out of date with notebooks/src (run python tools/build_notebooks.py): " + ", ".join(stale))
+        return 1
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main(sys.argv[1:]))
