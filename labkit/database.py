@@ -202,11 +202,13 @@ class Database:
                 raise DatabaseError("Injected failure: the database rejected this write.")
             now = self.clock.now()
             out = []
+            pending: dict[int, int] = {}  # versions given out in this batch
             self._conn.execute("BEGIN")
             try:
                 for row_id, value in checked:
                     hist = self._history.setdefault(row_id, _History(version=0))
-                    version = hist.version + 1
+                    version = pending.get(row_id, hist.version) + 1
+                    pending[row_id] = version
                     self._conn.execute(
                         "INSERT INTO items VALUES (?, ?, ?, ?) ON CONFLICT(id) DO UPDATE SET "
                         "value = excluded.value, version = excluded.version, "
@@ -221,7 +223,8 @@ class Database:
             # Only after COMMIT do the new versions count as the truth.
             for row in out:
                 hist = self._history[row.id]
-                hist.superseded[hist.version] = now
+                for old in range(hist.version, row.version):
+                    hist.superseded[old] = now
                 hist.version = row.version
             return out
 

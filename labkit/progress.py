@@ -14,7 +14,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-__all__ = ["progress_path", "record", "record_prediction", "load", "summary", "clear"]
+__all__ = ["progress_path", "record", "record_prediction", "load", "summary", "clear", "show"]
 
 _lock = threading.Lock()
 
@@ -78,7 +78,25 @@ def summary() -> list[dict[str, Any]]:
 def clear() -> None:
     """Forget all progress (asks nothing: call it on purpose)."""
     with _lock:
-        try:
-            progress_path().unlink()
-        except FileNotFoundError:
-            pass
+        progress_path().unlink(missing_ok=True)
+
+
+def show() -> Any:
+    """An HTML table of exercise progress, for notebook 00."""
+    from IPython.display import HTML
+
+    rows = summary()
+    if not rows:
+        return HTML("<p>No exercises attempted yet. Each notebook's checks will fill this table.</p>")
+    body = "".join(
+        f"<tr><td>{r['notebook']}</td><td>{r['exercise']}</td>"
+        f"<td>{'✅ passed' if r['passed'] else '… not yet'}</td><td>{r['attempts']}</td></tr>"
+        for r in rows
+    )
+    done = sum(r["passed"] for r in rows)
+    return HTML(
+        f"<p><b>{done} of {len(rows)}</b> attempted exercises passed "
+        f"(saved in <code>{progress_path()}</code>, never sent anywhere).</p>"
+        "<table><tr><th>notebook</th><th>exercise</th><th>status</th><th>attempts</th></tr>"
+        f"{body}</table>"
+    )

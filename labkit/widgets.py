@@ -174,4 +174,4 @@ def predict(question: str, options: Sequence[str], *, notebook: str = "", name: 
             progress.record_prediction(notebook, name, str(radio.value))
 
     lock.on_click(on_lock)
-    return W.VBox([W.HTML(f"<b>🤔 Predict:</b> {question}"), radio, lock, said])
+    return W.VBox([W.HTML(f"<b>Predict:</b> {question}"), radio, lock, said])

@@ -1,0 +1,306 @@
+"""Unit tests for labkit's core: clocks, database, workloads, metrics, connection."""
+
+from __future__ import annotations
+
+import socket
+import threading
+import time
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit import workloads
+from labkit.clock import VirtualClock, WallClock
+from labkit.connection import connect, resolve_url, safe_url
+from labkit.database import Database, DatabaseError, DatabaseTimeout, Row
+from labkit.errors import LabError, RedisUnavailable
+from labkit.metrics import RunMetrics, StalenessMeter, percentile
+from labkit.store import MemoryStore
+
+# -- clocks --------------------------------------------------------------------------
+
+
+def test_virtual_clock_moves_only_when_told():
+    clock = VirtualClock()
+    start = time.perf_counter()
+    clock.sleep(3600)
+    assert clock.now() == 3600
+    assert time.perf_counter() - start < 0.1
+    with pytest.raises(LabError, match="cannot run backwards"):
+        clock.advance(-1)
+    with pytest.raises(LabError, match="Cannot move a VirtualClock back"):
+        clock.set(10)
+
+
+def test_wall_clock_really_waits():
+    start = time.perf_counter()
+    WallClock().sleep(0.05)
+    assert time.perf_counter() - start >= 0.045
+
+
+def test_memory_store_expiry_follows_a_virtual_clock():
+    clock = VirtualClock()
+    store = MemoryStore(clock, latency_seconds=0.001)
+    store.set("k", "v", ttl_seconds=60)
+    assert clock.now() == pytest.approx(0.001)  # the round trip was charged on the clock
+    clock.advance(59.9)
+    assert store.get("k") == "v"
+    clock.advance(0.2)
+    assert store.get("k") is None
+
+
+# -- database ------------------------------------------------------------------------
+
+
+def test_database_counts_every_query_and_charges_latency():
+    clock = VirtualClock()
+    db = Database(clock, rows=10, latency_seconds=0.005)
+    row = db.read(3)
+    assert row == Row(3, "item 3 v1", 1, 0.0)
+    assert clock.now() == pytest.approx(0.005)
+    db.write(3, "new")
+    assert (db.stats.reads, db.stats.writes, db.stats.queries) == (1, 1, 2)
+    assert db.read(3).value == "new" and db.read(3).version == 2
+    assert db.read(999) is None
+
+
+def test_a_batch_write_is_one_query():
+    db = Database(VirtualClock(), rows=10)
+    rows = db.write_many([(1, "a"), (2, "b"), (1, "c")])
+    assert db.stats.queries == 1 and db.stats.writes == 3
+    assert [r.version for r in rows] == [2, 2, 3]
+    assert db.read(1).value == "c"
+
+
+def test_load_model_latency_grows_with_concurrency():
+    db = Database(rows=1, latency_seconds=0.01, parallel_queries=4)
+    assert db.latency_for(1) == db.latency_for(4) == 0.01
+    assert db.latency_for(40) == pytest.approx(0.1)
+
+
+def test_a_herd_of_threads_piles_up_in_flight_queries():
+    db = Database(rows=1, latency_seconds=0.02, parallel_queries=2)
+    barrier = threading.Barrier(20)
+
+    def query():
+        barrier.wait()
+        db.read(0)
+
+    threads = [threading.Thread(target=query) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert db.stats.queries == 20
+    assert db.stats.peak_in_flight >= 10
+    assert max(n for _, n in db.timeline) == db.stats.peak_in_flight
+    assert db.timeline[-1][1] == 0
+
+
+def test_stalled_database_times_out_and_recovers():
+    db = Database(rows=1, latency_seconds=0.001)
+    db.stall()
+    start = time.perf_counter()
+    with pytest.raises(DatabaseTimeout):
+        db.read(0, timeout_seconds=0.1)
+    assert 0.09 <= time.perf_counter() - start < 1.0
+    db.resume()
+    assert db.read(0, timeout_seconds=0.1).version == 1
+    assert db.stats.timeouts == 1
+
+
+def test_stalled_database_on_a_virtual_clock_refuses_to_hang():
+    db = Database(VirtualClock(), rows=1)
+    db.stall()
+    with pytest.raises(LabError, match="would never return"):
+        db.read(0)
+
+
+def test_injected_write_failure_changes_nothing():
+    db = Database(VirtualClock(), rows=2)
+    db.fail_next_writes(1)
+    with pytest.raises(DatabaseError):
+        db.write(1, "lost")
+    assert db.read(1).version == 1 and db.current_version(1) == 1
+    assert db.write(1, "kept").version == 2
+
+
+def test_stale_age_counts_from_when_the_version_was_replaced():
+    clock = VirtualClock()
+    db = Database(clock, rows=1, latency_seconds=0)
+    clock.set(10)
+    db.write(0, "v2")
+    clock.set(25)
+    assert db.stale_age(0, 1) == 15
+    assert db.stale_age(0, 2) == 0
+
+
+@pytest.mark.parametrize("bad", [-1, "3", 1.5, True])
+def test_bad_row_id(bad):
+    with pytest.raises(LabError, match="Row ids are integers"):
+        Database(VirtualClock(), rows=1).read(bad)
+
+
+def test_database_is_real_sqlite_with_versions():
+    db = Database(VirtualClock(), rows=3)
+    db.write(2, "x")
+    got = db._conn.execute("SELECT id, value, version FROM items ORDER BY id").fetchall()
+    assert got == [(0, "item 0 v1", 1), (1, "item 1 v1", 1), (2, "x", 2)]
+
+
+# -- staleness meter & metrics ----------------------------------------------------------
+
+
+def test_staleness_meter_counts_reads_older_than_the_database():
+    clock = VirtualClock()
+    db = Database(clock, rows=2, latency_seconds=0)
+    meter = StalenessMeter(db)
+    cached = db.read(0)
+    assert meter.observe(0, cached.version) == 0
+    clock.set(5)
+    db.write(0, "new")
+    clock.set(8)
+    assert meter.observe(0, cached.version) == 3  # 3 s behind the database
+    assert meter.observe(1, 1) == 0
+    assert (meter.reads, meter.stale_reads) == (3, 1)
+    assert meter.stale_share == pytest.approx(1 / 3)
+    assert meter.max_stale_age_seconds == 3
+
+
+def test_run_metrics_percentiles():
+    m = RunMetrics()
+    for i in range(100):
+        m.record_read(i / 1000, hit=i % 4 != 0)
+    assert m.hit_ratio == 0.75
+    assert m.read_latency_ms(50) == pytest.approx(49.5)
+    assert percentile([], 99) == 0.0
+
+
+# -- workloads ------------------------------------------------------------------------
+
+
+def test_same_seed_same_trace_and_zipf_is_skewed():
+    a = workloads.zipf(50_000, 1000, 1.0, seed=3)
+    b = workloads.zipf(50_000, 1000, 1.0, seed=3)
+    assert np.array_equal(a, b)
+    assert not np.array_equal(a, workloads.zipf(50_000, 1000, 1.0, seed=4))
+    counts = np.bincount(a, minlength=1000)
+    p = workloads.zipf_probabilities(1000, 1.0)
+    assert counts[0] / len(a) == pytest.approx(p[0], abs=0.01)
+    assert counts[0] > 50 * counts[500:].mean()
+
+
+def test_trace_shapes():
+    assert workloads.loop(7, 3).tolist() == [0, 1, 2, 0, 1, 2, 0]
+    hot = workloads.hotspot(100_000, 1000, hot_fraction=0.1, hot_share=0.9)
+    assert (hot < 100).mean() == pytest.approx(0.9, abs=0.01)
+    shifted = workloads.shifting(40_000, 1000, 1.0, phases=4)
+    first, last = np.bincount(shifted[:10_000]).argmax(), np.bincount(shifted[-10_000:]).argmax()
+    assert first != last  # the hot key moved
+    mixed = workloads.mix(workloads.loop(100, 10), workloads.scan(100, 50))
+    assert len(mixed) == 200 and mixed.max() < 60
+    assert workloads.read_write_mix(10_000, 0.1).mean() == pytest.approx(0.1, abs=0.01)
+
+
+@pytest.mark.parametrize(
+    "call, message",
+    [
+        (lambda: workloads.make_trace("zipfian", 10, 10), "Unknown workload 'zipfian'. Choose one of: zipf"),
+        (lambda: workloads.zipf(10, 10, alpha=0), "alpha must be a number > 0"),
+        (lambda: workloads.zipf(0, 10), "n_requests must be a whole number > 0"),
+        (lambda: workloads.uniform(10, -5), "n_keys must be a whole number > 0"),
+        (lambda: workloads.read_write_mix(10, 1.5), "write_ratio must be between 0 and 1"),
+        (lambda: workloads.mix(np.array([], dtype=int)), "empty trace"),
+    ],
+)
+def test_bad_workload_input_is_one_sentence(call, message):
+    with pytest.raises(LabError) as err:
+        call()
+    assert message in str(err.value) and "\n" not in str(err.value)
+
+
+# -- connection -------------------------------------------------------------------------
+
+
+def test_default_is_fakeredis_and_stores_share_one_server():
+    a = connect(namespace="share-test")
+    b = connect(namespace="share-test")
+    assert a.backend == "fakeredis" and "fakeredis" in repr(a)
+    a.set("x", "1")
+    assert b.get("x") == "1"  # like two clients of one server
+    a.reset()
+
+
+def test_redis_url_from_environment(monkeypatch):
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:6379/0")
+    assert resolve_url() == "redis://127.0.0.1:6379/0"
+    assert resolve_url("fakeredis://") == "fakeredis://"
+
+
+@pytest.mark.parametrize("url", ["http://localhost:6379", "localhost:6379", "redis://", "redis://host:notaport"])
+def test_malformed_url_is_one_sentence(url):
+    with pytest.raises(LabError) as err:
+        connect(url)
+    msg = str(err.value)
+    assert "is not a Redis URL" in msg and "redis://127.0.0.1:6379/0" in msg and "\n" not in msg
+
+
+def _closed_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def test_unreachable_url_names_it_and_the_fix():
+    url = f"redis://:hunter2@127.0.0.1:{_closed_port()}/0"
+    with pytest.raises(RedisUnavailable) as err:
+        connect(url, fallback=False, timeout_seconds=0.3)
+    msg = str(err.value)
+    assert "Cannot reach Redis at redis://:***@127.0.0.1" in msg
+    assert "unset REDIS_URL" in msg and "hunter2" not in msg
+
+
+def test_unreachable_url_falls_back_visibly_when_asked(capsys):
+    store = connect(f"redis://127.0.0.1:{_closed_port()}/0", fallback=True, timeout_seconds=0.3)
+    assert store.backend == "fakeredis"
+    assert "Falling back to fakeredis" in capsys.readouterr().out
+
+
+def test_safe_url_hides_passwords():
+    assert safe_url("redis://user:pw@h:1/0") == "redis://user:***@h:1/0"
+    assert safe_url("redis://h:1/0") == "redis://h:1/0"
+
+
+@pytest.mark.redis_server
+def test_connect_to_a_real_server(redis_url):
+    store = connect(redis_url, namespace="core-test", fallback=False)
+    assert store.backend == "redis" and redis_url in repr(store)
+    assert store.lab_owned_server is False  # only LABKIT_OWNS_REDIS=1 grants that
+    assert "real Redis at" in store.describe()
+
+
+def test_start_resets_only_its_namespace(capsys):
+    other = connect(namespace="zz")
+    other.set("keep", "1")
+    first = labkit.start("zy")
+    first.set("old", "1")
+    again = labkit.start("zy")
+    assert again.get("old") is None and other.get("keep") == "1"
+    assert "Cache Lab ready" in capsys.readouterr().out
+    other.reset()
+
+
+def test_import_labkit_is_lazy():
+    import subprocess
+    import sys
+
+    heavy = "('matplotlib', 'fakeredis', 'ipywidgets')"
+    code = f"import sys, labkit; print(any(m.startswith({heavy}) for m in sys.modules))"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True).stdout.strip()
+    assert out == "False"
+
+
+def test_bad_ttl_message():
+    with pytest.raises(LabError, match=r"ttl_seconds must be > 0 seconds \(got -5\). Use None for no expiry."):
+        MemoryStore().set("k", "v", ttl_seconds=-5)
