@@ -1,0 +1,373 @@
+"""Invalidation: every claim notebook 02 makes, on memory, fakeredis and a real Redis."""
+
+from __future__ import annotations
+
+import itertools
+import statistics
+import uuid
+
+import pytest
+
+from labkit import invalidation as inv
+from labkit.clock import VirtualClock
+from labkit.database import Database, Row
+from labkit.errors import LabError
+from labkit.store import MemoryStore, RedisStore
+
+
+def _one_sentence(exc: pytest.ExceptionInfo) -> str:
+    text = str(exc.value)
+    assert "\n" not in text and text.endswith("."), text
+    return text
+
+
+# -- the stale-set race, scripted ------------------------------------------------------
+
+
+def test_naive_bad_interleaving_leaves_old_row_until_its_ttl(store):
+    stepper = inv.RaceStepper(store, "naive")
+    outcome = stepper.run()
+    assert [e.actor for e in stepper.events] == list(inv.BAD_INTERLEAVING)
+    assert [e.text for e in stepper.events] == [
+        "GET item:1 → miss",
+        "SELECT id=1 → v1",
+        "UPDATE id=1 → v2 committed",
+        "DEL item:1",
+        "SET v1 (TTL 300 s)",
+    ]
+    assert (outcome.cached_version, outcome.db_version, outcome.stale) == (1, 2, True)
+    assert 299 <= outcome.stale_for_seconds <= 300
+
+
+def test_naive_stale_entry_survives_exactly_until_the_ttl():
+    clock = VirtualClock()
+    store = MemoryStore(clock, namespace="race-ttl")
+    stepper = inv.RaceStepper(store, "naive", ttl_seconds=300)
+    stepper.run()
+    clock.advance(299.9)
+    assert stepper.outcome().stale  # nothing corrects it before the TTL...
+    clock.advance(0.2)
+    assert store.get("item:1") is None  # ...and the TTL does
+
+
+@pytest.mark.parametrize("strategy", ["lease", "write-through"])
+def test_lease_and_write_through_leave_nothing_stale(store, strategy):
+    outcome = inv.replay(store, strategy)
+    assert not outcome.stale
+    assert outcome.stale_for_seconds == 0
+    expected = None if strategy == "lease" else 2  # lease: fill refused; write-through: writer set v2
+    assert outcome.cached_version == expected
+
+
+def test_short_ttl_caps_the_stale_entry_at_the_short_ttl():
+    clock = VirtualClock()
+    store = MemoryStore(clock, namespace="race-short")
+    stepper = inv.RaceStepper(store, "short-ttl", short_ttl_seconds=5)
+    outcome = stepper.run()
+    assert outcome.stale and outcome.stale_for_seconds == pytest.approx(5)
+    clock.advance(5.01)
+    assert not stepper.outcome().stale
+
+
+def test_of_all_ten_interleavings_only_the_bad_one_breaks_naive(store):
+    schedules = [
+        tuple("writer" if i in writer_at else "reader" for i in range(5))
+        for writer_at in itertools.combinations(range(5), 2)
+    ]
+    assert len(schedules) == 10
+    broken = {s: inv.replay(store, "naive", s).stale for s in schedules}
+    assert [s for s, stale in broken.items() if stale] == [inv.BAD_INTERLEAVING]
+    for strategy in ("lease", "write-through"):
+        assert not any(inv.replay(store, strategy, s).stale for s in schedules), strategy
+
+
+def test_stepper_steps_and_resets(store):
+    stepper = inv.RaceStepper(store, "lease")
+    first = stepper.step()
+    assert first is not None and first.actor == "reader" and first.cache_state == "lease"
+    assert len(stepper.events) == 1 and not stepper.done
+    stepper.reset()
+    assert stepper.events == [] and stepper.cache_state() == "empty"
+    assert stepper.run().cached_version is None
+    assert stepper.step() is None
+
+
+def test_set_if_newer_never_moves_the_cache_backwards(store):
+    new, old = Row(1, "new", 3, 0.0), Row(1, "old", 2, 0.0)
+    assert inv.set_if_newer(store, "item:1", new, 60)
+    assert not inv.set_if_newer(store, "item:1", old, 60)
+    assert not inv.set_if_newer(store, "item:1", new, 60)  # same version: nothing to do
+    assert Row.from_cache(store.get("item:1")).version == 3
+    store.set("item:1", "lease:abc")  # a placeholder is not a row: replaced
+    assert inv.set_if_newer(store, "item:1", old, 60)
+    assert 0 < store.ttl_seconds("item:1") <= 60
+
+
+# -- the race under real threads --------------------------------------------------------
+
+
+def test_threads_naive_leaves_stale_keys_the_fixes_none(store):
+    # Races are probabilistic: naive is given up to three seeded runs to show one.
+    naive = [inv.run_concurrent(store, "naive", seed=seed).stale_keys_after_settle for seed in range(3)]
+    assert max(naive) > 0, naive
+    for strategy in ("lease", "short-ttl", "write-through"):
+        result = inv.run_concurrent(store, strategy, seed=1)
+        assert result.writes == 24 and result.reads > 0
+        assert result.stale_keys_after_settle == 0, strategy
+
+
+# -- event-driven invalidation --------------------------------------------------------
+
+
+def test_every_subscribed_instance_drops_the_key_after_a_write(store):
+    clock = VirtualClock()
+    db = Database(clock, rows=3, latency_seconds=0)
+    bus = inv.InvalidationBus(store, "inv-test-" + uuid.uuid4().hex[:6])
+    apps = [inv.AppInstance(n, store, db, bus, clock=clock, near_ttl_seconds=30) for n in "ABC"]
+    try:
+        assert [a.read(2).version for a in apps] == [1, 1, 1]
+        assert [a.near_hits for a in apps] == [0, 0, 0] and apps[0].db_reads == 1
+        inv.write_and_publish(store, db, bus, 2, "new")
+        assert [a.drain(until_seq=bus.published) for a in apps] == [1, 1, 1]
+        assert all(a.near.get("item:2") is None for a in apps)
+        assert [a.read(2).version for a in apps] == [2, 2, 2]
+    finally:
+        for a in apps:
+            a.close()
+
+
+def test_a_lost_message_leaves_exactly_that_instance_stale_until_its_ttl(store):
+    run = inv.simulate_events(store, near_ttl_seconds=20, lose_message=True)
+    assert run.lost == {"A": 0, "B": 0, "C": 1}
+    assert run.stale_reads["A"] == run.stale_reads["B"] == 0
+    # C cached the row at t=1 s, the write came at t=10 s, its copy expired at 1+20 = 21 s.
+    assert run.stale_reads["C"] == 11
+    assert run.stale_until["C"] == 21.0
+    assert run.max_stale_age_seconds["C"] == pytest.approx(10.0)
+    assert run.max_stale_age_seconds["C"] < 20
+    # The second write (t=40 s) reached everyone: nobody stale at the end.
+    assert run.served["C"][-1] == run.db_versions[-1] == 3
+
+
+def test_without_a_lost_message_nobody_is_ever_stale(store):
+    run = inv.simulate_events(store, near_ttl_seconds=20, lose_message=False)
+    assert run.stale_reads == {"A": 0, "B": 0, "C": 0}
+
+
+def test_the_stale_window_of_a_lost_message_follows_the_near_ttl(store):
+    short = inv.simulate_events(store, near_ttl_seconds=5)
+    assert short.stale_until["C"] == 11.0 and short.stale_reads["C"] == 1
+
+
+# -- TTL alone --------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("ttl", [5, 30, 90])
+def test_ttl_bounds_the_stale_window(ttl):
+    run = inv.simulate_ttl(ttl)
+    assert run.stale_reads > 0
+    assert run.max_stale_age_seconds < ttl  # the TTL is the promise...
+    assert run.max_stale_age_seconds > 0.75 * ttl  # ...and it is nearly reached
+
+
+def test_longer_ttl_more_stale_reads_and_more_hits():
+    runs = [inv.simulate_ttl(t) for t in (5, 30, 120)]
+    assert [r.stale_share for r in runs] == sorted(r.stale_share for r in runs)
+    assert [r.hit_ratio for r in runs] == sorted(r.hit_ratio for r in runs)
+    assert runs[1].stale_share == pytest.approx(0.16, abs=0.03)
+    assert runs[1].hit_ratio > 0.95
+
+
+def test_staleness_stacks_across_layers():
+    assert inv.stacked_worst_case(45, 15) == pytest.approx(60, abs=0.2)
+    assert inv.stacked_worst_case(10, 30) == pytest.approx(40, abs=0.2)
+
+
+# -- versioned keys -----------------------------------------------------------------------
+
+
+def test_bump_makes_old_keys_unreachable_at_once_without_scan(store):
+    seven = inv.VersionedNamespace(store, "tenant:7")
+    eight = inv.VersionedNamespace(store, "tenant:8")
+    seven.fill(300)
+    eight.fill(10)
+    assert seven.key("item:3") == "tenant:7:v0:item:3"
+    assert seven.get("item:299") == "cached"
+    with inv.CommandLog(store) as log:
+        assert seven.bump() == 1
+    assert log.store_calls == ["incr"]
+    assert not log.scanned and log.round_trips == 1
+    if isinstance(store, RedisStore):
+        assert log.redis_commands == ["INCRBY"]
+    assert seven.get("item:0") is None and seven.get("item:299") is None
+    assert eight.get("item:0") == "cached"
+    # The old keys still exist (left to expire), which is what keeps the bump O(1).
+    assert len(store.scan_keys("tenant:7:v0:*")) == 300
+    assert 0 < store.ttl_seconds("tenant:7:v0:item:0") <= 3600
+
+
+def test_scan_and_delete_is_seen_scanning_and_costs_more(store):
+    result = inv.compare_bump_and_scan(store, 1500)
+    assert result["bump_round_trips"] == 1 and not result["bump_scanned"]
+    assert result["old_key_reachable_after_bump"] is False
+    assert result["scan_deleted"] == 1500
+    assert result["scan_round_trips"] > 3  # scans plus delete batches, growing with the keys
+    with inv.CommandLog(store) as log:
+        inv.scan_and_delete(store, "nothing-here:*")
+    assert log.scanned  # so "not scanned" above is a real check
+
+
+def test_parse_versioned_key():
+    key = inv.parse_versioned_key("tenant:7:v3:user:42")
+    assert (key.namespace, key.generation, key.suffix) == ("tenant:7", 3, "user:42")
+    assert str(key) == "tenant:7:v3:user:42"
+
+
+# -- bad input: one sentence each ---------------------------------------------------------
+
+
+@pytest.mark.parametrize("bad", ["tenant:7:user:42", "user:42:vX:name", "", None, "tenant:7:v3:"])
+def test_malformed_versioned_key(bad):
+    with pytest.raises(LabError, match="is not a versioned key") as exc:
+        inv.parse_versioned_key(bad)
+    assert "'<namespace>:v<generation>:<key>'" in _one_sentence(exc)
+
+
+def test_bad_namespace_names_and_keys(store):
+    with pytest.raises(LabError, match="must not itself look like a generation") as exc:
+        inv.VersionedNamespace(store, "tenant:v3")
+    _one_sentence(exc)
+    with pytest.raises(LabError, match="without spaces") as exc:
+        inv.VersionedNamespace(store, "tenant:7").key("user 42")
+    _one_sentence(exc)
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda s: inv.NearCache(VirtualClock(), -5),
+        lambda s: inv.simulate_ttl(-5),
+        lambda s: inv.VersionedNamespace(s, "tenant:7", ttl_seconds=-5),
+        lambda s: inv.RaceSettings(s, Database(VirtualClock(), rows=2), "naive", ttl_seconds=-5),
+        lambda s: inv.stacked_worst_case(45, -5),
+        lambda s: inv.simulate_events(s, near_ttl_seconds=-5),
+    ],
+)
+def test_negative_ttl(store, make):
+    with pytest.raises(LabError, match=r"must be > 0 seconds \(got -5\)") as exc:
+        make(store)
+    _one_sentence(exc)
+
+
+def test_publishing_on_a_closed_bus(store):
+    bus = inv.InvalidationBus(store)
+    bus.close()
+    with pytest.raises(LabError, match="bus is closed") as exc:
+        bus.publish("item:1")
+    _one_sentence(exc)
+    db = Database(VirtualClock(), rows=2)
+    with pytest.raises(LabError, match="bus is closed"):
+        inv.write_and_publish(store, db, bus, 1, "x")
+    assert db.current_version(1) == 1  # refused before touching the database
+
+
+def test_unknown_strategy(store):
+    with pytest.raises(LabError, match="Unknown strategy 'optimistic'. Choose one of: naive, lease") as exc:
+        inv.RaceStepper(store, "optimistic")
+    _one_sentence(exc)
+
+
+# -- exercises ------------------------------------------------------------------------------
+
+
+def _naive_read(store, db, row_id):
+    key = f"item:{row_id}"
+    cached = store.get(key)
+    if cached is not None:
+        return Row.from_cache(cached)
+    row = db.read(row_id)
+    store.set(key, row.to_cache(), ttl_seconds=300)
+    return row
+
+
+def _solution_namespace(solution: str) -> dict:
+    names = {"Row": Row, "LEASE_PREFIX": inv.LEASE_PREFIX, "uuid": uuid,
+             "VersionedNamespace": inv.VersionedNamespace}
+    exec(solution.split("\n\n", 1)[1], names)
+    return names
+
+
+def test_race_exercise_catches_the_naive_reader_and_accepts_the_lease(store, capsys):
+    ex = inv.exercises(store)["race"]
+    assert ex.check(_naive_read) is False
+    assert "the stale set is still there" in capsys.readouterr().out
+    ex.solution()
+    solution = capsys.readouterr().out
+    assert ex.check(_solution_namespace(solution)["read_item"]) is True
+    assert ex.check(lambda s, db, i: db.read(i)) is False  # never caching is no fix
+    assert ex.check(lambda s, db, i: 1 / 0) is False  # a crash is a verdict, not a traceback
+    assert ex.check(...) is False
+
+
+def test_tenant_exercise(store, capsys):
+    ex = inv.exercises(store)["tenant"]
+    ex.solution()
+    assert ex.check(_solution_namespace(capsys.readouterr().out)["invalidate_tenant"]) is True
+    assert ex.check(lambda s, t: inv.scan_and_delete(s, f"tenant:{t}:v*")) is False
+    assert "scanned" in capsys.readouterr().out
+    assert ex.check(lambda s, t: None) is False
+    assert store.scan_keys("tenant:*") == []  # the check cleans up after itself
+
+
+def test_budget_exercise(capsys):
+    ex = inv.exercises(MemoryStore(namespace="budget"))["budget"]
+    assert ex.check(15) is True
+    assert ex.check(16) is False and "the two layers' TTLs add up" in capsys.readouterr().out
+    assert ex.check(3) is False
+    assert ex.check(-1) is False
+
+
+# -- the notebook's widgets -----------------------------------------------------------------
+
+
+def test_ttl_widget_redraws_fast_and_states_the_finding():
+    plot = inv.explore_ttl()
+    assert "No stale read was older than the TTL" in plot.axes[1].get_title()
+    for ttl in (5, 60, 10, 90, 20):
+        plot.set(ttl_seconds=ttl)
+    assert plot.redraws == 6
+    # The 150 ms target is measured by benchmarks/bench_invalidation.py on an idle machine;
+    # here, with other work sharing two cores, only a gross regression fails.
+    assert statistics.median(plot.draw_seconds) < 0.6
+
+
+def test_event_widget(redis_store):
+    plot = inv.explore_events(redis_store)
+    assert "Instance C lost one message" in plot.axes[0].get_title()
+    assert "t = 21 s" in plot.axes[0].get_title()
+    plot.set(lose_message=False)
+    assert "nobody served an old row" in plot.axes[0].get_title()
+    for ttl in (5, 30, 10):
+        plot.set(near_ttl_seconds=ttl)
+    # The 150 ms target is measured by benchmarks/bench_invalidation.py on an idle machine;
+    # here, with other work sharing two cores, only a gross regression fails.
+    assert statistics.median(plot.draw_seconds) < 0.6
+
+
+def test_race_widget_steps_resets_and_switches(redis_store):
+    plot = inv.explore_race(redis_store)
+    assert plot.axes[1].get_title().startswith("Stale: the cache keeps v1 while the DB has v2")
+    step, reset = (b for b in plot._buttons)
+    reset.click()
+    assert plot.stepper().events == []
+    step.click()
+    assert len(plot.stepper().events) == 1
+    plot.set(strategy="lease")
+    assert plot.axes[1].get_title().startswith("Safe")
+
+
+def test_versioned_and_comparison_widgets(redis_store):
+    plot = inv.explore_versioned(redis_store, keys=1000)
+    assert plot.axes[0].get_title().startswith("A bump is 1 command")
+    fixes = inv.compare_fixes(redis_store, concurrent=False)
+    assert "only a TTL ends the naive stale entry" in fixes.axes[0].get_title()
