@@ -64,7 +64,8 @@ class VirtualClock:
         self.advance(seconds)
 
     def advance(self, seconds: float) -> float:
-        check_non_negative("advance seconds", seconds, "s", "A clock cannot run backwards.")
+        if not seconds >= 0:  # also catches NaN; kept cheap, this is the hot path of every sweep
+            check_non_negative("advance seconds", seconds, "s", "A clock cannot run backwards.")
         with self._lock:
             self._t += seconds
             return self._t

@@ -55,8 +55,8 @@ def measure(
     alpha: float = 0.9,
     write_ratio: float = 0.02,
     n_keys: int = 1000,
-    n_requests: int = 5000,
-    requests_per_second: float = 10.0,
+    n_requests: int = 3000,
+    requests_per_second: float = 6.0,
     seed: int = 0,
 ) -> Measurement:
     """Replay ``n_requests`` at a steady rate and account for every millisecond."""

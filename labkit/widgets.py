@@ -96,6 +96,7 @@ class LivePlot:
         self.redraws = 0
         self.draw_seconds: list[float] = []
         self.last_values: dict[str, Any] | None = None
+        self._positions: tuple[tuple[int, float], list[Any]] | None = None
         self.last_result: Any = None
         extra = []
         for label, action in (buttons or {}).items():
@@ -123,8 +124,9 @@ class LivePlot:
             return
         start = time.perf_counter()
         nrows, ncols, width, height = self._shape
+        scale = 1.25 if charts.is_presentation() else 1.0
         self.fig.clear()
-        self.fig.set_size_inches(*(s * (1.25 if charts.is_presentation() else 1.0) for s in (width, height)))
+        self.fig.set_size_inches(width * scale, height * scale)
         self.fig.subplots(nrows, ncols)
         try:
             result = self._draw(self.fig, **values)
@@ -132,12 +134,31 @@ class LivePlot:
             self.caption.value = f"<b>⚠️ {exc}</b>"
             self.last_values = values
             return
+        reused = self._reuse_layout(scale)
         self.image.value = charts.to_png(self.fig)
+        if not reused:
+            self._positions = ((len(self.fig.axes), scale), [ax.get_position().frozen() for ax in self.fig.axes])
         self.last_result = result
         self.caption.value = "" if result is None else f"<div style='max-width:60em'>{result}</div>"
         self.last_values = values
         self.redraws += 1
         self.draw_seconds.append(time.perf_counter() - start)
+
+    def _reuse_layout(self, scale: float) -> bool:
+        """Place the axes where the first draw's layout put them; False if that is not possible.
+
+        Matplotlib's constrained layout costs about as much as drawing the chart, and
+        the axes barely move between redraws, so it runs on the first draw (and when
+        the figure's shape changes); later redraws reuse its positions.
+        """
+        if self._positions is None or self._positions[0] != (len(self.fig.axes), scale):
+            # Padding leaves room for wider tick labels on later redraws.
+            self.fig.set_layout_engine("constrained", w_pad=0.12, h_pad=0.06)
+            return False
+        self.fig.set_layout_engine("none")
+        for ax, pos in zip(self.fig.axes, self._positions[1], strict=True):
+            ax.set_position(pos)
+        return True
 
     def set(self, **values: Any) -> None:
         """Move controls from code (the tests and benchmarks drive a plot this way)."""

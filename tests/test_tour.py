@@ -1,0 +1,128 @@
+"""Notebook 00's claims, asserted: every number its prose states is checked here."""
+
+from __future__ import annotations
+
+import socket
+import subprocess
+import sys
+
+import pytest
+
+from labkit import charts, progress, tour
+from labkit.errors import LabError
+from labkit.exercises import Exercise
+from labkit.widgets import LivePlot, int_slider
+
+
+def speedup(**kw) -> float:
+    base = {k: v for k, v in kw.items() if k != "ttl_seconds"}
+    return tour.measure(use_cache=False, **base).total_ms / tour.measure(use_cache=True, **kw).total_ms
+
+
+def test_defaults_give_about_one_and_a_half_times_and_more_than_half_miss():
+    m = tour.measure(use_cache=True)
+    assert 1.3 <= speedup() <= 1.7                 # "about 1.5x"
+    assert m.hit_ratio < 0.5                       # "more than half the reads still miss"
+    assert m.stale_share < 0.05
+
+
+def test_app_work_is_untouched_by_the_cache():
+    slow_app = dict(app_work_ms=40)
+    assert speedup(**slow_app) < 1.15
+    no_cache, cached = tour.measure(use_cache=False, **slow_app), tour.measure(use_cache=True, **slow_app)
+    assert cached.app_ms == pytest.approx(no_cache.app_ms)          # the cache saves no app time
+    saved_default = tour.measure(use_cache=False).db_ms - tour.measure(use_cache=True).db_ms
+    assert no_cache.db_ms - cached.db_ms == pytest.approx(saved_default, rel=0.01)  # "the same milliseconds"
+
+
+def test_ttl_is_a_dial_between_speed_and_freshness():
+    long, short = tour.measure(use_cache=True, ttl_seconds=300), tour.measure(use_cache=True, ttl_seconds=1)
+    assert speedup(ttl_seconds=300) >= 1.9                          # "twice as fast"
+    assert 0.10 <= long.stale_share <= 0.20                         # "about one read in seven"
+    assert speedup(ttl_seconds=1) < 1.1 and short.stale_share < 0.002  # "fresh, barely helps"
+
+
+def test_more_writes_more_stale_reads_at_the_same_ttl():
+    shares = [tour.measure(use_cache=True, write_ratio=w).stale_share for w in (0.0, 0.02, 0.1, 0.3)]
+    assert shares[0] == 0 and shares == sorted(shares) and shares[-1] > 5 * shares[1]
+
+
+def test_the_database_counts_agree_with_the_hit_ratio():
+    m = tour.measure(use_cache=True)
+    assert m.db_queries == round(m.requests * (1 - m.hit_ratio))
+    assert tour.measure(use_cache=False).db_queries == m.requests
+
+
+def test_same_inputs_same_numbers():
+    tour.measure.cache_clear()
+    first = tour.measure(use_cache=True, seed=5)
+    tour.measure.cache_clear()
+    assert tour.measure(use_cache=True, seed=5) == first
+
+
+def test_exercise_answers():
+    ex = tour.exercises()
+    assert ex["mean_latency"].check(1.02) and not ex["mean_latency"].check(0.2)
+    assert ex["best_speedup"].check(1.2) and not ex["best_speedup"].check(6)
+    best = tour.longest_ttl_under(0.05)
+    assert 60 <= best <= 120                                         # "about 90 s"
+    assert ex["ttl_budget"].check(best)
+    assert not ex["ttl_budget"].check(300)                           # over budget
+    assert not ex["ttl_budget"].check(2)                             # within budget but wasteful
+
+
+def test_unanswered_and_broken_answers_never_raise(capsys):
+    ex = Exercise("zz", "demo", lambda a: 1 / 0, hint="h", solution="s")
+    assert ex.check(...) is False
+    assert "replace the ..." in capsys.readouterr().out
+    assert ex.check(3) is False
+    assert "your code raised ZeroDivisionError" in capsys.readouterr().out
+    bad_ttl = tour.exercises()["ttl_budget"]
+    assert bad_ttl.check(-5) is False
+    assert "ttl_seconds must be > 0" in capsys.readouterr().out
+
+
+def test_progress_survives_a_restart_and_opens_no_socket(monkeypatch):
+    def no_network(*a, **k):
+        raise AssertionError("progress tried to open a socket")
+
+    monkeypatch.setattr(socket, "socket", no_network)
+    progress.record("00", "mean-latency", False)
+    progress.record("00", "mean-latency", True)
+    progress.record("00", "mean-latency", False)  # a pass is kept
+    monkeypatch.undo()
+    out = subprocess.run(
+        [sys.executable, "-c", "from labkit import progress; print(progress.summary())"],
+        capture_output=True, text=True, env={**__import__("os").environ},
+    ).stdout
+    assert "'passed': True" in out and "'attempts': 3" in out
+
+
+def test_live_plot_redraws_only_on_change():
+    calls = []
+
+    def draw(fig, n):
+        calls.append(n)
+        fig.axes[0].plot(range(n))
+        charts.finish(fig.axes[0], title="t", xlabel="x (s)", ylabel="y (ms)")
+        return f"n={n}"
+
+    plot = LivePlot(draw, {"n": int_slider("n", 1, 9, 1, 2)})
+    first_png = bytes(plot.image.value)
+    plot.set(n=2)
+    plot.set(n=5)
+    assert calls == [2, 5] and plot.redraws == 2
+    assert bytes(plot.image.value) != first_png and "n=5" in plot.caption.value
+    with pytest.raises(LabError, match="No control named 'm'"):
+        plot.set(m=1)
+
+
+def test_a_chart_needs_a_title_and_labels():
+    fig = charts.new_figure()
+    with pytest.raises(LabError, match="needs a xlabel"):
+        charts.finish(fig.axes[0], title="Findings first", xlabel="", ylabel="ms")
+
+
+def test_series_styles_differ_without_colour():
+    styles = [charts.series_style(i) for i in range(6)]
+    assert len({(s["marker"], str(s["linestyle"])) for s in styles}) == 6
