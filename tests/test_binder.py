@@ -1,0 +1,89 @@
+"""The binder/ folder, read the way repo2docker reads it (nothing is built remotely)."""
+
+from __future__ import annotations
+
+import os
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+BINDER = ROOT / "binder"
+PIN = re.compile(r"^([A-Za-z0-9_.-]+)(\[[a-z0-9,]+\])?==([0-9][A-Za-z0-9.]*)$")
+
+
+def _requirements(path: Path) -> dict[str, str]:
+    pins = {}
+    for line in path.read_text().splitlines():
+        line = line.split("#")[0].strip()
+        if line and not line.startswith(("-r", "-e")):
+            m = PIN.match(line)
+            if m:
+                pins[m.group(1).lower()] = m.group(3)
+            else:
+                pins[line] = ""
+    return pins
+
+
+def test_repo2docker_files_are_present():
+    for name in ("requirements.txt", "runtime.txt", "apt.txt", "postBuild", "start"):
+        assert (BINDER / name).is_file(), f"binder/{name} is missing"
+    assert (BINDER / "runtime.txt").read_text().strip() == "python-3.11"
+    assert "redis-server" in (BINDER / "apt.txt").read_text().split()
+
+
+def test_binder_requirements_are_pinned_and_agree_with_the_lab():
+    binder = _requirements(BINDER / "requirements.txt")
+    unpinned = [name for name, version in binder.items() if not version]
+    assert not unpinned, f"binder/requirements.txt must pin every package: {unpinned}"
+    lab = _requirements(ROOT / "requirements.txt")
+    for name, version in lab.items():
+        if name == "nbval":  # a test tool; Binder does not need it
+            continue
+        assert binder.get(name) == version, f"{name}: binder pins {binder.get(name)}, requirements.txt {version}"
+
+
+def test_scripts_are_executable_and_safe():
+    start = (BINDER / "start").read_text()
+    post = (BINDER / "postBuild").read_text()
+    assert os.access(BINDER / "start", os.X_OK) and os.access(BINDER / "postBuild", os.X_OK)
+    assert start.startswith("#!") and post.startswith("#!")
+    assert start.rstrip().splitlines()[-1] == 'exec "$@"', "binder/start must end by handing over to Jupyter"
+    assert "set -e" not in start, "binder/start must never fail the launch"
+    assert "--bind 127.0.0.1" in start and '--save ""' in start
+    assert "set -e" in post and "--no-deps" in post
+
+
+def test_labkit_is_importable_after_postbuild_install(tmp_path):
+    """What postBuild does (pip install --no-deps .), into a scratch folder."""
+    target = tmp_path / "site"
+    subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--quiet", "--no-deps", "--target", str(target), str(ROOT)],
+        check=True, capture_output=True,
+    )
+    assert (target / "labkit" / "py.typed").exists()
+    modules = sorted(
+        ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
+        for p in (ROOT / "labkit").rglob("*.py")
+    )
+    out = subprocess.run(
+        [sys.executable, "-c", f"import importlib, labkit; [importlib.import_module(m) for m in {modules!r}]; "
+         "print(labkit.__file__)"],
+        env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, capture_output=True, text=True, check=True,
+    ).stdout
+    assert str(target) in out
+
+
+@pytest.mark.redis_server
+def test_binder_start_rehearsal_serves_redis_on_loopback():
+    if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
+        pytest.skip("no redis-server/redis-cli on this machine (apt-get install redis-server)")
+    result = subprocess.run(["bash", str(ROOT / "tools" / "rehearse_binder.sh")], capture_output=True, text=True,
+                            timeout=60)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "OK: REDIS_URL=redis://127.0.0.1:" in result.stdout
+    assert "bound to 127.0.0.1" in result.stdout and "LABKIT_OWNS_REDIS=1" in result.stdout
