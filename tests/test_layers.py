@@ -1,0 +1,367 @@
+"""Cache layers: who answered, who was shown whose page, and how stale it was.
+
+Every test that touches the application cache runs on fakeredis and a real
+redis-server (the ``redis_store`` fixture); the HTTP caches' decisions are
+checked against hishel's own RFC 9111 functions where hishel covers the rule.
+"""
+
+from __future__ import annotations
+
+import socket
+
+import pytest
+from hishel import CacheMiss, Headers, Request, Response, StoreAndUse
+from hishel._core._spec import get_freshness_lifetime
+
+import labkit
+from labkit.clock import VirtualClock
+from labkit.database import Database
+from labkit.errors import LabError
+from labkit.layers import (
+    ASSET_PATH,
+    DEFAULT_POLICY,
+    LEAKY_ACCOUNT,
+    HeaderSet,
+    Lab,
+    QueryCache,
+    header_policy,
+    header_set,
+    replay,
+    traffic,
+)
+from labkit.layers.grading import REFERENCE_POLICY, exercises, grade_headers
+from labkit.layers.origin import AppCache
+from labkit.layers.trace import HEADER_BYTES
+
+
+@pytest.fixture
+def lab(redis_store):
+    lab = Lab(redis_store)
+    yield lab
+    lab.stop()
+
+
+@pytest.fixture(scope="module")
+def fake_lab():
+    """One fakeredis lab for the slower grading tests."""
+    store = labkit.connect("fakeredis://", namespace="test-layers-grading")
+    lab = Lab(store)
+    yield lab
+    lab.stop()
+    store.reset()
+
+
+# -- the leak -------------------------------------------------------------------------------
+def test_public_account_page_leaks_to_the_next_user_through_the_cdn(lab):
+    site = lab.site(headers={"account": LEAKY_ACCOUNT})
+    alice = site.get(0, "/account")
+    bob = site.get(1, "/account")
+    assert alice.page_user == 0 and alice.answered_by == "database"
+    assert bob.page_user == 0 and bob.cross_user
+    assert bob.served_from == "CDN"
+    assert site.cdn.stored_count("/account") == 1
+    assert site.shop.stats.requests["account"] == 1  # bob never reached the origin
+
+
+def test_private_never_leaks_across_a_randomized_replay_of_many_users(lab):
+    events = traffic(users=40, requests=800, duration_seconds=600, account_writes_per_minute=2,
+                     mix={"account": 0.6, "product": 0.4}, seed=11)
+    leaky = replay(lab.site(users=40, headers={"account": LEAKY_ACCOUNT}), events)
+    assert len(leaky.cross_user_visits) > 100  # the replay does exercise the leak
+    for account in ("private, max-age=60", "private, no-cache", "private, max-age=600"):
+        report = replay(lab.site(users=40, headers={"account": account}), events)
+        assert report.cross_user_visits == []
+        assert report.account_pages_in_cdn == 0
+        assert report.views("account") > 400
+
+
+def test_a_shared_laptop_needs_vary_cookie_not_just_private(lab):
+    """Two users on one browser: `private` keeps the page out of the CDN, not out of the laptop."""
+    kiosk = {"users": 10, "users_per_browser": 2}
+    site = lab.site(headers={"account": "private, max-age=60"}, **kiosk)
+    site.get(0, "/account")
+    second = site.get(1, "/account")
+    assert second.cross_user and second.served_from == "browser"
+    fixed = lab.site(headers={"account": {"Cache-Control": "private, max-age=60", "Vary": "Cookie"}}, **kiosk)
+    fixed.get(0, "/account")
+    assert fixed.get(1, "/account").page_user == 1
+    back = fixed.get(0, "/account")              # one stored copy per signed-in user
+    assert back.served_from == "browser" and back.page_user == 0
+    events = traffic(users=10, requests=400, duration_seconds=300, mix={"account": 1.0}, seed=3)
+    safe = replay(lab.site(headers={"account": {"Cache-Control": "private, max-age=60", "Vary": "Cookie"}},
+                           **kiosk), events)
+    assert safe.cross_user_visits == []
+
+
+def test_authorization_keeps_a_response_out_of_the_shared_cache_unless_it_says_public(lab):
+    """RFC 9111 section 3.5, decided by hishel."""
+    plain = lab.site(identity="authorization", headers={"account": "max-age=60"})
+    plain.get(0, "/account")
+    assert plain.get(1, "/account").page_user == 1
+    assert plain.cdn.stored_count("/account") == 0
+    public = lab.site(identity="authorization", headers={"account": "public, max-age=60"})
+    public.get(0, "/account")
+    assert public.get(1, "/account").cross_user
+    request = Request("GET", "/account", Headers({"authorization": "Bearer user-0"}))
+    decision = CacheMiss(request=request, options={"shared": True}).next(
+        Response(200, Headers({"cache-control": "public, max-age=60"})))
+    assert isinstance(decision, StoreAndUse)
+
+
+# -- revalidation ---------------------------------------------------------------------------
+def test_etag_revalidation_gets_a_304_without_a_body_and_the_browser_serves_its_copy(lab):
+    site = lab.site(headers={"product": "public, no-cache"})
+    first = site.get(0, "/product/3")
+    site.clock.advance(5)
+    again = site.get(0, "/product/3")
+    assert first.status == again.status == 200
+    assert again.revalidated and again.served_from == "browser"
+    assert again.bytes_to_user == HEADER_BYTES  # only headers crossed the user's link
+    assert first.bytes_to_user > 40_000
+    links = [h for h in again.hops if h.layer == "user ↔ CDN"]
+    assert links[-1].note.startswith("304")
+    # The origin built the page and said 304: the body stayed home, the round trips did not.
+    assert site.shop.stats.not_modified == 1
+    assert again.seconds > site.latency.user_cdn_rtt_seconds + site.latency.cdn_origin_rtt_seconds
+    status, _, body = site.client.send("GET", "/product/3", {"if-none-match": '"nope"'})
+    assert status == 200 and len(body) == 40_000
+
+
+def test_a_304_saves_the_body_not_the_round_trip(lab):
+    site = lab.site(headers={"product": "public, max-age=10, s-maxage=600"})
+    site.get(0, "/product/1")
+    full_from_cdn = site.get(1, "/product/1")
+    site.clock.advance(30)
+    revalidated = site.get(1, "/product/1")
+    assert full_from_cdn.answered_by == "CDN" and revalidated.answered_by == "CDN"
+    assert revalidated.revalidated
+    rtt = site.latency.user_cdn_rtt_seconds
+    assert revalidated.seconds > rtt
+    assert full_from_cdn.seconds - revalidated.seconds == pytest.approx(40_000 / 2.5e6, rel=0.05)
+
+
+def test_without_etags_revalidation_resends_the_whole_page(lab):
+    site = lab.site(headers={"product": "public, no-cache"}, etags=False)
+    site.get(0, "/product/3")
+    again = site.get(0, "/product/3")
+    assert not again.revalidated and again.bytes_to_user > 40_000
+
+
+# -- freshness rules ------------------------------------------------------------------------
+def test_s_maxage_applies_only_in_the_shared_cache(lab):
+    headers = "public, max-age=10, s-maxage=300"
+    site = lab.site(headers={"product": headers})
+    site.get(0, "/product/5")
+    site.clock.advance(100)
+    other = site.get(1, "/product/5")
+    same = site.get(0, "/product/5")
+    assert other.answered_by == "CDN" and not other.revalidated
+    assert same.revalidated and same.answered_by == "CDN"  # the browser's 10 s were over
+    assert site.shop.stats.requests["product"] == 1
+    response = Response(200, Headers({"cache-control": headers}))
+    assert get_freshness_lifetime(response, is_cache_shared=True) == 300
+    assert get_freshness_lifetime(response, is_cache_shared=False) == 10
+
+
+def test_no_store_is_never_stored_anywhere(lab):
+    site = lab.site(headers={e: "no-store" for e in ("asset", "product", "account", "search")})
+    report = replay(site, traffic(users=20, requests=300, duration_seconds=120, seed=2))
+    assert site.cdn.stored_count() == 0
+    assert all(b.stored_count() == 0 for b in site.browsers)
+    assert sum(report.origin_requests.values()) == len(report.visits) == 300
+
+
+def test_the_browser_counts_the_age_the_cdn_reports(lab):
+    """Exercise 2's claim: with max-age=60, s-maxage=600 the worst case is 600 s, not 660 s."""
+    site = lab.site(headers={"product": "public, max-age=60, s-maxage=600"})
+    site.get(0, "/product/2")             # the CDN's copy is made now
+    site.clock.advance(1)
+    site.write("product", 2)              # the price changes a second later
+    site.clock.advance(597)
+    late = site.get(1, "/product/2")      # user 1's browser gets a 598 s old copy...
+    assert late.served_from == "CDN" and late.stale_seconds == pytest.approx(597, abs=1)
+    site.clock.advance(2)
+    after = site.get(1, "/product/2")     # ...and does not keep it another 60 s
+    assert after.stale_seconds == 0
+    assert after.answered_by in ("app cache", "query cache", "database")
+
+
+@pytest.mark.parametrize(
+    ("cache_control", "fresh_after_10s"),
+    [
+        ("public, max-age=abc", False),          # invalid -> stale (RFC 9111 4.2.1)
+        ("public, max-age=-5", False),           # delta-seconds has no sign (1.2.2)
+        ("public, max-age=0, max-age=600", False),  # duplicate -> stale (4.2.1)
+        ("public, max-age=600, max-age=0", False),
+        ("public, max-age=99999999999", True),   # too big -> 2^31 (1.2.2)
+        ("PUBLIC, MAX-AGE=600", True),           # directive names are case-insensitive (5.2)
+        ("public,, max-age=600 ,", True),        # empty list members are ignored (RFC 9110 5.6.1)
+    ],
+)
+def test_malformed_cache_control_is_treated_as_the_rfc_says(lab, cache_control, fresh_after_10s):
+    site = lab.site()
+    site.shop.headers["product"] = HeaderSet(cache_control)  # bypass the learner-facing checks
+    site.get(0, "/product/4")
+    site.clock.advance(10)
+    again = site.get(0, "/product/4")
+    assert (again.served_from == "browser" and not again.revalidated) is fresh_after_10s
+
+
+def test_hishel_alone_would_trust_the_last_of_two_max_ages():
+    """Why the lab adds its own rule: hishel keeps the last value, the RFC says first or stale."""
+    response = Response(200, Headers({"cache-control": "max-age=0, max-age=600"}))
+    assert get_freshness_lifetime(response, is_cache_shared=False) == 600
+
+
+# -- the server-side layers -----------------------------------------------------------------
+def test_query_cache_answers_repeats_and_any_write_empties_it():
+    db = Database(VirtualClock(), rows=10, latency_seconds=0.01)
+    qc = QueryCache(db, capacity=4)
+    assert qc.read(1)[1] is False and qc.read(1)[1] is True
+    qc.read(2)
+    qc.write(7, "other row")                     # a write to any row clears every result
+    assert len(qc) == 0 and qc.read(1)[1] is False
+    assert db.stats.reads == 3 and (qc.hits, qc.misses, qc.invalidations) == (1, 3, 1)
+
+
+def test_app_cache_expires_on_the_sites_clock(redis_store):
+    clock = VirtualClock()
+    cache = AppCache(redis_store, clock, prefix="t:", ttl_seconds=30)
+    cache.set("k", "v")
+    clock.advance(29)
+    assert cache.get("k") == "v"
+    clock.advance(2)
+    assert cache.get("k") is None
+    with pytest.raises(LabError, match="app_ttl_seconds must be > 0"):
+        AppCache(redis_store, clock, prefix="t:", ttl_seconds=-1)
+
+
+def test_each_layer_answers_in_turn_and_every_hop_is_timed(lab):
+    site = lab.site(headers={"product": "public, max-age=60, s-maxage=300"}, app_ttl_seconds=30)
+    cold = site.get(0, "/product/3")
+    cdn = site.get(1, "/product/3")
+    browser = site.get(0, "/product/3")
+    site.clock.advance(400)
+    query_cache = site.get(2, "/product/3")      # the CDN and app cache expired; the result did not
+    site.write("product", 4)                     # any write empties the query cache
+    site.clock.advance(400)
+    assert [v.answered_by for v in (cold, cdn, browser, query_cache)] == [
+        "database", "CDN", "browser", "query cache"]
+    assert site.get(3, "/product/3").answered_by == "database"
+    layers = [h.layer for h in cold.hops]
+    assert layers[:4] == ["browser", "user ↔ CDN", "CDN", "CDN ↔ origin"]
+    assert {"app cache", "query cache", "database", "origin"} <= set(layers)
+    assert cold.seconds == pytest.approx(sum(h.seconds for h in cold.hops))
+    assert browser.seconds < 0.001 < cdn.seconds < cold.seconds
+
+
+def test_product_writes_invalidate_the_app_cache_but_not_the_cdn_unless_purged(lab):
+    for purge in (False, True):
+        site = lab.site(headers={"product": "public, max-age=60, s-maxage=600"},
+                        purge_cdn_on_write=purge)
+        site.get(0, "/product/1")
+        site.write("product", 1)
+        site.clock.advance(10)
+        seen = site.get(1, "/product/1")
+        assert (seen.stale_seconds > 0) is (not purge)
+
+
+# -- the origin server ----------------------------------------------------------------------
+def test_origin_listens_on_loopback_only_and_stops_cleanly(redis_store):
+    lab = Lab(redis_store)
+    host, port = lab.origin.bound_address
+    assert host == "127.0.0.1" and port > 0
+    site = lab.site()
+    assert site.get(0, ASSET_PATH).status == 200
+    outside = _non_loopback_address()
+    if outside:
+        with pytest.raises(OSError):
+            socket.create_connection((outside, port), timeout=0.5).close()
+    lab.stop()
+    assert not lab.origin.running
+    with pytest.raises(OSError):
+        socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
+    with pytest.raises(LabError, match="stopped"):
+        lab.site()
+    lab.stop()  # idempotent
+
+
+def _non_loopback_address() -> str | None:
+    try:
+        with socket.socket(socket.AF_INET, socket.SOCK_DGRAM) as s:
+            s.connect(("192.0.2.1", 9))  # TEST-NET: nothing is sent
+            address = s.getsockname()[0]
+    except OSError:
+        return None
+    return None if address.startswith("127.") else address
+
+
+# -- bad input ------------------------------------------------------------------------------
+@pytest.mark.parametrize(
+    ("spec", "message"),
+    [
+        ("public, max_age=60", "did you mean 'max-age'"),
+        ("public, max-age=1h", "needs a whole number of seconds, like max-age=60"),
+        ("public, private", "both public and private"),
+        ("no-store, max-age=60", "drop one side"),
+        ("max-age=60, max-age=30", "names max-age twice"),
+        ({"Expires": "0"}, "Only Cache-Control and Vary"),
+        ({"Cache-Control": "private", "Vary": "Coo kie"}, "not a header name"),
+        (42, "must be a Cache-Control string or a dict"),
+    ],
+)
+def test_invalid_header_sets_get_one_clear_sentence(spec, message):
+    with pytest.raises(LabError) as err:
+        header_set("account", spec)
+    text = str(err.value)
+    assert message in text and "\n" not in text and text.count(". ") == 0
+
+
+def test_bad_requests_and_settings_are_one_sentence(lab):
+    site = lab.site()
+    with pytest.raises(LabError, match="user must be a whole number from 0 to 19"):
+        site.get(20, "/account")
+    with pytest.raises(LabError, match="is not a page of this shop"):
+        site.get(0, "/admin")
+    with pytest.raises(LabError, match="Unknown endpoint 'cart'"):
+        header_policy({"cart": "no-store"})
+    with pytest.raises(LabError, match="Unknown identity"):
+        lab.site(identity="ip")
+    with pytest.raises(LabError, match="There is no product 999"):
+        site.write("product", 999)
+    assert header_policy() == DEFAULT_POLICY
+
+
+# -- the exercises --------------------------------------------------------------------------
+def test_reference_headers_pass_the_grader(fake_lab):
+    passed, message = grade_headers(REFERENCE_POLICY, fake_lab)
+    assert passed, message
+
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"account": "public, max-age=60"}, "served by the CDN"),
+        ({"account": "private, max-age=60"}, "shared laptop"),
+        ({"account": {"Cache-Control": "public, max-age=60", "Vary": "Cookie"}}, "the CDN kept"),
+        ({"product": "public, max-age=300"}, "product pages were up to"),
+        ({"asset": "public, max-age=600"}, "fingerprinted asset was fetched"),
+        ({"product": "private, max-age=60"}, "product pages reached the origin"),
+        ({"search": "public, no-cache"}, "search pages reached the origin"),
+    ],
+)
+def test_the_grader_fails_leaks_stale_pages_and_needless_origin_load(fake_lab, change, expected):
+    passed, message = grade_headers({**REFERENCE_POLICY, **change}, fake_lab)
+    assert not passed and expected in message
+
+
+def test_exercise_checks_never_raise(fake_lab, capsys):
+    ex = exercises(fake_lab)
+    assert ex["headers"].check(...) is False
+    assert ex["headers"].check({"asset": "public"}) is False
+    assert "missing: product, account, search" in capsys.readouterr().out
+    assert ex["headers"].check({**REFERENCE_POLICY, "product": "public, maxage=60"}) is False
+    assert "did you mean 'max-age'" in capsys.readouterr().out
+    assert ex["staleness"].check(660) is False
+    assert ex["staleness"].check(600) is True
+    assert ex["staleness"].check("ten") is False
