@@ -1,0 +1,300 @@
+# %% [markdown]
+# # 01 · Caching patterns: who loads, who writes, what can go wrong
+#
+# Every cache answers two questions, whether its authors thought about them or not:
+# **who fetches a row when the cache does not have it**, and **what happens to the
+# cached copy when the row changes**. The four classic patterns are four answers.
+# They differ in database load, in latency, in how stale a read can be, and in what
+# a crash can take with it. You will run all four on the same workload and watch
+# those four numbers move.
+#
+# | | |
+# |---|---|
+# | **What you'll learn** | how cache-aside, read-through, write-through and write-behind handle a read miss and a write; why write-through writes the database *before* the cache; why write-behind fits counters and never money; how to pick a pattern per data set |
+# | **What you need** | [00 · Start here](00_start_here.ipynb) (the toy system, the staleness meter) |
+# | **Time** | 45 minutes (25 teaching and experimenting + 20 for the exercises) |
+
+# %%
+import labkit
+from labkit import patterns
+
+store = labkit.start("01")
+
+# %% [markdown]
+# ## Four answers to two questions
+#
+# | pattern | on a read miss | on a write | fits | costs |
+# |---|---|---|---|---|
+# | **cache-aside** | the *app* reads the DB and fills the cache | DB, then delete the cached key | read-mostly data that can afford a miss; the sensible default | the first read after a miss or a write is slow |
+# | **read-through** | the *cache layer* loads the row (a library's loader, a proxy) | through the same layer | the same data as cache-aside, when a library owns loading | you are tied to that layer's loader and its failure modes |
+# | **write-through** | the app reads the DB and fills the cache | DB, then the cache, before acknowledging | data whose readers must see the last write | every write pays the DB *and* the cache |
+# | **write-behind** | the app reads the DB and fills the cache | cache + queue; a flusher writes batches later | write-heavy data where losing the last moments is acceptable | a crash loses whatever is still queued |
+#
+# In `labkit.patterns` each one is a small class with the same three methods:
+# `read(row_id)`, `write(row_id, value)` and `close()`. Rows are cached under
+# `item:<id>` with their database version, so the lab can always tell a fresh copy
+# from an old one.
+#
+# ## Step by step, on your cache
+#
+# The next cell runs one short script through each pattern against the cache you
+# just connected to (fakeredis, or your Redis server if `REDIS_URL` is set): read a
+# row, read it again, write it, read it, close. The database sits on a virtual clock,
+# so nothing waits.
+
+# %%
+labkit.widgets.predict(
+    "Script: read, read, write, read. How many times does each pattern read the database?",
+    ["all four: 1", "cache-aside 2, write-through 1", "cache-aside 1, write-through 2", "all four: 2"],
+    notebook="01", name="walkthrough",
+)
+
+# %%
+patterns.walkthrough(store)
+
+# %% [markdown]
+# ### What to notice
+#
+# * **Cache-aside and read-through read the database twice.** A write deletes the
+#   cached key, so the next read misses and pays for a query. Their rows are identical:
+#   read-through moves the loading code into the cache layer, it does not remove it.
+# * **Write-through reads it once.** The write put the new row in the cache, so the
+#   read after it is a hit.
+# * **Write-behind's database is behind its cache.** After the write the cache holds
+#   `'new'` and the database still holds the old row, until `close()` flushes the queue.
+#   That gap is the whole story of write-behind.
+#
+# ### Why write-through writes the database first
+#
+# A write-through write has two halves, and either can fail. The lab's version orders
+# them so that **no cache entry can ever disagree with a committed row**:
+#
+# 1. **Database first.** It is the source of truth. If it refuses the write, the cache
+#    has not been touched and still matches it.
+# 2. **Then the cache**, and only ever *forward*: the new row replaces the cached one
+#    only if its version is newer (an atomic compare-and-set). Two writers can reach the
+#    cache in the opposite order to the one in which they reached the database; the
+#    version check stops the slower one from putting the older row back.
+# 3. **If the cache half fails, delete the key.** The next read reloads the committed row.
+#
+# Writing the cache first would be faster to explain and wrong: if the database then
+# refused the write, readers would be served a value that never existed.
+#
+# ## A race the table did not show
+#
+# The script above ran one request at a time. Real requests overlap. Take the worst
+# timing: a reader misses and loads version 1 from the database; before it fills the
+# cache, a writer commits version 2 and does its cache step; then the slow reader fills
+# the cache with what it loaded.
+
+# %%
+labkit.widgets.predict(
+    "After that interleaving, which patterns are left serving the old version?",
+    ["none of them", "cache-aside and read-through", "write-through and write-behind", "all four"],
+    notebook="01", name="race",
+)
+
+# %%
+patterns.race_demo(store)
+
+# %% [markdown]
+# ### What to notice
+#
+# * **Cache-aside and read-through end up stale**: the writer's delete came *before*
+#   the reader's fill, so the fill put version 1 back, and it stays until the TTL
+#   expires. Nothing errors; the staleness meter is the only witness.
+# * **Write-through and write-behind stay fresh**: the writer put version 2 in the
+#   cache, and the reader's fill is refused because version 1 is older.
+# * The TTL is what bounds cache-aside's damage here. The invalidation notebook shows
+#   the fixes for this race (leases, short TTLs, versioned keys).
+#
+# ## Side by side: one workload, four patterns
+#
+# Now the same stream of requests (1,000 per second, a few popular rows asked for
+# far more often than the rest) replays through each pattern, each with its own cache
+# and database on a virtual clock. Cache round trips cost 0.2 ms and database queries
+# cost the latency on the slider. At the end, the process crashes without a clean
+# shutdown. Press **💥 crash now** to crash it at a random moment instead.
+
+# %%
+labkit.widgets.predict(
+    "With 20% writes, which pattern sends the fewest write queries to the database?",
+    ["cache-aside", "read-through", "write-through", "write-behind"],
+    notebook="01", name="side-by-side",
+)
+
+# %%
+patterns.explore()
+
+# %% [markdown]
+# ### What to notice
+#
+# * **DB work (top left).** Write-through reads the database about three times less
+#   than cache-aside, because writes refresh the cache instead of emptying it. Write-behind
+#   writes fewer rows than the app wrote (repeated writes to a popular row coalesce into
+#   one update) and sends them in a handful of batched queries instead of one per write.
+# * **Latency (top right).** Most reads are cache hits for every pattern; the p99 read
+#   is a miss and costs a database query. A write-through or cache-aside write waits
+#   for the database; a write-behind write is acknowledged at cache speed.
+# * **Staleness (bottom left).** Replayed one request at a time, no pattern serves a
+#   stale read. Write-behind's reads run *ahead* of its database instead: for about
+#   half of the reads the database did not yet have the value the app returned. Anything else
+#   that reads that database (a report, another service, a failover) sees the past.
+# * **The crash (bottom right).** Only write-behind loses acknowledged writes, and
+#   only those still in its queue. Slide the flush interval up and press
+#   **💥 crash now** a few times: the longer the interval, the more is at risk.
+# * Push **writes** to 0.5 or more: cache-aside's hit ratio falls below one half
+#   because every write empties a key, and its median read pays the database's price.
+#
+# ## A crash, on your cache
+#
+# A page-view counter is write-behind's textbook case: every view is an increment,
+# and the exact count of the last second does not matter much. Here three pages get
+# 60 views over 3 seconds; the queue is flushed every second; the process dies
+# 2.5 seconds in.
+
+# %%
+labkit.widgets.predict(
+    "How many of the acknowledged increments are lost when the process dies?",
+    ["none", "a handful (the last half second's worth)", "about half", "all of them"],
+    notebook="01", name="crash",
+)
+
+# %%
+crashed = patterns.crash_demo(store)
+crashed
+
+# %% [markdown]
+# ### What to notice
+#
+# * The **lost increments are exactly the ones queued since the last flush**: under
+#   half a second's worth, a handful. Every increment flushed before that is in the
+#   database.
+# * **The cache still shows the lost counts.** Cache and database now disagree, and the
+#   cache is the one that is right about what the app acknowledged. When those keys
+#   expire, the counts silently go back.
+# * Batching did its job: each flush wrote one row update per page, all in one query,
+#   however many increments each page had received since the last flush.
+#
+# A clean shutdown flushes the queue before the process goes away:
+
+# %%
+patterns.crash_demo(store, clean_shutdown=True)
+
+# %% [markdown]
+# ## The fifth pattern: refresh-ahead
+#
+# The four patterns above all load a row *after* a reader misses. **Refresh-ahead**
+# reloads a popular row *before* its TTL runs out (for example when a read finds the
+# entry in its last tenth of life), so hot keys almost never miss. It costs database
+# queries for rows nobody may read again, and it only pays off for keys that are read
+# often. It is also one of the defences against a stampede, when a hot key expires
+# and every reader misses at once: see notebook [04 · Stampede](04_stampede.ipynb).
+#
+# ## Exercises
+
+# %%
+ex = patterns.exercises()
+
+# %% [markdown]
+# **Exercise 1 — one pattern per data set.** Pick a pattern for each data set (one of
+# `"cache-aside"`, `"read-through"`, `"write-through"`, `"write-behind"`). For each,
+# say to yourself in one sentence why: how is it read and written, can a reader accept
+# an older value, and can the last few acknowledged writes be lost?
+
+# %%
+answer = {
+    "session store": ...,
+    "product catalogue": ...,
+    "account balance": ...,
+    "page-view counter": ...,
+}
+ex.choose.check(answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# * **session store: write-through** (cache-aside also works). Read on every request;
+#   a user must see their own change on the next one; losing an acknowledged login is
+#   not acceptable.
+# * **product catalogue: cache-aside** (or read-through). Read-heavy, rarely written; a
+#   slow first read is harmless.
+# * **account balance: write-through.** Readers must never see an older balance and no
+#   acknowledged write may be lost. Never write-behind for money.
+# * **page-view counter: write-behind.** Write-heavy and loss-tolerant; coalescing turns
+#   thousands of increments into a few batched updates.
+#
+# </details>
+#
+# **Exercise 2 — lose nothing on a clean shutdown.** Your service is being stopped for
+# a deploy. Write the shutdown hook it runs before exiting so that write-behind loses no
+# acknowledged write. The check makes 50 writes, calls your hook, then ends the process.
+
+# %%
+def shutdown(pattern):
+    ...  # replace the ... with what must happen before the process exits
+
+
+ex.shutdown.check(shutdown)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def shutdown(pattern):
+#     pattern.close()   # flushes every queued write to the database
+# ```
+#
+# `close()` drains the queue in batches before closing. A deploy that kills the
+# process first (or a crash, or an out-of-memory kill) skips it: that risk never goes
+# away, which is why write-behind is for data you can afford to lose.
+#
+# </details>
+#
+# **Exercise 3 — when the first read hurts.** Find a workload (share of writes, Zipf
+# alpha) where cache-aside's **median** read pays for a database query, while
+# write-through's median read is still a cache hit. Use the sliders above to explore.
+
+# %%
+answer = {"write_ratio": ..., "alpha": 0.9}
+ex.penalty.check(answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# `{"write_ratio": 0.7, "alpha": 0.9}`: with more writes than reads, most reads come
+# right after a write to the same row. Cache-aside deleted that key, so the read misses;
+# write-through refreshed it, so the read hits. Any write share from about 0.5 up works.
+#
+# </details>
+#
+# ## Key takeaways
+#
+# * Pick a pattern **per data set**, from how it is read and written and how much
+#   staleness and loss it tolerates. Cache-aside is the default.
+# * Read-through is cache-aside with the loading moved into the cache layer: same
+#   numbers, different owner.
+# * Write-through writes the **database first**, moves the cache only forward, and
+#   deletes the key if the cache half fails: no entry disagrees with a committed row.
+# * Write-behind makes writes cheap and coalesces them, and a crash loses its queue.
+#   Flush on shutdown; never use it for money.
+# * Cache-aside's fill can race a writer and leave a stale entry until the TTL
+#   expires: keep a TTL as the backstop.
+#
+# ## Further reading
+#
+# * R. Nishtala et al., "Scaling Memcache at Facebook", USENIX NSDI 2013: look-aside
+#   caching at scale, delete-on-write, and leases against stale sets.
+# * N. Bronson et al., "TAO: Facebook's Distributed Data Store for the Social Graph",
+#   USENIX ATC 2013: a write-through cache in front of MySQL.
+# * Microsoft Azure Architecture Center, "Cache-Aside pattern":
+#   https://learn.microsoft.com/azure/architecture/patterns/cache-aside
+# * AWS whitepaper, "Database Caching Strategies Using Redis" (2017):
+#   https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/
+# * Oracle Coherence documentation, "Caching Data Sources" (read-through,
+#   write-through, write-behind and refresh-ahead).
+#
+# ## Clean up
+
+# %%
+store.reset()
