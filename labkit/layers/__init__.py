@@ -44,3 +44,27 @@ __all__ = [
     "replay",
     "traffic",
 ]
+
+from . import explore, grading  # noqa: E402
+from .explore import (  # noqa: E402
+    describe,
+    explore_leak,
+    explore_revalidation,
+    explore_staleness,
+    explore_traffic,
+    explore_waterfall,
+)
+from .grading import REQUIREMENTS, exercises  # noqa: E402
+
+__all__ += [
+    "REQUIREMENTS",
+    "describe",
+    "exercises",
+    "explore",
+    "explore_leak",
+    "explore_revalidation",
+    "explore_staleness",
+    "explore_traffic",
+    "explore_waterfall",
+    "grading",
+]
