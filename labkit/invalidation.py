@@ -1208,11 +1208,11 @@ def compare_fixes(store: Store, *, concurrent: bool = True) -> Any:
             right.set_xlim(0, results[0].keys)
             fixes_clean = not any(stale[1:])
             if stale[0] and fixes_clean:
-                title = f"Real threads: naive left {stale[0]} of {results[0].keys} keys stale; the fixes none"
+                title = f"Threads: naive left {stale[0]} of {results[0].keys} keys stale, fixes 0"
             elif fixes_clean:
-                title = "Real threads: this run dodged the race; run it again"
+                title = "Threads: this run dodged the race; run it again"
             else:
-                title = "Real threads: stale keys left once writes settle"
+                title = "Threads: stale keys left once writes settle"
             finish(right, title=title,
                    xlabel=f"keys still stale (of {results[0].keys})", ylabel="strategy")
         return ("Left: the scripted bad interleaving. Right: 3 reader threads and a writer "

@@ -314,8 +314,7 @@ ex["budget"].check(near_ttl_seconds)
 #
 # 15 s. In the worst case a near cache copies the Redis entry just before it expires,
 # after it has already been stale for almost 45 s, and keeps that copy for its own
-# TTL: 45 + 15 = 60 s. **Staleness adds up across layers.** Copying the Redis entry's
-# remaining TTL into the near cache, instead of a fixed TTL, would cap it at 45 s.
+# TTL: 45 + 15 = 60 s. **Staleness adds up across layers.**
 # (`invalidation.stacked_worst_case(45, 15)` runs the simulation.)
 # </details>
 #
