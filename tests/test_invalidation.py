@@ -217,6 +217,17 @@ def test_scan_and_delete_is_seen_scanning_and_costs_more(store):
     assert log.scanned  # so "not scanned" above is a real check
 
 
+def test_scan_walks_the_whole_database_not_only_the_matches(redis_store):
+    def scan_calls() -> int:
+        with inv.CommandLog(redis_store) as log:
+            assert inv.scan_and_delete(redis_store, "nothing-here:*") == 0
+        return log.redis_commands.count("SCAN")
+
+    before = scan_calls()
+    inv.VersionedNamespace(redis_store, "someone-else").fill(3000)
+    assert scan_calls() >= before + 2  # ~1 SCAN per 1,000 keys present, matching or not
+
+
 def test_parse_versioned_key():
     key = inv.parse_versioned_key("tenant:7:v3:user:42")
     assert (key.namespace, key.generation, key.suffix) == ("tenant:7", 3, "user:42")

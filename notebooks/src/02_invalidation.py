@@ -136,8 +136,9 @@ invalidation.explore_versioned(store)
 # ### What to notice
 #
 # * The bump is **one command**, whatever the namespace holds, and it never scans.
-#   `SCAN + DEL` sends commands that grow with the keys, plus one SCAN call per
-#   thousand keys *in the whole database*, so on a big shared Redis it is slower still.
+#   `SCAN + DEL` needs one SCAN call per thousand keys *in the whole database* (not
+#   only the matching ones) and then deletes every match, so its cost grows with both.
+#   On a big shared Redis it is slower still.
 # * Right after the bump the old keys are unreachable, but they still occupy memory
 #   until they expire.
 # * On fakeredis, timings are in-process; set `REDIS_URL` to see the round trips of a
