@@ -1,0 +1,407 @@
+"""Notebook 04's lessons, asserted: who hit the database, how many times, and who waited.
+
+The live herds run real threads against fakeredis and a real redis-server (the
+``redis_store`` fixture); the simulation runs on virtual time.
+"""
+
+from __future__ import annotations
+
+import time
+import uuid
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit.clock import VirtualClock
+from labkit.errors import LabError
+from labkit.stampede import (
+    Outcome,
+    SingleFlight,
+    acquire_lock,
+    exercises,
+    explore_herd,
+    explore_jitter,
+    explore_protection,
+    explore_xfetch,
+    naive_acquire,
+    naive_release,
+    protection_costs,
+    release_lock,
+    replay_lock,
+    run_expired_lock,
+    run_herd,
+    simulate_herd,
+    simulate_traffic,
+    synchronized_expiry,
+)
+from labkit.stampede.defenses import Lease, Settings
+from labkit.stampede.lesson import BETA_TASK
+from labkit.stampede.simulation import xfetch_miss_probability
+from labkit.store import MemoryStore
+
+READERS = 200
+
+
+# -- the herd ------------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("defense", ["none", "xfetch"])
+def test_no_defense_sends_the_herd_to_the_database(redis_store, defense):
+    # A 100 ms query leaves room for a busy machine to start 200 threads.
+    report = run_herd(defense, READERS, redis_store, db_latency_seconds=0.1)
+    assert report.db_queries >= READERS // 2
+    # The load model: queries pile up, so the database slows down for everyone.
+    assert report.peak_db_in_flight >= READERS // 2
+    assert report.latency_ms(99) > 3 * 100
+    if defense == "none":
+        assert report.errors == []
+        assert all(v == report.fresh_version for v in report.versions)
+    # XFetch cannot help once the value has expired: it behaves like no defense.
+    # The simulation, on the same parameters, sends every reader to the database.
+    assert simulate_herd(defense, READERS, recompute_seconds=0.1).db_queries == READERS
+
+
+@pytest.mark.parametrize("defense", ["lock", "single-flight"])
+def test_lock_and_single_flight_reach_one_query_per_expiry(redis_store, defense):
+    for _ in range(3):
+        report = run_herd(defense, READERS, redis_store)
+        assert report.db_queries == 1, report.summary()
+        assert report.errors == [] and report.stuck_readers == 0
+        # Nobody was served the old value: everyone waited for the one refresh.
+        assert report.served_stale == 0
+        assert all(v == report.fresh_version for v in report.versions)
+        assert report.wall_seconds < 3.0
+    # The simulation agrees on the same parameters.
+    assert simulate_herd(defense, READERS).db_queries == 1
+
+
+def test_swr_refreshes_once_and_nobody_waits(redis_store):
+    report = run_herd("swr", READERS, redis_store)
+    assert report.db_queries == 1
+    assert report.counts[Outcome.LOADED] == 0  # the refresh ran in the background
+    assert simulate_herd("swr", READERS).db_queries == 1
+    assert report.served_stale > 0
+    assert report.served_stale + report.counts[Outcome.HIT] == READERS
+    # Serving the stale copy costs a cache round trip, never the query.
+    assert report.max_latency_seconds < 0.25
+
+
+def test_single_flight_coalesces_per_process_only(redis_store):
+    report = run_herd("single-flight", READERS, redis_store, app_processes=4)
+    assert 2 <= report.db_queries <= 4
+
+
+def test_lock_bookkeeping_costs_cache_round_trips(redis_store):
+    none = run_herd("none", 50, redis_store)
+    lock = run_herd("lock", 50, redis_store)
+    single = run_herd("single-flight", 50, redis_store)
+    assert none.commands_per_read == pytest.approx(2.0, abs=0.3)  # GET + SET on a miss
+    assert lock.commands_per_read > none.commands_per_read        # SET NX, polls, compare-and-delete
+    assert single.commands_per_read < 1.2                         # coalescing happens in-process
+
+
+# -- the brief's two flaws -------------------------------------------------------------------------
+
+
+def test_naive_lock_expired_lease_runs_refreshes_at_once_and_frees_a_foreign_lock(redis_store):
+    report = run_expired_lock("naive-lock", redis_store)
+    assert report.peak_db_in_flight >= 2
+    assert report.foreign_lock_frees >= 1
+    assert report.db_queries == 3
+
+
+def test_correct_lock_never_overlaps_or_frees_a_foreign_lock(redis_store):
+    for _ in range(2):
+        report = run_expired_lock("lock", redis_store)
+        assert report.peak_db_in_flight == 1
+        assert report.foreign_lock_frees == 0
+        assert report.db_queries == 1
+        assert report.counts[Outcome.WAITED] == 2
+        assert report.lost_leases == 0
+
+
+def test_a_long_enough_lock_ttl_hides_the_first_flaw(redis_store):
+    report = run_expired_lock("naive-lock", redis_store, lock_ttl_seconds=0.4)
+    assert report.db_queries == 1 and report.foreign_lock_frees == 0
+
+
+def test_stalled_database_naive_retry_never_returns(redis_store):
+    report = run_herd("naive-lock", 20, redis_store, stall_db=True, give_up_seconds=0.6)
+    assert report.stuck_readers == 20
+    assert report.returned == 0
+
+
+@pytest.mark.parametrize("stale_copy", [True, False])
+def test_stalled_database_correct_lock_returns_by_the_deadline(redis_store, stale_copy):
+    deadline = 0.3
+    report = run_herd("lock", 50, redis_store, stall_db=True, wait_seconds=deadline, stale_copy=stale_copy)
+    assert report.stuck_readers == 0
+    # Within the deadline plus a little thread scheduling.
+    assert report.max_latency_seconds < deadline + 0.2
+    if stale_copy:
+        assert report.served_stale == 50
+    else:
+        assert report.counts[Outcome.ERROR] == 50
+        assert "fails fast instead of waiting forever" in report.errors[0]
+        assert report.errors[0].rstrip(".").count(". ") == 0  # one sentence
+
+
+@pytest.mark.parametrize("defense", ["single-flight", "xfetch", "swr"])
+def test_stalled_database_other_defenses_also_meet_the_deadline(redis_store, defense):
+    report = run_herd(defense, 30, redis_store, stall_db=True, wait_seconds=0.3)
+    assert report.stuck_readers == 0
+    assert report.served_stale == 30
+    assert report.max_latency_seconds < 0.5
+
+
+# -- locks in isolation ------------------------------------------------------------------------------
+
+
+def test_release_lock_never_frees_someone_elses_lock(store):
+    token = acquire_lock(store, "lock:k", 5)
+    assert token and acquire_lock(store, "lock:k", 5) is None
+    assert not release_lock(store, "lock:k", "not-my-token")
+    assert store.get("lock:k") == token
+    assert release_lock(store, "lock:k", token)
+    assert store.get("lock:k") is None
+
+
+def test_lease_renews_while_work_runs(redis_store):
+    token = acquire_lock(redis_store, "lock:lease", 0.15)
+    with Lease(redis_store, "lock:lease", token, 0.15) as lease:
+        time.sleep(0.4)  # longer than the TTL: renewals keep it
+        assert redis_store.get("lock:lease") == token
+    assert not lease.lost
+    assert redis_store.get("lock:lease") is None
+
+
+def test_replay_shows_the_brief_lock_frees_a_foreign_lock():
+    replay = replay_lock(naive_acquire, naive_release)
+    assert not replay.passed
+    assert "freed B's lock" in replay.problem
+    assert replay_lock(acquire_lock, release_lock).passed
+
+
+def test_replay_catches_other_broken_locks():
+    def no_ttl(store, key, ttl):
+        token = uuid.uuid4().hex
+        return token if store.set(key, token, nx=True) else None
+
+    def not_exclusive(store, key, ttl):
+        token = uuid.uuid4().hex
+        store.set(key, token, ttl_seconds=ttl)
+        return token
+
+    def release_nothing(store, key, token):
+        return None
+
+    assert "never expired" in replay_lock(no_ttl, release_lock).problem
+    assert "still holds" in replay_lock(not_exclusive, release_lock).problem
+    assert "did not free" in replay_lock(acquire_lock, release_nothing).problem
+
+
+def test_single_flight_shares_one_result():
+    import threading
+
+    flight, calls, results = SingleFlight(), [], []
+
+    def slow():
+        calls.append(1)
+        time.sleep(0.3)  # long enough for every thread to join the flight, even on a busy machine
+        return 42
+
+    start = threading.Barrier(20)
+
+    def call():
+        start.wait()
+        results.append(flight.do("k", slow))
+
+    threads = [threading.Thread(target=call) for _ in range(20)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    assert len(calls) == 1
+    assert sorted(leader for _, leader in results) == [False] * 19 + [True]
+    assert {value for value, _ in results} == {42}
+
+
+# -- the simulation ----------------------------------------------------------------------------------
+
+
+def test_xfetch_beta_1_no_miss_in_99_percent_of_expiry_windows():
+    report = simulate_traffic("xfetch", clients=10_000, reads_per_client_per_second=0.1,
+                              seconds=3600, ttl_seconds=10, recompute_seconds=0.05, beta=1.0)
+    assert report.windows >= 300
+    assert report.share_windows_without_miss >= 0.99
+    none = simulate_traffic("none", clients=10_000, seconds=3600, ttl_seconds=10, recompute_seconds=0.05)
+    assert none.share_windows_without_miss == 0.0
+    # XFetch is not a lock: readers during the early refresh may also recompute.
+    assert 1 <= report.mean_queries_per_expiry < 5 < none.mean_queries_per_expiry
+
+
+def test_simulation_numbers_the_notebook_quotes():
+    from labkit.stampede import poisson_arrivals
+
+    arrivals = poisson_arrivals(1000, 3600, seed=10_000)
+    got = {d: simulate_traffic(d, arrivals=arrivals, app_processes=4)
+           for d in ("none", "lock", "single-flight", "xfetch", "swr")}
+    assert got["none"].mean_queries_per_expiry == pytest.approx(1 + 1000 * 0.05, rel=0.05)
+    assert got["lock"].max_queries_per_expiry == 1 and got["swr"].max_queries_per_expiry == 1
+    assert got["single-flight"].max_queries_per_expiry == 4
+    assert got["xfetch"].share_windows_without_miss == 1.0
+    assert got["swr"].share_windows_without_miss == 1.0 and got["swr"].stale_reads > 0
+    assert got["lock"].share_windows_without_miss == 0.0  # its readers wait at every expiry
+    assert got["xfetch"].mean_queries_per_expiry < 4
+
+
+def test_simulation_of_10000_clients_for_an_hour_is_fast():
+    started = time.perf_counter()
+    for defense in ("none", "lock", "xfetch"):
+        report = simulate_traffic(defense, clients=10_000, reads_per_client_per_second=0.1, seconds=3600)
+        assert report.reads > 3_500_000
+    assert time.perf_counter() - started < 6.0  # the benchmark's target is < 2 s each
+
+
+def test_simulated_herd_replays_live_arrivals():
+    herd = simulate_herd("none", [0.0, 0.001, 0.002, 0.05], recompute_seconds=0.03)
+    assert herd.db_queries == 3  # the fourth reader arrives after the refill
+    assert herd.outcomes == ["db", "db", "db", "hit"]
+    assert simulate_herd("single-flight", 100, app_processes=4).db_queries == 4
+
+
+def test_xfetch_miss_formula_matches_the_simulation():
+    t = BETA_TASK
+    for beta, low, high in ((1.0, 0.02, 0.08), (2.0, 0.0, 0.005)):
+        r = simulate_traffic("xfetch", clients=20, reads_per_client_per_second=1.0, seconds=t["seconds"],
+                             ttl_seconds=60, recompute_seconds=0.4, beta=beta, seed=4)
+        assert low <= 1 - r.share_windows_without_miss <= high
+        assert low <= xfetch_miss_probability(20, 0.4, beta) <= high
+
+
+def test_ttl_jitter_flattens_synchronized_expiry():
+    flat = synchronized_expiry(1000, ttl_seconds=300, jitter_fraction=0.0)
+    jittered = synchronized_expiry(1000, ttl_seconds=300, jitter_fraction=0.1)
+    assert flat.max() == 1000 and (flat > 0).sum() == 11  # every 5 minutes, all at once
+    assert jittered.max() <= 40
+    assert jittered[3000:].max() < jittered[:600].max()  # the peaks keep flattening
+    assert flat.sum() == pytest.approx(jittered.sum(), rel=0.06)  # same work, spread out
+
+
+def test_protection_belongs_on_hot_keys():
+    costs = protection_costs()
+    herd = 1 + costs.reads_per_second * 0.05
+    assert int((herd >= 2).sum()) == 25            # only the 25 hottest keys ever stampede
+    saved, paid = costs.protect_top(100)
+    assert saved > 0.5 and paid < 0.02               # half the duplicates for 1.3% of the cost
+    assert costs.bookkeeping_per_second.sum() == pytest.approx(513, abs=2)
+    assert costs.duplicates_per_second.sum() == pytest.approx(7.9, abs=0.1)
+    assert costs.bookkeeping_per_second[:100].sum() == pytest.approx(6.6, abs=0.1)
+    assert costs.duplicates_per_second[:100].sum() == pytest.approx(4.4, abs=0.1)
+    # Extra commands per read: the coldest key pays 0.8, the hottest almost nothing.
+    extra_per_read = costs.bookkeeping_per_second / costs.reads_per_second
+    assert extra_per_read[-1] == pytest.approx(0.8, abs=0.05)
+    assert extra_per_read[0] < 0.0002
+
+
+def test_protection_formula_matches_the_simulation_for_one_key():
+    costs = protection_costs(1, reads_per_second=1000, ttl_seconds=30, recompute_seconds=0.05)
+    sim = simulate_traffic("none", clients=10_000, reads_per_client_per_second=0.1, seconds=3600)
+    duplicates_per_refresh = costs.duplicates_per_second[0] / costs.refreshes_per_second[0]
+    assert sim.mean_queries_per_expiry - 1 == pytest.approx(duplicates_per_refresh, rel=0.05)
+    assert sim.windows / 3600 == pytest.approx(costs.refreshes_per_second[0], rel=0.05)
+
+
+# -- exercises -----------------------------------------------------------------------------------------
+
+
+def test_fix_the_lock_exercise(capsys):
+    ex = exercises()["fix-the-lock"]
+    assert ex.check(..., ...) is False
+    assert not ex.check(naive_acquire, naive_release)
+    assert "freed B's lock" in capsys.readouterr().out
+    assert ex.check(acquire_lock, release_lock)
+    namespace: dict = {}
+    solution = ex._solution.replace('ex["fix-the-lock"].check(acquire, release)', "")
+    exec(solution, namespace)
+    assert ex.check(namespace["acquire"], namespace["release"])
+
+
+def test_pick_beta_exercise():
+    ex = exercises()["pick-beta"]
+    assert not ex.check(1.0)    # beta=1 misses too often at 8 reads per recompute time
+    assert ex.check(2.0)
+    assert not ex.check(8.0)    # refreshes far too early
+    assert not ex.check(-1)     # a clear error, not a crash
+
+
+def test_choose_defense_exercise():
+    ex = exercises()["choose-defense"]
+    assert ex.check({"A": "lock", "B": "swr", "C": "jitter"})
+    assert ex.check({"A": "lock", "B": "xfetch", "C": "jitter"})
+    assert not ex.check({"A": "single-flight", "B": "swr", "C": "jitter"})
+    assert not ex.check({"A": "lock"})
+
+
+# -- bad input: one sentence each ---------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("call, words", [
+    (lambda: run_herd("none", 0), "readers must be a whole number > 0"),
+    (lambda: run_herd("none", -5), "readers must be a whole number > 0"),
+    (lambda: simulate_herd("none", 0), "readers must be a whole number > 0"),
+    (lambda: Settings(beta=-1), "beta must be a number >= 0"),
+    (lambda: simulate_traffic("xfetch", beta=-0.5), "beta must be a number >= 0"),
+    (lambda: Settings(lock_ttl_seconds=0), "lock_ttl_seconds must be > 0"),
+    (lambda: run_expired_lock("lock", lock_ttl_seconds=-1), "lock_ttl_seconds must be > 0"),
+    (lambda: synchronized_expiry(10, jitter_fraction=1.5), "jitter_fraction must be in [0, 1)"),
+])
+def test_bad_input_is_one_clear_sentence(call, words):
+    with pytest.raises(LabError) as info:
+        call()
+    message = str(info.value)
+    assert words in message
+    assert message.rstrip(".").count(". ") == 0
+
+
+def test_unknown_defense_lists_the_choices():
+    with pytest.raises(LabError, match="Unknown defense 'fastest'. Choose one of: none, naive-lock, lock"):
+        run_herd("fastest", 10)
+
+
+def test_live_herd_refuses_a_virtual_clock_store():
+    with pytest.raises(LabError, match="wall clock"):
+        run_herd("none", 5, MemoryStore(VirtualClock()))
+
+
+# -- the notebook's charts -----------------------------------------------------------------------------
+
+
+def test_herd_chart_redraws_and_states_the_finding():
+    plot = explore_herd(labkit.connect("fakeredis://", namespace="test-herd-chart"))
+    assert plot.results["report"].db_queries >= READERS // 4  # a busy machine spreads the herd
+    assert "DB queries for one expiry" in plot.axes[2].get_title()
+    plot.set(defense="lock")
+    assert plot.redraws == 2
+    assert plot.axes[2].get_title() == "1 DB query for one expiry"
+
+
+def test_simulation_charts_tell_the_story():
+    xf = explore_xfetch()
+    reports = xf.results["reports"]
+    assert reports["xfetch"].share_windows_without_miss == 1.0
+    assert reports["none"].share_windows_without_miss == 0.0
+    assert "queries per expiry" in xf.axes[0].get_title()
+    jitter = explore_jitter()
+    assert jitter.results["flat"].max() == 1000 and jitter.results["jittered"].max() <= 40
+    protection = explore_protection()
+    assert protection.results["protected"] == 100
+    assert np.isclose(protection.results["paid"], 6.6, atol=0.1)
+    assert protection.axes[0].get_title() == "Only the 25 hottest keys ever stampede"
+
+
+def test_xfetch_needs_enough_reads_per_recompute_time():
+    # 200 clients = 20 reads/s with a 50 ms recompute: one read per recompute time.
+    report = simulate_traffic("xfetch", clients=200, seconds=3600, ttl_seconds=30, recompute_seconds=0.05)
+    assert report.share_windows_without_miss < 0.9
