@@ -339,7 +339,7 @@ def draw_comparison(fig: Any, results: dict[str, PatternReport], *, crash_note: 
         ("DB reads", [r.db_reads for r in reports]),
         ("DB rows written", [r.db_writes for r in reports]),
         ("DB write queries", [r.db_write_queries for r in reports]),
-    ], label_format="d")
+    ])
     title = "DB work per pattern"
     if {"cache-aside", "write-through"} <= by.keys():
         title = (f"Write-through reads the DB {_ratio(by['cache-aside'].db_reads, by['write-through'].db_reads)}"
@@ -371,7 +371,7 @@ def draw_comparison(fig: Any, results: dict[str, PatternReport], *, crash_note: 
     _grouped_bars(ax_stale, reports, [
         ("stale: older than the DB", [100 * r.stale_share for r in reports]),
         ("ahead: not in the DB yet", [100 * r.ahead_of_db_share for r in reports]),
-    ], label_format=".0f")
+    ])
     stale_any = any(r.stale_share for r in reports)
     ahead = by["write-behind"].ahead_of_db_share if "write-behind" in by else 0.0
     title = ("No pattern served a stale read;" if not stale_any else "Some reads were stale;") + (

@@ -105,8 +105,9 @@ patterns.race_demo(store)
 #   expires. Nothing errors; the staleness meter is the only witness.
 # * **Write-through and write-behind stay fresh**: the writer put version 2 in the
 #   cache, and the reader's fill is refused because version 1 is older.
-# * The TTL is what bounds cache-aside's damage here. The invalidation notebook shows
-#   the fixes for this race (leases, short TTLs, versioned keys).
+# * The TTL is what bounds cache-aside's damage here. This is the *stale-set race*;
+#   [02 · Invalidation](02_invalidation.ipynb) takes it apart and fixes it (leases, short
+#   TTLs, write-through).
 #
 # ## Side by side: one workload, four patterns
 #
