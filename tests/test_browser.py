@@ -131,13 +131,14 @@ def test_notebook_in_browser(lab, notebook):
     page = lab["browser"].new_page(viewport={"width": 1400, "height": 1000})
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
+    step = "open the notebook"
     try:
         page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}", timeout=60_000)
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
         page.wait_for_function(
             "() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=30_000
         )
-        # Wait for the kernel, then run everything.
+        step = "wait for an idle kernel"
         page.wait_for_function(
             """() => { const w = window.jupyterapp.shell.currentWidget;
                        return w && w.sessionContext && w.sessionContext.session &&
@@ -145,13 +146,15 @@ def test_notebook_in_browser(lab, notebook):
                               w.sessionContext.session.kernel.status === 'idle'; }""",
             timeout=60_000,
         )
+        step = "run all cells"
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
-        page.wait_for_function(_ALL_DONE, timeout=90_000, polling=500)
+        page.wait_for_function(_ALL_DONE, timeout=180_000, polling=500)
         page.wait_for_timeout(1500)  # let widget views finish rendering
         text = page.inner_text(".jp-Notebook")
         for bad in BAD_TEXT:
             assert bad not in text, f"{notebook}: found {bad!r} in the rendered notebook"
 
+        step = "find the first slider and its chart"
         slider = page.locator(".jp-OutputArea-output .widget-slider").first
         assert slider.count() == 1, f"{notebook}: no slider found"
         output = page.locator(".jp-OutputArea-output", has=page.locator(".widget-slider")).first
@@ -159,6 +162,7 @@ def test_notebook_in_browser(lab, notebook):
         image = output.locator("img").first
         image.wait_for(timeout=20_000)
         before = image.get_attribute("src")
+        step = "move the slider and wait for the chart to redraw"
         handle = slider.locator(".noUi-handle").first
         handle.scroll_into_view_if_needed()
         handle.focus()
@@ -172,6 +176,9 @@ def test_notebook_in_browser(lab, notebook):
         page.wait_for_timeout(500)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
         assert not [e for e in errors if "widget" in e.lower()], errors
+    except Exception as exc:
+        page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}-FAILED.png"), full_page=False)
+        raise AssertionError(f"{notebook}: failed to {step}: {type(exc).__name__}: {str(exc)[:300]}") from None
     finally:
         page.close()
         _shutdown_kernels(lab)
