@@ -150,6 +150,7 @@ def test_notebook_in_browser(lab, notebook):
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(_ALL_DONE, timeout=180_000, polling=500)
         page.wait_for_timeout(1500)  # let widget views finish rendering
+        step = "render without widget errors or tracebacks"
         text = page.inner_text(".jp-Notebook")
         for bad in BAD_TEXT:
             assert bad not in text, f"{notebook}: found {bad!r} in the rendered notebook"
