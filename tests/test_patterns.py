@@ -569,3 +569,12 @@ def test_placeholders_mean_not_attempted(capsys):
 def test_replays_are_repeatable_and_reachable_from_labkit():
     assert labkit.patterns.make_pattern is make_pattern
     assert compare(n_requests=500, n_keys=50, seed=4) == compare(n_requests=500, n_keys=50, seed=4)
+
+
+def test_database_peek_is_free_and_uncounted():
+    db = _db(latency_seconds=0.01)
+    db.write(3, "new")
+    before, now = db.stats.as_dict(), db.clock.now()
+    assert db.peek(3) == Row(3, "new", 2, now)
+    assert db.peek(99) is None
+    assert db.stats.as_dict() == before and db.clock.now() == now

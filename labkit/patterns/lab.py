@@ -76,14 +76,6 @@ def _demo_db(rows: int = 10) -> Database:
     return Database(VirtualClock(), rows=rows, latency_seconds=DEMO_DB_LATENCY_SECONDS)
 
 
-def _db_row(db: Database, row_id: int) -> Row | None:
-    """The database's row, read without counting it as the application's query."""
-    before = (db.stats.reads, db.stats.queries)
-    row = db.read(row_id)
-    db.stats.reads, db.stats.queries = before
-    return row
-
-
 # -- 1. Walk-through -------------------------------------------------------------------
 
 
@@ -116,7 +108,7 @@ def walkthrough(store: Store, *, row_id: int = 7, patterns: Sequence[str] = PATT
                 "DB reads": db.stats.reads,
                 "DB writes": db.stats.writes,
                 "cache holds": _holds(None if cached is None else Row.from_cache(cached)),
-                "DB holds": _holds(_db_row(db, row_id)),
+                "DB holds": _holds(db.peek(row_id)),
             })
         store.delete(key)
     return Table(
@@ -185,7 +177,7 @@ def race_demo(store: Store, *, row_id: int = 3, patterns: Sequence[str] = PATTER
         rows.append({
             "pattern": name,
             "cache holds": _holds(None if cached is None else Row.from_cache(cached)),
-            "DB holds": _holds(_db_row(db, row_id)),
+            "DB holds": _holds(db.peek(row_id)),
             "next read": "STALE until the TTL expires" if age or meter.stale_reads else "fresh",
         })
         reader.close()
@@ -284,7 +276,7 @@ def crash_demo(
     )
     for page in range(pages):
         cached = store.get(cache_key(page))
-        stored = _db_row(db, page)
+        stored = db.peek(page)
         report.counters.append({
             "page": page,
             "counted": counted[page],

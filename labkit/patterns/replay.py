@@ -61,8 +61,8 @@ def lost_writes_by_db_state(writes: Sequence[tuple[int, str]], db: Database) -> 
     last_index: dict[int, int] = {}
     held = {}
     for row_id in {row_id for row_id, _ in writes}:
-        row = db._conn.execute("SELECT value FROM items WHERE id = ?", (row_id,)).fetchone()
-        held[row_id] = None if row is None else row[0]
+        row = db.peek(row_id)
+        held[row_id] = None if row is None else row.value
     for i, (row_id, value) in enumerate(writes):
         if held[row_id] == value:
             last_index[row_id] = i
