@@ -365,3 +365,98 @@ def test_exercise_checks_never_raise(fake_lab, capsys):
     assert ex["staleness"].check(660) is False
     assert ex["staleness"].check(600) is True
     assert ex["staleness"].check("ten") is False
+
+
+# -- what the notebook's prose says -----------------------------------------------------------
+def test_notebook_waterfall_claims(fake_lab):
+    from labkit.layers.explore import waterfall_scenario
+
+    steps = waterfall_scenario(fake_lab)
+    cold, cdn, browser, revalidated, later = (s.visit for s in steps)
+    assert 0.110 < cold.seconds < 0.130                     # "about 120 ms"
+    wire = sum(h.seconds for h in cold.hops if "↔" in h.layer)
+    assert 0.70 < wire / cold.seconds < 0.80                # "three quarters on the wire"
+    server = [h for h in cold.hops if h.layer in ("app cache", "query cache", "database", "origin")]
+    assert max(server, key=lambda h: h.seconds).layer == "database"
+    assert cdn.answered_by == "CDN" and not any(h.layer == "CDN ↔ origin" for h in cdn.hops)
+    assert browser.answered_by == "browser" and browser.seconds < 0.001
+    assert revalidated.revalidated and revalidated.answered_by == "CDN"
+    assert revalidated.bytes_to_user == HEADER_BYTES
+    assert later.answered_by == "query cache" and later.revalidated
+    far = [s.visit for s in waterfall_scenario(fake_lab, origin_rtt_ms=200)]
+    assert far[0].seconds > cold.seconds + 0.13 and far[4].seconds > later.seconds + 0.13
+    assert far[1].seconds == pytest.approx(cdn.seconds)
+    no_store = [s.visit for s in waterfall_scenario(fake_lab, product_headers="no-store")]
+    assert all(v.answered_by in ("app cache", "query cache", "database") for v in no_store)
+
+
+def test_notebook_traffic_claims(fake_lab):
+    from labkit.layers.explore import measure_traffic
+
+    public = measure_traffic(fake_lab)
+    one, many = public[0], public[-1]
+    assert one.users == 1 and many.users == 125
+    assert one.edge_share < 0.05 and many.edge_share > 0.5     # "over half"
+    assert 140 < one.median_ms < 160 and 70 < many.median_ms < 90
+    growth = {layer: many.answered_share[layer] - one.answered_share[layer] for layer in ("browser", "CDN")}
+    assert growth["CDN"] > 2 * growth["browser"]
+    private = measure_traffic(fake_lab, product_headers="private, max-age=60", user_counts=(125,))[0]
+    assert private.answered_share["CDN"] < many.answered_share["CDN"] / 2
+    assert private.origin_share > many.origin_share
+
+
+def test_notebook_revalidation_claims(fake_lab):
+    from labkit.layers.explore import measure_revalidation
+
+    fresh, not_modified, full_cdn, origin = measure_revalidation(fake_lab)
+    assert not_modified.bytes_to_user == 300 and full_cdn.bytes_to_user == 40_300
+    assert 0.45 < not_modified.seconds / full_cdn.seconds < 0.65   # "roughly half"
+    assert fresh.seconds < 0.001 < not_modified.seconds
+    slow = measure_revalidation(fake_lab, bandwidth_mbit=2)
+    fast = measure_revalidation(fake_lab, bandwidth_mbit=1000)
+    assert slow[2].seconds > 4 * full_cdn.seconds                      # the full page crawls
+    assert slow[1].seconds == pytest.approx(not_modified.seconds, rel=0.1)  # the 304 barely changes
+    assert fast[1].seconds / fast[2].seconds > 0.9                     # they converge
+    asset = measure_revalidation(fake_lab, page="asset")
+    assert asset[2].seconds - asset[1].seconds > 3 * (full_cdn.seconds - not_modified.seconds)
+
+
+def test_notebook_staleness_claims(fake_lab):
+    from labkit.layers.explore import measure_staleness
+
+    run = measure_staleness(fake_lab)
+    assert 190 < run.worst_by_layer["CDN"] <= 201              # "up to 200 s"
+    assert run.worst_by_layer.get("browser", 0.0) <= run.worst_by_layer["CDN"]
+    for layer in ("app cache", "query cache", "database"):
+        assert run.worst_by_layer.get(layer, 0.0) == 0.0
+    purged = measure_staleness(fake_lab, purge_cdn_on_write=True)
+    assert max(purged.worst_by_layer.values()) == 0.0          # the browsers' copies were too old
+    short = measure_staleness(fake_lab, purge_cdn_on_write=True, cdn_s_maxage=30)
+    assert short.worst_by_layer.get("CDN", 0.0) == 0.0
+    assert 0 < short.worst_by_layer["browser"] <= 60
+    lazy = measure_staleness(fake_lab, purge_cdn_on_write=True, invalidate_app_cache_on_write=False)
+    # The purge refilled the CDN from a stale app cache, and the copy got a fresh s-maxage.
+    assert lazy.worst_by_layer["CDN"] > 290 > run.worst_by_layer["CDN"]
+    assert lazy.worst_by_layer["app cache"] > 0
+
+
+def test_notebook_leak_claims(fake_lab):
+    from labkit.layers.explore import measure_leak
+
+    leaky = measure_leak(fake_lab)
+    assert leaky.users_shown_someone_else == 29                 # "29 of the 30 users"
+    for headers in ("private, max-age=60", "private, max-age=60 + Vary: Cookie",
+                    "private, no-cache + Vary: Cookie", "no-store"):
+        run = measure_leak(fake_lab, account_headers=headers)
+        assert run.cross_user == [] and run.cdn_account_copies == 0
+    laptop = measure_leak(fake_lab, account_headers="private, max-age=60", shared_laptops=True)
+    assert laptop.cross_user and {v.served_from for v in laptop.cross_user} == {"browser"}
+    for headers in ("private, max-age=60 + Vary: Cookie", "private, no-cache + Vary: Cookie"):
+        assert measure_leak(fake_lab, account_headers=headers, shared_laptops=True).cross_user == []
+
+
+def test_notebook_solution_alternatives_pass(fake_lab):
+    for account in ({"Cache-Control": "private, max-age=30", "Vary": "Cookie"}, "no-store",
+                    {"Cache-Control": "private, no-cache", "Vary": "Cookie"}):
+        passed, message = grade_headers({**REFERENCE_POLICY, "account": account}, fake_lab)
+        assert passed, message
