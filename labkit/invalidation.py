@@ -1089,12 +1089,15 @@ def explore_events(store: Store) -> Any:
     return w.LivePlot(draw, controls, width=10, height=3.8)
 
 
-def explore_versioned(store: Store, keys: int = 2000) -> Any:
-    """One bump vs SCAN+DEL over the same ``keys`` keys, measured on ``store``."""
+def explore_versioned(store: Store, keys: int = 2000, *, name: str = "tenant:99") -> Any:
+    """One bump vs SCAN+DEL over the same ``keys`` keys, measured on ``store``.
+
+    It uses its own namespace (``name``) so the learner's own ``tenant:7`` is untouched.
+    """
     from .charts import finish, series_style
 
     def draw(fig: Any) -> str:
-        r = compare_bump_and_scan(store, keys)
+        r = compare_bump_and_scan(store, keys, name=name)
         left, right = fig.axes
         names = ["generation bump", "SCAN + DEL"]
         trips = [r["bump_round_trips"], r["scan_round_trips"]]
@@ -1107,7 +1110,7 @@ def explore_versioned(store: Store, keys: int = 2000) -> Any:
                xlabel="how the tenant was invalidated", ylabel="commands sent")
         finish(right, title=f"SCAN+DEL took {millis[1] / max(millis[0], 1e-6):,.0f}x longer",
                xlabel="how the tenant was invalidated", ylabel="time (ms, log scale)")
-        return (f"{keys:,} keys of tenant:7 on {store.backend}: the bump made them unreachable at once "
+        return (f"{keys:,} keys of {name} on {store.backend}: the bump made them unreachable at once "
                 f"(old key reachable afterwards: {r['old_key_reachable_after_bump']}); "
                 f"SCAN+DEL deleted {r['scan_deleted']:,}.")
 
@@ -1322,10 +1325,10 @@ def exercises(store: Store) -> dict[str, Any]:
     return {
         "tenant": Exercise(
             "02", "invalidate-tenant", lambda fn: _check_tenant(store, fn),
-            hint="VersionedNamespace(store, f'tenant:{tenant_id}') builds every key from a "
+            hint="invalidation.VersionedNamespace(store, f'tenant:{tenant_id}') builds every key from a "
                  "generation counter. What single command changes it?",
             solution="def invalidate_tenant(store, tenant_id):\n"
-                     "    VersionedNamespace(store, f'tenant:{tenant_id}').bump()   # one INCR",
+                     "    invalidation.VersionedNamespace(store, f'tenant:{tenant_id}').bump()  # one INCR",
         ),
         "race": Exercise(
             "02", "fix-the-race", lambda fn: check_race_fix(store, fn),

@@ -303,7 +303,7 @@ def _naive_read(store, db, row_id):
 
 def _solution_namespace(solution: str) -> dict:
     names = {"Row": Row, "LEASE_PREFIX": inv.LEASE_PREFIX, "uuid": uuid,
-             "VersionedNamespace": inv.VersionedNamespace}
+             "invalidation": inv}
     exec(solution.split("\n\n", 1)[1], names)
     return names
 
