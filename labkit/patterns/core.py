@@ -114,6 +114,15 @@ class PatternStats:
             for name, n in counts.items():
                 fields[name] += n
 
+    def lookup(self, hit: bool) -> None:
+        """One read that found the row in the cache or not (the hottest counter)."""
+        with self._lock:
+            self.reads += 1
+            if hit:
+                self.cache_hits += 1
+            else:
+                self.cache_misses += 1
+
     @property
     def hit_ratio(self) -> float:
         lookups = self.cache_hits + self.cache_misses
@@ -190,7 +199,7 @@ class Pattern(ABC):
         """The cached row or None; counts the read and its hit or miss."""
         text = self.store.get(cache_key(row_id))
         if count_read:
-            self.stats.add(reads=1, cache_hits=text is not None, cache_misses=text is None)
+            self.stats.lookup(text is not None)
         return None if text is None else parse_cached(text)
 
     def __enter__(self) -> Pattern:
@@ -279,7 +288,7 @@ class ReadThroughCache:
 
     def get(self, row_id: int) -> Row:
         text = self.store.get(cache_key(row_id))
-        self.stats.add(reads=1, cache_hits=text is not None, cache_misses=text is None)
+        self.stats.lookup(text is not None)
         if text is not None:
             return parse_cached(text)
         row = self._load(row_id)

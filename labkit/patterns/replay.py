@@ -151,24 +151,27 @@ def _replay(
     read_seconds: list[float] = []
     write_seconds: list[float] = []
     ahead = 0
-    stats, store_stats, now = pattern.stats, store.stats, clock.now
+    stats, store_stats = pattern.stats, store.stats
+    now, advance, observe, version_in_db = clock.now, clock.advance, meter.observe, db.current_version
     for i, (row_id, write) in enumerate(zip(keys, is_write, strict=True)):
+        started = now()
         arrival = i * spacing_seconds
-        if now() < arrival:
-            clock.set(arrival)
-        started, flushing_before = now(), stats.flush_seconds
-        commands_before = store_stats.commands
+        if started < arrival:
+            started = clock.set(arrival)
+        flushing_before, commands_before = stats.flush_seconds, store_stats.commands
         if write:
             pattern.write(row_id, f"w{i}")
         else:
             row = pattern.read(row_id)
-        clock.advance((store_stats.commands - commands_before) * CACHE_LATENCY_SECONDS)
-        if not write:
-            meter.observe(row_id, row.version, now())
-            ahead += row.version > db.current_version(row_id)
+        ended = advance((store_stats.commands - commands_before) * CACHE_LATENCY_SECONDS)
         # The flusher runs off the request path in production: not request latency.
-        elapsed = now() - started - (stats.flush_seconds - flushing_before)
-        (write_seconds if write else read_seconds).append(elapsed)
+        elapsed = ended - started - (stats.flush_seconds - flushing_before)
+        if write:
+            write_seconds.append(elapsed)
+        else:
+            read_seconds.append(elapsed)
+            observe(row_id, row.version, ended)
+            ahead += row.version > version_in_db(row_id)
     lost = pattern.crash()
     lost_keys = len({row_id for row_id, _ in lost})
     return PatternReport(
