@@ -27,7 +27,7 @@ store = labkit.start("01")
 # |---|---|---|---|---|
 # | **cache-aside** | the *app* reads the DB and fills the cache | DB, then delete the cached key | read-mostly data that can afford a miss; the sensible default | the first read after a miss or a write is slow |
 # | **read-through** | the *cache layer* loads the row (a library's loader, a proxy) | through the same layer | the same data as cache-aside, when a library owns loading | you are tied to that layer's loader and its failure modes |
-# | **write-through** | the app reads the DB and fills the cache | DB, then the cache, before acknowledging | data whose readers must see the last write | every write pays the DB *and* the cache |
+# | **write-through** | the app reads the DB and fills the cache | DB, then the cache, before acknowledging | data whose readers must see the last write | slower writes: each one waits for the DB and then the cache |
 # | **write-behind** | the app reads the DB and fills the cache | cache + queue; a flusher writes batches later | write-heavy data where losing the last moments is acceptable | a crash loses whatever is still queued |
 #
 # In `labkit.patterns` each one is a small class with the same three methods:
@@ -67,7 +67,8 @@ patterns.walkthrough(store)
 # ### Why write-through writes the database first
 #
 # A write-through write has two halves, and either can fail. The lab's version orders
-# them so that **no cache entry can ever disagree with a committed row**:
+# them so that **a failure in either half leaves no cache entry that disagrees with the
+# database**, and so that concurrent writers cannot leave an older row in the cache:
 #
 # 1. **Database first.** It is the source of truth. If it refuses the write, the cache
 #    has not been touched and still matches it.
@@ -276,7 +277,8 @@ ex.penalty.check(answer)
 # * Read-through is cache-aside with the loading moved into the cache layer: same
 #   numbers, different owner.
 # * Write-through writes the **database first**, moves the cache only forward, and
-#   deletes the key if the cache half fails: no entry disagrees with a committed row.
+#   deletes the key if the cache half fails: a failed half leaves no entry that
+#   disagrees with the database.
 # * Write-behind makes writes cheap and coalesces them, and a crash loses its queue.
 #   Flush on shutdown; never use it for money.
 # * Cache-aside's fill can race a writer and leave a stale entry until the TTL
