@@ -145,6 +145,7 @@ def _draw_comparison(fig: Any, percent: float, shape: str, alpha: float, policy_
     bars = bars_ax.bar([LABELS[p] for p in names], values, color=colours)
     bars[-1].set_hatch("//")
     bars[-1].set_facecolor("white")
+    bars[-1].set_edgecolor("#000000")
     for bar, value in zip(bars, values, strict=True):
         bars_ax.text(bar.get_x() + bar.get_width() / 2, value + 0.01, f"{value:.0%}", ha="center", fontsize=8)
     bars_ax.set_ylim(0, 1.08)
@@ -267,8 +268,13 @@ def show_redis_demo(store: Any = None):  # type: ignore[no-untyped-def]
     runs = demo.runs
     x = np.arange(len(runs))
     ax.bar(x - 0.2, [r.hot_kept for r in runs], 0.4, label="real redis-server", color=charts.COLORS[0])
-    predicted = [r.predicted_hot_kept if r.predicted_hot_kept is not None else r.hot_kept for r in runs]
+    # noeviction has nothing to simulate: its bar stays empty and its OOM count is shown.
+    predicted = [np.nan if r.predicted_hot_kept is None else r.predicted_hot_kept for r in runs]
     ax.bar(x + 0.2, predicted, 0.4, label="simulator", color=charts.COLORS[1], hatch="//")
+    for i, run in enumerate(runs):
+        if run.oom_errors:
+            ax.text(i + 0.2, run.hot_kept / 2, f"{run.oom_errors:,}\nwrites\nrefused\n(OOM)", ha="center",
+                    va="center", fontsize=8)
     ax.set_xticks(x, [r.policy for r in runs])
     by = demo.by_policy()
     lru, lfu = by.get("allkeys-lru"), by.get("allkeys-lfu")

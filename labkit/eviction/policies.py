@@ -168,8 +168,10 @@ class LFU(Policy):
     def __init__(self, capacity: int, *, seed: int = 0) -> None:
         super().__init__(capacity, seed=seed)
         self._count: dict[int, int] = {}
-        # count -> keys with that count, in the order they reached it
-        self._buckets: dict[int, dict[int, None]] = {1: {}}
+        # count -> keys with that count, in the order they reached it.  OrderedDict,
+        # not dict: taking the oldest out of a plain dict that has had many deletions
+        # at its front scans over their tombstones.
+        self._buckets: dict[int, OrderedDict[int, None]] = {1: OrderedDict()}
         self._min_count = 1
 
     def run(self, keys: list[int]) -> int:
@@ -184,16 +186,13 @@ class LFU(Policy):
                 count[key] = c + 1
                 up = buckets.get(c + 1)
                 if up is None:
-                    buckets[c + 1] = {key: None}
-                else:
-                    up[key] = None
+                    buckets[c + 1] = up = OrderedDict()
+                up[key] = None
                 if c == min_count and not bucket:
                     min_count = c + 1
             else:
                 if len(count) >= capacity:
-                    bucket = buckets[min_count]
-                    victim = next(iter(bucket))
-                    del bucket[victim]
+                    victim, _ = buckets[min_count].popitem(False)
                     del count[victim]
                 count[key] = 1
                 buckets[1][key] = None

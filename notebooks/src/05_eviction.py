@@ -13,8 +13,8 @@
 # - How Redis approximates LRU and LFU by sampling, and what `maxmemory-policy` does on a real server.
 # - How to pick a policy from the shape of your own workload.
 #
-# **What you need**: the words hit, miss and hit ratio from the earlier notebooks; no Redis server
-# (the real-Redis part starts its own throwaway server when `redis-server` is installed).
+# **What you need**: [00 · Start here](00_start_here.ipynb) (hits, misses, hit ratio). No Redis
+# server of your own: the real-Redis part starts a throwaway one when `redis-server` is installed.
 #
 # **Time**: 40 minutes (25 teaching + 15 exercises).
 
@@ -138,9 +138,9 @@ eviction.show_redis_demo(store)
 # %% [markdown]
 # **What to notice**: `allkeys-lru` kept almost none of the hot keys - the cold fill was more
 # recent, so it looked more valuable. `allkeys-lfu` kept nearly all of them, because 20 reads
-# lifted their counters above a newcomer's. `allkeys-random` kept a share close to the
-# fraction of memory they occupy. `noeviction` kept everything and answered the extra writes
-# with OOM errors instead. The simulator, replaying the same requests, predicts the same
+# lifted their counters above a newcomer's. `allkeys-random` kept a few dozen: each of some
+# 1,500 evictions picks any key at all, and few early keys survive that many draws.
+# `noeviction` kept everything and answered the extra writes with OOM errors instead. The simulator, replaying the same requests, predicts the same
 # outcome. (Redis's LRU clock ticks once a second, so the demo pauses a second before the cold
 # fill; keys touched within the same second look equally idle to it.)
 
