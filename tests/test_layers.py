@@ -8,6 +8,7 @@ checked against hishel's own RFC 9111 functions where hishel covers the rule.
 from __future__ import annotations
 
 import socket
+import time
 
 import pytest
 from hishel import CacheMiss, Headers, Request, Response, StoreAndUse
@@ -398,6 +399,7 @@ def test_notebook_traffic_claims(fake_lab):
     assert one.users == 1 and many.users == 125
     assert one.edge_share < 0.05 and many.edge_share > 0.5     # "over half"
     assert 140 < one.median_ms < 160 and 70 < many.median_ms < 90
+    assert many.answered_share["browser"] < 0.2                 # "the browser band stays thin"
     growth = {layer: many.answered_share[layer] - one.answered_share[layer] for layer in ("browser", "CDN")}
     assert growth["CDN"] > 2 * growth["browser"]
     private = measure_traffic(fake_lab, product_headers="private, max-age=60", user_counts=(125,))[0]
@@ -424,7 +426,9 @@ def test_notebook_revalidation_claims(fake_lab):
 def test_notebook_staleness_claims(fake_lab):
     from labkit.layers.explore import measure_staleness
 
+    started = time.perf_counter()
     run = measure_staleness(fake_lab)
+    assert time.perf_counter() - started < 3.0                 # "ten simulated minutes in about a second"
     assert 190 < run.worst_by_layer["CDN"] <= 201              # "up to 200 s"
     assert run.worst_by_layer.get("browser", 0.0) <= run.worst_by_layer["CDN"]
     for layer in ("app cache", "query cache", "database"):
@@ -460,3 +464,17 @@ def test_notebook_solution_alternatives_pass(fake_lab):
                     {"Cache-Control": "private, no-cache", "Vary": "Cookie"}):
         passed, message = grade_headers({**REFERENCE_POLICY, "account": account}, fake_lab)
         assert passed, message
+
+
+def test_the_numbers_the_notebook_quotes_for_its_set_up():
+    from labkit.layers import LatencyModel
+    from labkit.layers.grading import _SITE, grading_traffic
+
+    model = LatencyModel()
+    assert model.user_cdn_rtt_seconds / 2 == 0.010             # "10 ms from the CDN edge"
+    assert model.cdn_origin_rtt_seconds / 2 == 0.030           # "the origin 30 ms further"
+    assert model.db_query_seconds == 0.020                     # "a 20 ms query"
+    assert _SITE["users"] == 24 and _SITE["users_per_browser"] == 2
+    events = grading_traffic()
+    assert 1700 < events[-1].t <= 1800                         # "half an hour of traffic"
+    assert {e.write for e in events} == {None, "product", "account"}

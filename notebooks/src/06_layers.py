@@ -39,7 +39,7 @@ lab
 # shopper, one CDN, the origin with its Redis application cache and a SQLite database
 # with a query cache. Bytes travel over real HTTP; the time each hop takes comes from a
 # latency model (a shopper 10 ms from the CDN edge, the origin 30 ms further, a 20 ms
-# query) on a virtual clock, so ten simulated minutes replay in a second.
+# query) on a virtual clock, so ten simulated minutes replay in about a second.
 #
 # ## 1. One page view, four layers
 #
