@@ -66,6 +66,9 @@ def bench_redraws() -> None:
         cpu.append(time.process_time() - c)
     print(f"  {'crash now':<18} wall median {statistics.median(wall) * 1000:5.0f} ms"
           f" | cpu median {statistics.median(cpu) * 1000:5.0f} ms")
+    reference = tour_redraw_cpu()
+    print(f"  reference, same run: notebook 00's two-panel chart redraws in {reference * 1000:.0f} ms cpu"
+          " (median)")
     compute = []
     for v in (0.12, 0.22, 0.32, 0.42):
         w = time.perf_counter()
@@ -73,6 +76,18 @@ def bench_redraws() -> None:
         compute.append(time.perf_counter() - w)
     print(f"  of which the replay itself: median {statistics.median(compute) * 1000:.0f} ms; "
           "the rest is drawing and PNG rendering")
+
+
+def tour_redraw_cpu() -> float:
+    from labkit import tour
+
+    plot = tour.explore()
+    cpu = []
+    for v in (0.0, 0.05, 0.1, 0.2, 0.01, 0.03, 0.15):
+        c = time.process_time()
+        plot.set(write_ratio=v)
+        cpu.append(time.process_time() - c)
+    return statistics.median(cpu)
 
 
 def bench_demos() -> None:
