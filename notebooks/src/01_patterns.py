@@ -135,6 +135,9 @@ patterns.explore()
 #   than cache-aside, because writes refresh the cache instead of emptying it. Write-behind
 #   writes fewer rows than the app wrote (repeated writes to a popular row coalesce into
 #   one update) and sends them in a handful of batched queries instead of one per write.
+#   It reads the database a little more than write-through: before its first write to a
+#   row it has not cached, it loads the row (here to learn its version; for a counter,
+#   to learn the count it adds to).
 # * **Latency (top right).** Most reads are cache hits for every pattern; the p99 read
 #   is a miss and costs a database query. A write-through or cache-aside write waits
 #   for the database; a write-behind write is acknowledged at cache speed.
