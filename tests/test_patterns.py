@@ -344,6 +344,9 @@ def test_a_closed_pattern_used_again_says_how_to_fix_it(name, how):
     with pytest.raises(LabError) as write_error:
         pattern.write(1, "x")
     assert str(read_error.value) == str(write_error.value) == message
+    if name == "write-behind":
+        with pytest.raises(LabError, match="is closed"):
+            pattern.tick()
 
 
 def test_other_bad_input_is_one_sentence():

@@ -184,12 +184,15 @@ class Pattern(ABC):
     def _check_open(self, row_id: Any) -> int:
         if not self.closed and type(row_id) is int and row_id >= 0:
             return row_id  # the common case, kept cheap: it runs on every request
+        self._ensure_open()
+        return _check_row_id(row_id)
+
+    def _ensure_open(self) -> None:
         if self.closed:
             raise LabError(
                 f"This {self.name} pattern is closed; make a new one with "
                 f"labkit.patterns.make_pattern({self.name!r}, store, db)."
             )
-        return _check_row_id(row_id)
 
     def _step(self, row_id: int) -> None:
         if self.between_steps is not None:
@@ -499,7 +502,7 @@ class WriteBehind(Pattern):
 
     def tick(self) -> int:
         """Let the flusher run if it is due (time passed with no traffic); rows flushed."""
-        self._check_open(0)
+        self._ensure_open()
         return self._maybe_flush()
 
     def _maybe_flush(self) -> int:
