@@ -72,6 +72,8 @@ def test_lock_and_single_flight_reach_one_query_per_expiry(redis_store, defense)
         assert report.served_stale == 0
         assert all(v == report.fresh_version for v in report.versions)
         assert report.wall_seconds < 3.0
+        if defense == "single-flight":
+            assert report.latency_ms(99) < 300  # every reader stays fast
     # The simulation agrees on the same parameters.
     assert simulate_herd(defense, READERS).db_queries == 1
 
@@ -85,6 +87,17 @@ def test_swr_refreshes_once_and_nobody_waits(redis_store):
     assert report.served_stale + report.counts[Outcome.HIT] == READERS
     # Serving the stale copy costs a cache round trip, never the query.
     assert report.max_latency_seconds < 0.25
+
+
+def test_the_notebook_defaults_and_small_herds():
+    import inspect
+
+    defaults = inspect.signature(run_herd).parameters
+    assert defaults["db_latency_seconds"].default == 0.05 and defaults["parallel_queries"].default == 16
+    store = labkit.connect("fakeredis://", namespace="test-small-herd")
+    assert run_herd("none", 10, store).db_queries == 10          # a small herd: still everyone
+    assert run_herd("none", READERS, store, db_latency_seconds=0.005).db_queries < READERS  # a short window
+    store.reset()
 
 
 def test_single_flight_coalesces_per_process_only(redis_store):
@@ -105,10 +118,17 @@ def test_lock_bookkeeping_costs_cache_round_trips(redis_store):
 
 
 def test_naive_lock_expired_lease_runs_refreshes_at_once_and_frees_a_foreign_lock(redis_store):
-    report = run_expired_lock("naive-lock", redis_store)
-    assert report.peak_db_in_flight >= 2
-    assert report.foreign_lock_frees >= 1
-    assert report.db_queries == 3
+    # Every run overlaps refreshes.  Freeing C's lock needs A to finish inside C's
+    # 50 ms lease, so a busy machine may shift it out once; three tries are plenty.
+    reports = []
+    for _ in range(3):
+        report = run_expired_lock("naive-lock", redis_store)
+        assert report.peak_db_in_flight >= 2
+        assert report.db_queries >= 2
+        reports.append(report)
+        if report.foreign_lock_frees >= 1:
+            break
+    assert any(r.foreign_lock_frees >= 1 for r in reports)
 
 
 def test_correct_lock_never_overlaps_or_frees_a_foreign_lock(redis_store):
@@ -118,6 +138,7 @@ def test_correct_lock_never_overlaps_or_frees_a_foreign_lock(redis_store):
         assert report.foreign_lock_frees == 0
         assert report.db_queries == 1
         assert report.counts[Outcome.WAITED] == 2
+        assert all(v == report.fresh_version for v in report.versions)
         assert report.lost_leases == 0
 
 
@@ -253,15 +274,17 @@ def test_simulation_numbers_the_notebook_quotes():
     assert got["xfetch"].share_windows_without_miss == 1.0
     assert got["swr"].share_windows_without_miss == 1.0 and got["swr"].stale_reads > 0
     assert got["lock"].share_windows_without_miss == 0.0  # its readers wait at every expiry
+    assert got["single-flight"].share_windows_without_miss == 0.0
+    assert got["swr"].stale_reads > 1000
     assert got["xfetch"].mean_queries_per_expiry < 4
 
 
 def test_simulation_of_10000_clients_for_an_hour_is_fast():
-    started = time.perf_counter()
     for defense in ("none", "lock", "xfetch"):
+        started = time.perf_counter()
         report = simulate_traffic(defense, clients=10_000, reads_per_client_per_second=0.1, seconds=3600)
         assert report.reads > 3_500_000
-    assert time.perf_counter() - started < 6.0  # the benchmark's target is < 2 s each
+        assert time.perf_counter() - started < 2.0
 
 
 def test_simulated_herd_replays_live_arrivals():
@@ -331,9 +354,32 @@ def test_fix_the_lock_exercise(capsys):
 def test_pick_beta_exercise():
     ex = exercises()["pick-beta"]
     assert not ex.check(1.0)    # beta=1 misses too often at 8 reads per recompute time
-    assert ex.check(2.0)
+    assert ex.check(1.5) and ex.check(2.0) and ex.check(5.0)
+    assert not ex.check(6.0)
     assert not ex.check(8.0)    # refreshes far too early
+    t = BETA_TASK
+    run = {b: simulate_traffic("xfetch", clients=20, reads_per_client_per_second=1.0, seconds=t["seconds"],
+                               ttl_seconds=60, recompute_seconds=0.4, beta=b, seed=4) for b in (1.0, 2.0)}
+    assert 0.03 < 1 - run[1.0].share_windows_without_miss < 0.06   # about one expiry in 25
+    assert run[2.0].share_windows_without_miss == 1.0
+    assert 600 <= run[2.0].windows <= 640 and 2.5 < run[2.0].mean_refresh_lead_seconds < 3.5
     assert not ex.check(-1)     # a clear error, not a crash
+
+
+def test_unfinished_answers_are_not_attempts(capsys):
+    ex = exercises()
+
+    def acquire(store, lock_key, ttl_seconds):
+        ...
+
+    def release(store, lock_key, token):
+        ...
+
+    assert not ex["fix-the-lock"].check(acquire, release)
+    assert not ex["choose-defense"].check({"A": ..., "B": "swr", "C": ...})
+    assert not ex["pick-beta"].check(...)
+    assert capsys.readouterr().out.count("replace the ...") == 3
+    assert all(e.passed is None for e in ex.values())
 
 
 def test_choose_defense_exercise():
@@ -405,3 +451,5 @@ def test_xfetch_needs_enough_reads_per_recompute_time():
     # 200 clients = 20 reads/s with a 50 ms recompute: one read per recompute time.
     report = simulate_traffic("xfetch", clients=200, seconds=3600, ttl_seconds=30, recompute_seconds=0.05)
     assert report.share_windows_without_miss < 0.9
+    low_beta = simulate_traffic("xfetch", clients=10_000, seconds=3600, beta=0.1)
+    assert low_beta.share_windows_without_miss < 0.9
