@@ -297,6 +297,17 @@ def test_write_behind_flushes_when_the_batch_is_full():
     assert behind.queued_writes == 5
 
 
+def test_write_behind_flushes_on_time_without_traffic():
+    clock = VirtualClock()
+    db = Database(clock, rows=5)
+    behind = WriteBehind(MemoryStore(clock), db, clock=clock, flush_interval_seconds=1.0)
+    behind.write(1, "a")
+    clock.advance(0.5)
+    assert behind.tick() == 0 and db.current_version(1) == 1
+    clock.advance(0.5)
+    assert behind.tick() == 1 and db.peek(1).value == "a"
+
+
 def test_write_behind_read_your_writes_when_the_cache_drops_a_queued_row(store):
     behind, db, acknowledged = _counter_run(store, writes=3)
     store.delete(cache_key(2))  # evicted while its write is still queued
