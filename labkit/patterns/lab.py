@@ -404,7 +404,7 @@ def _cached_compare(**kwargs: Any) -> dict[str, PatternReport]:
 def explore(*, n_requests: int = 2000, n_keys: int = 200, seed: int = 0) -> Any:
     """The four patterns side by side on one workload, with live controls.
 
-    "💥 crash now" stops the run at a random request (a new one each press);
+    "Crash now" stops the run at a random request (a new one each press);
     until it is pressed, the process crashes after the last request.
     """
     from ..widgets import LivePlot, log_slider, slider
@@ -426,7 +426,7 @@ def explore(*, n_requests: int = 2000, n_keys: int = 200, seed: int = 0) -> Any:
         )
         served = next(iter(results.values())).requests_run
         lost = results["write-behind"].lost_on_crash if "write-behind" in results else 0
-        note = (f"💥 The process crashed after request {served:,} of {n_requests:,}: "
+        note = (f"The process crashed after request {served:,} of {n_requests:,}: "
                 f"write-behind lost {lost} acknowledged writes.")
         return draw_comparison(fig, results, crash_note=note)
 
@@ -437,7 +437,7 @@ def explore(*, n_requests: int = 2000, n_keys: int = 200, seed: int = 0) -> Any:
         "flush_interval_ms": log_slider("write-behind flush every (ms)", 10.0, 5000.0, 500.0),
     }
     return LivePlot(draw, controls, nrows=2, ncols=2, width=10.0, height=6.6,
-                    buttons={"💥 crash now": crash_now})
+                    buttons={"Crash now": crash_now})
 
 
 # -- 5. Exercises ------------------------------------------------------------------------------

@@ -116,7 +116,7 @@ patterns.race_demo(store)
 # far more often than the rest) replays through each pattern, each with its own cache
 # and database on a virtual clock. Cache round trips cost 0.2 ms and database queries
 # cost the latency on the slider. At the end, the process crashes without a clean
-# shutdown. Press **💥 crash now** to crash it at a random moment instead.
+# shutdown. Press **Crash now** to crash it at a random moment instead.
 
 # %%
 labkit.widgets.predict(
@@ -147,7 +147,7 @@ patterns.explore()
 #   that reads that database (a report, another service, a failover) sees the past.
 # * **The crash (bottom right).** Only write-behind loses acknowledged writes, and
 #   only those still in its queue. Slide the flush interval up and press
-#   **💥 crash now** a few times: the longer the interval, the more is at risk.
+#   **Crash now** a few times: the longer the interval, the more is at risk.
 # * Push **writes** to 0.5 or more: cache-aside's hit ratio falls below one half
 #   because every write empties a key, and its median read pays the database's price.
 #
