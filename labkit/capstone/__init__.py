@@ -1,0 +1,48 @@
+"""The capstone: design the caching of a whole service, run its day, read the scorecard.
+
+==================  ==================================================================
+``service``         the six data sets, their traffic, the day's events and the budgets
+``design``          ``Plan`` per data set, ``Design``; ``NAIVE_DESIGN``, ``REFERENCE_DESIGN``
+``day``             the day, measured with patterns, stampede, eviction and layers code
+``scorecard``       ``score(design)`` -> ``Scorecard``: seven axes, each against a budget
+``lesson``          the notebook's charts, live explorer and exercises
+==================  ==================================================================
+
+>>> card = score(REFERENCE_DESIGN)     # doctest: +SKIP
+>>> card.passed                        # doctest: +SKIP
+True
+"""
+
+from __future__ import annotations
+
+from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, PATTERNS, POLICIES, REFERENCE_DESIGN, Design, Plan
+from .lesson import DayReport, compare, draw_db_load, draw_scorecard, exercises, explore, run_day, service_table
+from .scorecard import AXES, Axis, DataSetScore, Scorecard, score
+from .service import DATA_SET_NAMES, DATA_SETS, DataSet
+
+__all__ = [
+    "AXES",
+    "Axis",
+    "DATA_SETS",
+    "DATA_SET_NAMES",
+    "DEFENSES",
+    "DataSet",
+    "DayReport",
+    "DataSetScore",
+    "Design",
+    "INVALIDATIONS",
+    "NAIVE_DESIGN",
+    "PATTERNS",
+    "POLICIES",
+    "Plan",
+    "REFERENCE_DESIGN",
+    "Scorecard",
+    "compare",
+    "draw_db_load",
+    "draw_scorecard",
+    "exercises",
+    "explore",
+    "run_day",
+    "score",
+    "service_table",
+]

@@ -1,0 +1,303 @@
+"""What notebook 07 shows: the scorecard chart, the day's DB load, the explorer, the exercises."""
+
+from __future__ import annotations
+
+import base64
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from .. import charts
+from ..errors import LabError
+from ..exercises import Exercise
+from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
+from .scorecard import AXES, Scorecard, _Table, score
+from .service import (
+    CACHE_OBJECTS,
+    DATA_SETS,
+    DB_CAPACITY_QPS,
+    DEPLOY_AT_SECONDS,
+    EVICTION_HIT_RATIO_FLOOR,
+    HOT_KEY_EXPIRES_AT_SECONDS,
+    P99_BUDGET_MS,
+    STAMPEDE_BUDGET_QUERIES,
+)
+
+__all__ = ["service_table", "DayReport", "run_day", "draw_scorecard", "draw_db_load", "compare", "explore", "exercises"]
+
+NOTEBOOK = "07"
+_FLOOR, _CEILING = 0.01, 1e4  # ratios outside this range are drawn at its edge
+PER_USER_HEADERS = ("public, max-age=300", "private, no-cache", "private, no-store")
+
+
+def service_table() -> _Table:
+    """The six data sets: what they hold, their traffic, and what each may tolerate."""
+    head = ["data set", "what it is", "keys", "reads/day", "writes/day", "stale budget",
+            "lost-write budget", "served at", "hottest key at peak"]
+    rows = [
+        [ds.name, ds.description, f"{ds.keys:,}", f"{ds.reads_per_day:,}", f"{ds.writes_per_day:,}",
+         f"{ds.stale_budget_seconds:,.0f} s", str(ds.lost_writes_budget),
+         (ds.path + (" (per user)" if ds.per_user else "")) if ds.path else "-",
+         f"{ds.hot_key_reads_per_second:g} reads/s, rebuilt in {ds.recompute_seconds * 1000:g} ms"]
+        for ds in DATA_SETS.values()
+    ]
+    return _Table(head, rows, note=(
+        f"Whole service: the database takes {DB_CAPACITY_QPS} queries/s; a hot key may cost "
+        f"{STAMPEDE_BUDGET_QUERIES} queries per expiry; reads p99 &le; {P99_BUDGET_MS:g} ms; "
+        f"no page may reach the wrong user; the cache node holds {CACHE_OBJECTS:,} objects and "
+        f"must serve &ge; {EVICTION_HIT_RATIO_FLOOR:.0%} of reads from memory."))
+
+
+def _check_cards(cards: Sequence[Scorecard]) -> list[Scorecard]:
+    cards = list(cards)
+    if not cards or not all(isinstance(c, Scorecard) for c in cards):
+        raise LabError("Pass one or more scorecards, as returned by capstone.score(design).")
+    return cards
+
+
+def _title(cards: list[Scorecard]) -> str:
+    parts = []
+    for c in cards:
+        n = len(c.axes)
+        parts.append(f"{c.design.name} meets all {n} budgets" if c.passed
+                     else f"{c.design.name} fails {len(c.failed)} of {n}")
+    return "; ".join(parts)
+
+
+def draw_scorecard(ax: Any, cards: Sequence[Scorecard]) -> str:
+    """One row per axis, one marker per design: measured / budget, on a log scale.
+
+    Left of the dashed line is within budget.  Every marker also carries its
+    verdict as text, so nothing depends on colour.
+    """
+    cards = _check_cards(cards)
+    y = np.arange(len(AXES))[::-1]
+    offsets = np.linspace(-0.18, 0.18, len(cards)) if len(cards) > 1 else [0.0]
+    for i, (card, dy) in enumerate(zip(cards, offsets, strict=True)):
+        ratios = np.clip([card.axes[a].ratio for a in AXES], _FLOOR, _CEILING)
+        style = charts.series_style(i)
+        ax.plot(ratios, y + dy, linestyle="none", marker=style["marker"], color=style["color"],
+                markersize=8, label=card.design.name)
+        for r, yy, a in zip(ratios, y + dy, AXES, strict=True):
+            verdict = "pass" if card.axes[a].passed else "FAIL"
+            ax.annotate(verdict, (r, yy), xytext=(7, -3), textcoords="offset points", fontsize=8,
+                        color=style["color"], fontweight="normal" if verdict == "pass" else "bold")
+    ax.axvline(1.0, **charts.LIMIT_STYLE, label="budget")
+    ax.set_xscale("log")
+    ax.set_xlim(_FLOOR / 1.5, _CEILING * 8)
+    ax.set_yticks(y, list(AXES))
+    ax.set_ylim(-0.6, len(AXES) - 0.4)
+    charts.finish(ax, title=_title(cards),
+                  xlabel="measured ÷ budget (log scale; right of the dashed line = over budget)",
+                  ylabel="scorecard axis")
+    return _title(cards)
+
+
+def _busiest_second_per(per_second: np.ndarray, seconds: int) -> np.ndarray:
+    n = len(per_second) // seconds * seconds
+    return per_second[:n].reshape(-1, seconds).max(axis=1)
+
+
+def draw_db_load(ax: Any, cards: Sequence[Scorecard]) -> str:
+    """The busiest second of every 5 minutes of the day, per design, against the DB's capacity."""
+    cards = _check_cards(cards)
+    for i, card in enumerate(cards):
+        busiest = _busiest_second_per(card.db_queries_per_second, 300)
+        style = charts.series_style(i)
+        ax.step(np.arange(len(busiest)) / 12.0, np.maximum(busiest, 0.5), where="post", color=style["color"],
+                linestyle=style["linestyle"], linewidth=1.4, label=card.design.name)
+    ax.axhline(DB_CAPACITY_QPS, **charts.LIMIT_STYLE, label="DB capacity")
+    for t, what in ((DEPLOY_AT_SECONDS, "06:00 deploy warms the catalogue"),
+                    (HOT_KEY_EXPIRES_AT_SECONDS, "19:30 hot keys expire, 20:00 cache restarts")):
+        ax.axvline(t / 3600, color="#777777", linewidth=0.8, linestyle=":")
+        ax.annotate(what, (t / 3600, 0.97), xycoords=("data", "axes fraction"), rotation=90,
+                    fontsize=7, va="top", ha="right", color="#444444")
+    ax.set_yscale("log")
+    ax.set_xlim(0, 24)
+    ax.set_xticks(range(0, 25, 3))
+    worst = max(cards, key=lambda c: c.axes["DB load"].value)
+    load = worst.axes["DB load"]
+    finding = (f"{worst.design.name}: {load.value:,.0f} queries in one second at "
+               f"{load.detail.split(': ')[-1]}, {load.ratio:.0f}× the DB's capacity"
+               if not load.passed else f"Every design stays under the DB's {DB_CAPACITY_QPS} queries/s")
+    charts.finish(ax, title=finding, xlabel="time of day (h)",
+                  ylabel="DB queries/s (busiest second\nof each 5 min, log scale)")
+    return finding
+
+
+class DayReport:
+    """A scorecard as a notebook shows it: headline, chart, table, per data set table."""
+
+    def __init__(self, card: Scorecard) -> None:
+        self.card = card
+
+    def figure(self) -> Any:
+        fig = charts.new_figure(1, 1, width=9.0, height=3.4)
+        draw_scorecard(fig.axes[0], [self.card])
+        return fig
+
+    def _repr_html_(self) -> str:
+        png = base64.b64encode(charts.to_png(self.figure())).decode()
+        return (self.card._repr_html_()
+                + f"<img src='data:image/png;base64,{png}' style='max-width:100%'/>"
+                + "<p><b>Per data set</b></p>" + self.card.data_set_table()._repr_html_())
+
+    def __str__(self) -> str:
+        return f"{self.card}\n\n{self.card.data_set_table()}"
+
+    __repr__ = __str__
+
+
+def run_day(design: Design, *, seed: int = 0) -> DayReport:
+    """Score ``design`` and show the result (use ``.card`` for the numbers)."""
+    return DayReport(score(design, seed=seed))
+
+
+def compare(*designs: Design, seed: int = 0) -> Any:
+    """The scorecards of several designs on one chart, and their DB load through the day."""
+    if not designs:
+        designs = (NAIVE_DESIGN, REFERENCE_DESIGN)
+    cards = [score(d, seed=seed) for d in designs]
+    fig = charts.new_figure(2, 1, width=9.5, height=7.4)
+    draw_scorecard(fig.axes[0], cards)
+    draw_db_load(fig.axes[1], cards)
+    return _Figure(fig, cards)
+
+
+class _Figure:
+    """A figure that displays once and keeps its scorecards (``.cards``) for code."""
+
+    def __init__(self, fig: Any, cards: list[Scorecard]) -> None:
+        self.fig, self.cards = fig, cards
+
+    def _repr_png_(self) -> bytes:
+        return charts.to_png(self.fig)
+
+    def __repr__(self) -> str:
+        return "\n".join(c.headline() for c in self.cards)
+
+
+def _explored(base: Design, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
+              per_user_headers: str, invalidation: str) -> Design:
+    changes: dict[str, Mapping[str, Any]] = {}
+    for name, plan in base.items():
+        fields: dict[str, Any] = {}
+        if plan.pattern in ("cache-aside", "read-through"):
+            fields["invalidation"] = invalidation
+        if name in ("balances", "user_pages"):
+            fields["headers"] = per_user_headers
+        changes[name] = fields
+    changes["catalogue"] = {**changes["catalogue"], "ttl_seconds": round(catalogue_ttl),
+                            "ttl_jitter": ttl_jitter}
+    changes["landing"] = {**changes["landing"], "defense": landing_defense}
+    return base.change(name="your design", **changes)
+
+
+def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
+    """Fix the naive design one knob at a time and watch the scorecard (a LivePlot)."""
+    from ..widgets import LivePlot, choice, log_slider, slider
+
+    if not isinstance(base, Design):
+        raise LabError("explore() starts from a capstone Design, such as capstone.NAIVE_DESIGN.")
+    reference = score(REFERENCE_DESIGN, seed=seed)
+
+    def draw(fig: Any, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
+             per_user_headers: str, invalidation: str) -> str:
+        design = _explored(base, catalogue_ttl, ttl_jitter, landing_defense, per_user_headers, invalidation)
+        card = score(design, seed=seed)
+        draw_scorecard(fig.axes[0], [card, reference])
+        failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
+        return (f"Your design: {card.headline()}." + (f" Still failing - {failing}." if failing else "")
+                + f" (Scored in {card.seconds:.1f} s.)")
+
+    controls = {
+        "catalogue_ttl": log_slider("catalogue TTL (s)", 30, 86400, 3600),
+        "ttl_jitter": slider("TTL jitter (±share)", 0.0, 0.5, 0.05, 0.0),
+        "landing_defense": choice("landing page defense", DEFENSES, "none"),
+        "per_user_headers": choice("balances + my-orders headers", PER_USER_HEADERS, PER_USER_HEADERS[0]),
+        "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
+    }
+    return LivePlot(draw, controls, width=9.5, height=3.8)
+
+
+# -- exercises --------------------------------------------------------------------------------
+
+def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, str]:
+    for name, value in (("balances_headers", balances_headers), ("user_pages_headers", user_pages_headers)):
+        if not isinstance(value, str):
+            raise LabError(f"{name} must be a Cache-Control string like 'public, max-age=60' (got {value!r}).")
+    design = NAIVE_DESIGN.change(name="naive + your headers",
+                                 balances={"headers": balances_headers},
+                                 user_pages={"headers": user_pages_headers})
+    leaks = score(design).axes["leaks"]
+    if not leaks.passed:
+        return False, f"{leaks.value:,.0f} page views still showed another user's page ({leaks.detail})."
+    return True, ("no page reached the wrong user: a shared cache may not store a response "
+                  "marked private, and never stores no-store.")
+
+
+def _check_stampede(defense: Any) -> tuple[bool, str]:
+    if not isinstance(defense, str):
+        raise LabError(f"Answer with one defense name, one of: {', '.join(DEFENSES)}.")
+    card = score(NAIVE_DESIGN.change(name="naive + your defense", landing={"defense": defense}))
+    herd, p99 = card.axes["stampede"], card.axes["p99 latency"]
+    if not herd.passed:
+        return False, (f"{defense}: {herd.value:.0f} DB queries per expiry of the landing page "
+                       f"(budget {herd.budget:.0f}).")
+    if not p99.passed:
+        return False, (f"{defense} protects the database (1 query per expiry), but the readers who "
+                       f"arrive during the rebuild wait for it: p99 {p99.value:,.0f} ms "
+                       f"(budget {p99.budget:.0f} ms).")
+    return True, (f"{defense}: 1 DB query per expiry and p99 {p99.value:.1f} ms - readers get the "
+                  "previous page at once while one request rebuilds it.")
+
+
+def _check_all_green(design: Any) -> tuple[bool, str]:
+    if not isinstance(design, Design):
+        raise LabError("Answer with a Design, e.g. capstone.NAIVE_DESIGN.change(name='mine', ...).")
+    if design == REFERENCE_DESIGN:
+        return False, "that is the reference design itself: change it, or build your own from the naive one."
+    card = score(design)
+    if not card.passed:
+        return False, f"{card.headline()}. Read the 'why' column of run_day(...) for each."
+    return True, f"{card.headline()} - and it is your own design."
+
+
+def exercises() -> dict[str, Exercise]:
+    return {
+        "leaks": Exercise(
+            NOTEBOOK, "leaks", _check_leaks,
+            hint="A CDN is a shared cache. Which Cache-Control directive forbids a shared cache from "
+                 "storing a response, while still letting the user's own browser keep it?",
+            solution='balances_headers = "private, no-store"\nuser_pages_headers = "private, no-cache"',
+        ),
+        "stampede": Exercise(
+            NOTEBOOK, "stampede", _check_stampede,
+            hint="Two budgets: DB queries per expiry AND p99 latency. A lock passes the first; what do "
+                 "the 100 readers behind the lock do for half a second? Which defense lets them have "
+                 "the old page meanwhile?",
+            solution='defense = "swr"   # stale-while-revalidate',
+        ),
+        "all-green": Exercise(
+            NOTEBOOK, "all-green", _check_all_green,
+            hint="Fix one axis at a time with run_day(...): headers for leaks, 'swr' on the landing page, "
+                 "'on-write' invalidation (write-through for sessions and balances), jitter for the "
+                 "deploy, then move memory from data sets that fit to those that need it.",
+            solution=_ALL_GREEN,
+        ),
+    }
+
+
+_ALL_GREEN = '''my_design = capstone.NAIVE_DESIGN.change(
+    name="mine",
+    sessions={"pattern": "write-through", "invalidation": "on-write", "memory_objects": 150},
+    catalogue={"invalidation": "on-write", "defense": "lock", "ttl_jitter": 0.2, "policy": "s3fifo",
+               "memory_objects": 200, "headers": "public, max-age=60"},
+    balances={"pattern": "write-through", "invalidation": "on-write", "ttl_seconds": 600,
+              "memory_objects": 100, "headers": "private, no-store"},
+    view_counters={"pattern": "write-behind", "invalidation": "on-write",
+                   "flush_interval_seconds": 5, "memory_objects": 49},
+    landing={"ttl_seconds": 60, "defense": "swr", "memory_objects": 1, "headers": "public, max-age=30"},
+    user_pages={"invalidation": "on-write", "memory_objects": 100, "headers": "private, no-cache"},
+)'''

@@ -1,0 +1,279 @@
+"""The capstone: the scorecard's verdicts, and every number notebook 07's prose states.
+
+The day runs on a virtual clock with the in-process store (a Redis TTL follows the
+wall clock, so a virtual day cannot run on a server); the notebook itself runs on
+fakeredis and on a real Redis in tests/test_notebooks.py.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from labkit import LabError, capstone, eviction
+from labkit.capstone import NAIVE_DESIGN, REFERENCE_DESIGN, day, score
+from labkit.capstone.lesson import _ALL_GREEN, _explored
+
+
+@pytest.fixture(scope="module")
+def naive():
+    return score(NAIVE_DESIGN)
+
+
+@pytest.fixture(scope="module")
+def reference():
+    return score(REFERENCE_DESIGN)
+
+
+def explored(ttl=3600, jitter=0.0, defense="none", headers="public, max-age=300", invalidation="ttl-only"):
+    return score(_explored(NAIVE_DESIGN, ttl, jitter, defense, headers, invalidation))
+
+
+# -- the verdicts ---------------------------------------------------------------------------
+
+def test_reference_design_meets_every_budget(reference):
+    assert reference.passed, str(reference)
+    assert [a.name for a in reference.axes.values()] == list(capstone.AXES)
+    assert all(a.ratio <= 1 for a in reference.axes.values())
+
+
+def test_naive_design_fails_six_of_seven_including_leaks_stampede_and_staleness(naive):
+    assert {"leaks", "stampede", "staleness"} <= set(naive.failed)
+    assert naive.failed == ["DB load", "stampede", "p99 latency", "staleness", "leaks", "memory"]
+    # The one budget it meets: it never queues a write, so a crash loses nothing.
+    assert naive.axes["lost writes"].value == 0
+
+
+def test_naive_numbers_the_notebook_quotes(naive):
+    # "over 100 requests rebuild it at once", and readers "wait for seconds"
+    assert naive.data_sets["landing"].stampede_queries > 100
+    assert naive.axes["p99 latency"].detail == "slowest: landing"
+    assert naive.axes["p99 latency"].value > 1000
+    # "hundreds of page views" showed another user's balance or orders
+    assert naive.data_sets["balances"].leaks > 100 and naive.data_sets["user_pages"].leaks > 100
+    assert naive.data_sets["catalogue"].leaks == naive.data_sets["landing"].leaks == 0
+    # the warmed catalogue: about 600 queries in one second, every hour from 07:00
+    load = naive.db_queries_per_second
+    assert 590 <= naive.axes["DB load"].value <= 620
+    hourly = [int(load[h * 3600]) for h in range(7, 24)]
+    assert all(q >= 600 for q in hourly)
+    assert int(load[6 * 3600]) < 10  # the warm-up itself fills, the expiry hurts
+    # staleness: an hour is too long for the 0-30 s budgets, fine for view counters
+    over = {n for n, s in naive.data_sets.items() if s.max_stale_seconds > s.stale_budget_seconds}
+    assert over == {"sessions", "catalogue", "balances", "landing", "user_pages"}
+    assert naive.data_sets["view_counters"].max_stale_seconds <= 3600
+
+
+def test_same_seed_same_scorecard_even_from_scratch(naive):
+    day.forget()
+    again = score(NAIVE_DESIGN, seed=0)
+    assert again.rows() == naive.rows()
+    assert again.data_sets == naive.data_sets
+    assert np.array_equal(again.db_queries_per_second, naive.db_queries_per_second)
+    other = score(NAIVE_DESIGN, seed=1)
+    assert other.data_sets["catalogue"].db_queries != naive.data_sets["catalogue"].db_queries
+    assert other.failed == naive.failed  # the lesson does not depend on the seed
+
+
+def test_reference_passes_on_another_seed_too():
+    assert score(REFERENCE_DESIGN, seed=1).passed
+
+
+# -- the explorer's claims ------------------------------------------------------------------
+
+def test_a_shorter_catalogue_ttl_does_not_shrink_the_warm_up_spike():
+    card = explored(ttl=300)
+    assert card.axes["DB load"].value == 720          # 600 warmed keys + the hot keys at 19:30
+    assert card.axes["DB load"].detail.endswith("19:30:00")
+    assert card.data_sets["catalogue"].max_stale_seconds <= 600   # it does fix staleness
+
+
+def test_jitter_moves_the_busiest_second_to_the_hot_keys_until_the_landing_page_is_defended():
+    jittered = explored(jitter=0.2)
+    assert jittered.axes["DB load"].detail.endswith("19:30:00")
+    assert not jittered.axes["DB load"].passed
+    assert explored(jitter=0.2, defense="swr").axes["DB load"].passed
+
+
+def test_lock_protects_the_database_but_readers_wait_half_a_second():
+    card = explored(defense="lock")
+    assert card.axes["stampede"].passed and card.data_sets["landing"].stampede_queries == 1
+    assert 400 <= card.data_sets["landing"].p99_ms <= 510
+    assert not card.axes["p99 latency"].passed
+    herd = day.hot_key_at_peak("landing", 3600, "lock")
+    waited = int((herd.herd_latencies_ms > 1).sum())
+    assert 70 <= waited <= 130   # "about a hundred readers"
+
+
+def test_swr_fixes_stampede_and_latency_xfetch_only_latency():
+    swr = explored(defense="swr")
+    assert swr.axes["stampede"].passed and swr.axes["p99 latency"].passed
+    xfetch = explored(defense="xfetch")
+    assert not xfetch.axes["stampede"].passed and xfetch.data_sets["landing"].stampede_queries > 2
+    assert xfetch.data_sets["landing"].p99_ms < 100
+
+
+def test_private_headers_end_leaks_on_write_ends_staleness_and_only_memory_is_left():
+    assert explored(headers="private, no-cache").axes["leaks"].value == 0
+    assert explored(invalidation="on-write").axes["staleness"].passed
+    best = explored(jitter=0.2, defense="swr", headers="private, no-cache", invalidation="on-write")
+    assert best.failed == ["memory"]
+
+
+def test_explore_redraws_with_the_first_slider():
+    plot = capstone.explore()
+    assert list(plot.controls)[0] == "catalogue_ttl"
+    assert "fails 6 of 7" in plot.last_result
+    plot.set(ttl_jitter=0.2)
+    plot.set(landing_defense="swr")
+    assert plot.redraws == 3
+    assert "fails 3 of 7" in plot.last_result
+    assert plot.axes[0].get_title().startswith("your design fails 3 of 7")
+
+
+# -- the reference against the naive design -------------------------------------------------
+
+def test_correct_answers_cost_hits(naive, reference):
+    lower = [n for n in capstone.DATA_SET_NAMES
+             if reference.data_sets[n].hit_ratio < naive.data_sets[n].hit_ratio]
+    assert len(lower) >= 4          # "lower on most data sets"
+    total = lambda card: sum(s.db_queries for s in card.data_sets.values())  # noqa: E731
+    assert 1.0 < total(reference) / total(naive) < 1.25   # "a little more work"
+    assert reference.axes["DB load"].value <= 10          # "a handful of queries"
+
+
+def test_memory_follows_need(reference):
+    assert REFERENCE_DESIGN.memory_objects == capstone.service.CACHE_OBJECTS == 600
+    plans = REFERENCE_DESIGN
+    assert (plans["sessions"].memory_objects, plans["balances"].memory_objects,
+            plans["user_pages"].memory_objects, plans["landing"].memory_objects,
+            plans["catalogue"].memory_objects) == (150, 100, 100, 1, 200)
+    # all 150 sessions fit: more memory would not add a single hit
+    assert day.eviction_hit_ratio("sessions", "lru", 150) == day.eviction_hit_ratio("sessions", "lru", 600)
+    # TinyLFU keeps more of the catalogue's popular products than LRU in the same space
+    trace = day.day_traffic("catalogue").read_keys
+    assert eviction.simulate(trace, "tinylfu", 200).hit_ratio > eviction.simulate(trace, "lru", 200).hit_ratio + 0.03
+    assert reference.data_sets["landing"].eviction_hit_ratio > 0.999  # one cold miss
+
+
+def test_write_behind_loses_counts_within_budget_but_never_money(reference):
+    counters = reference.data_sets["view_counters"]
+    assert counters.lost_writes == 47 and counters.lost_writes <= counters.lost_writes_budget
+    risky = score(REFERENCE_DESIGN.change(balances={"pattern": "write-behind"}))
+    assert not risky.axes["lost writes"].passed
+    assert risky.data_sets["balances"].lost_writes > 0
+    assert "balances" in risky.axes["lost writes"].detail
+
+
+def test_cache_restart_and_deploy_are_in_the_day():
+    traffic = day.day_traffic("sessions")
+    kinds = dict(zip(traffic.times.tolist(), traffic.kinds.tolist(), strict=True))
+    assert kinds[20 * 3600.0] == day._RESTART and kinds[21 * 3600.0 + 600] == day._CRASH
+    assert day.deploy_refreshes("catalogue", 3600, 0.0)[7 * 3600] == 600
+    assert day.deploy_refreshes("sessions", 3600, 0.0).sum() == 0
+
+
+# -- exercises ------------------------------------------------------------------------------
+
+def test_leaks_exercise(capsys):
+    ex = capstone.exercises()["leaks"]
+    assert ex.check("private, no-store", "private, no-cache")
+    assert not ex.check("public, max-age=300", "private, no-cache")
+    assert "balances" in capsys.readouterr().out
+    assert not ex.check(..., ...)
+    assert not ex.check(5, "private")
+    assert "must be a Cache-Control string" in capsys.readouterr().out
+
+
+def test_stampede_exercise(capsys):
+    ex = capstone.exercises()["stampede"]
+    assert ex.check("swr")
+    assert not ex.check("lock")
+    assert "wait" in capsys.readouterr().out
+    assert not ex.check("none")
+    assert not ex.check("jitter")
+    assert "Unknown stampede defense 'jitter'" in capsys.readouterr().out
+
+
+def test_all_green_exercise(capsys):
+    ex = capstone.exercises()["all-green"]
+    namespace = {"capstone": capstone}
+    exec(_ALL_GREEN, namespace)
+    assert ex.check(namespace["my_design"])
+    assert not ex.check(REFERENCE_DESIGN)
+    assert "reference design itself" in capsys.readouterr().out
+    assert not ex.check(NAIVE_DESIGN)
+    assert not ex.check({"landing": {}})
+
+
+# -- bad input: one sentence each -----------------------------------------------------------
+
+@pytest.mark.parametrize(
+    ("change", "expected"),
+    [
+        ({"landing": {"pattern": "write-around"}}, "landing: Unknown pattern 'write-around'. Choose one of"),
+        ({"landing": {"policy": "opt"}}, "needs tomorrow's requests"),
+        ({"landing": {"policy": "mru"}}, "Unknown eviction policy 'mru'"),
+        ({"landing": {"defense": "mutex"}}, "Unknown stampede defense 'mutex'"),
+        ({"landing": {"invalidation": "pubsub"}}, "Unknown invalidation 'pubsub'"),
+        ({"landing": {"ttl_seconds": 0}}, "ttl_seconds must be a number from 1 to 86400"),
+        ({"landing": {"ttl_jitter": 1.5}}, "ttl_jitter must be a number from 0 to 0.9"),
+        ({"landing": {"memory_objects": 10_000}}, "memory_objects must be a whole number from 1 to 600"),
+        ({"landing": {"tll_seconds": 60}}, "Unknown plan field 'tll_seconds' (did you mean 'ttl_seconds'?)"),
+        ({"balances": {"pattern": "write-behind", "invalidation": "ttl-only"}}, "set invalidation='on-write'"),
+        ({"sessions": {"headers": "private"}}, "never sent to a browser"),
+        ({"landing": {"headers": "pubic, max-age=60"}}, "did you mean 'public'"),
+        ({"landng": {"ttl_seconds": 60}}, "Unknown data set 'landng' (did you mean 'landing'?)"),
+        ({"landing": 60}, "must be a dict of fields"),
+    ],
+)
+def test_bad_designs_are_one_clear_sentence(change, expected):
+    with pytest.raises(LabError) as err:
+        NAIVE_DESIGN.change(**change)
+    message = str(err.value)
+    assert expected in message
+    assert "\n" not in message and message.endswith((".", "?", "'"))
+
+
+def test_a_design_needs_every_data_set_and_score_needs_a_design():
+    with pytest.raises(LabError, match="has no plan for balances"):
+        capstone.Design({k: v for k, v in NAIVE_DESIGN.items() if k != "balances"})
+    with pytest.raises(LabError, match="takes a capstone Design"):
+        score(NAIVE_DESIGN.to_dict())
+    with pytest.raises(LabError, match="seed must be a whole number"):
+        score(NAIVE_DESIGN, seed=-1)
+    with pytest.raises(LabError, match="Unknown axis"):
+        score(REFERENCE_DESIGN).axis("cost")
+
+
+def test_memory_budgets_that_do_not_fit_the_node_fail_the_memory_axis():
+    greedy = REFERENCE_DESIGN.change(catalogue={"memory_objects": 500})
+    card = score(greedy)
+    assert not card.axes["memory"].passed
+    assert "ask for 900 objects; the node holds 600" in card.axes["memory"].detail
+
+
+# -- charts ---------------------------------------------------------------------------------
+
+def test_compare_chart_titles_state_the_finding(naive, reference):
+    figure = capstone.compare(NAIVE_DESIGN, REFERENCE_DESIGN)
+    top, bottom = figure.fig.axes
+    assert top.get_title() == "naive fails 6 of 7; reference meets all 7 budgets"
+    assert bottom.get_title().startswith("naive: 601 queries in one second at ")
+    assert "6× the DB's capacity" in bottom.get_title()
+    assert "log scale" in top.get_xlabel() and "(h)" in bottom.get_xlabel()
+    assert figure._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_run_day_report_shows_table_and_chart():
+    report = capstone.run_day(REFERENCE_DESIGN)
+    html = report._repr_html_()
+    assert "reference: all 7 budgets met" in html and "data:image/png;base64" in html
+    assert "view_counters" in str(report)
+
+
+def test_service_table_lists_the_six_data_sets():
+    text = str(capstone.service_table())
+    for name in ("sessions", "catalogue", "balances", "view_counters", "landing", "user_pages"):
+        assert name in text
+    assert "holds 600 objects" in text
