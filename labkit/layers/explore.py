@@ -50,6 +50,12 @@ ACCOUNT_HEADER_CHOICES = {
 _HOP_ORDER = ("browser", NETWORKS[0], "CDN", NETWORKS[1], "app cache", "query cache", "database", "origin")
 
 
+def _wide():
+    import ipywidgets
+
+    return ipywidgets.Layout(width="460px")
+
+
 @contextmanager
 def _site(lab: Lab, **options: Any) -> Iterator[Site]:
     site = lab.site(**options)
@@ -135,7 +141,8 @@ def explore_waterfall(lab: Lab):
         lambda fig, **v: _draw_waterfall(fig, lab=lab, **v),
         {
             "origin_rtt_ms": slider("CDN ↔ origin round trip (ms)", 5, 200, 5, 60),
-            "product_headers": choice("product page Cache-Control", PRODUCT_HEADER_CHOICES),
+            "product_headers": choice("product page Cache-Control", PRODUCT_HEADER_CHOICES,
+                                      layout=_wide()),
         },
         width=10, height=3.8,
     )
@@ -209,7 +216,7 @@ def explore_traffic(lab: Lab):
         {
             "product_headers": choice("product & search Cache-Control",
                                       ("public, max-age=60", "private, max-age=60", "public, no-cache",
-                                       "no-store")),
+                                       "no-store"), layout=_wide()),
             "app_ttl_seconds": slider("app cache TTL (s)", 1, 300, 1, 30),
         },
         ncols=2, width=11, height=3.8,
@@ -415,7 +422,7 @@ def explore_leak(lab: Lab):
     return LivePlot(
         lambda fig, **v: _draw_leak(fig, lab=lab, **v),
         {
-            "account_headers": choice("/account headers", tuple(ACCOUNT_HEADER_CHOICES)),
+            "account_headers": choice("/account headers", tuple(ACCOUNT_HEADER_CHOICES), layout=_wide()),
             "users": int_slider("users", 2, 60, 1, 30),
             "shared_laptops": toggle("two users per laptop"),
         },

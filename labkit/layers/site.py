@@ -322,8 +322,9 @@ class Lab:
         self.memo: dict[str, object] = {}  # results worth computing once per lab (grading)
 
     def site(self, **options) -> Site:
+        """A fresh site; restarts the origin if the clean-up cell stopped it (a chart moved later)."""
         if not self.origin.running:
-            raise LabError("This lab is stopped; run the set-up cell again to start a new one.")
+            self.origin.start()
         site = Site(self.origin, self.store, **options)
         self._sites.append(site)
         return site
