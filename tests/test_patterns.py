@@ -594,3 +594,12 @@ def test_database_peek_is_free_and_uncounted():
     assert db.peek(3) == Row(3, "new", 2, now)
     assert db.peek(99) is None
     assert db.stats.as_dict() == before and db.clock.now() == now
+
+
+def test_explore_shows_exactly_what_compare_reports():
+    from labkit.patterns.lab import _compare_remembered
+
+    for flush in (500.0, 50.0):
+        remembered = _compare_remembered(flush_interval_ms=flush, write_ratio=0.3, alpha=0.9,
+                                         db_latency_ms=5.0, crash_at=None, **EXPLORE)
+        assert remembered == compare(write_ratio=0.3, flush_interval_ms=flush, **EXPLORE)
