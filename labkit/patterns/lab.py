@@ -304,7 +304,8 @@ def _grouped_bars(ax: Any, reports: list[PatternReport], series: list[tuple[str,
                       color=charts.series_style(i)["color"], edgecolor="black", linewidth=0.6,
                       hatch=["", "//", "..", "xx"][i % 4])
         if label_format:
-            ax.bar_label(bars, [format(v, label_format) for v in values], fontsize=8)
+            ax.bar_label(bars, [format(v, label_format) for v in values],
+                         fontsize=9 * (1.45 if charts.is_presentation() else 1.0))
     ax.set_xticks(x, [_LABELS.get(r.pattern, r.pattern) for r in reports])
 
 
