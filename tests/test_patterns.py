@@ -21,6 +21,7 @@ from labkit.patterns import (
     PATTERNS,
     ReadThroughCache,
     WriteBehind,
+    WriteThrough,
     cache_key,
     compare,
     crash_demo,
@@ -172,6 +173,26 @@ def test_write_through_a_slower_writer_never_puts_an_older_row_back(store):
     assert db.current_version(6) == 3
     assert _cached_row(store, 6).version == 3
     assert _cached_row(store, 6).value == "second"
+
+
+class _UnguardedWriteThrough(WriteThrough):
+    """A write-through that overwrites the cache without checking versions."""
+
+    def write(self, row_id: int, value: str) -> None:
+        row = self.db.write(row_id, value)
+        self._step(row_id)
+        self.store.set(cache_key(row_id), row.to_cache(), self.ttl_seconds)
+
+
+def test_without_the_version_check_the_same_interleaving_leaves_an_older_row(store):
+    # The control for the test above: the interleaving really does reorder the writes.
+    db = _db()
+    first, second = _UnguardedWriteThrough(store, db), _UnguardedWriteThrough(store, db)
+    first.between_steps = lambda row_id: (setattr(first, "between_steps", None),
+                                          second.write(row_id, "second"))
+    first.write(6, "first")
+    assert db.current_version(6) == 3
+    assert _cached_row(store, 6).version == 2  # the cache went backwards
 
 
 def test_write_through_concurrent_writers_never_leave_the_cache_behind(redis_store):
