@@ -1,7 +1,7 @@
 """The notebook's exercises, graded by replaying traffic through every layer.
 
-A header answer passes when, over half an hour of seeded shopping traffic (some
-users sharing a family laptop, prices and accounts changing now and then):
+A header answer passes when, over half an hour of seeded shopping traffic (two
+users to each family laptop, prices and accounts changing now and then):
 
 * nobody is ever shown another user's account page, and the CDN stores none;
 * every page is as fresh as :data:`REQUIREMENTS` asks;

@@ -95,6 +95,17 @@ class _Stored:
     answered_by: str
     response_time: float
     corrected_initial_age: float
+    view_headers: dict[str, list[str]] | None = None  # the headers hishel sees, less Date
+
+    def base_view_headers(self) -> dict[str, list[str]]:
+        if self.view_headers is None:
+            headers = self.entry.response.headers
+            lists = {k: list(headers.get_list(k) or []) for k in headers if k not in ("date", "age")}
+            cc = ", ".join(lists.get("cache-control", []))
+            if freshness_is_ambiguous(cc):
+                lists["cache-control"] = [cc + ", no-cache"]
+            self.view_headers = lists
+        return self.view_headers
 
 
 class HttpCache:
@@ -136,14 +147,11 @@ class HttpCache:
 
     def _view(self, stored: _Stored, now: float, wall_second: int) -> Entry:
         """The stored entry as hishel should judge it now (see the module notes)."""
-        lists = {k: list(stored.entry.response.headers.get_list(k) or []) for k in stored.entry.response.headers}
-        age = self._age(stored, now)
-        lists["date"] = [_http_date(wall_second - math.floor(age))]
-        lists.pop("age", None)
-        cc = ", ".join(lists.get("cache-control", []))
-        if freshness_is_ambiguous(cc):
-            lists["cache-control"] = [cc + ", no-cache"]
-        return replace(stored.entry, response=replace(stored.entry.response, headers=Headers(lists)))
+        lists = dict(stored.base_view_headers())
+        lists["date"] = [_http_date(wall_second - math.floor(self._age(stored, now)))]
+        response = stored.entry.response
+        return Entry(stored.entry.id, stored.entry.request,
+                     Response(response.status_code, Headers(lists), None))
 
     def handle(self, request: Request, trace: Trace) -> Exchange:
         trace.spend(self.name, self.lookup_seconds, "lookup")
@@ -191,6 +199,7 @@ class HttpCache:
                 for updated in state.updating_entries:
                     old = views[updated.id]
                     old.entry = updated
+                    old.view_headers = None
                     old.response_time = clock.now()
                     old.corrected_initial_age = _age_header(upstream.headers) + (clock.now() - sent_at)
                 state = state.next()

@@ -241,7 +241,7 @@ for endpoint, requirement in layers.REQUIREMENTS.items():
 # %% [markdown]
 # **1. Headers for four endpoints.** Write the response headers for the four pages
 # above. Each value is a `Cache-Control` string, or a dict with `Cache-Control` and
-# `Vary`. The check replays half an hour of traffic (24 users, some sharing a laptop,
+# `Vary`. The check replays half an hour of traffic (24 users, two to a laptop,
 # prices and accounts changing) through every layer. It fails on any cross-user
 # response, on per-user pages stored in the CDN, on pages staler than allowed, and on
 # needless origin load.
