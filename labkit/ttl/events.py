@@ -1,0 +1,155 @@
+"""Every read and write time of a run, drawn once (seeded) and shared by every TTL."""
+
+from __future__ import annotations
+
+import functools
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..errors import LabError
+from ._common import (
+    _HALF_SPAN,
+    _KEY_SHIFT,
+    _MAX_KEYS,
+    TICKS_PER_SECOND,
+    _check_duration,
+    _check_rate,
+    _is_number,
+    _ticks,
+)
+from .traffic import Traffic
+
+
+@dataclass(frozen=True)
+class Writes:
+    """One history of writes, sorted by key then time (codes as for reads)."""
+
+    code: np.ndarray
+    key: np.ndarray
+    tick: np.ndarray
+    bounds: np.ndarray  # writes of key k are [bounds[k], bounds[k+1])
+
+
+class Events:
+    """The reads and writes of one simulated run, sorted by key and then time.
+
+    Reads fall in ``[0, duration)``; writes in ``[-history, duration)``, because a
+    key that starts the run holding a copy filled up to ``history`` seconds ago can
+    be stale from the start.  The same events are replayed for every TTL (common
+    random numbers), so a curve over TTLs is smooth and differences are real.
+    """
+
+    def __init__(
+        self,
+        read_rates: np.ndarray,
+        write_rate_per_second: float,
+        duration_seconds: float,
+        history_seconds: float,
+        seed: int,
+    ) -> None:
+        rates = np.asarray(read_rates, dtype=np.float64)
+        if rates.ndim != 1 or rates.size == 0 or rates.size > _MAX_KEYS:
+            raise LabError(f"read_rates must be a 1-D array of 1 to {_MAX_KEYS:,} per-key rates.")
+        if not np.all(np.isfinite(rates)) or np.any(rates < 0):
+            raise LabError("read_rates must be finite numbers >= 0 (reads per second, per key).")
+        self.read_rates = rates
+        self.write_rate = _check_rate("write_rate_per_second", write_rate_per_second, allow_zero=True)
+        self.duration_seconds = _check_duration("duration_seconds", duration_seconds)
+        self.history_seconds = float(history_seconds)
+        if not _is_number(history_seconds) or history_seconds < 0:
+            raise LabError(f"history_seconds must be >= 0 (got {history_seconds!r}).")
+        _check_duration("history_seconds + duration_seconds", self.history_seconds + duration_seconds)
+        self.seed = int(seed)
+        self.n_keys = rates.size
+        self.duration_ticks = _ticks(self.duration_seconds)
+        self.history_ticks = int(round(self.history_seconds * TICKS_PER_SECOND))
+
+        rng = self._rng = np.random.default_rng([self.seed, 0])
+        keys = np.arange(self.n_keys, dtype=np.int64)
+        counts = rng.poisson(rates * self.duration_seconds)
+        codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
+            0, self.duration_ticks, int(counts.sum()), dtype=np.int64
+        )
+        codes.sort()
+        self.read_code = codes
+        self.read_key = codes >> _KEY_SHIFT
+        self.read_tick = codes - (self.read_key << _KEY_SHIFT)
+        self.read_bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        # Prefix sums of read times: the total age of a run of stale reads in O(1).
+        self.read_tick_prefix = np.concatenate(([0], np.cumsum(self.read_tick)))
+
+        self._writes: dict[int, Writes] = {}
+        self._start_draws: dict[int, np.ndarray] = {}
+        self._jitter_draws: np.ndarray | None = None
+        first = self.writes(0)
+        self.write_code, self.write_key = first.code, first.key
+        self.write_tick, self.write_bounds = first.tick, first.bounds
+
+    @property
+    def n_reads(self) -> int:
+        return int(self.read_code.size)
+
+    @property
+    def n_writes(self) -> int:
+        return int(self.write_code.size)
+
+    def writes(self, replica: int = 0) -> Writes:
+        """The writes of one replica: an independent draw over the same reads.
+
+        Writes never change which reads hit, so replaying the same reads against
+        several independent write histories (and starting states) is an honest way
+        to average out the luck of a few writes to the hottest keys.
+        """
+        if replica not in self._writes:
+            rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
+            span = self.history_seconds + self.duration_seconds
+            counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
+            keys = np.arange(self.n_keys, dtype=np.int64)
+            codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
+                -self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64
+            )
+            codes.sort()
+            key = (codes + _HALF_SPAN) >> _KEY_SHIFT
+            bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+            self._writes[replica] = Writes(codes, key, codes - (key << _KEY_SHIFT), bounds)
+        return self._writes[replica]
+
+    def start_draws(self, replica: int = 0) -> np.ndarray:
+        """Two uniform draws per key for its starting state (own stream per replica)."""
+        if replica not in self._start_draws:
+            rng = np.random.default_rng([self.seed, 1, replica])
+            self._start_draws[replica] = rng.random((2, self.n_keys))
+        return self._start_draws[replica]
+
+    def jitter_draws(self) -> tuple[np.ndarray, np.ndarray]:
+        """Uniform draws in [-1, 1): one per key (its warm-up fill), one per read."""
+        if self._jitter_draws is None:
+            rng = np.random.default_rng([self.seed, 2])
+            self._jitter_draws = rng.uniform(-1.0, 1.0, self.n_keys + self.n_reads)
+        return self._jitter_draws[: self.n_keys], self._jitter_draws[self.n_keys :]
+
+    def __repr__(self) -> str:
+        return (
+            f"Events(keys={self.n_keys:,}, reads={self.n_reads:,}, writes={self.n_writes:,}, "
+            f"duration={self.duration_seconds:g} s, seed={self.seed})"
+        )
+
+
+def make_events(
+    read_rates: np.ndarray,
+    write_rate_per_second: float,
+    *,
+    duration_seconds: float,
+    history_seconds: float = 0.0,
+    seed: int = 0,
+) -> Events:
+    """Draw every read and write time of a run (Poisson per key, seeded)."""
+    return Events(read_rates, write_rate_per_second, duration_seconds, history_seconds, seed)
+
+
+@functools.lru_cache(maxsize=6)
+def _traffic_events(traffic: Traffic, duration_seconds: float, history_seconds: float, seed: int) -> Events:
+    return Events(
+        traffic.read_rates(), traffic.write_rate_per_second, duration_seconds, history_seconds, seed
+    )
