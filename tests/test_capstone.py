@@ -52,6 +52,10 @@ def test_naive_numbers_the_notebook_quotes(naive):
     # "hundreds of page views" showed another user's balance or orders
     assert naive.data_sets["balances"].leaks > 100 and naive.data_sets["user_pages"].leaks > 100
     assert naive.data_sets["catalogue"].leaks == naive.data_sets["landing"].leaks == 0
+    # memory: 100 objects each, 99 more than the landing page's one key needs
+    assert {p.memory_objects for p in NAIVE_DESIGN.values()} == {100}
+    assert capstone.DATA_SETS["landing"].keys == 1
+    assert naive.data_sets["catalogue"].eviction_hit_ratio < 0.55
     # the warmed catalogue: about 600 queries in one second, every hour from 07:00
     load = naive.db_queries_per_second
     assert 590 <= naive.axes["DB load"].value <= 620
@@ -103,6 +107,25 @@ def test_lock_protects_the_database_but_readers_wait_half_a_second():
     herd = day.hot_key_at_peak("landing", 3600, "lock")
     waited = int((herd.herd_latencies_ms > 1).sum())
     assert 70 <= waited <= 130   # "about a hundred readers"
+
+
+def test_single_flight_is_like_the_lock_here():
+    card = explored(defense="single-flight")
+    assert card.axes["stampede"].passed and not card.axes["p99 latency"].passed
+
+
+def test_vary_cookie_stops_the_leak_but_the_cdn_almost_never_reuses_a_copy():
+    card = score(NAIVE_DESIGN.change(user_pages={"vary": "Cookie"}))
+    assert card.data_sets["user_pages"].leaks == 0
+    assert card.data_sets["user_pages"].cdn_hit_ratio < 0.02
+
+
+def test_other_all_green_designs_exist():
+    namespace = {"capstone": capstone}
+    exec(_ALL_GREEN, namespace)
+    mine = namespace["my_design"]
+    assert score(mine.change(catalogue={"pattern": "read-through"})).passed
+    assert score(mine.change(user_pages={"invalidation": "ttl-only", "ttl_seconds": 30})).passed
 
 
 def test_swr_fixes_stampede_and_latency_xfetch_only_latency():
@@ -171,6 +194,10 @@ def test_cache_restart_and_deploy_are_in_the_day():
     assert kinds[20 * 3600.0] == day._RESTART and kinds[21 * 3600.0 + 600] == day._CRASH
     assert day.deploy_refreshes("catalogue", 3600, 0.0)[7 * 3600] == 600
     assert day.deploy_refreshes("sessions", 3600, 0.0).sum() == 0
+    catalogue = day.day_traffic("catalogue")
+    crawl = (catalogue.times >= 3 * 3600) & (catalogue.times < 3 * 3600 + day.CRAWL_SECONDS)
+    crawled = catalogue.keys[crawl & (catalogue.kinds == day._READ)]
+    assert set(range(600)) <= set(crawled.tolist())   # every product, once, among the traffic
 
 
 # -- exercises ------------------------------------------------------------------------------

@@ -112,7 +112,8 @@ def draw_db_load(ax: Any, cards: Sequence[Scorecard]) -> str:
                     (HOT_KEY_EXPIRES_AT_SECONDS, "19:30 hot keys expire, 20:00 cache restarts")):
         ax.axvline(t / 3600, color="#777777", linewidth=0.8, linestyle=":")
         ax.annotate(what, (t / 3600, 0.97), xycoords=("data", "axes fraction"), rotation=90,
-                    fontsize=7, va="top", ha="right", color="#444444")
+                    xytext=(-3, 0), textcoords="offset points", fontsize=7, va="top", ha="right",
+                    color="#333333", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     ax.set_yscale("log")
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 3))
@@ -207,18 +208,22 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         design = _explored(base, catalogue_ttl, ttl_jitter, landing_defense, per_user_headers, invalidation)
         card = score(design, seed=seed)
         draw_scorecard(fig.axes[0], [card, reference])
+        draw_db_load(fig.axes[1], [card, reference])
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
         return (f"Your design: {card.headline()}." + (f" Still failing - {failing}." if failing else "")
                 + f" (Scored in {card.seconds:.1f} s.)")
+
+    from ipywidgets import Layout
 
     controls = {
         "catalogue_ttl": log_slider("catalogue TTL (s)", 30, 86400, 3600),
         "ttl_jitter": slider("TTL jitter (±share)", 0.0, 0.5, 0.05, 0.0),
         "landing_defense": choice("landing page defense", DEFENSES, "none"),
-        "per_user_headers": choice("balances + my-orders headers", PER_USER_HEADERS, PER_USER_HEADERS[0]),
+        "per_user_headers": choice("balances + my-orders headers", PER_USER_HEADERS, PER_USER_HEADERS[0],
+                                   layout=Layout(width="380px")),
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
-    return LivePlot(draw, controls, width=9.5, height=3.8)
+    return LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
 
 
 # -- exercises --------------------------------------------------------------------------------

@@ -118,7 +118,7 @@ class Scorecard:
     def _repr_html_(self) -> str:
         body = "".join(
             f"<tr><td><b>{n}</b></td><td style='text-align:right'>{v}</td>"
-            f"<td style='text-align:right'>{b}</td><td><b>{'✅ ' if m == 'PASS' else '❌ '}{m}</b></td>"
+            f"<td style='text-align:right'>{b}</td><td><b>{m}</b></td>"
             f"<td style='text-align:left'>{d}</td></tr>"
             for n, v, b, m, d in self.rows()
         )

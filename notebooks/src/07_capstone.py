@@ -38,7 +38,7 @@ capstone.service_table()
 #
 # | when | event | which budget it tests |
 # |---|---|---|
-# | 03:00 | a partner's crawler reads every product once | memory: 600 reads of mostly cold products |
+# | 03:00 | a partner's crawler reads every product once | memory: 600 reads, one per product, popular or not |
 # | 06:00 | a deploy warms every catalogue key in the same second | DB load: do those keys all expire together? |
 # | 19:30 | every data set's hottest key expires, at the peak | stampede and p99 latency |
 # | 20:00 | the cache node restarts, empty | DB load and latency while the cache refills |
@@ -104,8 +104,8 @@ capstone.run_day(capstone.NAIVE_DESIGN)
 #   arrive meanwhile wait for seconds.
 # * **DB load**: the deploy filled 600 catalogue keys in one second with the same TTL,
 #   so they expire together, every hour, all day.
-# * **Memory**: an even split gives a 150-user data set more room than it needs and
-#   the catalogue too little.
+# * **Memory**: an even split gives every data set 100 objects: 99 more than the
+#   landing page's single key needs, and too few for the catalogue.
 #
 # ## 2. Fix it one knob at a time
 #
@@ -210,8 +210,8 @@ ex["leaks"].check(balances_headers, user_pages_headers)
 # browser may still keep it. `no-store` goes further and keeps money out of every cache,
 # which also helps on a shared computer. `no-cache` lets the browser store the page and
 # revalidate it each time. Adding `Vary: Cookie` to a `public` response would also stop
-# this leak, but it turns the CDN into a store of one copy per user, and any request
-# that arrives without the cookie can still get the wrong page.
+# this leak, but then the CDN keeps one copy per user and almost never reuses one
+# (about 1% of those page views were CDN hits here): all of the risk for none of the gain.
 # </details>
 #
 # **2. Fix the stampede, and the latency.** Choose the landing page's stampede defense
