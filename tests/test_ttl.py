@@ -184,9 +184,14 @@ def test_notebook_section_1_numbers():
     more_writes = ttl.model(traffic.replace(writes_per_key_per_hour=10.0), 300.0)
     assert more_writes.hit_ratio == at_5_min.hit_ratio
     assert more_writes.stale_read_share > 3 * at_5_min.stale_read_share
-    more_reads = ttl.model(traffic.replace(reads_per_second=5.0), 300.0)
-    assert more_reads.hit_ratio < at_5_min.hit_ratio - 0.1
-    assert more_reads.stale_share_of_hits == at_5_min.stale_share_of_hits
+    fewer_reads = ttl.model(traffic.replace(reads_per_second=5.0), 300.0)
+    assert fewer_reads.hit_ratio < at_5_min.hit_ratio - 0.1
+    assert fewer_reads.stale_share_of_hits == at_5_min.stale_share_of_hits
+    assert fewer_reads.stale_read_share == pytest.approx(fewer_reads.hit_ratio * fewer_reads.stale_share_of_hits)
+    # Past a few minutes a longer TTL buys a few hits and a lot of staleness.
+    at_1_h = ttl.model(traffic, 3600.0)
+    assert at_1_h.hit_ratio - at_5_min.hit_ratio < 0.06
+    assert at_1_h.stale_read_share - at_5_min.stale_read_share > 0.4
 
 
 def test_notebook_section_2_hot_keys_and_the_tail():
@@ -201,6 +206,11 @@ def test_notebook_section_2_hot_keys_and_the_tail():
     assert sim.bands[0].hit_ratio == pytest.approx(0.94, abs=0.01)
     assert sim.bands[-1].hit_ratio == pytest.approx(0.22, abs=0.01)
     assert [b.band.label for b in sim.bands] == ["top 10 keys", "ranks 11-100", "ranks 101-1,000"]
+    # "Most of the misses the database sees come from the tail."
+    tail_misses = sim.bands[-1].reads * (1 - sim.bands[-1].hit_ratio)
+    assert tail_misses > 0.5 * sim.db_reads
+    # "To get the tail to hit, the TTL has to reach minutes."
+    assert ttl.model(traffic, 60.0).band_hit_ratios[-1] < 0.65 < 0.85 < ttl.model(traffic, 300.0).band_hit_ratios[-1]
 
 
 def test_notebook_section_3_break_even():
@@ -219,6 +229,8 @@ def test_notebook_section_3_break_even():
 
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_notebook_section_4_jitter_cuts_the_peak_more_than_5x(seed):
+    traffic = ttl.JITTER_TRAFFIC
+    assert (traffic.n_keys, traffic.reads_per_second) == (5000, 1000)
     plain = ttl.jitter_timeline(ttl.JITTER_TRAFFIC, 300.0, 0.0, seed=seed)
     jittered = ttl.jitter_timeline(ttl.JITTER_TRAFFIC, 300.0, 0.1, seed=seed)
     # Nothing misses before the TTL; then hundreds of queries in one second.

@@ -154,7 +154,7 @@ def exercises() -> dict[str, Exercise]:
                 "candidates = range(1, 3600)\n"
                 "answer = max(t for t in candidates\n"
                 "             if ttl.model(traffic, t).stale_read_share <= 0.02)"
-                f"   # {longest:.0f} s"
+                f"   # {int(longest)} s"
             ),
         ),
         "shortest_ttl": Exercise(

@@ -126,6 +126,8 @@ def longest_ttl_within(traffic: Traffic, stale_read_budget: float) -> float:
     budget = _check_fraction("stale_read_budget", stale_read_budget)
     if traffic.writes_per_key_per_hour == 0:
         return math.inf
+    if budget == 0:
+        return 0.0  # any TTL serves some reads after a write
     # stale_read_share rises with T, so the crossing is the longest TTL within budget.
     return _solve_ttl(
         lambda t: float(model_curve(traffic, t)["stale_read_share"][0]), budget * (1 + 1e-12)

@@ -83,6 +83,13 @@ def _shade_overhead(ax: Any, break_even: float, low: float) -> None:
                    label="cache is pure overhead")
 
 
+def _runs_note(sim: SimResult) -> str:
+    reads = f"{sim.reads // sim.replicas:,} reads"
+    if sim.replicas == 1:
+        return reads
+    return f"{reads}, each replayed against {sim.replicas} independent write histories"
+
+
 def _traffic(alpha: float, reads_per_second: float, writes_per_key_per_hour: float) -> Traffic:
     return Traffic(
         n_keys=1000, alpha=round(float(alpha), 4), reads_per_second=round(float(reads_per_second), 4),
@@ -146,7 +153,7 @@ def draw_tradeoff(
         f"TTL {format_seconds(ttl)}: model {here_model.hit_ratio:.1%} hits and "
         f"{here_model.stale_read_share:.2%} stale reads; simulation "
         f"{here_sim.hit_ratio:.1%} and {here_sim.stale_read_share:.2%} "
-        f"({here_sim.reads:,} reads). No stale read was older than "
+        f"({_runs_note(here_sim)}). No stale read was older than "
         f"{format_seconds(here_sim.max_stale_age_seconds)} (the TTL bounds it). "
         f"Grey: TTLs under {format_seconds(break_even)}, where a {CHART_CACHE_MS} ms cache "
         f"in front of a {CHART_DB_MS} ms query costs more than it saves."

@@ -42,8 +42,10 @@ store = labkit.start("03")
 # The lab's Zipf traffic spreads 50 reads/s over 1,000 keys (a few popular ones and a
 # long tail). Adding the formula up over every key, weighted by its reads, gives the
 # lines in the next chart. The dots come from a simulation: every read and write of
-# hours of traffic, with hit, miss and stale decided read by read. The simulation never
-# uses the formula, so if the dots sit on the lines, the formula holds.
+# hours of traffic, with hit, miss and stale decided read by read from the event times
+# alone. (The formula only sets how full the cache is when the simulated window opens,
+# as if it had already been running for a while.) If the dots sit on the lines, the
+# formula holds.
 
 # %%
 labkit.widgets.predict(
@@ -67,7 +69,9 @@ ttl.explore()
 # * The caption's "no stale read was older than" never exceeds the TTL. A TTL **bounds**
 #   how old a value can be; it does not make stale reads rare.
 # * Move *writes per key per hour*: the stale curve slides sideways, the hit curve does
-#   not move. Move *reads/s*: the hit curve slides, the stale curve barely moves.
+#   not move. Move *reads/s*: the hit curve slides, and the stale curve changes only
+#   as much as the hit ratio does, because the share of hits that are stale does not
+#   depend on the read rate.
 # * At long TTLs the stale dots scatter a little around the line. In a few hours the
 #   hottest keys are written only a handful of times, and the luck of when those
 #   writes land shows. The simulation averages independent runs to keep that within a
@@ -164,8 +168,8 @@ ttl.explore_jitter()
 #
 # * Without jitter the database takes **hundreds of queries in the single second after
 #   the TTL**. With ±10% jitter the same misses spread over a minute, and the peak
-#   falls **more than 5x**. The total number of misses hardly changes; only when they
-#   happen does.
+#   falls **more than 5x**. Jitter does not remove misses (compare the mean loads in
+#   the caption); it changes when they happen.
 # * Without jitter the spike **echoes** one TTL later. The hot keys were all refilled in
 #   the same second, so they expire together again. Jitter breaks that rhythm too.
 # * Set jitter to 0% and then 50%. A wider range flattens the peak further, but some
@@ -193,9 +197,9 @@ ex["longest_ttl"].check(answer)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# About **86 s**. Stale reads rise steadily with the TTL, so search for the crossing:
+# About **85 s**. Stale reads rise steadily with the TTL, so search for the crossing:
 # `max(t for t in range(1, 3600) if ttl.model(traffic, t).stale_read_share <= 0.02)`.
-# At 86 s the hit ratio is still about 85%, against 94% at five minutes: cutting
+# At 85 s the hit ratio is still about 85%, against 94% at five minutes: cutting
 # stale reads from 7% to 2% costs far fewer hits than you might fear, because the hot
 # keys carry most reads and hit at any TTL.
 # </details>
@@ -235,7 +239,7 @@ ex["needs_events"].check(answer)
 # gives **account balance, exchange rate and user permissions**. The balance is read too
 # rarely for a TTL short enough to be fresh to ever hit. The exchange rate changes every
 # few seconds. Permissions tolerate no staleness at all. The stock level is the
-# surprise: a TTL of about a second keeps it within budget and still pays, because it
+# surprise: a TTL of a second or so keeps it within budget and still pays, because it
 # is read often. The rule of thumb: start with a TTL everywhere, and add events only
 # for the keys that demand accuracy.
 # </details>
@@ -250,8 +254,8 @@ ex["needs_events"].check(answer)
 #   make stale reads rare.
 # * **Hot keys hit at any TTL; the long tail needs long TTLs** to hit at all.
 # * Below the **break-even TTL** (hit ratio 2c / (c + d)) the cache is pure overhead.
-# * **Jitter every TTL** you set in bulk: ±10% turns a one-second spike into a minute
-#   of ordinary load.
+# * **Jitter every TTL** you set in bulk: ±10% turns a one-second spike into a
+#   minute-long bump a fifth as high.
 # * Choose the TTL from the data's tolerance for staleness. Where no TTL is both fresh
 #   enough and long enough to pay, add **event-driven invalidation** for those keys.
 #
