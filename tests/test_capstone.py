@@ -7,6 +7,8 @@ fakeredis and on a real Redis in tests/test_notebooks.py.
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 import numpy as np
 import pytest
 
@@ -143,6 +145,17 @@ def test_private_headers_end_leaks_on_write_ends_staleness_and_only_memory_is_le
     assert best.failed == ["memory"]
 
 
+def test_knob_table_agrees_with_the_explorer():
+    table = capstone.knob_table()
+    rows = {r[0]: r for r in table.rows}
+    assert rows["naive, unchanged"][-1] == "DB load, stampede, p99 latency, staleness, leaks, memory"
+    assert rows["catalogue TTL 300 s"][1] == "720 at 19:30"
+    assert rows["landing page: lock"][2] == "1" and rows["landing page: swr"][2] == "1"
+    assert int(rows["landing page: xfetch"][2]) > 2
+    assert rows["per-user pages: private, no-cache"][4] == "0"
+    assert rows["jitter + swr + private + on-write"][-1] == "memory"
+
+
 def test_explore_redraws_with_the_first_slider():
     plot = capstone.explore()
     assert list(plot.controls)[0] == "catalogue_ttl"
@@ -177,6 +190,14 @@ def test_memory_follows_need(reference):
     trace = day.day_traffic("catalogue").read_keys
     assert eviction.simulate(trace, "tinylfu", 200).hit_ratio > eviction.simulate(trace, "lru", 200).hit_ratio + 0.03
     assert reference.data_sets["landing"].eviction_hit_ratio > 0.999  # one cold miss
+
+
+def test_the_memory_budget_costs_misses_in_the_replay_too():
+    plan = REFERENCE_DESIGN["catalogue"]
+    roomy = day.replay_data_set("catalogue", plan)
+    cramped = day.replay_data_set("catalogue", replace(plan, memory_objects=20))
+    assert cramped.hit_ratio < roomy.hit_ratio - 0.1
+    assert cramped.db_reads > roomy.db_reads
 
 
 def test_write_behind_loses_counts_within_budget_but_never_money(reference):

@@ -16,7 +16,17 @@ True
 from __future__ import annotations
 
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, PATTERNS, POLICIES, REFERENCE_DESIGN, Design, Plan
-from .lesson import DayReport, compare, draw_db_load, draw_scorecard, exercises, explore, run_day, service_table
+from .lesson import (
+    DayReport,
+    compare,
+    draw_db_load,
+    draw_scorecard,
+    exercises,
+    explore,
+    knob_table,
+    run_day,
+    service_table,
+)
 from .scorecard import AXES, Axis, DataSetScore, Scorecard, score
 from .service import DATA_SET_NAMES, DATA_SETS, DataSet
 
@@ -42,6 +52,7 @@ __all__ = [
     "draw_scorecard",
     "exercises",
     "explore",
+    "knob_table",
     "run_day",
     "score",
     "service_table",

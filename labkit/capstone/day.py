@@ -10,7 +10,8 @@ lost writes, latency   ``patterns.make_pattern`` on a ``MemoryStore`` and the SQ
                        ``Database`` (virtual clock), judged by the ``StalenessMeter``
 deploy warm-up         ``stampede.synchronized_expiry``: the warmed keys' refreshes per second
 hot key at peak        ``stampede.simulate_traffic`` and ``simulate_herd`` at full traffic
-memory                 ``eviction.simulate``: the day's reads through the chosen policy
+memory                 ``eviction.simulate``: the day's reads through the chosen policy;
+                       the replay asks the same policy which keys the node still holds
 leaks                  ``layers.HttpCache`` (RFC 9111, hishel) as a shared CDN
 =====================  ==================================================================
 
@@ -29,11 +30,12 @@ from hishel import Headers, Request
 
 from ..clock import VirtualClock
 from ..database import Database
+from ..eviction import make_policy
 from ..eviction import simulate as simulate_eviction
 from ..layers.http_cache import Exchange, HttpCache
 from ..layers.trace import Trace
 from ..metrics import StalenessMeter, percentile
-from ..patterns import make_pattern
+from ..patterns import cache_key, make_pattern
 from ..stampede import poisson_arrivals, simulate_herd, simulate_traffic, synchronized_expiry
 from ..store import MemoryStore
 from ..workloads import zipf
@@ -140,19 +142,24 @@ def replay_data_set(name: str, plan: Plan, seed: int = 0) -> ReplayResult:
 
     With ``invalidation="ttl-only"`` writes go straight to the database (a back
     office that never tells the cache); with ``"on-write"`` they go through the
-    pattern.  At 20:00 the cache node restarts (the store loses every key).  At
+    pattern.  Before each read, the plan's eviction policy (``eviction.make_policy``)
+    says whether the node's memory still holds the key; if not, the key is deleted,
+    so the memory budget costs misses like a full cache does.  At 20:00 the cache
+    node restarts (the store and the policy lose every key).  At
     21:00 a write-behind worker hangs and stops flushing; at 21:10 it is killed,
     its queue is lost (``WriteBehind.crash``), and a new one starts.
     """
-    # Only these fields change the replay; remembering by them alone means a new
-    # header or eviction policy does not replay the day again.
+    # Only these fields change the replay; remembering by them alone means new
+    # headers or a new stampede defense do not replay the day again.
     flush = plan.flush_interval_seconds if plan.pattern == "write-behind" else 0.0
-    return _replay(name, plan.pattern, plan.ttl_seconds, plan.invalidation, flush, seed)
+    return _replay(name, plan.pattern, plan.ttl_seconds, plan.invalidation, flush,
+                   plan.policy, plan.memory_objects, seed)
 
 
 @functools.lru_cache(maxsize=256)
 def _replay(name: str, pattern_name: str, ttl_seconds: float, invalidation: str,
-            flush_interval_seconds: float, seed: int) -> ReplayResult:
+            flush_interval_seconds: float, policy_name: str, memory_objects: int,
+            seed: int) -> ReplayResult:
     traffic = day_traffic(name, seed)
     ds = DATA_SETS[name]
     clock = VirtualClock()
@@ -165,6 +172,9 @@ def _replay(name: str, pattern_name: str, ttl_seconds: float, invalidation: str,
                             flush_interval_seconds=flush_interval_seconds or 1.0, flush_batch_size=100)
 
     pattern = new_pattern()
+    # The eviction policy decides what the node's memory holds: a key it has evicted
+    # is gone from the store too, whatever its TTL said.
+    memory = make_policy(policy_name, memory_objects, seed=seed)
     through_cache = invalidation == "on-write"
     meter = StalenessMeter(db)
     per_second = np.zeros(int(DAY_SECONDS) + 1, dtype=np.int64)
@@ -179,6 +189,7 @@ def _replay(name: str, pattern_name: str, ttl_seconds: float, invalidation: str,
         if kind == _RESTART:
             store.reset()
             store_stats = store.stats  # reset() starts a fresh stats object
+            memory = make_policy(policy_name, memory_objects, seed=seed)
             continue
         if kind == _STALL:
             if pattern_name == "write-behind":
@@ -192,6 +203,8 @@ def _replay(name: str, pattern_name: str, ttl_seconds: float, invalidation: str,
                 lost += len(pattern.crash())
                 pattern = new_pattern()
             continue
+        if kind == _READ and not memory.run([key]):
+            store.delete(cache_key(key))  # evicted earlier; not part of this request's time
         started, commands, flushing = now(), store_stats.commands, pattern.stats.flush_seconds
         if kind == _WRITE:
             writes += 1

@@ -24,7 +24,10 @@ from .service import (
     STAMPEDE_BUDGET_QUERIES,
 )
 
-__all__ = ["service_table", "DayReport", "run_day", "draw_scorecard", "draw_db_load", "compare", "explore", "exercises"]
+__all__ = [
+    "service_table", "knob_table", "DayReport", "run_day", "draw_scorecard", "draw_db_load",
+    "compare", "explore", "exercises",
+]
 
 NOTEBOOK = "07"
 _FLOOR, _CEILING = 0.01, 1e4  # ratios outside this range are drawn at its edge
@@ -224,6 +227,39 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
     return LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+
+
+# One change at a time to the naive design: (label, explorer settings).
+KNOBS: tuple[tuple[str, dict[str, Any]], ...] = (
+    ("naive, unchanged", {}),
+    ("catalogue TTL 300 s", {"catalogue_ttl": 300}),
+    ("TTL jitter 0.2", {"ttl_jitter": 0.2}),
+    ("landing page: lock", {"landing_defense": "lock"}),
+    ("landing page: xfetch", {"landing_defense": "xfetch"}),
+    ("landing page: swr", {"landing_defense": "swr"}),
+    ("per-user pages: private, no-cache", {"per_user_headers": "private, no-cache"}),
+    ("invalidation: on-write", {"invalidation": "on-write"}),
+    ("jitter + swr + private + on-write", {"ttl_jitter": 0.2, "landing_defense": "swr",
+                                           "per_user_headers": "private, no-cache",
+                                           "invalidation": "on-write"}),
+)
+_EXPLORER_DEFAULTS = {"catalogue_ttl": 3600, "ttl_jitter": 0.0, "landing_defense": "none",
+                      "per_user_headers": PER_USER_HEADERS[0], "invalidation": "ttl-only"}
+
+
+def knob_table(*, seed: int = 0) -> _Table:
+    """What each of the explorer's knobs does on its own (and four of them together)."""
+    head = ["change to the naive design", "busiest DB second", "landing page: queries per expiry",
+            "landing p99 (ms)", "leaks", "budgets failed"]
+    rows = []
+    for label, knobs in KNOBS:
+        card = score(_explored(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, **knobs}), seed=seed)
+        load = card.axes["DB load"]
+        rows.append([label, f"{load.value:,.0f} at {load.detail.split(': ')[-1][:5]}",
+                     str(card.data_sets["landing"].stampede_queries),
+                     f"{card.data_sets['landing'].p99_ms:,.1f}", f"{card.axes['leaks'].value:,.0f}",
+                     ", ".join(card.failed) or "none"])
+    return _Table(head, rows)
 
 
 # -- exercises --------------------------------------------------------------------------------

@@ -3,7 +3,7 @@
 #
 # Each notebook so far looked at one decision on its own. A real service makes all of
 # them at once, for data that needs different things: a session must die the moment
-# its user logs out, a view counter can be a minute behind, a balance must never be
+# its user logs out, a view counter can be an hour behind, a balance must never be
 # shown to the wrong person, and the home page is read by everybody in the same
 # second. Here you choose, **per data set**, a pattern, a TTL and an invalidation
 # mechanism, a stampede defense, an eviction policy and a memory budget, and the HTTP
@@ -52,7 +52,7 @@ capstone.service_table()
 # | staleness, lost writes, latency, DB queries | each sampled request, one at a time, through `patterns.make_pattern` (notebook 01) on an in-process store and the SQLite database, judged by the staleness meter (notebook 00) |
 # | deploy warm-up | `stampede.synchronized_expiry` (notebooks 03 and 04) |
 # | hot key at peak | `stampede.simulate_traffic` and `simulate_herd` at the key's full traffic (notebook 04) |
-# | memory | `eviction.simulate` on the day's reads, at your budget (notebook 05) |
+# | memory | `eviction.simulate` on the day's reads, at your budget (notebook 05); during the replay the same policy decides which keys the node still holds, so a small budget also costs misses |
 # | leaks | a shared CDN cache that follows RFC 9111, `layers.HttpCache` (notebook 06) |
 #
 # The day runs on its own virtual clock and in-process store, because a Redis TTL
@@ -110,8 +110,9 @@ capstone.run_day(capstone.NAIVE_DESIGN)
 # ## 2. Fix it one knob at a time
 #
 # The controls below change the naive design. Each move replays only the data sets it
-# touches and redraws the scorecard next to the reference design (squares). Try them
-# one at a time and watch which marker crosses the dashed budget line.
+# touches and redraws the scorecard next to the reference design (squares), with the
+# database's load through the day underneath. Try them one at a time and watch which
+# marker crosses the dashed budget line.
 
 # %%
 labkit.widgets.predict(
@@ -123,6 +124,12 @@ labkit.widgets.predict(
 
 # %%
 capstone.explore()
+
+# %% [markdown]
+# The same knobs, each on its own, and four of them together:
+
+# %%
+capstone.knob_table()
 
 # %% [markdown]
 # ### What to notice
