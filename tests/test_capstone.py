@@ -283,6 +283,13 @@ def test_bad_designs_are_one_clear_sentence(change, expected):
     assert "\n" not in message and message.endswith((".", "?", "'"))
 
 
+def test_reference_explains_itself_and_a_change_drops_the_stale_reason():
+    assert set(REFERENCE_DESIGN.notes) == set(capstone.DATA_SET_NAMES)
+    assert "why" in REFERENCE_DESIGN._repr_html_()
+    changed = REFERENCE_DESIGN.change(balances={"ttl_seconds": 60})
+    assert "balances" not in changed.notes and "landing" in changed.notes
+
+
 def test_a_design_needs_every_data_set_and_score_needs_a_design():
     with pytest.raises(LabError, match="has no plan for balances"):
         capstone.Design({k: v for k, v in NAIVE_DESIGN.items() if k != "balances"})

@@ -107,7 +107,8 @@ class Plan:
 class Design(Mapping[str, Plan]):
     """A plan for every data set.  Immutable: :meth:`change` returns a new design."""
 
-    def __init__(self, plans: Mapping[str, Plan | Mapping[str, Any]], name: str = "my design") -> None:
+    def __init__(self, plans: Mapping[str, Plan | Mapping[str, Any]], name: str = "my design",
+                 notes: Mapping[str, str] | None = None) -> None:
         if not isinstance(plans, Mapping):
             raise LabError("A design is a dict of data set name -> plan, like {'landing': {...}, ...}.")
         unknown = [k for k in plans if k not in DATA_SETS]
@@ -121,6 +122,8 @@ class Design(Mapping[str, Plan]):
             )
         self._plans = {k: _as_plan(k, plans[k]).checked(k) for k in DATA_SET_NAMES}
         self.name = name
+        # Why each plan was chosen (shown in the table; dropped when a plan changes).
+        self.notes = {k: str(v) for k, v in (notes or {}).items() if k in self._plans}
 
     def __getitem__(self, data_set: str) -> Plan:
         if data_set not in self._plans:
@@ -151,7 +154,8 @@ class Design(Mapping[str, Plan]):
                     f"(got {fields_!r})."
                 )
             plans[data_set] = _as_plan(data_set, {**asdict(plans[data_set]), **fields_})
-        return Design(plans, name=name or self.name)
+        notes = {k: v for k, v in self.notes.items() if k not in changes}
+        return Design(plans, name=name or self.name, notes=notes)
 
     @property
     def memory_objects(self) -> int:
@@ -162,9 +166,11 @@ class Design(Mapping[str, Plan]):
 
     def _repr_html_(self) -> str:
         cols = [f.name for f in fields(Plan)]
-        head = "".join(f"<th>{c}</th>" for c in ["data set", *cols])
+        why = ["why"] if self.notes else []
+        head = "".join(f"<th>{c}</th>" for c in ["data set", *cols, *why])
         rows = "".join(
-            "<tr>" + f"<td><b>{k}</b></td>" + "".join(f"<td>{getattr(p, c)}</td>" for c in cols) + "</tr>"
+            "<tr>" + f"<td><b>{k}</b></td>" + "".join(f"<td>{getattr(p, c)}</td>" for c in cols)
+            + (f"<td style='text-align:left'>{self.notes.get(k, '')}</td>" if why else "") + "</tr>"
             for k, p in self._plans.items()
         )
         return f"<p><b>{self.name}</b></p><table><tr>{head}</tr>{rows}</table>"
@@ -207,24 +213,29 @@ NAIVE_DESIGN = Design(
 
 REFERENCE_DESIGN = Design(
     {
-        # Read on every request and must die at logout: write-through keeps it exact.
         "sessions": Plan("write-through", 1800, "on-write", "none", 0.0, "lru", 150),
-        # Edited by an import that now deletes what it changes; jitter spreads the
-        # deploy's warm-up; a scan-resistant policy survives the crawler.
         "catalogue": Plan("cache-aside", 3600, "on-write", "lock", 0.2, "tinylfu", 200,
                           "public, max-age=60"),
-        # Money: write-through, and never stored by a browser or CDN.
         "balances": Plan("write-through", 300, "on-write", "none", 0.0, "lru", 100,
                          "private, no-store"),
-        # Counted on every view: write-behind turns thousands of writes into a few batches.
         "view_counters": Plan("write-behind", 3600, "on-write", "none", 0.0, "s3fifo", 49,
                               flush_interval_seconds=10),
-        # One very hot key: serve the old page while one request rebuilds it.
         "landing": Plan("cache-aside", 60, "ttl-only", "swr", 0.0, "lru", 1,
                         "public, max-age=30"),
-        # Per user: cache in Redis, never in a shared cache.
         "user_pages": Plan("cache-aside", 600, "on-write", "none", 0.0, "lru", 100,
                            "private, no-cache", "Cookie"),
     },
     name="reference",
+    notes={
+        "sessions": "read on every request and must die at logout: write-through keeps the copy "
+                    "exact; all 150 fit in memory",
+        "catalogue": "the import now deletes what it changes, so the TTL can be long; jitter spreads "
+                     "the deploy's warm-up; TinyLFU keeps the popular products",
+        "balances": "money: write-through, and never stored by a browser or a CDN",
+        "view_counters": "counted on every view: write-behind turns thousands of writes into a few "
+                         "batches, and a lost count is acceptable",
+        "landing": "one very hot key that may be 2 minutes old: serve the old page while one "
+                   "request rebuilds it",
+        "user_pages": "per user: cached in Redis, never in a shared cache",
+    },
 )

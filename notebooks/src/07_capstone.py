@@ -151,8 +151,8 @@ capstone.knob_table()
 #
 # ## 3. The reference design, against the naive one
 #
-# One good answer. Every choice has a one-line reason in `capstone.REFERENCE_DESIGN`'s
-# source. Before you look, what do you expect of its hit ratios?
+# One good answer, with a one-line reason for each plan in its "why" column. Before
+# you look, what do you expect of its hit ratios?
 
 # %%
 labkit.widgets.predict(
