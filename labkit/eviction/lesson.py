@@ -9,13 +9,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from .. import workloads
 from ..errors import check_choice
-from .simulator import hit_ratio_timeline, lru_curve, simulate
+from .simulator import LRUCurve, hit_ratio_timeline, lru_curve, simulate
+
+if TYPE_CHECKING:  # matplotlib and ipywidgets load only when a chart is drawn
+    from matplotlib.figure import Figure
+
+    from ..widgets import LivePlot
 
 __all__ = [
     "LESSON_SHAPES",
@@ -99,7 +104,7 @@ def hit_ratio(shape: str, alpha: float, policy: str, percent: float) -> float:
 
 
 @lru_cache(maxsize=16)
-def _lru(shape: str, alpha: float):  # type: ignore[no-untyped-def]
+def _lru(shape: str, alpha: float) -> LRUCurve:
     return lru_curve(lesson_trace(shape, alpha))
 
 
@@ -170,18 +175,18 @@ def explore(
     percent: int = 5,
     policy_set: str = "modern: lru sieve s3fifo arc tinylfu",
     alpha: float = 0.8,
-):  # type: ignore[no-untyped-def]
+) -> LivePlot:
     """Hit ratio against cache size per policy, with OPT, and the bars at one size."""
     import ipywidgets as W
 
-    from ..widgets import _LABEL_STYLE, _WIDE, LivePlot, choice, slider
+    from ..widgets import LivePlot, choice, slider
 
     check_choice("capacity percent", percent, CAPACITY_PERCENTS)
     controls = {
-        # Snaps to precomputed sizes, so a move only redraws (no simulation).
+        # Snaps to the sizes the curves are computed at, so a move only redraws.
         "percent": W.SelectionSlider(
             description="cache size (% of keys)", options=list(CAPACITY_PERCENTS), value=percent,
-            continuous_update=False, style=_LABEL_STYLE, layout=_WIDE,
+            continuous_update=False, style={"description_width": "initial"}, layout=W.Layout(width="420px"),
         ),
         "shape": choice("trace", LESSON_SHAPES, shape),
         "alpha": slider("Zipf alpha", 0.6, 1.2, 0.1, alpha),
@@ -193,9 +198,8 @@ def explore(
 def timelines(policies: tuple[str, ...], percent: float = 10, *, alpha: float = 0.8,
               window: int = 2_500) -> dict[str, np.ndarray]:
     """Hit ratio per window of requests on the shifting trace, per policy."""
-    trace = lesson_trace("shifting", alpha)
     capacity = _capacity("shifting", alpha, percent)
-    return {p: _timeline(p, capacity, alpha, window) for p in policies} | {"_trace_len": np.array([len(trace)])}
+    return {p: _timeline(p, capacity, alpha, window) for p in policies}
 
 
 @lru_cache(maxsize=64)
@@ -212,7 +216,7 @@ def _draw_timeline(fig: Any, percent: float) -> str:
     ax = fig.axes[0]
     window = 2_500
     series = timelines(TIMELINE_POLICIES, percent, window=window)
-    n = int(series.pop("_trace_len")[0])
+    n = len(lesson_trace("shifting"))
     x = (np.arange(n // window) + 0.5) * window / 1000
     for i, p in enumerate(TIMELINE_POLICIES):
         ax.plot(x, series[p][: len(x)], label=LABELS[p], **charts.series_style(i))
@@ -234,7 +238,7 @@ def _draw_timeline(fig: Any, percent: float) -> str:
     )
 
 
-def explore_timeline(percent: int = 10):  # type: ignore[no-untyped-def]
+def explore_timeline(percent: int = 10) -> LivePlot:
     """Hit ratio over time on the shifting trace: who adapts when popularity moves."""
     from ..widgets import LivePlot, choice
 
@@ -253,7 +257,7 @@ def table(trace: Any, capacity: int, policies: tuple[str, ...] = ("lru", "fifo",
     return results
 
 
-def show_redis_demo(store: Any = None):  # type: ignore[no-untyped-def]
+def show_redis_demo(store: Any = None) -> Figure | None:
     """Run the real-Redis eviction demo (see :mod:`.redis_demo`), print it, and
     return a chart of hot keys kept, real beside simulated (None if skipped)."""
     from .. import charts

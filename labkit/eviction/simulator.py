@@ -311,11 +311,9 @@ def load_trace(path: str | Path, *, key_column: int = 1, has_header: bool = True
             raw = np.loadtxt(path, delimiter=",", usecols=[key_column], skiprows=int(has_header), dtype=np.int64)
         except ValueError as exc:
             raise LabError(f"Could not read integer keys from column {key_column} of {path.name} ({exc}).") from None
-    _, renumbered = np.unique(np.atleast_1d(raw), return_inverse=True)
-    first_seen = np.full(renumbered.max() + 1, -1, dtype=np.int64)
-    order = np.unique(renumbered, return_index=True)[1]
-    first_seen[renumbered[order]] = np.argsort(np.argsort(order))
-    return as_trace(first_seen[renumbered])
+    _, first_index, inverse = np.unique(np.atleast_1d(raw), return_index=True, return_inverse=True)
+    order_of_first_appearance = np.argsort(np.argsort(first_index))
+    return as_trace(order_of_first_appearance[inverse.ravel()])
 
 
 def write_oracle_general(trace: Any, path: str | Path) -> Path:
