@@ -32,7 +32,7 @@ from ..clock import VirtualClock
 from ..database import Database
 from ..eviction import make_policy
 from ..eviction import simulate as simulate_eviction
-from ..layers.http_cache import Exchange, HttpCache
+from ..layers import Exchange, HttpCache
 from ..layers.trace import Trace
 from ..metrics import StalenessMeter, percentile
 from ..patterns import cache_key, make_pattern
@@ -94,7 +94,11 @@ def _times(n: int, rng: np.random.Generator) -> np.ndarray:
 
 @functools.lru_cache(maxsize=64)
 def day_traffic(name: str, seed: int = 0) -> DayTraffic:
-    """Reads, writes, the crawler and the two cache events of the day (seeded)."""
+    """Reads, writes, the crawler's reads and the injected events of the day (seeded).
+
+    The arrays are shared by every caller (the result is remembered), so they are
+    read-only.
+    """
     ds = DATA_SETS[name]
     rng = np.random.default_rng([seed, len(name), sum(map(ord, name))])
     parts_t = [_times(ds.reads_per_day, rng), _times(ds.writes_per_day, rng)]
@@ -112,8 +116,11 @@ def day_traffic(name: str, seed: int = 0) -> DayTraffic:
     parts_kind.append(np.array([_RESTART, _STALL, _CRASH]))
     times = np.concatenate(parts_t)
     order = np.argsort(times, kind="stable")
-    return DayTraffic(times[order], np.concatenate(parts_k)[order].astype(np.int64),
-                      np.concatenate(parts_kind)[order].astype(np.int8))
+    arrays = (times[order], np.concatenate(parts_k)[order].astype(np.int64),
+              np.concatenate(parts_kind)[order].astype(np.int8))
+    for array in arrays:
+        array.flags.writeable = False
+    return DayTraffic(*arrays)
 
 
 @dataclass(frozen=True)
