@@ -6,10 +6,11 @@ Seven axes, each passing or failing on a number the earlier notebooks taught:
   the deploy warm-up's refreshes and the hot keys' expiries at peak.
 * **stampede** - DB queries when a data set's hottest key expires at peak.
 * **p99 latency** - per data set, the worse of the replayed reads' p99 and the
-  hot key's p99 during the peak hour.
+  p99 of the reads that arrive while its hottest key is rebuilt at peak.
 * **staleness** - per data set, the oldest value a reader was shown, against that
   data set's own budget.
-* **lost writes** - acknowledged writes gone when the write-behind worker crashed.
+* **lost writes** - acknowledged writes gone when the hung write-behind worker was
+  killed, against each data set's own budget.
 * **leaks** - page views that showed one user another user's data.
 * **memory** - the share of reads the cache's memory could serve with each data
   set's eviction policy and budget, and whether the budgets fit the node.
@@ -75,6 +76,8 @@ class DataSetScore:
 
 @dataclass
 class Scorecard:
+    """The verdict on one design: :data:`AXES` in order, and the numbers per data set."""
+
     design: Design
     seed: int
     axes: dict[str, Axis]
