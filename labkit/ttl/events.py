@@ -101,19 +101,24 @@ class Events:
         several independent write histories (and starting states) is an honest way
         to average out the luck of a few writes to the hottest keys.
         """
-        if replica not in self._writes:
-            rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
-            span = self.history_seconds + self.duration_seconds
-            counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
-            keys = np.arange(self.n_keys, dtype=np.int64)
-            codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
-                -self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64
-            )
-            codes.sort()
-            key = (codes + _HALF_SPAN) >> _KEY_SHIFT
-            bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
-            self._writes[replica] = Writes(codes, key, codes - (key << _KEY_SHIFT), bounds)
-        return self._writes[replica]
+        if replica in self._writes:
+            return self._writes[replica]
+        rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
+        span = self.history_seconds + self.duration_seconds
+        counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
+        keys = np.arange(self.n_keys, dtype=np.int64)
+        codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
+            -self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64
+        )
+        codes.sort()
+        key = (codes + _HALF_SPAN) >> _KEY_SHIFT
+        bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
+        writes = Writes(codes, key, codes - (key << _KEY_SHIFT), bounds)
+        # Only the first history is kept: the others are cheap to redraw (same seed,
+        # same writes) and keeping dozens of them would pin a lot of memory.
+        if replica == 0:
+            self._writes[0] = writes
+        return writes
 
     def start_draws(self, replica: int = 0) -> np.ndarray:
         """Two uniform draws per key for its starting state (own stream per replica)."""

@@ -10,7 +10,6 @@ import numpy as np
 from ..errors import LabError, check_choice
 from ._common import (
     _KEY_SHIFT,
-    _KEY_SPAN,
     _STARTS,
     TICKS_PER_SECOND,
     _check_fraction,
@@ -225,15 +224,14 @@ def run_events(
     last_of_key = np.append(miss_key[1:] != miss_key[:-1], True)
     miss_end = np.where(last_of_key, key_end[miss_key], next_same_key)
     start_keys = np.flatnonzero(cached)
-    cycle_key = np.concatenate((start_keys, miss_key))
-    cycle_first = np.concatenate((key_start[start_keys], miss_index))
-    cycle_end = np.concatenate((roots[start_keys], miss_end))
-    cycle_fill = np.concatenate((fill[start_keys], events.read_tick[miss_index]))
-    is_miss = np.concatenate((np.zeros(start_keys.size, dtype=bool), np.ones(miss_index.size, dtype=bool)))
-    order = np.argsort(cycle_first, kind="stable")
-    cycle_key, cycle_first, cycle_end, cycle_fill, is_miss = (
-        a[order] for a in (cycle_key, cycle_first, cycle_end, cycle_fill, is_miss)
-    )
+    # Merge by read index (a key's starting copy serves the reads before its first
+    # miss); inserting a few thousand entries is far cheaper than sorting millions.
+    at = np.searchsorted(miss_index, key_start[start_keys], side="left")
+    cycle_key = np.insert(miss_key, at, start_keys)
+    cycle_first = np.insert(miss_index, at, key_start[start_keys])
+    cycle_end = np.insert(miss_end, at, roots[start_keys])
+    cycle_fill = np.insert(events.read_tick[miss_index], at, fill[start_keys])
+    is_miss = np.insert(np.ones(miss_index.size, dtype=bool), at, False)
 
     # The copy turns stale at the first write after its fill.  (At one instant a
     # write comes before a fill or a read.)
@@ -244,8 +242,13 @@ def run_events(
         w_tick = np.where(has_write, writes.tick[np.minimum(w_pos, writes.code.size - 1)], _NO_WRITE)
     else:
         w_tick = np.full(cycle_key.size, _NO_WRITE, dtype=np.int64)
-    stale_from = np.searchsorted(
-        events.read_code, key_code[cycle_key] + np.minimum(w_tick, _KEY_SPAN - 1), side="left"
+    # Only copies written before their last read have stale reads to look up.
+    stale_from = cycle_end.copy()
+    turned = np.flatnonzero(
+        (cycle_end > cycle_first) & (w_tick <= events.read_tick[np.maximum(cycle_end - 1, 0)])
+    )
+    stale_from[turned] = np.searchsorted(
+        events.read_code, key_code[cycle_key[turned]] + w_tick[turned], side="left"
     )
     # A miss reads the database itself, so a miss cycle's first read is never stale.
     stale_from = np.clip(stale_from, cycle_first + is_miss, cycle_end)
