@@ -79,6 +79,9 @@ capstone.service_table()
 # evenly, and `public, max-age=300` on every page so the CDN "helps".
 
 # %%
+capstone.NAIVE_DESIGN
+
+# %%
 labkit.widgets.predict(
     "How many of the seven budgets does the naive design meet?",
     ["all seven: an hour-long TTL is generous", "about half", "one or two"],
