@@ -266,11 +266,13 @@ class Sieve(Policy):
     def run(self, keys: list[int]) -> int:
         visited, queue, capacity = self._visited, self._queue, self.capacity
         hand, size, hits = self._hand, len(visited), 0
-        append = queue.append
+        append, seen = queue.append, visited.get
         for key in keys:
-            if key in visited:
+            bit = seen(key)
+            if bit is not None:
                 hits += 1
-                visited[key] = 1
+                if not bit:  # one lookup per hit; write only when the bit changes
+                    visited[key] = 1
                 continue
             if size < capacity:
                 size += 1
