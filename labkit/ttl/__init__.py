@@ -19,7 +19,7 @@ This package offers three views of the same question, so each checks the others:
 * :func:`simulate` / :func:`simulate_keys` - a seeded simulation of the actual
   read and write times (millions of events per second of CPU, numpy only) that
   decides hit, miss and stale for every read.  It never uses the formulas above
-  except to start each key in its steady state (see :func:`simulate_keys`).
+  except to start each key in its steady state (see :func:`run_events`).
 * :func:`replay_through_store` - the same events replayed one by one through a
   real :class:`~labkit.store.MemoryStore` on a :class:`~labkit.clock.VirtualClock`
   in front of the SQLite :class:`~labkit.database.Database`, judged by the

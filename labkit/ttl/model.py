@@ -38,6 +38,8 @@ def mean_stale_age_model(write_rate: float, ttl_seconds: float) -> float:
     """Mean age of a stale read, in seconds: (T/2 - s/μ) / s, with s the stale share."""
     if write_rate <= 0:
         return 0.0
+    if write_rate * ttl_seconds < 1e-4:
+        return ttl_seconds / 3  # the limit for rare writes, without the cancellation
     s = float(stale_share_of_hits_model(write_rate, ttl_seconds))
     if s <= 0:
         return 0.0

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from dataclasses import dataclass
 from typing import Any
@@ -49,8 +50,8 @@ class Traffic:
         return _read_rates(int(self.n_keys), float(self.alpha), float(self.reads_per_second))
 
     def replace(self, **changes: Any) -> Traffic:
-        values = {**self.__dict__, **changes}
-        return Traffic(**values)
+        """A copy with some fields changed (checked like a new Traffic)."""
+        return dataclasses.replace(self, **changes)
 
 
 @functools.lru_cache(maxsize=16)
