@@ -361,3 +361,15 @@ def test_explore_redraws_and_titles_state_the_finding():
     assert cost.axes[0].get_title() == "Below a TTL of 2.9 s the cache only adds latency"
     jitter = ttl.explore_jitter()
     assert jitter.axes[0].get_title().startswith("±10% jitter cuts the peak")
+
+
+def test_per_band_figures_add_up_and_staleness_does_not_follow_popularity():
+    sim = ttl.chart_point(ttl.EXERCISE_TRAFFIC, 300.0)
+    assert sum(b.reads for b in sim.bands) == sim.reads
+    assert sum(b.db_reads for b in sim.bands) == sim.db_reads
+    assert sum(b.stale_reads for b in sim.bands) == sim.stale_reads
+    expected = float(ttl.stale_share_of_hits_model(ttl.EXERCISE_TRAFFIC.write_rate_per_second, 300.0))
+    for band in sim.bands:
+        assert band.stale_reads / (band.reads - band.db_reads) == pytest.approx(expected, abs=0.02)
+        assert 0 < band.mean_stale_age_seconds < band.max_stale_age_seconds <= 300.0
+    assert max(b.max_stale_age_seconds for b in sim.bands) == sim.max_stale_age_seconds

@@ -265,10 +265,22 @@ def run_events(
 
 @dataclass(frozen=True)
 class BandResult:
+    """The figures of one popularity band."""
+
     band: Band
     reads: int
-    hit_ratio: float
-    stale_read_share: float
+    db_reads: int
+    stale_reads: int
+    mean_stale_age_seconds: float
+    max_stale_age_seconds: float
+
+    @property
+    def hit_ratio(self) -> float:
+        return 1 - self.db_reads / self.reads if self.reads else 0.0
+
+    @property
+    def stale_read_share(self) -> float:
+        return self.stale_reads / self.reads if self.reads else 0.0
 
 
 @dataclass(frozen=True)
@@ -325,50 +337,42 @@ def summarize(runs: Run | list[Run], bands: tuple[Band, ...] = ()) -> SimResult:
     runs = [runs] if isinstance(runs, Run) else list(runs)
     events = runs[0].events
     n_keys = events.n_keys
-    per_key_misses = np.zeros(n_keys)
-    per_key_stale = np.zeros(n_keys)
-    total_stale, age_sum, max_age = 0, 0, 0
+    misses = np.zeros(n_keys)
+    stale = np.zeros(n_keys)
+    age_sums = np.zeros(n_keys)  # in ticks
+    max_ages = np.zeros(n_keys, dtype=np.int64)
+    prefix = events.read_tick_prefix
     for run in runs:
         stale_counts = run.cycle_stale_reads
         has_stale = stale_counts > 0
-        # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
-        prefix = events.read_tick_prefix
         first_write = np.where(has_stale, run.cycle_first_write_tick, 0)
-        age_sum += int(
-            ((prefix[run.cycle_end] - prefix[run.cycle_stale_from]) - stale_counts * first_write).sum()
-        )
-        total_stale += int(stale_counts.sum())
-        if has_stale.any():
-            last = events.read_tick[run.cycle_end[has_stale] - 1]
-            max_age = max(max_age, int((last - run.cycle_first_write_tick[has_stale]).max()))
-        per_key_misses += np.bincount(events.read_key[run.miss_index], minlength=n_keys)
-        per_key_stale += np.bincount(run.cycle_key, weights=stale_counts, minlength=n_keys)
-    per_key_reads = np.diff(events.read_bounds) * len(runs)
-    band_results = []
-    for band in bands:
-        reads = int(per_key_reads[band.keys].sum())
-        misses = int(per_key_misses[band.keys].sum())
-        stale = int(per_key_stale[band.keys].sum())
-        band_results.append(
-            BandResult(
-                band,
-                reads,
-                (reads - misses) / reads if reads else 0.0,
-                stale / reads if reads else 0.0,
-            )
-        )
-    reads = events.n_reads * len(runs)
-    misses = int(per_key_misses.sum())
+        # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
+        cycle_ages = (prefix[run.cycle_end] - prefix[run.cycle_stale_from]) - stale_counts * first_write
+        misses += np.bincount(events.read_key[run.miss_index], minlength=n_keys)
+        stale += np.bincount(run.cycle_key, weights=stale_counts, minlength=n_keys)
+        age_sums += np.bincount(run.cycle_key, weights=cycle_ages, minlength=n_keys)
+        # The oldest stale read of a copy is its last read.
+        last = events.read_tick[run.cycle_end[has_stale] - 1]
+        np.maximum.at(max_ages, run.cycle_key[has_stale], last - first_write[has_stale])
+    reads = np.diff(events.read_bounds) * len(runs)
+
+    def figures(keys: slice) -> tuple[int, int, int, float, float]:
+        n_stale = int(stale[keys].sum())
+        mean_age = float(age_sums[keys].sum()) / n_stale / TICKS_PER_SECOND if n_stale else 0.0
+        max_age = int(max_ages[keys].max()) / TICKS_PER_SECOND if n_stale else 0.0
+        return int(reads[keys].sum()), int(misses[keys].sum()), n_stale, mean_age, max_age
+
+    total_reads, total_misses, total_stale, mean_age, max_age = figures(slice(None))
     return SimResult(
         ttl_seconds=runs[0].ttl_seconds,
         duration_seconds=events.duration_seconds * len(runs),
-        reads=reads,
-        hits=reads - misses,
-        db_reads=misses,
+        reads=total_reads,
+        hits=total_reads - total_misses,
+        db_reads=total_misses,
         stale_reads=total_stale,
-        mean_stale_age_seconds=age_sum / total_stale / TICKS_PER_SECOND if total_stale else 0.0,
-        max_stale_age_seconds=max_age / TICKS_PER_SECOND,
-        bands=tuple(band_results),
+        mean_stale_age_seconds=mean_age,
+        max_stale_age_seconds=max_age,
+        bands=tuple(BandResult(band, *figures(band.keys)) for band in bands),
         replicas=len(runs),
     )
 
