@@ -156,6 +156,11 @@ class LivePlot:
             self.fig.set_layout_engine("constrained", w_pad=0.12, h_pad=0.06)
             return False
         self.fig.set_layout_engine("none")
+        # "none" still leaves a placeholder engine (constrained layout is not
+        # adjust-compatible), and with any engine savefig draws the figure twice:
+        # a dry run for the layout, then the real one.  Dropping it saves that run.
+        if getattr(self.fig, "_layout_engine", None) is not None:
+            self.fig._layout_engine = None
         for ax, pos in zip(self.fig.axes, self._positions[1], strict=True):
             ax.set_position(pos)
         return True
