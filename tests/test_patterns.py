@@ -353,6 +353,40 @@ def test_write_behind_flushes_on_time_without_traffic():
     assert behind.tick() == 1 and db.peek(1).value == "a"
 
 
+def test_write_behind_timer_thread_flushes_when_traffic_stops(store):
+    db = Database(rows=5, latency_seconds=0.0)  # wall clock: a real timer thread
+    behind = WriteBehind(store, db, flush_interval_seconds=0.05)
+    flusher = behind.start_flusher()
+    assert behind.start_flusher() is flusher  # one timer per pattern
+    behind.write(1, "a")
+    behind.write(2, "b")
+    deadline = time.monotonic() + 5
+    while behind.queued_writes and time.monotonic() < deadline:
+        time.sleep(0.01)  # no calls into the pattern: only the timer can flush
+    assert (db.peek(1).value, db.peek(2).value) == ("a", "b")
+    behind.write(3, "c")
+    behind.close()
+    assert not flusher.is_alive()
+    assert db.peek(3).value == "c"
+
+
+def test_write_behind_crash_stops_the_timer_thread():
+    db = Database(rows=5, latency_seconds=0.0)
+    behind = WriteBehind(MemoryStore(), db, flush_interval_seconds=60)
+    flusher = behind.start_flusher()
+    behind.write(1, "a")
+    assert behind.crash() == [(1, "a")]
+    assert not flusher.is_alive()
+    assert db.peek(1).value == "item 1 v1"
+
+
+def test_write_behind_timer_needs_wall_time():
+    clock = VirtualClock()
+    behind = WriteBehind(MemoryStore(clock), Database(clock, rows=2), clock=clock)
+    with pytest.raises(LabError, match="start_flusher\\(\\) needs wall time"):
+        behind.start_flusher()
+
+
 def test_write_behind_read_your_writes_when_the_cache_drops_a_queued_row(store):
     behind, db, acknowledged = _counter_run(store, writes=3)
     store.delete(cache_key(2))  # evicted while its write is still queued

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from functools import lru_cache
 from typing import Any
 
-from ..clock import Clock
+from ..clock import Clock, VirtualClock
 from ..database import Database, Row
 from ..errors import LabError, check_choice, check_non_negative, check_ttl
 from ..store import Store
@@ -105,6 +105,7 @@ class PatternStats:
     db_write_queries: int = 0  # statements sent (a write-behind batch is one)
     cache_repairs: int = 0  # keys deleted because the cache half of a write failed
     flushes: int = 0
+    flush_failures: int = 0  # background flushes the database refused (retried later)
     flush_seconds: float = 0.0  # time the write-behind flusher spent, off the request path
     _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
 
@@ -407,9 +408,10 @@ class WriteBehind(Pattern):
     The flusher runs when ``flush_interval_seconds`` have passed since the last
     flush or ``flush_batch_size`` writes are queued.  Several writes to one row
     before a flush become a single row update (coalescing): that is why the
-    pattern suits counters.  In production the flusher is a timer thread; here it
-    runs at the start and end of every call (and on :meth:`tick`), so a replay on a
-    virtual clock is exactly repeatable.  Its time is kept in
+    pattern suits counters.  The flusher runs at the start and end of every call
+    (and on :meth:`tick`), so a replay on a virtual clock is exactly repeatable;
+    :meth:`start_flusher` also runs it on a timer thread, as production does, so
+    writes reach the database when traffic stops.  Its time is kept in
     ``stats.flush_seconds`` and is not part of any request's latency.
 
     :meth:`close` flushes everything.  :meth:`crash` drops the queue, as a process
@@ -444,6 +446,8 @@ class WriteBehind(Pattern):
         self._lock = threading.RLock()
         self._last_flush = self.clock.now()
         self.lost_writes: list[tuple[int, str]] = []
+        self._flusher: threading.Thread | None = None
+        self._stop_flusher = threading.Event()
 
     @property
     def queued_writes(self) -> int:
@@ -505,6 +509,42 @@ class WriteBehind(Pattern):
         self._ensure_open()
         return self._maybe_flush()
 
+    def start_flusher(self) -> threading.Thread:
+        """Run the flusher on its own thread: every ``flush_interval_seconds`` of wall
+        time it writes whatever is due, traffic or not.  ``close()`` and ``crash()``
+        stop it."""
+        self._ensure_open()
+        if isinstance(self.clock, VirtualClock):
+            raise LabError(
+                "start_flusher() needs wall time, and this pattern runs on a VirtualClock; "
+                "call tick() after advancing the clock instead."
+            )
+        if self._flusher is None:
+            self._stop_flusher.clear()
+            self._flusher = threading.Thread(target=self._flush_periodically,
+                                             name="write-behind-flusher", daemon=True)
+            self._flusher.start()
+        return self._flusher
+
+    def _flush_periodically(self) -> None:
+        period = max(self.flush_interval_seconds, 0.001)
+        while not self._stop_flusher.wait(period):
+            with self._lock:
+                if self.closed:
+                    return
+                try:
+                    self._maybe_flush()
+                except Exception:
+                    # The batch stays queued and the next tick retries it; a timer
+                    # thread has no caller to raise to.
+                    self.stats.add(flush_failures=1)
+
+    def _stop_flushing(self) -> None:
+        self._stop_flusher.set()
+        flusher, self._flusher = self._flusher, None
+        if flusher is not None and flusher is not threading.current_thread():
+            flusher.join()
+
     def _maybe_flush(self) -> int:
         with self._lock:
             if not self._pending:
@@ -543,6 +583,7 @@ class WriteBehind(Pattern):
         """Flush every queued write, then close.  Nothing acknowledged is lost."""
         if self.closed:
             return
+        self._stop_flushing()
         self.flush()
         self.closed = True
 
@@ -550,12 +591,14 @@ class WriteBehind(Pattern):
         """Die now: the queue vanishes.  Returns (and keeps in ``lost_writes``) the
         acknowledged writes that never reached the database.  The cache still holds
         their values until they expire, so cache and database now disagree."""
+        self._stop_flusher.set()  # a dead process runs no timers
         with self._lock:
             lost = self.pending()
             self._pending.clear()
             self._queued_writes = 0
             self.closed = True
             self.lost_writes = lost
+        self._stop_flushing()
         return lost
 
 
