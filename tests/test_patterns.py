@@ -466,6 +466,10 @@ def test_walkthrough_db_reads_per_pattern(redis_store):
     assert queued["DB writes"] == 0
     assert queued["cache holds"] == "'new' (v2)" and queued["DB holds"] == "'item 7 v1' (v1)"
     assert last["write-behind"]["DB holds"] == "'new' (v2)"
+    numbers = ("step", "DB reads", "DB writes", "cache holds", "DB holds")
+    aside, through = ([tuple(r[c] for c in numbers) for r in table.rows if r["pattern"] == name]
+                      for name in ("cache-aside", "read-through"))
+    assert aside == through  # "their rows are identical"
     assert redis_store.scan_keys() == []
     assert "cache-aside" in str(table) and "<table>" in table._repr_html_()
 

@@ -250,7 +250,8 @@ ex.shutdown.check(shutdown)
 #     pattern.close()   # flushes every queued write to the database
 # ```
 #
-# `close()` drains the queue in batches before closing. A deploy that kills the
+# `close()` drains the queue in batches before closing (and stops the flusher's timer
+# thread, if `start_flusher()` started one). A deploy that kills the
 # process first (or a crash, or an out-of-memory kill) skips it: that risk never goes
 # away, which is why write-behind is for data you can afford to lose.
 #
