@@ -27,6 +27,7 @@ __all__ = [
     "is_presentation",
     "to_png",
     "LIMIT_STYLE",
+    "style",
 ]
 
 # Okabe & Ito (2008), ordered so that neighbours differ in lightness too.
@@ -90,11 +91,18 @@ def _rc() -> dict[str, Any]:
     }
 
 
-def new_figure(nrows: int = 1, ncols: int = 1, *, width: float = 9.0, height: float = 3.6) -> Figure:
+def style():
+    """A context in which new figures, axes and lines take the lab's style."""
+    return matplotlib.rc_context(_rc())
+
+
+def new_figure(
+    nrows: int = 1, ncols: int = 1, *, width: float = 9.0, height: float = 3.6, layout: str | None = "constrained"
+) -> Figure:
     """A detached figure (never shown twice by the inline backend) in the lab style."""
     scale = 1.25 if _state["presentation"] else 1.0
-    with matplotlib.rc_context(_rc()):
-        fig = Figure(figsize=(width * scale, height * scale), layout="constrained")
+    with style():
+        fig = Figure(figsize=(width * scale, height * scale), layout=layout)
         fig.subplots(nrows, ncols)
     return fig
 

@@ -90,13 +90,13 @@ class LivePlot:
         self._draw = draw
         self.controls = dict(controls)
         self._shape = (nrows, ncols, width, height)
-        self.fig = charts.new_figure(nrows, ncols, width=width, height=height)
+        self.fig = charts.new_figure(nrows, ncols, width=width, height=height, layout=None)
         self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
         self.caption = W.HTML()
         self.redraws = 0
         self.draw_seconds: list[float] = []
         self.last_values: dict[str, Any] | None = None
-        self._positions: tuple[tuple[int, float], list[Any]] | None = None
+        self._positions: tuple[tuple[int, bool], list[Any]] | None = None
         self.last_result: Any = None
         extra = []
         for label, action in (buttons or {}).items():
@@ -124,44 +124,44 @@ class LivePlot:
             return
         start = time.perf_counter()
         nrows, ncols, width, height = self._shape
-        scale = 1.25 if charts.is_presentation() else 1.0
-        self.fig.clear()
-        self.fig.set_size_inches(width * scale, height * scale)
-        self.fig.subplots(nrows, ncols)
-        try:
-            result = self._draw(self.fig, **values)
-        except LabError as exc:
-            self.caption.value = f"<b>⚠️ {exc}</b>"
-            self.last_values = values
-            return
-        reused = self._reuse_layout(scale)
-        self.image.value = charts.to_png(self.fig)
+        # A fresh figure each time: clearing one keeps its layout engine, and any
+        # engine makes savefig draw the chart twice.
+        with charts.style():
+            fig = charts.new_figure(nrows, ncols, width=width, height=height, layout=None)
+            try:
+                result = self._draw(fig, **values)
+            except LabError as exc:
+                self.caption.value = f"<b>⚠️ {exc}</b>"
+                self.last_values = values
+                return
+            reused = self._reuse_layout(fig)
+            png = charts.to_png(fig)
         if not reused:
-            self._positions = ((len(self.fig.axes), scale), [ax.get_position().frozen() for ax in self.fig.axes])
+            self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
+        self.fig = fig
+        self.image.value = png
         self.last_result = result
         self.caption.value = "" if result is None else f"<div style='max-width:60em'>{result}</div>"
         self.last_values = values
         self.redraws += 1
         self.draw_seconds.append(time.perf_counter() - start)
 
-    def _reuse_layout(self, scale: float) -> bool:
+    @staticmethod
+    def _layout_key(fig: Any) -> tuple[int, bool]:
+        return (len(fig.axes), charts.is_presentation())
+
+    def _reuse_layout(self, fig: Any) -> bool:
         """Place the axes where the first draw's layout put them; False if that is not possible.
 
         Matplotlib's constrained layout costs about as much as drawing the chart, and
         the axes barely move between redraws, so it runs on the first draw (and when
         the figure's shape changes); later redraws reuse its positions.
         """
-        if self._positions is None or self._positions[0] != (len(self.fig.axes), scale):
+        if self._positions is None or self._positions[0] != self._layout_key(fig):
             # Padding leaves room for wider tick labels on later redraws.
-            self.fig.set_layout_engine("constrained", w_pad=0.12, h_pad=0.06)
+            fig.set_layout_engine("constrained", w_pad=0.12, h_pad=0.06)
             return False
-        self.fig.set_layout_engine("none")
-        # "none" still leaves a placeholder engine (constrained layout is not
-        # adjust-compatible), and with any engine savefig draws the figure twice:
-        # a dry run for the layout, then the real one.  Dropping it saves that run.
-        if getattr(self.fig, "_layout_engine", None) is not None:
-            self.fig._layout_engine = None
-        for ax, pos in zip(self.fig.axes, self._positions[1], strict=True):
+        for ax, pos in zip(fig.axes, self._positions[1], strict=True):
             ax.set_position(pos)
         return True
 

@@ -133,17 +133,23 @@ def test_notebook_in_browser(lab, notebook):
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     step = "open the notebook"
     try:
-        page.goto(f"{lab['base']}/lab/tree/{notebook}?token={lab['token']}", timeout=60_000)
+        # A workspace of its own, reset, so no tab from an earlier notebook is restored.
+        workspace = Path(notebook).stem.replace("_", "-")
+        page.goto(
+            f"{lab['base']}/lab/workspaces/{workspace}/tree/{notebook}?reset&token={lab['token']}", timeout=60_000
+        )
         page.wait_for_selector(".jp-Notebook .jp-CodeCell", timeout=60_000)
         page.wait_for_function(
             "() => window.jupyterapp && document.querySelector('.jp-Notebook')", timeout=30_000
         )
         step = "wait for an idle kernel"
         page.wait_for_function(
-            """() => { const w = window.jupyterapp.shell.currentWidget;
-                       return w && w.sessionContext && w.sessionContext.session &&
+            """(name) => { const w = window.jupyterapp.shell.currentWidget;
+                       return w && w.context && w.context.path.endsWith(name) &&
+                              w.sessionContext && w.sessionContext.session &&
                               w.sessionContext.session.kernel &&
                               w.sessionContext.session.kernel.status === 'idle'; }""",
+            arg=notebook,
             timeout=60_000,
         )
         step = "run all cells"

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import itertools
-import statistics
 import uuid
 
 import pytest
@@ -341,15 +340,12 @@ def test_budget_exercise(capsys):
 # -- the notebook's widgets -----------------------------------------------------------------
 
 
-def test_ttl_widget_redraws_fast_and_states_the_finding():
+def test_ttl_widget_redraws_and_states_the_finding():
     plot = inv.explore_ttl()
     assert "No stale read was older than the TTL" in plot.axes[1].get_title()
     for ttl in (5, 60, 10, 90, 20):
         plot.set(ttl_seconds=ttl)
-    assert plot.redraws == 6
-    # The 150 ms target is measured by benchmarks/bench_invalidation.py on an idle machine;
-    # here, with other work sharing two cores, only a gross regression fails.
-    assert statistics.median(plot.draw_seconds) < 0.6
+    assert plot.redraws == 6  # redraw speed is measured in benchmarks/bench_invalidation.py
 
 
 def test_event_widget(redis_store):
@@ -360,9 +356,7 @@ def test_event_widget(redis_store):
     assert "nobody served an old row" in plot.axes[0].get_title()
     for ttl in (5, 30, 10):
         plot.set(near_ttl_seconds=ttl)
-    # The 150 ms target is measured by benchmarks/bench_invalidation.py on an idle machine;
-    # here, with other work sharing two cores, only a gross regression fails.
-    assert statistics.median(plot.draw_seconds) < 0.6
+    assert plot.redraws == 5
 
 
 def test_race_widget_steps_resets_and_switches(redis_store):

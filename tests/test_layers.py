@@ -8,7 +8,6 @@ checked against hishel's own RFC 9111 functions where hishel covers the rule.
 from __future__ import annotations
 
 import socket
-import time
 
 import pytest
 from hishel import CacheMiss, Headers, Request, Response, StoreAndUse
@@ -429,9 +428,7 @@ def test_notebook_revalidation_claims(fake_lab):
 def test_notebook_staleness_claims(fake_lab):
     from labkit.layers.explore import measure_staleness
 
-    started = time.perf_counter()
-    run = measure_staleness(fake_lab)
-    assert time.perf_counter() - started < 3.0                 # "ten simulated minutes in about a second"
+    run = measure_staleness(fake_lab)  # its speed is measured in benchmarks/bench_layers.py
     assert 190 < run.worst_by_layer["CDN"] <= 201              # "up to 200 s"
     assert run.worst_by_layer.get("browser", 0.0) <= run.worst_by_layer["CDN"]
     for layer in ("app cache", "query cache", "database"):

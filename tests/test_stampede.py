@@ -279,12 +279,11 @@ def test_simulation_numbers_the_notebook_quotes():
     assert got["xfetch"].mean_queries_per_expiry < 4
 
 
-def test_simulation_of_10000_clients_for_an_hour_is_fast():
+def test_simulation_of_10000_clients_for_an_hour():
+    # Its speed (target: 2 s) is measured in benchmarks/bench_stampede.py, not here.
     for defense in ("none", "lock", "xfetch"):
-        started = time.perf_counter()
         report = simulate_traffic(defense, clients=10_000, reads_per_client_per_second=0.1, seconds=3600)
         assert report.reads > 3_500_000
-        assert time.perf_counter() - started < 2.0
 
 
 def test_simulated_herd_replays_live_arrivals():
