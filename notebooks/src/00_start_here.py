@@ -181,13 +181,13 @@ progress.show()
 #
 # | notebook | what you will run | minutes |
 # |---|---|---|
-# | `01_patterns` | cache-aside, read-through, write-through, write-behind - and a crash | 25 |
-# | `02_invalidation` | TTL, events, versioned keys, and the stale-set race | 25 |
-# | `03_ttl_tuning` | hit ratio against staleness: a model and a simulation that agree | 20 |
-# | `04_stampede` | 200 threads, one expiring key, and the defenses | 25 |
-# | `05_eviction` | LRU, LFU, SIEVE, S3-FIFO... against Belady's optimum | 25 |
-# | `06_layers` | browser, CDN, app, database - and a cross-user leak | 25 |
-# | `07_capstone` | design a whole service's caching and score it | 30 |
+# | [01_patterns](01_patterns.ipynb) | cache-aside, read-through, write-through, write-behind - and a crash | 45 |
+# | [02_invalidation](02_invalidation.ipynb) | TTL, events, versioned keys, and the stale-set race | 25 |
+# | [03_ttl_tuning](03_ttl_tuning.ipynb) | hit ratio against staleness: a model and a simulation that agree | 20 |
+# | [04_stampede](04_stampede.ipynb) | 200 threads, one expiring key, and the defenses | 35 |
+# | [05_eviction](05_eviction.ipynb) | LRU, LFU, SIEVE, S3-FIFO... against Belady's optimum | 40 |
+# | [06_layers](06_layers.ipynb) | browser, CDN, app, database - and a cross-user leak | 25 |
+# | [07_capstone](07_capstone.ipynb) | design a whole service's caching and score it | 45 |
 #
 # ## Further reading
 #
