@@ -34,7 +34,10 @@ def run(path: Path, redis_url: str | None) -> float:
         with tempfile.TemporaryDirectory() as tmp:
             os.environ["CACHE_LAB_HOME"] = tmp
             start = time.perf_counter()
-            NotebookClient(nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp}}).execute()
+            NotebookClient(
+                nb, timeout=300, kernel_name="python3", resources={"metadata": {"path": tmp}},
+                extra_arguments=["--IPKernelApp.log_level=ERROR"],
+            ).execute()
             return time.perf_counter() - start
     finally:
         if env_before is None:
