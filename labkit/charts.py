@@ -138,7 +138,7 @@ def finish(ax: Any, *, title: str, xlabel: str, ylabel: str, legend: bool | None
     return ax
 
 
-def to_png(fig: Figure, dpi: int = 90) -> bytes:
+def to_png(fig: Figure, dpi: int = 80) -> bytes:
     """Render a figure to PNG bytes (what the live widgets display)."""
     apply_style(fig)
     buf = io.BytesIO()
