@@ -126,3 +126,18 @@ def test_a_chart_needs_a_title_and_labels():
 def test_series_styles_differ_without_colour():
     styles = [charts.series_style(i) for i in range(6)]
     assert len({(s["marker"], str(s["linestyle"])) for s in styles}) == 6
+
+
+def test_presentation_mode_enlarges_live_charts():
+    plot = tour.explore()
+    width = plot.fig.get_size_inches()[0]
+    title_size = plot.fig.axes[0].title.get_fontsize()
+    charts.presentation(True)
+    try:
+        plot.redraw(force=True)
+        assert plot.fig.get_size_inches()[0] == pytest.approx(width * 1.25)
+        assert plot.fig.axes[0].title.get_fontsize() >= 1.4 * title_size
+    finally:
+        charts.presentation(False)
+    plot.redraw(force=True)
+    assert plot.fig.axes[0].title.get_fontsize() == title_size
