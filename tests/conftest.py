@@ -1,7 +1,7 @@
 """Shared fixtures: every store-facing test runs on three backends.
 
 ``store`` is parametrized over the in-process MemoryStore, fakeredis and a real
-redis-server that this session starts on a free loopback port (skipped, with the
+redis-server that the test run starts on a free loopback port (skipped, with the
 reason, only where no redis-server binary is installed).
 """
 
