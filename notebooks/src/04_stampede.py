@@ -58,7 +58,9 @@ herd
 # * **Right:** close to one query per reader for a single expiry, against a limit of one
 #   (dashed).
 # * Move **readers** down to 10: the herd shrinks but every reader still queries. Set
-#   **DB latency** to 5 ms: a fast query closes the window sooner, so fewer readers fall in it.
+#   **DB latency** to 5 ms: the refill lands sooner, so only readers who arrive within
+#   those 5 ms miss. Whether that is fewer depends on how quickly your machine starts
+#   200 threads; on a fast one they all arrive inside 5 ms and all still query.
 #   The herd is the number of readers who arrive *during one recompute*.
 # * Try the **defense** menu now if you like; the rest of the notebook takes the
 #   defenses one at a time.
