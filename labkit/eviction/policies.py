@@ -251,9 +251,6 @@ class Clock(Policy):
         return set(self._slot_of)
 
 
-_GONE = -1  # marks an evicted slot in SIEVE's queue (keys are >= 0)
-
-
 class Sieve(Policy):
     name = "sieve"
     summary = "a hand sweeps old to new, sparing visited keys; new keys join at the head"
@@ -261,46 +258,44 @@ class Sieve(Policy):
     def __init__(self, capacity: int, *, seed: int = 0) -> None:
         super().__init__(capacity, seed=seed)
         self._visited: dict[int, int] = {}
-        # Insertion order, oldest first.  Evicted keys leave a _GONE mark that is
-        # swept away when the hand wraps, so removal from the middle stays O(1).
+        # Insertion order, oldest first, from the last wrap of the hand on.  Keys the
+        # hand has passed are dead weight behind it, except the visited ones it spared:
+        # those are collected in _spared, in order, and become the queue when the hand
+        # wraps.  So an eviction writes nothing to the queue and removal stays O(1).
         self._queue: list[int] = []
+        self._spared: list[int] = []
         self._hand = 0
 
     def run(self, keys: list[int]) -> int:
-        visited, queue, capacity = self._visited, self._queue, self.capacity
+        visited, queue, spared, capacity = self._visited, self._queue, self._spared, self.capacity
         hand, size, hits = self._hand, len(visited), 0
-        append, seen = queue.append, visited.get
+        append, end = queue.append, len(queue)
         for key in keys:
-            bit = seen(key)
-            if bit is not None:
+            if key in visited:  # `in` then a store: cheaper than a .get() call, and most requests miss
                 hits += 1
-                if not bit:  # one lookup per hit; write only when the bit changes
-                    visited[key] = 1
+                visited[key] = 1
                 continue
             if size < capacity:
                 size += 1
-            else:
-                while True:
-                    if hand >= len(queue):
-                        queue[:] = [k for k in queue if k != _GONE]
-                        hand = 0
+            else:  # here hand < end always: there is a key under the hand
+                old = queue[hand]
+                hand += 1
+                while visited[old]:  # about one step per eviction on Zipf traces
+                    visited[old] = 0
+                    spared.append(old)
+                    if hand >= end:
+                        queue, spared, hand = spared, [], 0
+                        append, end = queue.append, len(queue)
                     old = queue[hand]
-                    if old == _GONE:
-                        hand += 1
-                    elif visited[old]:
-                        visited[old] = 0
-                        hand += 1
-                    else:
-                        del visited[old]
-                        queue[hand] = _GONE
-                        hand += 1
-                        if hand >= len(queue):  # evicted the newest: restart at the oldest
-                            queue[:] = [k for k in queue if k != _GONE]
-                            hand = 0
-                        break
+                    hand += 1
+                del visited[old]
+                if hand >= end:  # passed the newest: wrap to the oldest
+                    queue, spared, hand = spared, [], 0
+                    append, end = queue.append, len(queue)
             visited[key] = 0
             append(key)
-        self._hand = hand
+            end += 1
+        self._queue, self._spared, self._hand = queue, spared, hand
         return hits
 
     def cached_keys(self) -> set[int]:
@@ -804,6 +799,13 @@ class _SampledPolicy(Policy):
     Redis 3.0+ also keeps a pool of the 16 best candidates between evictions,
     which brings it a little closer to the exact policy; it is left out here to
     keep the loop fast, so these numbers are slightly pessimistic for Redis.
+
+    Keys live in numbered slots, and what a policy knows about a key (last use,
+    counter, expiry) is kept in a list indexed by slot: one list index per
+    sampled key instead of a slot lookup and a dict lookup.  With Redis's
+    default of 5 samples the comparison is written out (twice as fast as a
+    loop, and faster than ``min(..., key=...)``); ties go to the first sampled,
+    as in Redis's scan.
     """
 
     _batch: ClassVar[int] = 50_000
@@ -818,6 +820,7 @@ class _SampledPolicy(Policy):
         # windows gives exactly the same result as replaying it at once.
         self._draws: list[int] = []
         self._next_draw = 0
+        self._now = 0
 
     def _random_slots(self) -> list[int]:
         """A batch of random slot numbers (drawn by numpy: 20x cheaper than one by one)."""
@@ -833,34 +836,52 @@ class RedisLRU(_SampledPolicy):
 
     def __init__(self, capacity: int, *, seed: int = 0, samples: int = 5) -> None:
         super().__init__(capacity, seed=seed, samples=samples)
-        self._last_use: dict[int, int] = {}
-        self._now = 0
+        self._last_use: list[int] = []  # per slot: the request number of its key's last use
 
     def run(self, keys: list[int]) -> int:
         last_use, slots, slot_of, capacity = self._last_use, self._slots, self._slot_of, self.capacity
-        samples, draws, d = self.samples, self._draws, self._next_draw
-        now, hits = self._now, 0
-        for key in keys:
-            now += 1
+        samples, draws, d, filled = self.samples, self._draws, self._next_draw, len(slots)
+        n_draws, five = len(draws), samples == 5
+        now, hits = self._now, 0  # `now` stays as it was if keys is empty
+        for now, key in enumerate(keys, self._now + 1):  # request numbers, counted in C
             if key in slot_of:
                 hits += 1
-            elif len(slots) < capacity:
-                slot_of[key] = len(slots)
+                last_use[slot_of[key]] = now
+            elif filled < capacity:
+                slot_of[key] = filled
                 slots.append(key)
+                last_use.append(now)
+                filled += 1
             else:
-                if d + samples > len(draws):
+                if d + samples > n_draws:
                     draws, d = self._random_slots(), 0
-                best_slot, best_time = -1, now
-                for slot in draws[d : d + samples]:
-                    t = last_use[slots[slot]]
-                    if t < best_time:
-                        best_slot, best_time = slot, t
+                    n_draws = len(draws)
+                sample = draws[d : d + samples]
                 d += samples
-                victim = slots[best_slot]
-                del slot_of[victim], last_use[victim]
-                slots[best_slot] = key
-                slot_of[key] = best_slot
-            last_use[key] = now
+                if five:
+                    slot, s1, s2, s3, s4 = sample
+                    best = last_use[slot]
+                    t = last_use[s1]
+                    if t < best:
+                        slot, best = s1, t
+                    t = last_use[s2]
+                    if t < best:
+                        slot, best = s2, t
+                    t = last_use[s3]
+                    if t < best:
+                        slot, best = s3, t
+                    if last_use[s4] < best:
+                        slot = s4
+                else:
+                    slot, best = -1, now
+                    for s in sample:
+                        t = last_use[s]
+                        if t < best:
+                            slot, best = s, t
+                del slot_of[slots[slot]]
+                slots[slot] = key
+                slot_of[key] = slot
+                last_use[slot] = now
         self._now, self._draws, self._next_draw = now, draws, d
         return hits
 
@@ -887,48 +908,66 @@ class RedisLFU(_SampledPolicy):
         super().__init__(capacity, seed=seed, samples=samples)
         self.log_factor = log_factor
         self.decay_period_requests = decay_period_requests
-        self._counter: dict[int, int] = {}
-        self._touched: dict[int, int] = {}
-        self._now = 0
+        self._counter: list[int] = []  # per slot: the counter as of its key's last use
+        self._touched: list[int] = []  # per slot: the request number of that use
         self._coin = random.Random(seed + 1).random
 
     def run(self, keys: list[int]) -> int:
         counter, touched, slots, slot_of = self._counter, self._touched, self._slots, self._slot_of
         capacity, samples, period = self.capacity, self.samples, self.decay_period_requests
         coin, log_factor, init = self._coin, self.log_factor, self.init_value
-        draws, d = self._draws, self._next_draw
-        now, hits = self._now, 0
-        for key in keys:
-            now += 1
+        draws, d, filled = self._draws, self._next_draw, len(slots)
+        n_draws, five = len(draws), samples == 5
+        now, hits = self._now, 0  # `now` stays as it was if keys is empty
+        for now, key in enumerate(keys, self._now + 1):  # request numbers, counted in C
             if key in slot_of:
                 hits += 1
-                value = counter[key] - (now - touched[key]) // period
+                slot = slot_of[key]
+                value = counter[slot] - (now - touched[slot]) // period
                 if value < 0:
                     value = 0
                 if value < 255 and coin() * ((value - init if value > init else 0) * log_factor + 1) < 1.0:
                     value += 1
-                counter[key] = value
-                touched[key] = now
+                counter[slot] = value
+                touched[slot] = now
                 continue
-            if len(slots) < capacity:
-                slot_of[key] = len(slots)
+            if filled < capacity:
+                slot_of[key] = filled
                 slots.append(key)
+                counter.append(init)
+                touched.append(now)
+                filled += 1
+                continue
+            if d + samples > n_draws:
+                draws, d = self._random_slots(), 0
+                n_draws = len(draws)
+            sample = draws[d : d + samples]
+            d += samples
+            if five:
+                slot, s1, s2, s3, s4 = sample
+                best = counter[slot] - (now - touched[slot]) // period
+                value = counter[s1] - (now - touched[s1]) // period
+                if value < best:
+                    slot, best = s1, value
+                value = counter[s2] - (now - touched[s2]) // period
+                if value < best:
+                    slot, best = s2, value
+                value = counter[s3] - (now - touched[s3]) // period
+                if value < best:
+                    slot, best = s3, value
+                if counter[s4] - (now - touched[s4]) // period < best:
+                    slot = s4
             else:
-                if d + samples > len(draws):
-                    draws, d = self._random_slots(), 0
-                best_slot, best_value = -1, 1 << 30
-                for slot in draws[d : d + samples]:
-                    k = slots[slot]
-                    value = counter[k] - (now - touched[k]) // period
-                    if value < best_value:
-                        best_slot, best_value = slot, value
-                d += samples
-                victim = slots[best_slot]
-                del slot_of[victim], counter[victim], touched[victim]
-                slots[best_slot] = key
-                slot_of[key] = best_slot
-            counter[key] = init
-            touched[key] = now
+                slot, best = -1, 1 << 30
+                for s in sample:
+                    value = counter[s] - (now - touched[s]) // period
+                    if value < best:
+                        slot, best = s, value
+            del slot_of[slots[slot]]
+            slots[slot] = key
+            slot_of[key] = slot
+            counter[slot] = init
+            touched[slot] = now
         self._now, self._draws, self._next_draw = now, draws, d
         return hits
 
@@ -955,8 +994,7 @@ class VolatileTTL(_SampledPolicy):
     ) -> None:
         super().__init__(capacity, seed=seed, samples=samples)
         self.min_ttl_requests, self.max_ttl_requests = min_ttl_requests, max_ttl_requests
-        self._expires_at: dict[int, int] = {}
-        self._now = 0
+        self._expires_at: list[int] = []  # per slot: when its key would expire
 
     def ttl_of(self, key: int) -> int:
         """The key's time to live in requests: the same for a key on every write."""
@@ -966,31 +1004,51 @@ class VolatileTTL(_SampledPolicy):
 
     def run(self, keys: list[int]) -> int:
         expires_at, slots, slot_of, capacity = self._expires_at, self._slots, self._slot_of, self.capacity
-        samples, ttl_of = self.samples, self.ttl_of
-        draws, d = self._draws, self._next_draw
-        now, hits = self._now, 0
-        for key in keys:
-            now += 1
+        samples, draws, d, filled = self.samples, self._draws, self._next_draw, len(slots)
+        n_draws, five = len(draws), samples == 5
+        # ttl_of() inlined: a method call per miss costs more than the rest of the miss.
+        low, spread, salt = self.min_ttl_requests, self.max_ttl_requests - self.min_ttl_requests + 1, self.seed * 97
+        now, hits = self._now, 0  # `now` stays as it was if keys is empty
+        for now, key in enumerate(keys, self._now + 1):  # request numbers, counted in C
             if key in slot_of:
                 hits += 1
                 continue
-            if len(slots) < capacity:
-                slot_of[key] = len(slots)
+            if filled < capacity:
+                slot = filled
+                slot_of[key] = slot
                 slots.append(key)
+                expires_at.append(0)
+                filled += 1
             else:
-                if d + samples > len(draws):
+                if d + samples > n_draws:
                     draws, d = self._random_slots(), 0
-                best_slot, best_expiry = -1, 1 << 62
-                for slot in draws[d : d + samples]:
-                    expiry = expires_at[slots[slot]]
-                    if expiry < best_expiry:
-                        best_slot, best_expiry = slot, expiry
+                    n_draws = len(draws)
+                sample = draws[d : d + samples]
                 d += samples
-                victim = slots[best_slot]
-                del slot_of[victim], expires_at[victim]
-                slots[best_slot] = key
-                slot_of[key] = best_slot
-            expires_at[key] = now + ttl_of(key)
+                if five:
+                    slot, s1, s2, s3, s4 = sample
+                    best = expires_at[slot]
+                    t = expires_at[s1]
+                    if t < best:
+                        slot, best = s1, t
+                    t = expires_at[s2]
+                    if t < best:
+                        slot, best = s2, t
+                    t = expires_at[s3]
+                    if t < best:
+                        slot, best = s3, t
+                    if expires_at[s4] < best:
+                        slot = s4
+                else:
+                    slot, best = -1, 1 << 62
+                    for s in sample:
+                        t = expires_at[s]
+                        if t < best:
+                            slot, best = s, t
+                del slot_of[slots[slot]]
+                slots[slot] = key
+                slot_of[key] = slot
+            expires_at[slot] = now + low + ((key * 2654435761 + salt) & 0xFFFFFFFF) % spread
         self._now, self._draws, self._next_draw = now, draws, d
         return hits
 
