@@ -803,9 +803,9 @@ class _SampledPolicy(Policy):
     Keys live in numbered slots, and what a policy knows about a key (last use,
     counter, expiry) is kept in a list indexed by slot: one list index per
     sampled key instead of a slot lookup and a dict lookup.  With Redis's
-    default of 5 samples the comparison is written out (twice as fast as a
-    loop, and faster than ``min(..., key=...)``); ties go to the first sampled,
-    as in Redis's scan.
+    default of 5 samples the comparison is written out (measured about 1.4x
+    faster than a loop over the sample, 2.5x faster than ``min(..., key=...)``);
+    ties go to the first key sampled, as in Redis's scan.
     """
 
     _batch: ClassVar[int] = 50_000
