@@ -228,12 +228,10 @@ def _load(db: Database, row_id: int) -> Row:
     return row
 
 
-class CacheAside(Pattern):
-    """The application owns both halves: it reads the cache, and on a miss loads the
-    row from the database and puts it in the cache.  A write goes to the database
-    and deletes the cached key, so the next read loads the new row."""
-
-    name = "cache-aside"
+class _AppLoads(Pattern):
+    """Patterns whose *application* loads a missing row from the database and fills
+    the cache.  They differ only in how the fill is written (:meth:`_fill`) and in
+    what a write does."""
 
     def __init__(
         self,
@@ -254,8 +252,24 @@ class CacheAside(Pattern):
         row = _load(self.db, row_id)
         self.stats.add(db_reads=1)
         self._step(row_id)
-        self.store.set(cache_key(row_id), row.to_cache(), self.ttl_seconds)
+        self._fill(row)
         return row
+
+    @abstractmethod
+    def _fill(self, row: Row) -> None: ...
+
+
+class CacheAside(_AppLoads):
+    """The application owns both halves: it reads the cache, and on a miss loads the
+    row from the database and puts it in the cache.  A write goes to the database
+    and deletes the cached key, so the next read loads the new row."""
+
+    name = "cache-aside"
+
+    def _fill(self, row: Row) -> None:
+        # A plain SET, as most cache-aside code does: a slow reader can put back a
+        # row older than one a writer just committed (the race in notebooks 01 and 02).
+        self.store.set(cache_key(row.id), row.to_cache(), self.ttl_seconds)
 
     def write(self, row_id: int, value: str) -> None:
         row_id = self._check_open(row_id)
@@ -342,7 +356,7 @@ class ReadThrough(Pattern):
         self.cache.put(row_id, value)
 
 
-class WriteThrough(Pattern):
+class WriteThrough(_AppLoads):
     """A write updates the database and then the cache before it is acknowledged.
 
     Order matters.  The database is the source of truth, so it goes first: if it
@@ -355,28 +369,9 @@ class WriteThrough(Pattern):
 
     name = "write-through"
 
-    def __init__(
-        self,
-        store: Store,
-        db: Database,
-        *,
-        ttl_seconds: float | None = DEFAULT_TTL_SECONDS,
-        clock: Clock | None = None,
-    ) -> None:
-        super().__init__(store, ttl_seconds=ttl_seconds, clock=clock)
-        self.db = db
-
-    def read(self, row_id: int) -> Row:
-        row_id = self._check_open(row_id)
-        cached = self._cached(row_id)
-        if cached is not None:
-            return cached
-        row = _load(self.db, row_id)
-        self.stats.add(db_reads=1)
-        self._step(row_id)
+    def _fill(self, row: Row) -> None:
         # A writer may have cached a newer row while we were loading: never go back.
         set_if_newer(self.store, row, self.ttl_seconds)
-        return row
 
     def write(self, row_id: int, value: str) -> None:
         row_id = self._check_open(row_id)
