@@ -155,7 +155,7 @@ def test_notebook_in_browser(lab, notebook):
         step = "run all cells"
         page.evaluate("window.jupyterapp.commands.execute('notebook:run-all-cells')")
         page.wait_for_function(_ALL_DONE, timeout=180_000, polling=500)
-        page.wait_for_timeout(1500)  # let widget views finish rendering
+        page.wait_for_timeout(800)  # let widget views finish rendering
         step = "render without widget errors or tracebacks"
         text = page.inner_text(".jp-Notebook")
         for bad in BAD_TEXT:
@@ -180,7 +180,7 @@ def test_notebook_in_browser(lab, notebook):
             arg=[image.element_handle(), before],
             timeout=30_000,
         )
-        page.wait_for_timeout(500)
+        page.wait_for_timeout(300)
         page.screenshot(path=str(ARTIFACTS / f"{Path(notebook).stem}.png"), full_page=False)
         assert not [e for e in errors if "widget" in e.lower()], errors
     except Exception as exc:
