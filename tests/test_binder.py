@@ -87,3 +87,16 @@ def test_binder_start_rehearsal_serves_redis_on_loopback():
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: REDIS_URL=redis://127.0.0.1:" in result.stdout
     assert "bound to 127.0.0.1" in result.stdout and "LABKIT_OWNS_REDIS=1" in result.stdout
+
+
+@pytest.mark.slow
+def test_binder_requirements_resolve_together():
+    """pip can install the pinned set as one environment (resolved, not installed)."""
+    result = subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--dry-run", "--ignore-installed", "--quiet",
+         "--disable-pip-version-check", "-r", str(BINDER / "requirements.txt")],
+        capture_output=True, text=True, timeout=300,
+    )
+    if result.returncode != 0 and re.search(r"(?i)network|connection|resolve host|timed out", result.stderr):
+        pytest.skip("the package index is unreachable from here: " + result.stderr.strip().splitlines()[-1])
+    assert result.returncode == 0, result.stderr[-2000:]
