@@ -11,7 +11,11 @@ Small modules, one idea each:
 ``metrics``         hit ratio, latency percentiles, the staleness meter
 ``charts``          one colour-blind-safe style; titles that state findings
 ``widgets``         live controls bound to a chart; predict-then-run
-``exercises``       checks, hints, solutions; ``progress`` records them
+``exercises``       checks, hints, solutions, code graded by replays; the catalogue
+``progress``        what a learner has done, kept on their own machine
+``claims``          the numbers the notebooks state, computed and checked
+``course``          the map: every notebook and the concept package behind it
+``memo``            memo caches behind one registry: ``labkit.forget()``
 ==================  =====================================================
 
 Heavy modules (matplotlib, ipywidgets, fakeredis) load on first use, so
@@ -41,6 +45,7 @@ __all__ = [
     "Row",
     "MemoryStore",
     "StalenessMeter",
+    "forget",
 ]
 
 _LAZY = {
@@ -49,11 +54,13 @@ _LAZY = {
     "Row": ("database", "Row"),
     "MemoryStore": ("store", "MemoryStore"),
     "StalenessMeter": ("metrics", "StalenessMeter"),
+    "forget": ("memo", "forget"),
 }
 
 if TYPE_CHECKING:
     from .connection import connect
     from .database import Database, Row
+    from .memo import forget
     from .metrics import StalenessMeter
     from .store import MemoryStore
 

@@ -1,31 +1,142 @@
-"""Exercises with automatic checks, hints and a solution shown only on request.
+"""Exercises with automatic checks, hints, hidden solutions - and code the learner writes.
 
-In a notebook::
+Two kinds, one interface (``check``, ``hint``, ``solution``, ``reference``, ``mistakes``):
 
-    ex = Exercise("03", "longest-ttl", check=lambda ttl: (ttl <= 40, "..."),
-                  hint="...", solution="my_ttl = 40")
-    ex.check(my_ttl)     # prints a verdict, records progress, never raises
-    ex.hint()
-    ex.solution()
+* :class:`Exercise` grades an answer - a number, a choice, a small plan::
 
-A check function returns ``True``/``False`` or ``(passed, message)``.  Leaving the
-answer as ``...`` (Ellipsis) means "not attempted yet".
+      ex = Exercise("03", "longest-ttl", check=lambda ttl: (ttl <= 40, "..."),
+                    hint="...", solution="my_ttl = 40", reference=lambda: 40,
+                    mistakes={"over the staleness budget": 300})
+
+* :class:`Implement` grades code: the learner fills in a function or a small class,
+  and the check runs it through the lab's own adversarial replays (:class:`Scenario`),
+  in order.  The first scenario that breaks it is named, with the interleaving or
+  timeline that did (a small table or chart), never a traceback.
+
+``check(answer)`` prints one verdict, records progress and never raises.  An answer
+left as ``...`` - or a function or class whose bodies are still only ``...`` - is
+not an attempt: it records nothing.  It returns a :class:`Checked`, which is truthy
+when the answer passed and shows nothing in a notebook (the verdict is printed).
+
+Every lesson's ``exercises(store=None)`` returns an :class:`ExerciseSet`, and
+:func:`catalogue` lists every exercise of every notebook, so the tests can prove
+that each reference answer passes and each listed mistake is refused by name.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
+import dis
+import html
+import importlib
+import inspect
+import textwrap
+from collections.abc import Callable, Iterator, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from . import progress
 from .errors import LabError
 
-__all__ = ["Exercise", "NOT_DONE"]
+__all__ = [
+    "Exercise",
+    "Implement",
+    "Scenario",
+    "Verdict",
+    "Checked",
+    "Args",
+    "ExerciseSet",
+    "NOT_DONE",
+    "catalogue",
+    "is_unanswered",
+]
 
 NOT_DONE = ...
+_MAX_EVIDENCE_ROWS = 24
+
+
+class Args(tuple):
+    """A reference answer made of several arguments: ``check(Args((acquire, release)))``
+    is ``check(acquire, release)``."""
+
+
+_STUB_OPS = {"RESUME", "NOP", "LOAD_CONST", "RETURN_VALUE", "RETURN_CONST", "POP_TOP"}
+
+
+def _is_stub_function(obj: Any) -> bool:
+    """A body of only a docstring, ``...`` or ``pass``: it loads constants and returns None."""
+    code = getattr(obj, "__code__", None)
+    if code is None:
+        return False
+    ops = list(dis.get_instructions(code))
+    constants_only = all(op.argval is None or op.argval is Ellipsis
+                         for op in ops if op.opname in ("LOAD_CONST", "RETURN_CONST"))
+    return constants_only and all(op.opname in _STUB_OPS for op in ops)
+
+
+def is_unanswered(answer: Any) -> bool:
+    """True for ``...``, a container holding ``...``, or code whose bodies are only stubs."""
+    if answer is NOT_DONE:
+        return True
+    if isinstance(answer, dict):
+        return any(v is NOT_DONE for v in answer.values())
+    if isinstance(answer, (list, tuple)) and not isinstance(answer, Args):
+        return any(v is NOT_DONE for v in answer)
+    if inspect.isclass(answer):
+        methods = [v for v in vars(answer).values() if inspect.isfunction(v)]
+        return bool(methods) and all(_is_stub_function(m) for m in methods)
+    if inspect.isfunction(answer):
+        return _is_stub_function(answer)
+    return False
+
+
+@dataclass
+class Verdict:
+    """What one scenario found: passed or not, one sentence, and the evidence."""
+
+    passed: bool
+    message: str
+    evidence: Any = None  # list of dict rows (a table), or a matplotlib Figure
+
+
+@dataclass
+class Scenario:
+    """One replay an implementation must survive: ``run(answer) -> Verdict``."""
+
+    name: str
+    run: Callable[[Any], Verdict]
+
+
+class Checked:
+    """The result of ``check()``: truthy if the answer passed, invisible in a notebook."""
+
+    __slots__ = ("passed", "feedback")
+
+    def __init__(self, passed: bool, feedback: str) -> None:
+        self.passed, self.feedback = bool(passed), feedback
+
+    def __bool__(self) -> bool:
+        return self.passed
+
+    def __eq__(self, other: object) -> bool:
+        if isinstance(other, (bool, Checked)):
+            return self.passed == bool(other)
+        return NotImplemented
+
+    def __hash__(self) -> int:
+        return hash(self.passed)
+
+    def _ipython_display_(self) -> None:
+        """The verdict is already printed; show no ``True``/``False`` under it."""
+
+    def __repr__(self) -> str:
+        return f"<Checked: {'passed' if self.passed else 'not passed'}>"
 
 
 class Exercise:
+    """An answer checked by ``check(answer) -> bool`` or ``-> (bool, message)``."""
+
+    kind = "value"
+
     def __init__(
         self,
         notebook: str,
@@ -34,37 +145,269 @@ class Exercise:
         *,
         hint: str,
         solution: str,
+        kind: str | None = None,
+        reference: Callable[[], Any] | None = None,
+        mistakes: Mapping[str, Any] | None = None,
     ) -> None:
         self.notebook, self.name = notebook, name
-        self._check, self._hint, self._solution = check, hint, solution
+        self._grade, self._hint, self._solution = check, hint, solution
+        if kind is not None:
+            self.kind = kind
+        self._reference = reference
+        self._mistakes = dict(mistakes or {})
         self.passed: bool | None = None
+        self.last_feedback = ""
 
-    def check(self, *answer: Any) -> bool:
-        """Grade ``answer``, print one verdict line, record the attempt."""
-        if not answer or any(a is NOT_DONE for a in answer):
-            print(f"✏️  Exercise {self.name}: replace the ... with your answer, then run this cell again.")
-            return False
-        try:
-            verdict = self._check(*answer)
-        except LabError as exc:
-            verdict = (False, str(exc))
-        except Exception as exc:  # the learner's code broke: say so in one line
-            verdict = (False, f"your code raised {type(exc).__name__}: {exc}")
-        passed, message = verdict if isinstance(verdict, tuple) else (bool(verdict), "")
+    # -- what a learner calls ---------------------------------------------------------
+    def check(self, *answer: Any) -> Checked:
+        """Grade ``answer``, print one verdict, record the attempt; never raises."""
+        if len(answer) == 1 and isinstance(answer[0], Args):
+            answer = tuple(answer[0])
+        if not answer or any(is_unanswered(a) for a in answer):
+            self.last_feedback = (f"✏️  Exercise {self.name}: replace the ... with your answer, "
+                                  "then run this cell again.")
+            print(self.last_feedback)
+            return Checked(False, self.last_feedback)
+        passed, message, evidence = self._run(answer)
         self.passed = bool(passed)
         progress.record(self.notebook, self.name, self.passed)
         mark = "✅ Correct" if passed else "❌ Not yet"
-        print(f"{mark} - {message}" if message else mark)
+        self.last_feedback = f"{mark} - {message}" if message else mark
+        print(self.last_feedback)
         if not passed:
+            if evidence is not None:
+                _show_evidence(evidence)
             print("   Stuck? Run  .hint()  on this exercise, or  .solution()  to see one answer.")
-        return self.passed
+        return Checked(self.passed, self.last_feedback)
 
     def hint(self) -> None:
         print(f"💡 {self._hint}")
 
     def solution(self) -> None:
-        print(f"One solution:\n\n{self._solution}")
+        print(f"One solution:\n\n{self.solution_text()}")
+
+    # -- what the tests and the catalogue use -------------------------------------------
+    def solution_text(self) -> str:
+        return self._solution
+
+    def reference(self) -> Any:
+        """The reference answer (the one the solution shows)."""
+        if self._reference is None:
+            raise LabError(f"Exercise {self.notebook}/{self.name} has no reference answer.")
+        return _resolve(self._reference)
+
+    def mistakes(self) -> dict[str, Any]:
+        """Common mistakes by short name -> an answer that makes that mistake."""
+        return {name: _resolve(make) for name, make in self._mistakes.items()}
+
+    def _run(self, answer: tuple[Any, ...]) -> tuple[bool, str, Any]:
+        try:
+            verdict = self._grade(*answer)
+        except LabError as exc:
+            return False, str(exc), None
+        except Exception as exc:  # the learner's answer broke the check: one line
+            return False, f"your answer raised {type(exc).__name__}: {exc}", None
+        if isinstance(verdict, Verdict):
+            return verdict.passed, verdict.message, verdict.evidence
+        if isinstance(verdict, tuple):
+            return bool(verdict[0]), str(verdict[1]), verdict[2] if len(verdict) > 2 else None
+        return bool(verdict), "", None
 
     def __repr__(self) -> str:
         state = {None: "not attempted", True: "passed", False: "not passed yet"}[self.passed]
-        return f"<Exercise {self.notebook}/{self.name}: {state}>"
+        return f"<{type(self).__name__} {self.notebook}/{self.name} ({self.kind}): {state}>"
+
+
+def _resolve(obj: Any) -> Any:
+    """A reference or mistake is the answer itself, or a zero-argument lambda making it
+    (so an answer can be built lazily, or be a value computed on demand)."""
+    if inspect.isfunction(obj) and obj.__name__ == "<lambda>" and not inspect.signature(obj).parameters:
+        return obj()
+    return obj
+
+
+class Implement(Exercise):
+    """The learner writes code; the lab's replays grade it, first failure named and shown.
+
+    ``reference`` and each mistake are the answer object (a function, a class, or
+    :class:`Args` of several), or a zero-argument lambda that makes it.
+    ``skeleton`` is the cell the learner starts from (signature, docstring, ``...``).
+    """
+
+    kind = "implement"
+
+    def __init__(
+        self,
+        notebook: str,
+        name: str,
+        scenarios: list[Scenario],
+        *,
+        hint: str,
+        reference: Callable[[], Any],
+        mistakes: Mapping[str, Any],
+        skeleton: str = "",
+        solution: str | None = None,
+    ) -> None:
+        if not scenarios:
+            raise LabError(f"Implement exercise {notebook}/{name} needs at least one scenario.")
+        super().__init__(notebook, name, self._grade_all, hint=hint, solution=solution or "",
+                         reference=reference, mistakes=mistakes)
+        self.scenarios = list(scenarios)
+        self.skeleton = skeleton
+
+    def solution_text(self) -> str:
+        if self._solution:
+            return self._solution
+        ref = self.reference()
+        parts = ref if isinstance(ref, Args) else (ref,)
+        try:
+            return "\n\n".join(textwrap.dedent(inspect.getsource(p)).rstrip() for p in parts)
+        except (OSError, TypeError):
+            return repr(ref)
+
+    def _grade_all(self, *answer: Any) -> Verdict:
+        subject = answer[0] if len(answer) == 1 else Args(answer)
+        for i, scenario in enumerate(self.scenarios, start=1):
+            try:
+                verdict = scenario.run(subject)
+            except LabError as exc:
+                verdict = Verdict(False, str(exc))
+            except Exception as exc:  # the learner's code raised inside the replay
+                verdict = Verdict(False, f"your code raised {type(exc).__name__}: {exc}")
+            if not verdict.passed:
+                where = f"scenario {i} of {len(self.scenarios)}, '{scenario.name}'"
+                return Verdict(False, f"{where}: {verdict.message}", verdict.evidence)
+        names = ", ".join(f"'{s.name}'" for s in self.scenarios)
+        return Verdict(True, f"your code passed every replay ({names}).")
+
+
+def _show_evidence(evidence: Any) -> None:
+    """A small table (list of dict rows) or a chart, under the verdict."""
+    if isinstance(evidence, list) and evidence and isinstance(evidence[0], Mapping):
+        rows = evidence[:_MAX_EVIDENCE_ROWS]
+        cut = len(evidence) - len(rows)
+        try:
+            from IPython import get_ipython
+            from IPython.display import HTML, display
+        except ImportError:  # plain Python: a text table
+            get_ipython = None  # type: ignore[assignment]
+        if get_ipython is not None and get_ipython() is not None:
+            display(HTML(_html_table(rows, cut)))
+        else:
+            print(_text_table(rows, cut))
+        return
+    if hasattr(evidence, "savefig"):
+        from . import charts
+
+        show = getattr(charts, "show", None)
+        if show is not None:
+            show(evidence)
+        else:
+            from IPython.display import display
+
+            display(evidence)
+        return
+    print(f"   {evidence}")
+
+
+def _columns(rows: list[Mapping[str, Any]]) -> list[str]:
+    cols: list[str] = []
+    for row in rows:
+        cols.extend(c for c in row if c not in cols)
+    return cols
+
+
+def _html_table(rows: list[Mapping[str, Any]], cut: int) -> str:
+    cols = _columns(rows)
+    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in cols)
+    body = "".join(
+        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows
+    )
+    more = f"<p>... and {cut} more rows.</p>" if cut else ""
+    return ("<table><caption>What happened in the replay that failed</caption>"
+            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}")
+
+
+def _text_table(rows: list[Mapping[str, Any]], cut: int) -> str:
+    cols = _columns(rows)
+    cells = [[str(c) for c in cols]] + [[str(r.get(c, "")) for c in cols] for r in rows]
+    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
+    lines = ["   " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
+    if cut:
+        lines.append(f"   ... and {cut} more rows.")
+    return "\n".join(lines)
+
+
+class ExerciseSet(Mapping[str, Exercise]):
+    """A notebook's exercises by slot name: ``ex["fix-the-lock"]`` or ``ex.fix_the_lock``."""
+
+    def __init__(self, exercises: Mapping[str, Exercise]) -> None:
+        self._items = dict(exercises)
+
+    def __getitem__(self, key: str) -> Exercise:
+        if key in self._items:
+            return self._items[key]
+        raise KeyError(f"No exercise {key!r}; this notebook has {', '.join(self._items)}.")
+
+    def __getattr__(self, name: str) -> Exercise:
+        items = self.__dict__.get("_items", {})
+        for key in (name, name.replace("_", "-")):
+            if key in items:
+                return items[key]
+        raise AttributeError(f"No exercise {name!r}; this notebook has {', '.join(items)}.")
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._items)
+
+    def __len__(self) -> int:
+        return len(self._items)
+
+    def __repr__(self) -> str:
+        return f"<ExerciseSet {', '.join(self._items)}>"
+
+    def _ipython_display_(self) -> None:
+        print("Exercises: " + ", ".join(self._items))
+
+
+def as_exercise_set(value: Any) -> ExerciseSet:
+    """An ExerciseSet from what a lesson's ``exercises()`` returns."""
+    if isinstance(value, ExerciseSet):
+        return value
+    if isinstance(value, Mapping):
+        return ExerciseSet(value)
+    return ExerciseSet({k: v for k, v in vars(value).items() if isinstance(v, Exercise)})
+
+
+def catalogue() -> list[Exercise]:
+    """Every exercise of every notebook, built on the default backend (fakeredis).
+
+    Opens no network connection and writes no progress until an exercise is checked.
+    """
+    from .connection import connect
+    from .course import NOTEBOOKS
+
+    found: list[Exercise] = []
+    for lesson in NOTEBOOKS:
+        make = _exercises_function(lesson.lesson_module, lesson.package)
+        if make is None:
+            continue
+        if inspect.signature(make).parameters:
+            value = make(connect("fakeredis://", namespace=f"catalogue-{lesson.number}"))
+        else:
+            value = make()
+        found.extend(as_exercise_set(value).values())
+    return found
+
+
+def _exercises_function(lesson_module: str, package: str) -> Callable[..., Any] | None:
+    for module in (lesson_module, f"labkit.{package}"):
+        try:
+            mod = importlib.import_module(module)
+        except ModuleNotFoundError as exc:
+            if exc.name is not None and module.startswith(exc.name):
+                continue
+            raise
+        make = getattr(mod, "exercises", None)
+        if callable(make):
+            return make
+    return None

@@ -6,7 +6,13 @@ A source uses the "percent" format: ``# %% [markdown]`` starts a markdown cell
 notebooks carry no outputs or execution counts, so a diff shows only what a
 person wrote.  ``--check`` exits 1 if any notebook differs from its source.
 
+Where the prose states a measured number it writes ``{claim:NAME}`` (or
+``{claim:NAME:.0%}``); the build fills in the value of that claim from the
+notebook's ``labkit/<concept>/claims.py`` (see ``labkit.claims``).  So when code
+changes a number the prose shows, ``--check`` fails until the notebook is rebuilt.
+
     python tools/build_notebooks.py          # rebuild all
+    python tools/build_notebooks.py 04 05    # rebuild notebooks 04 and 05
     python tools/build_notebooks.py --check  # verify (the tests run this)
 """
 
@@ -17,11 +23,15 @@ import sys
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+from labkit.claims import fill  # noqa: E402 - needs ROOT on the path first
+from labkit.errors import LabError  # noqa: E402
+
 SRC = ROOT / "notebooks" / "src"
 OUT = ROOT / "notebooks"
 
 
-def _cell(kind: str, lines: list[str]) -> dict | None:
+def _cell(kind: str, lines: list[str], notebook: str) -> dict | None:
     while lines and not lines[-1].strip():
         lines.pop()
     while lines and not lines[0].strip():
@@ -30,7 +40,7 @@ def _cell(kind: str, lines: list[str]) -> dict | None:
         return None
     if kind == "markdown":
         text = [ln[2:] if ln.startswith("# ") else ln.lstrip("#") for ln in lines]
-        source = "\n".join(text)
+        source = fill("\n".join(text), notebook)
         return {"cell_type": "markdown", "metadata": {}, "source": source.splitlines(keepends=True)}
     source = "\n".join(lines)
     return {
@@ -43,16 +53,17 @@ def _cell(kind: str, lines: list[str]) -> dict | None:
 
 
 def build(src: Path) -> str:
+    notebook = src.stem[:2]
     cells, kind, lines = [], None, []
     for line in src.read_text().splitlines():
         if line.startswith("# %%"):
-            if kind is not None and (c := _cell(kind, lines)):
+            if kind is not None and (c := _cell(kind, lines, notebook)):
                 cells.append(c)
             kind = "markdown" if "[markdown]" in line else "code"
             lines = []
         elif kind is not None:
             lines.append(line)
-    if kind is not None and (c := _cell(kind, lines)):
+    if kind is not None and (c := _cell(kind, lines, notebook)):
         cells.append(c)
     nb = {
         "cells": cells,
@@ -70,10 +81,17 @@ def build(src: Path) -> str:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
+    wanted = {a.zfill(2) for a in argv if a.isdigit()}
     stale = []
     for src in sorted(SRC.glob("[0-9][0-9]_*.py")):
+        if wanted and src.stem[:2] not in wanted:
+            continue
         out = OUT / (src.stem + ".ipynb")
-        text = build(src)
+        try:
+            text = build(src)
+        except LabError as exc:  # an unknown claim: one sentence, not a traceback
+            print(f"{src.name}: {exc}")
+            return 2
         if check:
             if not out.exists() or out.read_text() != text:
                 stale.append(out.name)
