@@ -75,4 +75,5 @@ def test_course_map_matches_the_notebooks():
             assert stated and int(stated.group(1)) == lesson.minutes, (
                 f"{lesson.slug} states {stated and stated.group(1)} minutes, the course map {lesson.minutes}"
             )
-    assert {s for s in stems} <= {lesson.slug for lesson in course.NOTEBOOKS}, "a notebook is missing from labkit.course"
+    slugs = {lesson.slug for lesson in course.NOTEBOOKS}
+    assert stems <= slugs, f"notebooks missing from labkit.course: {sorted(stems - slugs)}"
