@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import socket
 import subprocess
 import sys
@@ -82,19 +83,23 @@ def test_unanswered_and_broken_answers_never_raise(capsys):
     assert "ttl_seconds must be > 0" in capsys.readouterr().out
 
 
-def test_progress_survives_a_restart_and_opens_no_socket(monkeypatch):
+def test_progress_survives_a_restart_and_opens_no_socket(monkeypatch, tmp_path):
     def no_network(*a, **k):
         raise AssertionError("progress tried to open a socket")
 
-    monkeypatch.setattr(socket, "socket", no_network)
-    progress.record("00", "mean-latency", False)
-    progress.record("00", "mean-latency", True)
-    progress.record("00", "mean-latency", False)  # a pass is kept
-    monkeypatch.undo()
+    # Only the socket patch is undone: monkeypatch.undo() would also undo the autouse
+    # CACHE_LAB_HOME isolation and send the subprocess to the tester's own home.
+    with monkeypatch.context() as patched:
+        patched.setattr(socket, "socket", no_network)
+        progress.record("00", "mean-latency", False)
+        progress.record("00", "mean-latency", True)
+        progress.record("00", "mean-latency", False)  # a pass is kept
+    assert progress.progress_path().is_relative_to(tmp_path)
     out = subprocess.run(
-        [sys.executable, "-c", "from labkit import progress; print(progress.summary())"],
-        capture_output=True, text=True, env={**__import__("os").environ},
+        [sys.executable, "-c", "from labkit import progress; print(progress.progress_path(), progress.summary())"],
+        capture_output=True, text=True, env={**os.environ},
     ).stdout
+    assert str(tmp_path) in out, "the restarted process read another progress file"
     assert "'passed': True" in out and "'attempts': 3" in out
 
 
