@@ -4,15 +4,21 @@
 * :class:`RedisStore` over fakeredis - the default, in-process, no server needed.
 * :class:`RedisStore` over a real Redis - when ``REDIS_URL`` (or ``url=``) names one.
 
-Every key the lab writes lives under ``labkit:<namespace>:``.  :meth:`Store.reset`
-deletes only those keys (SCAN + DEL); nothing here ever flushes a database or
-changes a server's configuration, so a learner's own data is safe.
+Every key the lab writes lives under ``labkit:<learner>:<namespace>:`` (the learner
+id comes from :func:`labkit.progress.learner_id`, so learners sharing one Redis never
+see each other's keys or messages).  :meth:`Store.reset` deletes only those keys
+(SCAN + DEL); nothing here ever flushes a database or changes a server's
+configuration, so a learner's own data is safe.
+
+Version-guarded writes (:meth:`Store.set_if_newer`) store ``"<version>|<payload>"``;
+:func:`versioned` and :func:`unversioned` build and read that form.
 """
 
 from __future__ import annotations
 
 import contextlib
 import math
+import numbers
 import re
 import threading
 import time
@@ -24,12 +30,43 @@ from queue import Empty, SimpleQueue
 from typing import Any
 
 from .clock import Clock, wall_clock
-from .errors import LabError, check_non_negative, check_ttl
+from .errors import LabError, check_integer_amount, check_non_negative, check_ttl, check_value
 
-__all__ = ["Store", "StoreStats", "MemoryStore", "RedisStore", "Subscription", "ROOT_PREFIX"]
+__all__ = [
+    "Store",
+    "StoreStats",
+    "MemoryStore",
+    "RedisStore",
+    "Subscription",
+    "ROOT_PREFIX",
+    "versioned",
+    "unversioned",
+]
 
 ROOT_PREFIX = "labkit"
 _NAMESPACE_RE = re.compile(r"^[A-Za-z0-9_.-]{1,64}$")
+_VERSIONED_RE = re.compile(r"^(\d+)\|")
+
+
+def check_version(version: Any) -> int:
+    if isinstance(version, bool) or not isinstance(version, numbers.Integral) or version < 0:
+        raise LabError(f"version must be a whole number >= 0, such as a row's version (got {version!r}).")
+    return int(version)
+
+
+def versioned(payload: str, version: int) -> str:
+    """The stored form of a version-guarded value: ``"<version>|<payload>"``."""
+    return f"{check_version(version)}|{check_value(payload, 'payload')}"
+
+
+def unversioned(text: str) -> tuple[int | None, str]:
+    """``(version, payload)`` from a stored value; ``(None, text)`` if it carries no version
+    (a lease placeholder, a plain value), which :meth:`Store.set_if_newer` treats as older
+    than any version."""
+    match = _VERSIONED_RE.match(text)
+    if match is None:
+        return None, text
+    return int(match.group(1)), text[match.end() :]
 
 
 def check_namespace(namespace: str) -> str:
@@ -111,9 +148,12 @@ class Store(ABC):
     backend: str = "abstract"
     clock: Clock
 
-    def __init__(self, namespace: str = "lab") -> None:
+    def __init__(self, namespace: str = "lab", *, learner: str | None = None) -> None:
+        from .progress import check_learner, learner_id
+
         self.namespace = check_namespace(namespace)
-        self.prefix = f"{ROOT_PREFIX}:{namespace}:"
+        self.learner = learner_id() if learner is None else check_learner(learner)
+        self.prefix = f"{ROOT_PREFIX}:{self.learner}:{namespace}:"
         self.stats = StoreStats()
 
     # -- the contract -------------------------------------------------------------
@@ -140,7 +180,14 @@ class Store(ABC):
         """Set ``key`` only if it holds ``expected`` (None: only if absent), atomically."""
 
     @abstractmethod
-    def incr(self, key: str, amount: int = 1) -> int: ...
+    def set_if_newer(self, key: str, value: str, version: int, ttl_seconds: float | None = None) -> bool:
+        """Store ``versioned(value, version)`` only if the key holds no newer or equal
+        version (atomically).  A value without a version (absent, a lease placeholder)
+        counts as older than any version.  True if stored."""
+
+    @abstractmethod
+    def incr(self, key: str, amount: int = 1) -> int:
+        """Add a whole number to an integer value (absent counts as 0); the new value."""
 
     @abstractmethod
     def expire(self, key: str, ttl_seconds: float) -> bool: ...
@@ -260,8 +307,9 @@ class MemoryStore(Store):
         *,
         namespace: str = "lab",
         latency_seconds: float = 0.0,
+        learner: str | None = None,
     ) -> None:
-        super().__init__(namespace)
+        super().__init__(namespace, learner=learner)
         self.clock = clock
         self.latency_seconds = check_non_negative("latency_seconds", latency_seconds, "s")
         self._data: dict[str, tuple[str, float]] = {}
@@ -298,12 +346,13 @@ class MemoryStore(Store):
 
     def set(self, key, value, ttl_seconds=None, *, nx=False):
         full = self.k(key)
+        text = check_value(value)
         deadline_ttl = check_ttl(ttl_seconds)
         self._tick()
         with self._lock:
             if nx and self._live(full) is not None:
                 return False
-            self._data[full] = (str(value), self._deadline(self.clock.now(), deadline_ttl))
+            self._data[full] = (text, self._deadline(self.clock.now(), deadline_ttl))
         self.stats.add(sets=1)
         return True
 
@@ -332,6 +381,7 @@ class MemoryStore(Store):
 
     def compare_and_set(self, key, expected, value, ttl_seconds=None):
         full = self.k(key)
+        text = check_value(value)
         ttl = check_ttl(ttl_seconds)
         self._tick()
         with self._lock:
@@ -339,12 +389,27 @@ class MemoryStore(Store):
             current = None if item is None else item[0]
             if current != expected:
                 return False
-            self._data[full] = (str(value), self._deadline(self.clock.now(), ttl))
+            self._data[full] = (text, self._deadline(self.clock.now(), ttl))
+        self.stats.add(sets=1)
+        return True
+
+    def set_if_newer(self, key, value, version, ttl_seconds=None):
+        full = self.k(key)
+        text = versioned(value, version)
+        ttl = check_ttl(ttl_seconds)
+        self._tick()
+        with self._lock:
+            item = self._live(full)
+            current = None if item is None else unversioned(item[0])[0]
+            if current is not None and current >= version:
+                return False
+            self._data[full] = (text, self._deadline(self.clock.now(), ttl))
         self.stats.add(sets=1)
         return True
 
     def incr(self, key: str, amount: int = 1) -> int:
         full = self.k(key)
+        amount = check_integer_amount(amount)
         self._tick()
         with self._lock:
             item = self._live(full)
@@ -399,8 +464,9 @@ class MemoryStore(Store):
             return n
 
     def publish(self, channel: str, message: str) -> int:
+        text = check_value(message, "message")
         self._tick()
-        return self._hub.publish(self.k(channel), str(message))
+        return self._hub.publish(self.k(channel), text)
 
     def subscribe(self, channel: str) -> Subscription:
         return _MemorySubscription(self._hub, self.k(channel))
@@ -430,6 +496,21 @@ if tonumber(ARGV[4]) > 0 then
   redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
 else
   redis.call('SET', KEYS[1], ARGV[3])
+end
+return 1
+"""
+# ARGV: version, stored text, PX milliseconds (0: no expiry).  A current value whose
+# text does not start with "<digits>|" (a lease placeholder) is older than any version.
+_SET_IF_NEWER = """
+local current = redis.call('GET', KEYS[1])
+if current then
+  local held = string.match(current, '^(%d+)|')
+  if held and tonumber(held) >= tonumber(ARGV[1]) then return 0 end
+end
+if tonumber(ARGV[3]) > 0 then
+  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
+else
+  redis.call('SET', KEYS[1], ARGV[2])
 end
 return 1
 """
@@ -478,14 +559,17 @@ class RedisStore(Store):
     Expiry follows the server's clock (wall time), so ``clock`` is the wall clock.
     """
 
-    def __init__(self, client: Any, *, backend: str, namespace: str = "lab", url: str = "") -> None:
-        super().__init__(namespace)
+    def __init__(
+        self, client: Any, *, backend: str, namespace: str = "lab", url: str = "", learner: str | None = None
+    ) -> None:
+        super().__init__(namespace, learner=learner)
         self.client = client
         self.backend = backend
         self.url = url
         self.clock = wall_clock
         self._cad = client.register_script(_COMPARE_AND_DELETE)
         self._cas = client.register_script(_COMPARE_AND_SET)
+        self._newer = client.register_script(_SET_IF_NEWER)
 
     def _tick(self, n: int = 1) -> None:
         self.stats.add(commands=n)
@@ -507,9 +591,10 @@ class RedisStore(Store):
 
     def set(self, key, value, ttl_seconds=None, *, nx=False):
         full = self.k(key)
+        text = check_value(value)
         ttl = check_ttl(ttl_seconds)
         self._tick()
-        ok = self.client.set(full, str(value), px=_ms(ttl), nx=nx)
+        ok = self.client.set(full, text, px=_ms(ttl), nx=nx)
         if ok:
             self.stats.add(sets=1)
         return bool(ok)
@@ -532,10 +617,21 @@ class RedisStore(Store):
 
     def compare_and_set(self, key, expected, value, ttl_seconds=None):
         full = self.k(key)
+        text = check_value(value)
         ttl = check_ttl(ttl_seconds)
         self._tick()
-        args = ["1" if expected is None else "0", expected or "", str(value), _ms(ttl) or 0]
+        args = ["1" if expected is None else "0", expected or "", text, _ms(ttl) or 0]
         ok = bool(int(self._cas(keys=[full], args=args)))
+        if ok:
+            self.stats.add(sets=1)
+        return ok
+
+    def set_if_newer(self, key, value, version, ttl_seconds=None):
+        full = self.k(key)
+        text = versioned(value, version)
+        ttl = check_ttl(ttl_seconds)
+        self._tick()
+        ok = bool(int(self._newer(keys=[full], args=[int(version), text, _ms(ttl) or 0])))
         if ok:
             self.stats.add(sets=1)
         return ok
@@ -543,6 +639,7 @@ class RedisStore(Store):
     def incr(self, key: str, amount: int = 1) -> int:
         import redis
 
+        amount = check_integer_amount(amount)
         self._tick()
         try:
             return int(self.client.incrby(self.k(key), amount))
@@ -578,8 +675,9 @@ class RedisStore(Store):
         return int(self.client.delete(*[self.k(k) for k in keys])) if keys else 0
 
     def publish(self, channel: str, message: str) -> int:
+        text = check_value(message, "message")
         self._tick()
-        return int(self.client.publish(self.k(channel), str(message)))
+        return int(self.client.publish(self.k(channel), text))
 
     def subscribe(self, channel: str) -> Subscription:
         return _RedisSubscription(self.client, self.k(channel))
