@@ -2,9 +2,14 @@
 
 ``connect()`` with nothing set gives fakeredis in this process.  ``REDIS_URL`` (or
 ``url=``) names a real server; it is pinged once with a short timeout, and if it
-does not answer the error is one sentence that says which URL failed and what to
-do.  Inside a notebook the lab then falls back to fakeredis, visibly, so a lesson
-never stops on a missing server.
+does not answer (or is not a Redis URL at all) the error is one sentence that says
+which URL failed and what to do.  Inside a notebook the lab then falls back to
+fakeredis, visibly, so a lesson never stops on a missing server.
+
+A server counts as the lab's own (``store.lab_owned_server``: the eviction lesson may
+reconfigure it) only when its ``run_id`` equals ``$LABKIT_OWNS_REDIS_RUN_ID``, which
+``binder/start`` and :class:`labkit.redis_server.LocalRedis` set for the server they
+started.  Any other server, whatever the environment says, is never touched.
 """
 
 from __future__ import annotations
@@ -14,10 +19,27 @@ import threading
 from typing import Any
 from urllib.parse import urlsplit, urlunsplit
 
-from .errors import LabError, RedisUnavailable
+from .errors import LabError, RedisUnavailable, one_sentence
 from .store import RedisStore
 
-__all__ = ["connect", "resolve_url", "safe_url", "FAKE_URL"]
+__all__ = ["connect", "resolve_url", "safe_url", "server_run_id", "FAKE_URL", "OWNED_RUN_ID_VAR"]
+
+OWNED_RUN_ID_VAR = "LABKIT_OWNS_REDIS_RUN_ID"
+FALLBACK_NOTE = "so this notebook falls back to the built-in fakeredis"
+_RESTART_HINT = (
+    "changing REDIS_URL needs a kernel restart, with Jupyter started from a shell where it is set"
+)
+
+
+class _NotAUrl(LabError):
+    """A REDIS_URL that is not a Redis URL (``clause`` names it for the fallback note)."""
+
+    def __init__(self, shown: str) -> None:
+        self.clause = f"REDIS_URL {shown!r} is not a Redis URL such as redis://127.0.0.1:6379/0"
+        super().__init__(
+            f"REDIS_URL {shown!r} is not a Redis URL; use the form "
+            "redis://127.0.0.1:6379/0, or unset REDIS_URL to use the built-in fakeredis."
+        )
 
 FAKE_URL = "fakeredis://"
 _SCHEMES = ("redis", "rediss", "unix")
@@ -67,10 +89,7 @@ def resolve_url(url: str | None = None) -> str:
     except ValueError:
         parts = None
     if parts is None or parts.scheme not in _SCHEMES or (parts.scheme != "unix" and not parts.hostname):
-        raise LabError(
-            f"REDIS_URL {safe_url(chosen)!r} is not a Redis URL; use the form "
-            "redis://127.0.0.1:6379/0, or unset REDIS_URL to use the built-in fakeredis."
-        )
+        raise _NotAUrl(safe_url(chosen))
     return chosen
 
 
@@ -83,12 +102,27 @@ def _in_notebook() -> bool:
     return shell is not None and hasattr(shell, "kernel")
 
 
+def server_run_id(client: Any) -> str | None:
+    """The server's ``run_id`` (random per server process), or None if INFO is not served."""
+    try:
+        return str(client.info("server").get("run_id") or "") or None
+    except Exception:  # fakeredis and restricted servers do not answer INFO
+        return None
+
+
+def _fall_back(what_failed: str, namespace: str, learner: str | None) -> RedisStore:
+    """One sentence, wrapped without breaking a word, then fakeredis."""
+    print(one_sentence(f"⚠️  {what_failed}, {FALLBACK_NOTE}; {_RESTART_HINT}.", indent="   "))
+    return _fake(namespace, learner)
+
+
 def connect(
     url: str | None = None,
     *,
     namespace: str = "lab",
     fallback: bool | None = None,
     timeout_seconds: float = 1.0,
+    learner: str | None = None,
 ) -> RedisStore:
     """Return the lab's cache store.
 
@@ -100,12 +134,20 @@ def connect(
     namespace:
         Keys go under ``labkit:<namespace>:``; each notebook uses its own.
     fallback:
-        If the real server does not answer, use fakeredis (with a printed warning)
-        instead of raising.  Default: yes inside a notebook, no elsewhere.
+        If the URL is malformed or the server does not answer, use fakeredis (with a
+        printed warning) instead of raising.  Default: yes inside a notebook, no elsewhere.
+    learner:
+        Whose keys: default :func:`labkit.progress.learner_id`.
     """
-    chosen = resolve_url(url)
+    use_fallback = fallback if fallback is not None else _in_notebook()
+    try:
+        chosen = resolve_url(url)
+    except _NotAUrl as exc:
+        if use_fallback:
+            return _fall_back(exc.clause, namespace, learner)
+        raise
     if chosen == FAKE_URL:
-        return _fake(namespace)
+        return _fake(namespace, learner)
     import redis
 
     shown = safe_url(chosen)
@@ -119,26 +161,26 @@ def connect(
         )
         client.ping()
     except (redis.RedisError, OSError, ValueError) as exc:
-        reason = str(exc).strip().rstrip(".") or type(exc).__name__
+        reason = " ".join(str(exc).split()).rstrip(".").replace(". ", ": ") or type(exc).__name__
         message = (
             f"Cannot reach Redis at {shown} ({reason}). Start redis-server there, fix "
             "REDIS_URL, or unset REDIS_URL to use the built-in fakeredis."
         )
-        if fallback if fallback is not None else _in_notebook():
-            print(f"⚠️  {message}\n   Falling back to fakeredis for this notebook.")
-            return _fake(namespace)
+        if use_fallback:
+            return _fall_back(f"Cannot reach Redis at {shown} ({reason})", namespace, learner)
         raise RedisUnavailable(message) from None
-    store = RedisStore(client, backend="redis", namespace=namespace, url=shown)
-    # A server the lab started itself (Binder, the tests) may be reconfigured by
-    # the eviction lesson; any other server is never touched.
-    store.lab_owned_server = os.environ.get("LABKIT_OWNS_REDIS") == "1"
+    store = RedisStore(client, backend="redis", namespace=namespace, url=shown, learner=learner)
+    # Only the server the lab started itself (Binder's, LocalRedis) may be reconfigured
+    # by the eviction lesson: its run_id must match the one recorded when it started.
+    owned_run_id = os.environ.get(OWNED_RUN_ID_VAR, "").strip()
+    store.lab_owned_server = bool(owned_run_id) and server_run_id(client) == owned_run_id
     return store
 
 
-def _fake(namespace: str) -> RedisStore:
+def _fake(namespace: str, learner: str | None = None) -> RedisStore:
     import fakeredis
 
     client = fakeredis.FakeRedis(server=_shared_fake_server(), decode_responses=True)
-    store = RedisStore(client, backend="fakeredis", namespace=namespace)
+    store = RedisStore(client, backend="fakeredis", namespace=namespace, learner=learner)
     store.lab_owned_server = True
     return store

@@ -3,6 +3,11 @@
 Used by the tests, the benchmarks and the eviction lesson: a server the lab owns
 may be reconfigured (maxmemory, policies) without risk to anyone's data.  It
 binds 127.0.0.1 only, keeps nothing on disk and is stopped on exit.
+
+Ownership is tied to the server, not to a flag: :attr:`LocalRedis.run_id` is the
+started server's own ``run_id``, and :meth:`LocalRedis.environment` gives the
+variables (``REDIS_URL`` and ``LABKIT_OWNS_REDIS_RUN_ID``) under which
+``labkit.connect()`` treats exactly that server as the lab's own.
 """
 
 from __future__ import annotations
@@ -65,19 +70,31 @@ class LocalRedis:
     def _wait_ready(self, timeout_seconds: float) -> None:
         import redis
 
-        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2)
+        client = redis.Redis(host="127.0.0.1", port=self.port, socket_connect_timeout=0.2, decode_responses=True)
         deadline = time.monotonic() + timeout_seconds
         while time.monotonic() < deadline:
             if self._proc.poll() is not None:
                 break
             try:
-                client.ping()
+                info = client.info("server")
                 client.close()
-                return
             except redis.RedisError:
                 time.sleep(0.05)
+                continue
+            # Whatever answers the port must be the process started here (not a
+            # server someone else runs there), or the lab would claim it as its own.
+            if int(info.get("process_id", -1)) == self._proc.pid:
+                self.run_id: str = str(info["run_id"])
+                return
+            break
         self.stop()
         raise LabError(f"redis-server did not start on port {self.port}; see {self.log_path}.")
+
+    def environment(self) -> dict[str, str]:
+        """``REDIS_URL`` and the ownership marker for this server (for a child process)."""
+        from .connection import OWNED_RUN_ID_VAR
+
+        return {"REDIS_URL": self.url, OWNED_RUN_ID_VAR: self.run_id}
 
     def stop(self) -> None:
         if self._proc.poll() is None:

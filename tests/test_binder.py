@@ -82,11 +82,31 @@ def test_labkit_is_importable_after_postbuild_install(tmp_path):
 def test_binder_start_rehearsal_serves_redis_on_loopback():
     if shutil.which("redis-server") is None or shutil.which("redis-cli") is None:
         pytest.skip("no redis-server/redis-cli on this machine (apt-get install redis-server)")
+    # The interpreter running the tests, not whichever `python3` is first on PATH.
     result = subprocess.run(["bash", str(ROOT / "tools" / "rehearse_binder.sh")], capture_output=True, text=True,
-                            timeout=60)
+                            timeout=60, env={**os.environ, "PYTHON": sys.executable})
     assert result.returncode == 0, result.stdout + result.stderr
     assert "OK: REDIS_URL=redis://127.0.0.1:" in result.stdout
-    assert "bound to 127.0.0.1" in result.stdout and "LABKIT_OWNS_REDIS=1" in result.stdout
+    assert "bound to 127.0.0.1" in result.stdout and "lab_owned_server=True" in result.stdout
+
+
+@pytest.mark.redis_server
+def test_binder_start_claims_no_server_it_did_not_start(redis_server):
+    """Another server already answers the port: binder/start's own redis-server cannot
+    bind, so it must export neither REDIS_URL nor the ownership marker for it."""
+    if shutil.which("redis-cli") is None:
+        pytest.skip("no redis-cli on this machine (apt-get install redis-server)")
+    show = "import os; print(repr(os.environ.get('REDIS_URL')), repr(os.environ.get('LABKIT_OWNS_REDIS_RUN_ID')))"
+    env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LABKIT_OWNS_REDIS_RUN_ID")}
+    result = subprocess.run(
+        ["bash", str(BINDER / "start"), sys.executable, "-c", show],
+        env={**env, "CACHE_LAB_REDIS_PORT": str(redis_server.port)}, capture_output=True, text=True, timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "None None"
+    import redis
+
+    assert redis.Redis.from_url(redis_server.url).ping()  # the other server was left alone
 
 
 def test_binder_pins_exist_on_the_index():

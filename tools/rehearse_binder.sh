@@ -1,16 +1,18 @@
 #!/usr/bin/env bash
 # Rehearse a Binder launch on this machine: run binder/start the way Binder does,
 # with a dummy command in place of JupyterLab, and check that a Redis answers on
-# loopback and REDIS_URL points at it. Stops that Redis afterwards.
+# loopback, REDIS_URL points at it and the lab owns exactly that server. Stops that
+# Redis afterwards.
 #
-#   bash tools/rehearse_binder.sh
+#   bash tools/rehearse_binder.sh            (PYTHON=/path/to/python to choose the interpreter)
 set -euo pipefail
 cd "$(dirname "$0")/.."
-port="${CACHE_LAB_REDIS_PORT:-$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
+python="${PYTHON:-python3}"
+port="${CACHE_LAB_REDIS_PORT:-$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 export CACHE_LAB_REDIS_PORT="$port"
 trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
 
-CACHE_LAB_REDIS_PORT="$port" bash binder/start python3 - <<'PY'
+CACHE_LAB_REDIS_PORT="$port" bash binder/start "$python" - <<'PY'
 import os, sys
 url = os.environ.get("REDIS_URL")
 if not url:
@@ -21,6 +23,5 @@ store.set("ping", "pong", ttl_seconds=5)
 assert store.get("ping") == "pong"
 store.reset()
 bind = store.client.config_get("bind")["bind"]
-print(f"OK: REDIS_URL={url}, Redis answers, bound to {bind}, "
-      f"LABKIT_OWNS_REDIS={os.environ.get('LABKIT_OWNS_REDIS')}")
+print(f"OK: REDIS_URL={url}, Redis answers, bound to {bind}, lab_owned_server={store.lab_owned_server}")
 PY
