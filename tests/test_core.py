@@ -370,3 +370,80 @@ def test_import_labkit_is_lazy():
 def test_bad_ttl_message():
     with pytest.raises(LabError, match=r"ttl_seconds must be > 0 seconds \(got -5\). Use None for no expiry."):
         MemoryStore().set("k", "v", ttl_seconds=-5)
+
+
+# -- progress and the learner id ------------------------------------------------------------
+
+_RECORD_MANY = """
+import os, sys, time
+from pathlib import Path
+from labkit import progress
+go = Path(sys.argv[2])
+while not go.exists():
+    time.sleep(0.005)
+for i in range(50):
+    progress.record("zz", f"{sys.argv[1]}-{i}", i % 2 == 0)
+"""
+
+
+def test_two_kernels_recording_at_once_keep_every_record(tmp_path):
+    import os
+    import subprocess
+    import sys
+
+    go = tmp_path / "go"
+    writers = [
+        subprocess.Popen([sys.executable, "-c", _RECORD_MANY, name, str(go)], env={**os.environ},
+                         stderr=subprocess.PIPE, text=True)
+        for name in ("alice", "bob")
+    ]
+    time.sleep(0.5)  # both are waiting at the start line
+    go.touch()
+    for writer in writers:
+        assert writer.wait(timeout=120) == 0, writer.stderr.read()
+    from labkit import progress
+
+    kept = {row["exercise"] for row in progress.summary()}
+    assert kept == {f"{name}-{i}" for name in ("alice", "bob") for i in range(50)}
+
+
+def test_a_corrupt_progress_file_is_kept_aside_and_reported(capsys):
+    from labkit import progress
+
+    path = progress.progress_path()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text('{"exercises": {"00/mean-latency": {"passed": tr')
+    assert progress.summary() == []                 # reading alone changes nothing
+    assert path.exists()
+    progress.record("00", "ttl-budget", True)
+    aside = list(path.parent.glob("progress.json.corrupt-*"))
+    assert len(aside) == 1 and aside[0].read_text().startswith('{"exercises": {"00/mean-latency"')
+    out = capsys.readouterr().out
+    assert out.count("\n") == 1 and "could not be read" in out and aside[0].name in out
+    progress.record("00", "ttl-budget", False)
+    assert capsys.readouterr().out == ""            # told once
+    assert [(r["exercise"], r["passed"], r["attempts"]) for r in progress.summary()] == [("ttl-budget", True, 2)]
+
+
+def test_an_unanswered_exercise_is_not_an_attempt():
+    from labkit import progress
+
+    progress.record("00", "mean-latency", None)
+    assert progress.summary() == [] and not progress.progress_path().exists()
+
+
+def test_learner_id_comes_from_the_hub_then_the_variable_then_a_kept_random_id(monkeypatch):
+    from labkit import progress
+
+    monkeypatch.delenv("JUPYTERHUB_USER", raising=False)
+    monkeypatch.delenv("LABKIT_LEARNER", raising=False)
+    first = progress.learner_id()
+    assert first.startswith("learner-") and progress.learner_id() == first       # kept
+    assert (progress.cache_lab_home() / "learner").read_text().strip() == first
+    monkeypatch.setenv("LABKIT_LEARNER", "sam")
+    assert progress.learner_id() == "sam"
+    monkeypatch.setenv("JUPYTERHUB_USER", "alice@example.com/x y")
+    assert progress.learner_id() == "alice_example.com_x_y"                      # sanitised
+    assert MemoryStore(namespace="02").prefix == "labkit:alice_example.com_x_y:02:"
+    with pytest.raises(LabError, match="needs at least one letter or digit"):
+        MemoryStore(learner="***")
