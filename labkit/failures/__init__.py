@@ -1,0 +1,36 @@
+"""Notebook 08: when the cache fails - down, slow, cold, penetrated, metastable.
+
+The engine (pure: no widgets, no charts): :mod:`.faults` (a store that refuses,
+hangs, slows or drops), :mod:`.breaker` (circuit breaker, bulkhead), :mod:`.bloom`
+(a Bloom filter and its false-positive formula), :mod:`.replay` (a service replayed
+through an incident, request by request, on virtual time), :mod:`.slow` (a slow
+cache's latency), :mod:`.negative` (penetration and negative caching) and
+:mod:`.live` (a real redis-server the lab starts, freezes and kills).  The notebook's
+views and exercises are in :mod:`.lesson`, loaded on first use.
+"""
+
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from .bloom import BloomFilter, bits_for, expected_false_positive_rate, optimal_hashes
+from .breaker import CLOSED, HALF_OPEN, OPEN, Bulkhead, CircuitBreaker
+from .faults import CACHE_ERRORS, CacheDown, CacheTimeout, ChargeClock, FaultyStore, is_cache_failure
+from .replay import DatabaseCapacity, Defenses, Incident, ReplayReport, Traffic, replay
+
+__all__ = [
+    "BloomFilter", "bits_for", "expected_false_positive_rate", "optimal_hashes",
+    "CLOSED", "OPEN", "HALF_OPEN", "CircuitBreaker", "Bulkhead",
+    "CACHE_ERRORS", "CacheDown", "CacheTimeout", "ChargeClock", "FaultyStore", "is_cache_failure",
+    "DatabaseCapacity", "Defenses", "Incident", "ReplayReport", "Traffic", "replay",
+]
+
+_LESSON = {"explore_outage", "explore_slow_cache", "explore_cold_start", "explore_penetration",
+           "explore_metastable", "live_outage", "exercises", "bloom_table"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.failures' has no attribute {name!r}")
