@@ -75,16 +75,18 @@ def __getattr__(name: str) -> Any:
         raise AttributeError(f"module 'labkit' has no attribute {name!r}") from None
 
 
-def start(namespace: str, *, url: str | None = None, quiet: bool = False):
+def start(namespace: str, *, url: str | None = None, quiet: bool = False, learner: str | None = None):
     """Set a notebook up: one-line errors, the cache store, and a clean namespace.
 
-    Deletes only this notebook's own keys (``labkit:<namespace>:*``), so notebooks
-    can run in any order, and prints which cache backend is in use.
+    Deletes only this learner's keys of this notebook (``labkit:<learner>:<namespace>:*``;
+    the learner id is ``$JUPYTERHUB_USER``, else ``$LABKIT_LEARNER``, else a random id
+    kept in ``~/.cache-lab``), so notebooks run in any order and learners sharing one
+    Redis never touch each other's keys; prints which cache backend is in use.
     """
     from .connection import connect
 
     install_notebook_handler()
-    store = connect(url, namespace=namespace)
+    store = connect(url, namespace=namespace, learner=learner)
     store.reset()
     if not quiet:
         print(f"Cache Lab ready - cache: {store.describe()} - keys under {store.prefix!r}")
