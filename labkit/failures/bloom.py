@@ -50,14 +50,14 @@ class BloomFilter:
         self._array = np.zeros(self.bits, dtype=bool)
         self.items = 0
 
-    def _positions(self, item: object) -> np.ndarray:
+    def _positions(self, item: object) -> list[int]:
         digest = hashlib.blake2b(str(item).encode(), digest_size=16).digest()
         h1 = int.from_bytes(digest[:8], "little")
         h2 = int.from_bytes(digest[8:], "little") | 1
-        return (h1 + h2 * np.arange(self.hashes, dtype=object)) % self.bits
+        return [(h1 + i * h2) % self.bits for i in range(self.hashes)]
 
     def add(self, item: object) -> None:
-        self._array[self._positions(item).astype(np.int64)] = True
+        self._array[self._positions(item)] = True
         self.items += 1
 
     def add_many(self, items: Iterable[object]) -> None:
@@ -65,7 +65,8 @@ class BloomFilter:
             self.add(item)
 
     def __contains__(self, item: object) -> bool:
-        return bool(self._array[self._positions(item).astype(np.int64)].all())
+        array = self._array
+        return all(array[p] for p in self._positions(item))
 
     @property
     def expected_false_positive_rate(self) -> float:
