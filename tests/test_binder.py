@@ -70,12 +70,13 @@ def test_labkit_is_importable_after_postbuild_install(tmp_path):
         ".".join(p.relative_to(ROOT).with_suffix("").parts).removesuffix(".__init__")
         for p in (ROOT / "labkit").rglob("*.py")
     )
-    out = subprocess.run(
+    result = subprocess.run(
         [sys.executable, "-c", f"import importlib, labkit; [importlib.import_module(m) for m in {modules!r}]; "
          "print(labkit.__file__)"],
-        env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, capture_output=True, text=True, check=True,
-    ).stdout
-    assert str(target) in out
+        env={**os.environ, "PYTHONPATH": str(target)}, cwd=tmp_path, capture_output=True, text=True,
+    )
+    assert result.returncode == 0, "a labkit module fails to import when installed: " + result.stderr[-1500:]
+    assert str(target) in result.stdout
 
 
 @pytest.mark.redis_server
