@@ -21,6 +21,15 @@ def test_ci_runs_the_readme_test_command():
     assert RUN_TESTS in (ROOT / ".ci" / "run").read_text()
 
 
+def test_ci_runs_it_with_a_fresh_home_and_no_cache_lab_home():
+    ci = (ROOT / ".ci" / "run").read_text()
+    assert "set -euo pipefail" in ci
+    line = next(line for line in ci.splitlines() if "env -u CACHE_LAB_HOME" in line)
+    assert 'HOME="$fresh_home"' in line and 'fresh_home="$(mktemp -d)"' in ci
+    assert ci.index("env -u CACHE_LAB_HOME") < ci.index(RUN_TESTS), "the README command must run in that env"
+    assert '"$fresh_home/.cache-lab"' in ci, "CI must fail if the tests wrote into ~/.cache-lab"
+
+
 def test_readme_maps_every_notebook():
     readme = (ROOT / "README.md").read_text()
     for nb in sorted((ROOT / "notebooks").glob("[0-9][0-9]_*.ipynb")):
