@@ -1,0 +1,151 @@
+"""The numbers notebook 10's prose states, computed with the notebook's own settings.
+
+All of them come from seeded runs on a virtual clock or from the memory model, so
+they are the same on every machine; the real server's agreement with the model is
+asserted by the tests marked ``redis_server``.
+"""
+
+from __future__ import annotations
+
+from ..claims import claim
+from . import sizing
+from .cost import encode, key_cost, sample_feed, sample_record
+from .staleness import coverage, sample_size_for, sample_staleness
+from .workload import SHOP_RUN, watched_run
+
+NB = "10"
+
+
+def _reading():
+    return watched_run(SHOP_RUN)[0]
+
+
+@claim("overall_hit_ratio", notebook=NB, fact="the shop's overall hit ratio looks healthy (80-92%)",
+       holds=lambda v: 0.80 <= v <= 0.92)
+def overall_hit_ratio() -> float:
+    return _reading().overall.hit_ratio
+
+
+@claim("price_hit_ratio", notebook=NB, fact="the price prefix, with its 0.5 s TTL, hits under 60% - "
+       "at least 30 points under the overall ratio", holds=lambda v: v < 0.6 and v <= overall_hit_ratio() - 0.3)
+def price_hit_ratio() -> float:
+    return _reading().prefixes["price"].hit_ratio
+
+
+@claim("product_hit_ratio", notebook=NB, fact="the product prefix hits above the overall ratio",
+       holds=lambda v: v >= overall_hit_ratio())
+def product_hit_ratio() -> float:
+    return _reading().prefixes["product"].hit_ratio
+
+
+@claim("price_read_share", notebook=NB, fact="prices are only about a tenth of the reads",
+       holds=lambda v: 0.07 <= v <= 0.13)
+def price_read_share() -> float:
+    r = _reading()
+    return r.prefixes["price"].lookups / r.overall.lookups
+
+
+@claim("product_key_bytes", notebook=NB, fact="a ~300-byte product costs tens of bytes more than its value "
+       "(MEMORY USAGE, computed)", holds=lambda v: 20 <= v - len(encode(sample_record(42), "json")) <= 150)
+def product_key_bytes() -> int:
+    return key_cost("labkit:learner:10:product:42", encode(sample_record(42), "json").decode()).memory_usage_bytes
+
+
+@claim("small_value_overhead", notebook=NB, fact="for a 4-byte price, overhead is most of the key's memory",
+       holds=lambda v: v >= 0.8)
+def small_value_overhead() -> float:
+    return key_cost("labkit:learner:10:price:17", "1999").overhead_share
+
+
+@claim("msgpack_saving", notebook=NB, fact="msgpack stores a product record smaller than JSON",
+       holds=lambda v: 1.05 <= v <= 2.0)
+def msgpack_saving() -> float:
+    record = sample_record(42)
+    return len(encode(record, "json")) / len(encode(record, "msgpack"))
+
+
+@claim("zlib_feed_ratio", notebook=NB, fact="zlib shrinks a 50-product JSON feed several times over",
+       holds=lambda v: v >= 3.0)
+def zlib_feed_ratio() -> float:
+    feed = sample_feed(50)
+    return len(encode(feed, "json")) / len(encode(feed, "json+zlib"))
+
+
+@claim("zlib_record_ratio", notebook=NB, fact="zlib barely helps (or hurts) a single small record",
+       holds=lambda v: v <= 1.5)
+def zlib_record_ratio() -> float:
+    record = sample_record(42)
+    return len(encode(record, "json")) / len(encode(record, "json+zlib"))
+
+
+@claim("budget_mib", notebook=NB, fact="90% of the sizing workload's reads need only about 1-1.5 MiB",
+       holds=lambda v: 0.8 <= v <= 1.6)
+def budget_mib() -> float:
+    return sizing.plan_for(0.9).budget_bytes / 2**20
+
+
+@claim("capacity_share", notebook=NB, fact="90% hits need about half the distinct keys (40-65%)",
+       holds=lambda v: 0.4 <= v <= 0.65)
+def capacity_share() -> float:
+    plan = sizing.plan_for(0.9)
+    return plan.capacity_keys / plan.distinct_keys
+
+
+@claim("values_only_share", notebook=NB, fact="a budget counting only values buys well under the memory needed",
+       holds=lambda v: 0.4 <= v <= 0.8)
+def values_only_share() -> float:
+    plan = sizing.plan_for(0.9)
+    return plan.values_only_bytes / plan.budget_bytes
+
+
+@claim("predicted_hit_ratio", notebook=NB, fact="the planned budget predicts at least the 90% target",
+       holds=lambda v: 0.9 <= v <= 0.91)
+def predicted_hit_ratio() -> float:
+    return sizing.plan_for(0.9).predicted_hit_ratio
+
+
+@claim("random_floor", notebook=NB, fact="random eviction at the same keys is 0.5-4 points under exact LRU: "
+       "the band Redis's approximate LRU lands in", holds=lambda v: 0.005 <= predicted_hit_ratio() - v <= 0.04)
+def random_floor() -> float:
+    return sizing.random_floor(sizing.plan_for(0.9).capacity_keys)
+
+
+@claim("shards_error", notebook=NB, fact="a 10% SHARDS sample sizes within 20% of the exact curve",
+       holds=lambda v: abs(v) <= 0.2)
+def shards_error() -> float:
+    plan = sizing.plan_for(0.9)
+    return plan.shards_capacity_keys / plan.capacity_keys - 1
+
+
+def _hits():
+    return watched_run(SHOP_RUN)[1].hits
+
+
+@claim("true_stale_share", notebook=NB, fact="with TTL-only invalidation a few percent of hits are stale",
+       holds=lambda v: 0.005 <= v <= 0.15)
+def true_stale_share() -> float:
+    return sample_staleness(_hits(), 1).true_share
+
+
+@claim("estimate_400", notebook=NB, fact="400 sampled hits estimate the stale share within its interval",
+       holds=lambda v: sample_staleness(_hits(), 400, seed=1).covers_truth and abs(v - true_stale_share()) <= 0.03)
+def estimate_400() -> float:
+    return sample_staleness(_hits(), 400, seed=1).estimate
+
+
+@claim("half_width_400", notebook=NB, fact="the 95% interval from 400 hits is a few points wide",
+       holds=lambda v: 0.003 <= v <= 0.03)
+def half_width_400() -> float:
+    return sample_staleness(_hits(), 400, seed=1).half_width
+
+
+@claim("coverage_400", notebook=NB, fact="about 95% of such intervals contain the truth",
+       holds=lambda v: 0.9 <= v <= 0.99)
+def coverage_400() -> float:
+    return coverage(_hits(), 400, trials=200, seed=2)
+
+
+@claim("sample_for_half_point", notebook=NB, fact="pinning it to +-0.5 points takes thousands of re-reads",
+       holds=lambda v: 1_000 <= v <= 20_000)
+def sample_for_half_point() -> int:
+    return sample_size_for(0.005, true_stale_share())

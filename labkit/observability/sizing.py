@@ -1,0 +1,306 @@
+"""How much memory to buy: from a hit-ratio curve to ``maxmemory``, then checked.
+
+1. The workload's LRU hit-ratio curve, exact for every capacity in one pass
+   (stack distances, Mattson et al. 1970), or estimated from a 10% SHARDS
+   sample (Waldspurger et al., FAST 2015) - both from notebook 05's engine.
+2. The smallest capacity that reaches the target hit ratio, times the bytes one
+   key really takes (:func:`~.cost.bytes_per_key`): the memory budget.
+3. :func:`verify_on_server` sets that ``maxmemory`` (above the empty server's own
+   use) on a redis-server the lab starts itself, replays the same requests as
+   cache-aside reads, and reads the server's ``INFO`` counters.  A learner's own
+   server is never reconfigured.
+
+Where the server differs from the prediction, two things explain it: Redis's LRU
+is approximate (it evicts the idlest of 5 sampled keys, and its LRU clock ticks
+once a second, so in a sub-second replay every key looks equally recent and the
+choice is close to random), and the server holds a little less than the budget
+divided by :func:`bytes_per_key` (client buffers, the hash table growing in
+powers of two).  Random eviction at the same number of keys is the floor the
+approximation cannot fall below; exact LRU is the ceiling.
+"""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+
+from ..errors import LabError
+from ..eviction.simulator import LRUCurve, hit_ratio_curve, lru_curve, simulate
+from ..memo import memo
+from ..store import RedisStore
+from ..workloads import zipf
+from .cost import bytes_per_key
+
+__all__ = [
+    "SizingWorkload",
+    "SIZING",
+    "SizingPlan",
+    "ServerRun",
+    "Verification",
+    "sizing_trace",
+    "sizing_curve",
+    "key_bytes",
+    "capacity_for",
+    "plan_for",
+    "hit_ratio_for_budget",
+    "random_floor",
+    "verify_on_server",
+]
+
+SIZING_NAMESPACE, SIZING_LEARNER = "10", "sizing"  # keys on the lab's own server: labkit:sizing:10:size:<id>
+_BATCH = 200  # requests per EVALSHA: small, so reply buffers stay far below the budget
+
+# One cache-aside read per key, in order, inside the server: GET, and SET on a miss.
+_GET_OR_FILL = """
+local hits = 0
+for _, key in ipairs(KEYS) do
+  if redis.call('GET', key) then hits = hits + 1 else redis.call('SET', key, ARGV[1]) end
+end
+return hits
+"""
+
+
+@dataclass(frozen=True)
+class SizingWorkload:
+    """The requests to size for: Zipf reads over ``n_keys`` values of ``value_bytes``."""
+
+    n_keys: int = 10_000
+    n_requests: int = 100_000
+    alpha: float = 1.1
+    value_bytes: int = 200
+    seed: int = 10
+
+    def prefix(self) -> str:
+        return f"labkit:{SIZING_LEARNER}:{SIZING_NAMESPACE}:"
+
+    def key(self, key_id: int) -> str:
+        return f"size:{key_id}"
+
+
+SIZING = SizingWorkload()
+
+
+@memo(maxsize=8)
+def sizing_trace(workload: SizingWorkload = SIZING) -> np.ndarray:
+    return zipf(workload.n_requests, workload.n_keys, workload.alpha, seed=workload.seed)
+
+
+@memo(maxsize=8)
+def sizing_curve(workload: SizingWorkload = SIZING) -> LRUCurve:
+    return lru_curve(sizing_trace(workload))
+
+
+def key_bytes(workload: SizingWorkload = SIZING) -> int:
+    """Bytes one cached key adds to ``used_memory`` (the largest over the key names used)."""
+    value = "v" * workload.value_bytes
+    return max(bytes_per_key(workload.prefix() + workload.key(i), value) for i in (0, workload.n_keys - 1))
+
+
+def capacity_for(hit_ratios: np.ndarray, target: float) -> int | None:
+    """Smallest capacity (index into ``hit_ratios``, where entry c is capacity c+1)
+    reaching ``target``; None if no capacity does."""
+    reached = np.flatnonzero(np.asarray(hit_ratios) >= target)
+    return int(reached[0]) + 1 if reached.size else None
+
+
+def _check_target(target: float, workload: SizingWorkload) -> float:
+    ceiling = sizing_curve(workload).hit_ratio(sizing_curve(workload).distinct_keys)
+    if isinstance(target, bool) or not isinstance(target, (int, float)) or not 0 < target < ceiling:
+        raise LabError(
+            f"target must be a hit ratio between 0 and {ceiling:.3f} (got {target!r}); above that even "
+            "an infinite cache misses, because every key's first read is a miss."
+        )
+    return float(target)
+
+
+@dataclass(frozen=True)
+class SizingPlan:
+    """A memory budget for a target hit ratio, and what it predicts."""
+
+    target: float
+    capacity_keys: int
+    bytes_per_key: int
+    value_bytes: int
+    predicted_hit_ratio: float
+    predicted_evictions: int
+    shards_rate: float
+    shards_capacity_keys: int
+    distinct_keys: int
+
+    @property
+    def budget_bytes(self) -> int:
+        """Memory for the cached data, above what the empty server already uses."""
+        return self.capacity_keys * self.bytes_per_key
+
+    @property
+    def shards_budget_bytes(self) -> int:
+        return self.shards_capacity_keys * self.bytes_per_key
+
+    @property
+    def values_only_bytes(self) -> int:
+        """The budget if only the values' own bytes were counted (too small)."""
+        return self.capacity_keys * self.value_bytes
+
+    def __str__(self) -> str:
+        return (f"{self.target:.0%} needs {self.capacity_keys:,} keys x {self.bytes_per_key} B = "
+                f"{self.budget_bytes / 2**20:.2f} MiB (SHARDS {self.shards_rate:.0%} sample: "
+                f"{self.shards_capacity_keys:,} keys)")
+
+
+def predicted_evictions(curve: LRUCurve, capacity: int) -> int:
+    """Every miss fills the cache; what does not fit at the end was evicted."""
+    misses = curve.requests - curve.hits(capacity)
+    return int(misses - min(capacity, curve.distinct_keys))
+
+
+@memo(maxsize=32)
+def plan_for(target: float = 0.9, workload: SizingWorkload = SIZING, shards_rate: float = 0.1) -> SizingPlan:
+    """The memory budget for ``target`` from the exact curve, with SHARDS's estimate beside it."""
+    target = _check_target(target, workload)
+    curve = sizing_curve(workload)
+    capacities = np.arange(1, curve.distinct_keys + 1)
+    exact = curve.hits_by_capacity[1:] / curve.requests
+    capacity = capacity_for(exact, target)
+    sampled = hit_ratio_curve(sizing_trace(workload), "lru", capacities.tolist(), sample_rate=shards_rate)
+    shards_capacity = capacity_for(sampled, target) or curve.distinct_keys
+    assert capacity is not None  # _check_target keeps the target reachable
+    return SizingPlan(
+        target=target, capacity_keys=capacity, bytes_per_key=key_bytes(workload),
+        value_bytes=workload.value_bytes, predicted_hit_ratio=curve.hit_ratio(capacity),
+        predicted_evictions=predicted_evictions(curve, capacity), shards_rate=shards_rate,
+        shards_capacity_keys=shards_capacity, distinct_keys=curve.distinct_keys,
+    )
+
+
+def hit_ratio_for_budget(budget_bytes: float, workload: SizingWorkload = SIZING) -> float:
+    """What the model predicts for a budget: LRU at ``budget // bytes_per_key`` keys."""
+    capacity = int(budget_bytes // key_bytes(workload))
+    return sizing_curve(workload).hit_ratio(capacity) if capacity >= 1 else 0.0
+
+
+@memo(maxsize=32)
+def random_floor(capacity_keys: int, workload: SizingWorkload = SIZING) -> float:
+    """Hit ratio of random eviction at ``capacity_keys``: what an LRU approximation that
+    cannot tell keys apart falls back to."""
+    return simulate(sizing_trace(workload), "random", max(1, capacity_keys)).hit_ratio
+
+
+# -- on a server the lab owns -------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class ServerRun:
+    """One replay on the lab's server under one policy: its own INFO counters."""
+
+    policy: str
+    maxmemory_bytes: int
+    baseline_bytes: int
+    keys_held: int
+    keyspace_hits: int
+    keyspace_misses: int
+    evicted_keys: int
+    seconds: float
+
+    @property
+    def hit_ratio(self) -> float:
+        looked = self.keyspace_hits + self.keyspace_misses
+        return self.keyspace_hits / looked if looked else 0.0
+
+
+@dataclass
+class Verification:
+    """Predicted next to measured, or why nothing could run."""
+
+    budget_bytes: int
+    predicted_hit_ratio: float
+    predicted_evictions: int
+    planned_keys: int
+    where: str = ""
+    runs: list[ServerRun] = field(default_factory=list)
+    skipped_reason: str = ""
+
+    def run(self, policy: str) -> ServerRun:
+        for r in self.runs:
+            if r.policy == policy:
+                return r
+        raise LabError(f"No run under {policy!r}; this verification ran {', '.join(r.policy for r in self.runs)}.")
+
+    def rows(self, workload: SizingWorkload = SIZING) -> list[dict[str, str]]:
+        out = [{"": "predicted (exact LRU, model)", "keys held": f"{self.planned_keys:,}",
+                "hit ratio": f"{self.predicted_hit_ratio:.1%}", "evicted keys": f"{self.predicted_evictions:,}",
+                "random eviction, same keys": f"{random_floor(self.planned_keys, workload):.1%}"}]
+        for r in self.runs:
+            out.append({"": f"server, {r.policy} (INFO)", "keys held": f"{r.keys_held:,}",
+                        "hit ratio": f"{r.hit_ratio:.1%}", "evicted keys": f"{r.evicted_keys:,}",
+                        "random eviction, same keys": f"{random_floor(r.keys_held, workload):.1%}"})
+        return out
+
+    def __str__(self) -> str:
+        if self.skipped_reason:
+            return f"Not verified on a server: {self.skipped_reason}"
+        return "\n".join(f"{r['']:32} keys {r['keys held']:>6}  hit ratio {r['hit ratio']:>6}  "
+                         f"evicted {r['evicted keys']:>7}" for r in self.rows())
+
+
+def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy: str, budget_bytes: int) -> ServerRun:
+    from ..eviction.redis_demo import redis_config
+
+    script = client.register_script(_GET_OR_FILL)
+    with redis_config(client, maxmemory="0", maxmemory_policy=policy):
+        # Warm up first: load the script, size the client's buffers for a full batch and
+        # let INFO allocate its reply, so the baseline holds everything but the keys.
+        script(keys=[store.k(f"warm-up:{i}") for i in range(_BATCH)], args=[value])
+        store.reset()
+        client.info("memory"), client.info("stats")
+        client.config_resetstat()
+        baseline = int(client.info("memory")["used_memory"])
+        limit = baseline + int(budget_bytes)
+        client.config_set("maxmemory", str(limit))
+        started = time.perf_counter()
+        for i in range(0, len(keys), _BATCH):
+            script(keys=keys[i : i + _BATCH], args=[value])
+        seconds = time.perf_counter() - started
+        stats = client.info("stats")
+        held = len(store.scan_keys("size:*"))
+    store.reset()
+    return ServerRun(policy, limit, baseline, held, int(stats["keyspace_hits"]), int(stats["keyspace_misses"]),
+                     int(stats["evicted_keys"]), seconds)
+
+
+def verify_on_server(
+    budget_bytes: int,
+    *,
+    policies: tuple[str, ...] = ("allkeys-lru",),
+    workload: SizingWorkload = SIZING,
+    store: Any = None,
+) -> Verification:
+    """Replay the sizing workload on a server the lab owns with ``maxmemory`` = the
+    empty server's use + ``budget_bytes``; see :func:`labkit.eviction.redis_demo.demo_server`
+    for which server that is (never a learner's own)."""
+    from ..eviction.redis_demo import demo_server
+
+    if isinstance(budget_bytes, bool) or not isinstance(budget_bytes, (int, np.integer)) or budget_bytes <= 0:
+        raise LabError(f"budget_bytes must be a whole number of bytes > 0 (got {budget_bytes!r}).")
+    for policy in policies:
+        if policy not in ("allkeys-lru", "allkeys-lfu", "allkeys-random"):
+            raise LabError(f"policy must be allkeys-lru, allkeys-lfu or allkeys-random (got {policy!r}).")
+    curve = sizing_curve(workload)
+    planned = int(budget_bytes // key_bytes(workload))
+    result = Verification(
+        budget_bytes=int(budget_bytes), predicted_hit_ratio=curve.hit_ratio(max(planned, 1)) if planned else 0.0,
+        predicted_evictions=predicted_evictions(curve, max(planned, 1)), planned_keys=planned,
+    )
+    with demo_server(store) as found:
+        if isinstance(found, str):
+            result.skipped_reason = found
+            return result
+        client, result.where = found
+        own = RedisStore(client, backend="redis", namespace=SIZING_NAMESPACE, learner=SIZING_LEARNER)
+        keys = [own.k(workload.key(k)) for k in sizing_trace(workload).tolist()]
+        value = "v" * workload.value_bytes
+        for policy in policies:
+            result.runs.append(_replay(client, own, keys, value, policy, int(budget_bytes)))
+    return result
