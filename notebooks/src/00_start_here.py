@@ -37,7 +37,16 @@ store = labkit.start("00")
 #   milliseconds, and longer when many queries run at once, like a real server's queue);
 # * a **cache** in front of it: the store you just connected to.
 #
-# A cache holds a *copy*. Here is one round trip by hand:
+# A cache holds a *copy*. Here is one round trip by hand: read a row from the database,
+# keep a copy in the cache for 30 s, then let someone change the row in the database.
+
+# %%
+labkit.widgets.predict(
+    "After the database row changes, what does the cache hold for that row?",
+    ["the new value: the cache follows the database", "the old value, until its 30 s run out",
+     "nothing: the change removed the copy"],
+    notebook="00", name="copy",
+)
 
 # %%
 db = labkit.Database(rows=10, latency_seconds=0.008)
@@ -75,15 +84,28 @@ labkit.widgets.predict(
 tour.explore()
 
 # %% [markdown]
+# Before you touch a slider, one more guess. The next *What to notice* asks you to drag
+# the TTL from 30 s to 300 s.
+
+# %%
+labkit.widgets.predict(
+    "With a 300 s TTL instead of 30 s, roughly how many reads are out of date?",
+    ["none: the database is the same", "about one in a hundred", "about one in seven", "about half"],
+    notebook="00", name="long-ttl",
+)
+
+# %% [markdown]
 # ### What to notice
 #
-# * At the defaults the cache wins only about **1.5x**: more than half the reads still
-#   miss, because most items are asked for rarely and their copy expires before the next reader.
+# * At the defaults the cache wins only about **{claim:speedup_default:.1f}x**: more than half the
+#   reads ({claim:miss_share_default:.0%}) still miss, because most items are asked for rarely and
+#   their copy expires before the next reader.
 # * The **app work never shrinks**. Drag *app work per request* to 40 ms: the cache
-#   still saves the same milliseconds, but they no longer matter. That is the
-#   *measure first* lesson: cache the part that is slow.
-# * Drag the **TTL** to 300 s: twice as fast, and about one read in seven is now out of
-#   date. Drag it to 1 s: fresh, and the cache barely helps. The TTL is a dial between the two.
+#   still saves the same milliseconds, but they no longer matter ({claim:speedup_app_40:.2f}x).
+#   That is the *measure first* lesson: cache the part that is slow.
+# * Drag the **TTL** to 300 s: {claim:speedup_ttl_300:.1f}x as fast, and about one read in
+#   {claim:stale_one_in_ttl_300} is now out of date. Drag it to 1 s: fresh, and the cache barely
+#   helps. The TTL is a dial between the two.
 # * Push **writes** up: stale reads climb at the same TTL. How often data changes decides how long you can keep a copy.
 #
 # **Is a cache even the right fix?** Only if (1) the slow part is a read that repeats,
@@ -126,8 +148,9 @@ ex["mean_latency"].check(answer_ms)
 # <details><summary>Solution</summary>
 #
 # `0.9 × 0.2 + 0.1 × (0.2 + 8 + 0.2) = 1.02 ms`. The misses are 10% of reads but
-# more than 80% of the time: improving the hit ratio from 90% to 95% nearly halves
-# the mean.
+# more than 80% of the time: improving the hit ratio from 90% to 95% halves the
+# misses and cuts the mean by about {claim:mean_cut_90_to_95:.0%} (to
+# `0.95 × 0.2 + 0.05 × 8.4 = 0.61 ms`). The hits' 0.2 ms stays.
 # </details>
 #
 # **2. Measure first.** A product page spends 40 ms rendering templates and 8 ms in the
@@ -156,8 +179,8 @@ ex["ttl_budget"].check(ttl_answer)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# About 90 s (the check accepts any TTL within budget that is at least half the
-# longest one). Use the slider, or search: `tour.longest_ttl_under(0.05)`.
+# About {claim:longest_ttl_5pct:.0f} s (the check accepts any TTL within budget that is at least
+# half the longest one). Use the slider, or search: `tour.longest_ttl_under(0.05)`.
 # </details>
 #
 # ## Your progress
@@ -179,16 +202,12 @@ progress.show()
 #
 # ## The lab's map
 #
-# | notebook | what you will run | minutes |
-# |---|---|---|
-# | [01_patterns](01_patterns.ipynb) | cache-aside, read-through, write-through, write-behind - and a crash | 45 |
-# | [02_invalidation](02_invalidation.ipynb) | TTL, events, versioned keys, and the stale-set race | 25 |
-# | [03_ttl_tuning](03_ttl_tuning.ipynb) | hit ratio against staleness: a model and a simulation that agree | 20 |
-# | [04_stampede](04_stampede.ipynb) | 200 threads, one expiring key, and the defenses | 35 |
-# | [05_eviction](05_eviction.ipynb) | LRU, LFU, SIEVE, S3-FIFO... against Belady's optimum | 40 |
-# | [06_layers](06_layers.ipynb) | browser, CDN, app, database - and a cross-user leak | 25 |
-# | [07_capstone](07_capstone.ipynb) | design a whole service's caching and score it | 45 |
-#
+# Where to go next: every notebook, what you will run in it and how long it takes.
+
+# %%
+tour.course_map()
+
+# %% [markdown]
 # ## Further reading
 #
 # * Martin Kleppmann, *Designing Data-Intensive Applications* (O'Reilly, 2017), ch. 5 and 11 - replicas, derived data and their lag.
@@ -198,4 +217,4 @@ progress.show()
 
 # %%
 store.reset()
-db.close()
+db.close();
