@@ -162,6 +162,7 @@ class ReplayReport:
     db_shed: int
     bulkhead_refused: int
     breaker_transitions: list[tuple[float, str]] = field(default_factory=list)
+    breaker_states: list[str] = field(default_factory=list)  # the breaker's state at each whole second
 
     @property
     def capacity_qps(self) -> float:
@@ -178,16 +179,21 @@ class ReplayReport:
         w = self._window(start, end)
         return float(np.percentile(self.latencies[w], 99) * 1000) if w.any() else 0.0
 
+    def _seconds(self, start: float, end: float) -> tuple[int, int]:
+        n = len(self.db_offered_per_second) - 1  # the last slot only collects stragglers
+        return int(start), n if math.isinf(end) else min(int(math.ceil(end)), n)
+
     def peak_db_qps(self, start: float = 0.0, end: float = math.inf) -> int:
-        lo, hi = int(start), min(int(math.ceil(end)), len(self.db_offered_per_second))
+        lo, hi = self._seconds(start, end)
         return int(self.db_offered_per_second[lo:hi].max()) if hi > lo else 0
 
     def mean_db_qps(self, start: float = 0.0, end: float = math.inf) -> float:
-        lo, hi = int(start), min(int(math.ceil(end)), len(self.db_offered_per_second))
+        lo, hi = self._seconds(start, end)
         return float(self.db_offered_per_second[lo:hi].mean()) if hi > lo else 0.0
 
     def seconds_over_capacity(self, start: float = 0.0) -> int:
-        return int((self.db_offered_per_second[int(start):] > self.capacity_qps).sum())
+        lo, hi = self._seconds(start, math.inf)
+        return int((self.db_offered_per_second[lo:hi] > self.capacity_qps).sum())
 
     def per_second(self, width: int = 1) -> dict[str, np.ndarray]:
         """Time series for charts: DB load, success rate and p99 per ``width`` seconds."""
@@ -239,6 +245,7 @@ class _Replay:
         self.attempts_while_down = 0
         self.down = False
         self.ramp_from = -math.inf
+        self.states: list[str] = []
 
     # -- the event queue ------------------------------------------------------------------
     def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
@@ -255,6 +262,8 @@ class _Replay:
         nxt = next(push_next, None)
         while nxt is not None or events:
             if nxt is not None and (not events or times[nxt] <= events[0][0]):
+                while self.breaker is not None and len(self.states) < times[nxt]:
+                    self.states.append(str(getattr(self.breaker, "state", "?")))
                 self.clock.set(float(times[nxt]))
                 self.arrive(float(times[nxt]), _Request(int(keys[nxt]), float(times[nxt]), nxt))
                 nxt = next(push_next, None)
@@ -445,6 +454,7 @@ def replay(
         cache_attempts_while_down=run.attempts_while_down, db_wasted=run.wasted,
         db_refused=run.db.refused, db_shed=run.db.shed, bulkhead_refused=run.bulkhead.refused,
         breaker_transitions=list(getattr(run.breaker, "transitions", [])),
+        breaker_states=run.states,
     )
 
 

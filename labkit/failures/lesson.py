@@ -1,0 +1,317 @@
+"""Notebook 08's views, charts and exercises (the notebook holds the idea, this the plumbing).
+
+Every ``explore_*`` returns a :class:`~labkit.widgets.LivePlot` whose ``results`` dict
+holds what the chart shows, so tests can check it.
+"""
+
+from __future__ import annotations
+
+import html
+from collections.abc import Callable
+from typing import Any
+
+import numpy as np
+
+from .. import charts
+from ..store import Store
+from ..widgets import LivePlot, choice, int_slider, toggle
+from ..exercises import Exercise, ExerciseSet, Implement, Scenario
+from .bloom import BloomFilter, expected_false_positive_rate, optimal_hashes
+from .checks import (
+    WARM_PLAN, Breaker, NeverCloses, NoHalfOpenProbe, WithoutLimit, breaker_scenarios,
+    check_negative_ttl, check_warming_plan,
+)
+from .incidents import (
+    COLD, METASTABLE, METASTABLE_FIXES, OUTAGE, OUTAGE_STRATEGIES, WARMING_PLANS,
+    cold_run, metastable_run, outage_run,
+)
+from .live import run_live_outage
+from .negative import penetration
+from .replay import ReplayReport
+from .slow import SLOW_STRATEGIES, slow_cache
+
+__all__ = [
+    "explore_outage", "outage_table", "live_outage", "explore_slow_cache", "explore_cold_start",
+    "explore_penetration", "bloom_table", "explore_metastable", "exercises", "Table",
+]
+
+NOTEBOOK = "08"
+
+
+class Table:
+    """A small table that shows as HTML in a notebook and as text elsewhere."""
+
+    def __init__(self, rows: list[dict[str, Any]], note: str = "") -> None:
+        self.rows, self.note = rows, note
+
+    def _repr_html_(self) -> str:
+        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.rows[0])
+        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
+                       for r in self.rows)
+        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
+        return f"{note}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __str__(self) -> str:
+        cols = list(self.rows[0])
+        widths = [max(len(str(c)), *(len(str(r[c])) for r in self.rows)) for c in cols]
+        lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=True))]
+        lines += ["  ".join(str(r[c]).ljust(w) for c, w in zip(cols, widths, strict=True)) for r in self.rows]
+        return "\n".join(([self.note] if self.note else []) + lines)
+
+    __repr__ = __str__
+
+
+def _plot(draw: Callable[..., str], controls: dict[str, Any], **shape: Any) -> LivePlot:
+    results: dict[str, Any] = {}
+    plot = LivePlot(lambda fig, **values: draw(fig, results, **values), controls, **shape)
+    plot.results = results  # type: ignore[attr-defined]
+    return plot
+
+
+def _shade(ax: Any, start: float, end: float, label: str) -> None:
+    ax.axvspan(start, end, color="#999999", alpha=0.15, label=label)
+
+
+def _timeline(axes: list[Any], runs: dict[str, ReplayReport], incident: Any, shade_label: str,
+              width: int = 2) -> None:
+    """DB load against capacity, success rate, p99: one line per run."""
+    ax_db, ax_ok, ax_p99 = axes
+    for i, (name, r) in enumerate(runs.items()):
+        s = r.per_second(width)
+        style = charts.series_style(i)
+        kw = {"color": style["color"], "linestyle": style["linestyle"], "label": name}
+        ax_db.plot(s["t"], s["db_qps"], **kw)
+        ax_ok.plot(s["t"], s["success"] * 100, **kw)
+        ax_p99.plot(s["t"], s["p99_ms"], **kw)
+    capacity = next(iter(runs.values())).capacity_qps
+    ax_db.axhline(capacity, label=f"DB capacity ({capacity:.0f}/s)", **charts.LIMIT_STYLE)
+    for ax in axes:
+        _shade(ax, incident.start_seconds, incident.end_seconds, shade_label)
+    ax_ok.set_ylim(-3, 103)
+
+
+# -- 1. cache down ---------------------------------------------------------------------------
+
+
+def explore_outage() -> LivePlot:
+    """The naive fallback against a chosen strategy, through a 30 s frozen cache."""
+
+    def draw(fig: Any, results: dict, strategy: str) -> str:
+        runs = {"fall back to the DB": outage_run("fall back to the DB"), strategy: outage_run(strategy)}
+        results.update(runs)
+        _timeline(fig.axes, runs, OUTAGE, "cache frozen")
+        r, s, e = runs[strategy], OUTAGE.start_seconds, OUTAGE.end_seconds
+        ax_db, ax_ok, ax_p99 = fig.axes
+        naive_peak = runs["fall back to the DB"].peak_db_qps(s, e) / r.capacity_qps
+        charts.finish(ax_db, title=f"Naive fallback: {naive_peak:.1f}x DB capacity",
+                      xlabel="time (s)", ylabel="DB queries per second")
+        charts.finish(ax_ok, title=f"{strategy}: {r.success_rate(s, e):.0%} served in the outage",
+                      xlabel="time (s)", ylabel="requests served (%)")
+        charts.finish(ax_p99, title=f"{strategy}: p99 {r.p99_ms(s + 1, e):.0f} ms in the outage",
+                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        return (f"{strategy}: peak DB load {r.peak_db_qps(s, e)} queries/s (capacity {r.capacity_qps:.0f}); "
+                f"{r.cache_attempts_while_down:,} requests waited for the frozen cache's timeout.")
+
+    return _plot(draw, {"strategy": choice("strategy", list(OUTAGE_STRATEGIES), "+ circuit breaker")},
+                 ncols=3, width=14, height=3.9)
+
+
+def outage_table() -> Table:
+    s, e = OUTAGE.start_seconds, OUTAGE.end_seconds
+    rows = []
+    for name in OUTAGE_STRATEGIES:
+        r = outage_run(name)
+        rows.append({"strategy": name, "peak DB queries/s": r.peak_db_qps(s, e),
+                     "served in the outage": f"{r.success_rate(s, e):.0%}",
+                     "p99 in the outage (ms)": round(r.p99_ms(s + 1, e)),
+                     "requests that waited for the timeout": r.cache_attempts_while_down,
+                     "served after it (last 10 s)": f"{r.success_rate(60, 70):.0%}"})
+    return Table(rows, f"30 s frozen cache, 200 requests/s, DB capacity {outage_run(name).capacity_qps:.0f} queries/s")
+
+
+def live_outage(store: Store, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:
+    """Freeze, kill and restart a real cache under a read loop (the learner's server is never touched)."""
+    real = getattr(store, "backend", "") == "redis"
+    r = run_live_outage(use_real_server=real, breaker=breaker, phase_seconds=phase_seconds)
+    where = ("a redis-server this notebook started on its own port (your REDIS_URL server is not touched)"
+             if r.backend == "lab-started redis-server" else "the fault-injecting wrapper over an in-process store")
+    note = f"{r.note + ' ' if r.note else ''}Cache: {where}; timeout {r.timeout_ms:.0f} ms, breaker {'on' if breaker else 'off'}."
+    return Table(r.rows(), note)
+
+
+# -- 2. cache slow -----------------------------------------------------------------------------
+
+DB_SHARE_CAPACITY = 0.3  # the database can serve about 30% of all reads
+
+
+def explore_slow_cache() -> LivePlot:
+    def draw(fig: Any, results: dict, cache_ms: int) -> str:
+        res = slow_cache(cache_ms)
+        results["results"] = res
+        ax_lat, ax_db = fig.axes
+        x = np.arange(len(res))
+        ax_lat.bar(x - 0.2, [r.p50_ms for r in res], 0.4, color=charts.COLORS[0], label="p50")
+        ax_lat.bar(x + 0.2, [r.p99_ms for r in res], 0.4, color=charts.COLORS[1], hatch="//", label="p99")
+        ax_lat.set_xticks(x, [r.strategy.replace(" ", "\n", 1) for r in res])
+        wait = res[SLOW_STRATEGIES.index("wait for it")]
+        charts.finish(ax_lat, title=f"Waiting for a {cache_ms} ms cache: p99 {wait.p99_ms:.0f} ms vs {res[0].p99_ms:.0f} with none",
+                      xlabel="strategy", ylabel="request latency (ms)")
+        ax_db.bar(x, [r.db_share * 100 for r in res], color=charts.COLORS[2])
+        ax_db.axhline(DB_SHARE_CAPACITY * 100, label="what the DB can take", **charts.LIMIT_STYLE)
+        ax_db.set_xticks(x, [r.strategy.replace(" ", "\n", 1) for r in res])
+        charts.finish(ax_db, title="Skipping a slow cache sends every read to the DB",
+                      xlabel="strategy", ylabel="reads that query the DB (%)")
+        return (f"Healthy cache p99 about {slow_cache(0)[1].p99_ms:.0f} ms; "
+                f"timeout used: {res[2].timeout_ms:.1f} ms (3x the healthy p99).")
+
+    return _plot(draw, {"cache_ms": int_slider("cache answers in (ms)", 0, 200, 10, 100)}, ncols=2, width=13, height=3.9)
+
+
+# -- 3. cold cache -------------------------------------------------------------------------------
+
+
+def explore_cold_start() -> LivePlot:
+    def draw(fig: Any, results: dict, plan: str) -> str:
+        runs = {"cold (no warming)": cold_run("cold (no warming)"), plan: cold_run(plan)}
+        results.update(runs)
+        _timeline(fig.axes, runs, COLD, "restart")
+        r, e, d = runs[plan], COLD.end_seconds, COLD_END
+        ax_db, ax_ok, ax_p99 = fig.axes
+        cold = runs["cold (no warming)"]
+        charts.finish(ax_db, title=f"Cold: over capacity {cold.seconds_over_capacity(e)} s; {plan}: {r.seconds_over_capacity(e)} s",
+                      xlabel="time (s)", ylabel="DB queries per second")
+        charts.finish(ax_ok, title=f"{plan}: {r.success_rate(d - 20, d):.0%} served at the end",
+                      xlabel="time (s)", ylabel="requests served (%)")
+        charts.finish(ax_p99, title=f"{plan}: p99 {r.p99_ms(d - 20, d):.0f} ms at the end",
+                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        return (f"{plan}: {r.db_wasted:,} database answers arrived after their caller had given up "
+                f"(cold: {cold.db_wasted:,}).")
+
+    return _plot(draw, {"plan": choice("warming plan", list(WARMING_PLANS), "pre-warm 1,000 hot keys")},
+                 ncols=3, width=14, height=3.9)
+
+
+COLD_END = 110.0
+
+
+# -- 4. penetration ---------------------------------------------------------------------------------
+
+
+def explore_penetration() -> LivePlot:
+    def draw(fig: Any, results: dict, negative_ttl_s: int, bloom: bool) -> str:
+        ttl = None if negative_ttl_s == 0 else float(negative_ttl_s)
+        base, r = penetration(None), penetration(ttl, bloom=bloom)
+        results.update(base=base, run=r)
+        ax_q, ax_s = fig.axes
+        ax_q.bar(["no negative cache", "your setting"], [base.db_queries_for_absent_per_second,
+                                                          r.db_queries_for_absent_per_second],
+                 color=[charts.COLORS[0], charts.COLORS[2]])
+        charts.finish(ax_q, title=f"Absent ids: {base.db_queries_for_absent_per_second:.0f} -> "
+                      f"{r.db_queries_for_absent_per_second:.1f} DB queries/s",
+                      xlabel="setting", ylabel="DB queries per second (absent ids)")
+        ax_s.bar(["reads told 'not found'\nafter the id existed"], [r.false_not_found], color=charts.COLORS[3])
+        charts.finish(ax_s, title=f"Oldest wrong 'not found': {r.oldest_false_not_found_seconds:.0f} s after creation",
+                      xlabel="what went wrong", ylabel="reads")
+        return (f"{r.absent_reads:,} reads for ids that did not exist; negative TTL "
+                f"{'off' if ttl is None else f'{ttl:g} s'}, Bloom filter {'on' if bloom else 'off'}"
+                f"{f' ({r.bloom_false_positives} false positives let through)' if bloom else ''}.")
+
+    controls = {"negative_ttl_s": int_slider("not-found TTL (s, 0 = off)", 0, 120, 5, 10),
+                "bloom": toggle("Bloom filter of existing ids", False)}
+    return _plot(draw, controls, ncols=2, width=12, height=3.8)
+
+
+def bloom_table(ids: int = 2000, probes: int = 5000) -> Table:
+    """Measured false-positive rate against the formula, for a few sizes."""
+    rows = []
+    for bits_per_id in (4, 8, 12, 16):
+        bits = bits_per_id * ids
+        f = BloomFilter(bits, optimal_hashes(bits, ids))
+        f.add_many(range(ids))
+        measured = f.measured_false_positive_rate(range(10**7, 10**7 + probes))
+        rows.append({"bits per id": bits_per_id, "hashes": f.hashes, "memory (KB)": round(bits / 8192, 1),
+                     "formula": f"{expected_false_positive_rate(bits, f.hashes, ids):.2%}",
+                     "measured": f"{measured:.2%}"})
+    return Table(rows, f"{ids:,} ids in the filter, {probes:,} absent ids probed")
+
+
+# -- 5. metastable -----------------------------------------------------------------------------------
+
+
+def explore_metastable() -> LivePlot:
+    def draw(fig: Any, results: dict, fix: str) -> str:
+        runs = {"3 retries, no budget": metastable_run("3 retries, no budget"), fix: metastable_run(fix)}
+        results.update(runs)
+        _timeline(fig.axes, runs, METASTABLE, "trigger: cache frozen 30 s")
+        ax_db, ax_ok, ax_p99 = fig.axes
+        ax_db.set_yscale("log")
+        e = METASTABLE.end_seconds
+        stuck, r = runs["3 retries, no budget"], runs[fix]
+        charts.finish(ax_db, title=f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
+                      f"{r.seconds_over_capacity(e)} s", xlabel="time (s)", ylabel="DB queries per second (log)")
+        charts.finish(ax_ok, title=f"{fix}: {r.success_rate(100, 120):.0%} served at the end",
+                      xlabel="time (s)", ylabel="requests served (%)")
+        charts.finish(ax_p99, title=f"{fix}: p99 {r.p99_ms(100, 120):.0f} ms at the end",
+                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        return (f"After the cache came back at {e:.0f} s: '{fix}' spent {r.seconds_over_capacity(e)} of "
+                f"{METASTABLE_END - e:.0f} s over capacity; without a budget, {stuck.seconds_over_capacity(e)}.")
+
+    return _plot(draw, {"fix": choice("fix", [f for f in METASTABLE_FIXES if f != "3 retries, no budget"],
+                                      "retry budget (10%)")}, ncols=3, width=14, height=3.9)
+
+
+METASTABLE_END = 120.0
+
+
+_SKELETON = '''class Breaker:
+    max_fallback_reads = ...   # fallback DB reads at once (the bulkhead); None = no limit
+
+    def __init__(self, clock, failure_threshold=5, reset_timeout_seconds=2.0):
+        ...
+
+    def allow(self):
+        """True if this request may try the cache (closed; or the one half-open probe)."""
+        ...
+
+    def record_success(self):
+        ...
+
+    def record_failure(self):
+        ...
+'''
+
+
+def exercises(store: Store | None = None) -> ExerciseSet:
+    """Notebook 08's exercises: a breaker with a bulkhead (implement), a not-found TTL, a warming plan."""
+    breaker = Implement(
+        NOTEBOOK, "breaker",
+        [Scenario(name, run) for name, run in breaker_scenarios()],
+        hint=("Keep a state: 'closed', 'open', 'half-open'. Count failures in a row; at the threshold, open "
+              "and remember clock.now(). While open, allow() is False until reset_timeout_seconds have passed; "
+              "then let exactly ONE request through (half-open). Its success closes the breaker, its failure "
+              "opens it again. The database runs 4 queries at once, 80 ms each: 50 queries/s."),
+        reference=lambda: Breaker,
+        mistakes={"no half-open probe": lambda: NoHalfOpenProbe, "breaker never closes": lambda: NeverCloses,
+                  "fallback without a limit": lambda: WithoutLimit},
+        skeleton=_SKELETON,
+    )
+    negative = Exercise(
+        NOTEBOOK, "not-found-ttl", check_negative_ttl,
+        hint=("An absent id read r times a second with a not-found TTL of T seconds costs about r / (1 + r*T) "
+              "queries a second. 200 ids at 1 read/s each; the database can spare 20 queries/s. "
+              "And a new id must be found within 30 s."),
+        solution="not_found_ttl = 20   # anything from about 10 to 30 s",
+        reference=lambda: 20,
+        mistakes={"over the staleness budget": 300, "too short to protect the database": 2},
+    )
+    warming = Exercise(
+        NOTEBOOK, "warming-plan", check_warming_plan,
+        hint=("Pre-warming alone cannot load enough keys in the 40 s before the restart, and a ramp alone "
+              "starts cold. Combine them: pre-warm the hot keys, ramp the rest over most of a minute, and "
+              "coalesce identical loads."),
+        solution=f"plan = {WARM_PLAN!r}",
+        reference=lambda: dict(WARM_PLAN),
+        mistakes={"no warming": {}, "too few keys pre-warmed": {"prewarm_keys": 200},
+                  "ramp too short": {"prewarm_keys": 1000, "ramp_seconds": 30, "single_flight": True}},
+    )
+    return ExerciseSet({e.name: e for e in (breaker, negative, warming)})
