@@ -5,7 +5,8 @@
 ``design``          ``Plan`` per data set, ``Design``; ``NAIVE_DESIGN``, ``REFERENCE_DESIGN``
 ``day``             the day, measured with patterns, stampede, eviction and layers code
 ``scorecard``       ``score(design)`` -> ``Scorecard``: seven axes, each against a budget
-``lesson``          the notebook's charts, live explorer and exercises
+``lesson``          the notebook's charts, live explorer and exercises (loaded on use)
+``claims``          the numbers notebook 07's prose states
 ==================  ==================================================================
 
 >>> card = score(REFERENCE_DESIGN)     # doctest: +SKIP
@@ -15,18 +16,10 @@ True
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, PATTERNS, POLICIES, REFERENCE_DESIGN, Design, Plan
-from .lesson import (
-    DayReport,
-    compare,
-    draw_db_load,
-    draw_scorecard,
-    exercises,
-    explore,
-    knob_table,
-    run_day,
-    service_table,
-)
 from .scorecard import AXES, Axis, DataSetScore, Scorecard, score
 from .service import DATA_SET_NAMES, DATA_SETS, DataSet
 
@@ -57,3 +50,13 @@ __all__ = [
     "score",
     "service_table",
 ]
+
+# The lesson layer (charts, widgets) loads when a notebook first asks for it.
+_LESSON = {"DayReport", "compare", "draw_db_load", "draw_scorecard", "exercises", "explore", "knob_table",
+           "run_day", "service_table"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.capstone' has no attribute {name!r}")

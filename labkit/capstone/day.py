@@ -21,7 +21,6 @@ plan only replays that data set.
 
 from __future__ import annotations
 
-import functools
 import json
 from dataclasses import dataclass
 
@@ -34,6 +33,7 @@ from ..eviction import make_policy
 from ..eviction import simulate as simulate_eviction
 from ..layers import Exchange, HttpCache
 from ..layers.trace import Trace
+from ..memo import memo
 from ..metrics import StalenessMeter, percentile
 from ..patterns import cache_key, make_pattern
 from ..stampede import poisson_arrivals, simulate_herd, simulate_traffic, synchronized_expiry
@@ -64,7 +64,6 @@ __all__ = [
     "deploy_refreshes",
     "eviction_hit_ratio",
     "cdn_leaks",
-    "forget",
 ]
 
 CRAWL_SECONDS = 600.0       # the crawler reads the whole catalogue in ten minutes
@@ -92,7 +91,7 @@ def _times(n: int, rng: np.random.Generator) -> np.ndarray:
     return hours * 3600.0 + rng.random(n) * 3600.0
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64)
 def day_traffic(name: str, seed: int = 0) -> DayTraffic:
     """Reads, writes, the crawler's reads and the injected events of the day (seeded).
 
@@ -163,7 +162,7 @@ def replay_data_set(name: str, plan: Plan, seed: int = 0) -> ReplayResult:
                    plan.policy, plan.memory_objects, seed)
 
 
-@functools.lru_cache(maxsize=256)
+@memo(maxsize=256)
 def _replay(name: str, pattern_name: str, ttl_seconds: float, invalidation: str,
             flush_interval_seconds: float, policy_name: str, memory_objects: int,
             seed: int) -> ReplayResult:
@@ -256,7 +255,7 @@ class HotKeyResult:
     herd_latencies_ms: np.ndarray  # those readers' waits, in arrival order
 
 
-@functools.lru_cache(maxsize=256)
+@memo(maxsize=256)
 def hot_key_at_peak(name: str, ttl_seconds: float, defense: str, seed: int = 0) -> HotKeyResult:
     """The hottest key, read at its peak rate, expiring again and again (notebook 04).
 
@@ -293,7 +292,7 @@ def hot_key_at_peak(name: str, ttl_seconds: float, defense: str, seed: int = 0) 
     )
 
 
-@functools.lru_cache(maxsize=64)
+@memo(maxsize=64)
 def deploy_refreshes(name: str, ttl_seconds: float, ttl_jitter: float, seed: int = 0) -> np.ndarray:
     """DB refreshes per second of the day caused by the 06:00 warm-up (zeros if not warmed).
 
@@ -311,7 +310,7 @@ def deploy_refreshes(name: str, ttl_seconds: float, ttl_jitter: float, seed: int
     return out
 
 
-@functools.lru_cache(maxsize=256)
+@memo(maxsize=256)
 def eviction_hit_ratio(name: str, policy: str, memory_objects: int, seed: int = 0) -> float:
     """Share of the day's reads the cache's memory could serve: ``eviction.simulate``."""
     trace = day_traffic(name, seed).read_keys
@@ -332,7 +331,7 @@ def _page_server(cache_control: str | None, vary: str, per_user: bool):
     return upstream
 
 
-@functools.lru_cache(maxsize=256)
+@memo(maxsize=256)
 def cdn_leaks(name: str, cache_control: str | None, vary: str, seed: int = 0) -> tuple[int, int, float]:
     """(page views, views that showed another user's data, CDN hit ratio).
 
@@ -361,9 +360,3 @@ def cdn_leaks(name: str, cache_control: str | None, vary: str, seed: int = 0) ->
         body = json.loads(cdn.handle(request, Trace(clock)).body)
         leaks += ds.per_user and body["owner"] != cookie
     return len(picked), int(leaks), cdn.hits / len(picked) if len(picked) else 0.0
-
-
-def forget() -> None:
-    """Drop every remembered result (the tests use it to prove a rerun gives the same day)."""
-    for fn in (day_traffic, _replay, hot_key_at_peak, deploy_refreshes, eviction_hit_ratio, cdn_leaks):
-        fn.cache_clear()

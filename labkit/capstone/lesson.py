@@ -10,12 +10,13 @@ import numpy as np
 
 from .. import charts
 from ..errors import LabError
-from ..exercises import Exercise
+from ..exercises import Args, Exercise, ExerciseSet
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
 from .scorecard import AXES, Scorecard, _Table, score
 from .service import (
     CACHE_OBJECTS,
     DATA_SETS,
+    DAY_SECONDS,
     DB_CAPACITY_QPS,
     DEPLOY_AT_SECONDS,
     EVICTION_HIT_RATIO_FLOOR,
@@ -68,11 +69,26 @@ def _title(cards: list[Scorecard]) -> str:
     return "; ".join(parts)
 
 
+def _plain_log_axis(axis: Any) -> None:
+    """Decades as plain numbers (0.1, 1, 10) and no minor ticks: easier to read, and
+    much quicker to draw than mathtext labels for every tick."""
+    from matplotlib.ticker import FuncFormatter, LogLocator, NullLocator
+
+    axis.set_major_locator(LogLocator(base=10, numticks=9))
+    axis.set_minor_locator(NullLocator())
+    axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+
+
+def _times(ratio: float) -> str:
+    return f"{ratio:.1f}×" if ratio < 10 else f"{ratio:,.0f}×"
+
+
 def draw_scorecard(ax: Any, cards: Sequence[Scorecard]) -> str:
     """One row per axis, one marker per design: measured / budget, on a log scale.
 
     Left of the dashed line is within budget.  Every marker also carries its
-    verdict as text, so nothing depends on colour.
+    verdict as text, so nothing depends on colour: "pass" sits left of its marker
+    and "FAIL" right of it, so a label never crosses the budget line.
     """
     cards = _check_cards(cards)
     y = np.arange(len(AXES))[::-1]
@@ -83,12 +99,14 @@ def draw_scorecard(ax: Any, cards: Sequence[Scorecard]) -> str:
         ax.plot(ratios, y + dy, linestyle="none", marker=style["marker"], color=style["color"],
                 markersize=8, label=card.design.name)
         for r, yy, a in zip(ratios, y + dy, AXES, strict=True):
-            verdict = "pass" if card.axes[a].passed else "FAIL"
-            ax.annotate(verdict, (r, yy), xytext=(7, -3), textcoords="offset points", fontsize=8,
-                        color=style["color"], fontweight="normal" if verdict == "pass" else "bold")
+            passed = card.axes[a].passed
+            ax.annotate("pass" if passed else "FAIL", (r, yy), xytext=(-7 if passed else 7, -3),
+                        textcoords="offset points", fontsize=8, ha="right" if passed else "left",
+                        color=style["color"], fontweight="normal" if passed else "bold")
     ax.axvline(1.0, **charts.LIMIT_STYLE, label="budget")
     ax.set_xscale("log")
-    ax.set_xlim(_FLOOR / 1.5, _CEILING * 8)
+    ax.set_xlim(_FLOOR / 12, _CEILING * 8)
+    _plain_log_axis(ax.xaxis)
     ax.set_yticks(y, list(AXES))
     ax.set_ylim(-0.6, len(AXES) - 0.4)
     charts.finish(ax, title=_title(cards),
@@ -118,12 +136,13 @@ def draw_db_load(ax: Any, cards: Sequence[Scorecard]) -> str:
                     xytext=(-3, 0), textcoords="offset points", fontsize=7, va="top", ha="right",
                     color="#333333", bbox={"facecolor": "white", "edgecolor": "none", "alpha": 0.85, "pad": 1})
     ax.set_yscale("log")
+    _plain_log_axis(ax.yaxis)
     ax.set_xlim(0, 24)
     ax.set_xticks(range(0, 25, 3))
     worst = max(cards, key=lambda c: c.axes["DB load"].value)
     load = worst.axes["DB load"]
     finding = (f"{worst.design.name}: {load.value:,.0f} queries in one second at "
-               f"{load.detail.split(': ')[-1]}, {load.ratio:.0f}× the DB's capacity"
+               f"{load.detail.split(': ')[-1]}, {_times(load.ratio)} the DB's capacity"
                if not load.passed else f"Every design stays under the DB's {DB_CAPACITY_QPS} queries/s")
     charts.finish(ax, title=finding, xlabel="time of day (h)",
                   ylabel="DB queries/s (busiest second\nof each 5 min, log scale)")
@@ -184,6 +203,7 @@ class _Figure:
 
 def _explored(base: Design, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
               per_user_headers: str, invalidation: str) -> Design:
+    """``base`` with the explorer's five settings applied."""
     changes: dict[str, Mapping[str, Any]] = {}
     for name, plan in base.items():
         fields: dict[str, Any] = {}
@@ -198,23 +218,55 @@ def _explored(base: Design, catalogue_ttl: float, ttl_jitter: float, landing_def
     return base.change(name="your design", **changes)
 
 
+_CONTROL_NAMES = {"catalogue_ttl": "the catalogue TTL", "ttl_jitter": "the TTL jitter",
+                  "landing_defense": "the landing page defense", "per_user_headers": "the per-user headers",
+                  "invalidation": "the invalidation"}
+
+
+def why_no_effect(changed: str, values: Mapping[str, Any]) -> str:
+    """Why moving one explorer control left every budget where it was (a sentence)."""
+    shortest_ttl = values["catalogue_ttl"] * (1 - values["ttl_jitter"])
+    if changed == "ttl_jitter" and shortest_ttl >= DAY_SECONDS - DEPLOY_AT_SECONDS:
+        hours = (DAY_SECONDS - DEPLOY_AT_SECONDS) / 3600
+        return (f"TTL jitter changes nothing at a {values['catalogue_ttl']:,.0f} s TTL: the catalogue keys "
+                f"warmed at 06:00 outlive the {hours:.0f} hours left in the day, so none of them expires "
+                "and there is no expiry to spread. Shorten the catalogue TTL to see jitter work.")
+    if changed == "ttl_jitter" and values["ttl_jitter"] == 0:
+        return "With no jitter, the warmed catalogue keys expire together again."
+    return (f"Moving {_CONTROL_NAMES.get(changed, changed)} moved no budget in this design: "
+            "another axis limits it. The failing axes are listed below.")
+
+
 def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
-    """Fix the naive design one knob at a time and watch the scorecard (a LivePlot)."""
+    """Fix the naive design one knob at a time and watch the scorecard (a LivePlot).
+
+    Every move replays only the data sets it touches (the replays are remembered).
+    A move that changes no number says why in the caption, so no control seems dead.
+    """
     from ..widgets import LivePlot, choice, log_slider, slider
 
     if not isinstance(base, Design):
         raise LabError("explore() starts from a capstone Design, such as capstone.NAIVE_DESIGN.")
     reference = score(REFERENCE_DESIGN, seed=seed)
+    last: dict[str, Any] = {}
 
     def draw(fig: Any, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
              per_user_headers: str, invalidation: str) -> str:
-        design = _explored(base, catalogue_ttl, ttl_jitter, landing_defense, per_user_headers, invalidation)
+        values = {"catalogue_ttl": catalogue_ttl, "ttl_jitter": ttl_jitter, "landing_defense": landing_defense,
+                  "per_user_headers": per_user_headers, "invalidation": invalidation}
+        design = _explored(base, **values)
         card = score(design, seed=seed)
         draw_scorecard(fig.axes[0], [card, reference])
         draw_db_load(fig.axes[1], [card, reference])
+        changed = [k for k, v in values.items() if last.get("values", values)[k] != v]
+        note = ""
+        if len(changed) == 1 and _same_numbers(card, last.get("card")):
+            note = f"<i>{why_no_effect(changed[0], values)}</i><br>"
+        last.update(values=values, card=card)
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
-        return (f"Your design: {card.headline()}." + (f" Still failing - {failing}." if failing else "")
-                + f" (Scored in {card.seconds:.1f} s.)")
+        headline = card.headline()
+        return (note + headline[0].upper() + headline[1:] + "."
+                + (f" Still failing - {failing}." if failing else ""))
 
     from ipywidgets import Layout
 
@@ -227,6 +279,13 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
     return LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+
+
+def _same_numbers(card: Scorecard, previous: Scorecard | None) -> bool:
+    if previous is None:
+        return False
+    return all(card.axes[a].value == previous.axes[a].value for a in AXES) and np.array_equal(
+        card.db_queries_per_second, previous.db_queries_per_second)
 
 
 # One change at a time to the naive design: (label, explorer settings).
@@ -305,29 +364,44 @@ def _check_all_green(design: Any) -> tuple[bool, str]:
     return True, f"{card.headline()} - and it is your own design."
 
 
-def exercises() -> dict[str, Exercise]:
-    return {
+def _all_green_answer() -> Design:
+    namespace: dict[str, Any] = {}
+    exec(_ALL_GREEN, {"capstone": __import__("labkit.capstone", fromlist=["NAIVE_DESIGN"])}, namespace)
+    return namespace["my_design"]
+
+
+def exercises(store: Any = None) -> ExerciseSet:
+    """Notebook 07's exercises (the day runs on its own virtual clock: ``store`` is unused)."""
+    return ExerciseSet({
         "leaks": Exercise(
-            NOTEBOOK, "leaks", _check_leaks,
+            NOTEBOOK, "leaks", _check_leaks, kind="value",
             hint="A CDN is a shared cache. Which Cache-Control directive forbids a shared cache from "
                  "storing a response, while still letting the user's own browser keep it?",
             solution='balances_headers = "private, no-store"\nuser_pages_headers = "private, no-cache"',
+            reference=lambda: Args(("private, no-store", "private, no-cache")),
+            mistakes={"still public": Args(("public, max-age=60", "public, max-age=60")),
+                      "only one page private": Args(("private, no-store", "public, max-age=300"))},
         ),
         "stampede": Exercise(
-            NOTEBOOK, "stampede", _check_stampede,
+            NOTEBOOK, "stampede", _check_stampede, kind="choice",
             hint="Two budgets: DB queries per expiry AND p99 latency. A lock passes the first; what do "
                  "the 100 readers behind the lock do for half a second? Which defense lets them have "
                  "the old page meanwhile?",
             solution='defense = "swr"   # stale-while-revalidate',
+            reference=lambda: "swr",
+            mistakes={"a lock makes readers wait": "lock", "no defense": "none",
+                      "xfetch at 200 reads/s": "xfetch"},
         ),
         "all-green": Exercise(
-            NOTEBOOK, "all-green", _check_all_green,
+            NOTEBOOK, "all-green", _check_all_green, kind="value",
             hint="Fix one axis at a time with run_day(...): headers for leaks, 'swr' on the landing page, "
                  "'on-write' invalidation (write-through for sessions and balances), jitter for the "
                  "deploy, then move memory from data sets that fit to those that need it.",
             solution=_ALL_GREEN,
+            reference=lambda: _all_green_answer(),
+            mistakes={"the reference copied": lambda: REFERENCE_DESIGN, "the naive design": lambda: NAIVE_DESIGN},
         ),
-    }
+    })
 
 
 _ALL_GREEN = '''my_design = capstone.NAIVE_DESIGN.change(

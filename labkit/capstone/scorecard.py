@@ -168,12 +168,21 @@ class _Table:
     __repr__ = __str__
 
 
+_SINGULAR = {"queries": "query", "writes": "write", "page views": "page view", "queries/s": "query/s"}
+
+
 def _fmt(value: float, unit: str) -> str:
     if unit == "share":
         return f"{value:.0%}"
     if unit == "ms":
         return f"{value:,.1f} ms"
-    return f"{value:,.0f} {unit}".strip()
+    text = f"{value:,.0f}"
+    return f"{text} {_SINGULAR.get(unit, unit) if text == '1' else unit}".strip()
+
+
+def possessive(name: str) -> str:
+    """``sessions'`` and ``landing's``: the data set's own, said properly."""
+    return f"{name}'" if name.endswith("s") else f"{name}'s"
 
 
 def score(design: Design, *, seed: int = 0) -> Scorecard:
@@ -233,7 +242,7 @@ def _judge(design: Design, scores: dict[str, DataSetScore], per_second: np.ndarr
     axes["stampede"] = Axis(
         "stampede", herd.stampede_queries, STAMPEDE_BUDGET_QUERIES, "queries",
         herd.stampede_queries <= STAMPEDE_BUDGET_QUERIES,
-        f"worst: {herd.name}'s hottest key, per expiry at peak (the limit is 1)",
+        f"worst: {possessive(herd.name)} hottest key, per expiry at peak (the limit is 1)",
         herd.stampede_queries / STAMPEDE_BUDGET_QUERIES,
     )
     slow = max(scores.values(), key=lambda s: s.p99_ms)

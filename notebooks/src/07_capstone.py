@@ -44,6 +44,11 @@ capstone.service_table()
 # | 20:00 | the cache node restarts, empty | DB load and latency while the cache refills |
 # | 21:00 | the write-behind worker hangs; it is killed at 21:10 | lost writes |
 #
+# The 20:00 restart is the cache failing in the most ordinary way: it comes back empty,
+# at peak. Notebook 08 takes that failure apart (and a cache that is down, slow, or
+# asked for ids that do not exist), with the warming strategies that keep the
+# database under its capacity.
+#
 # Every number on the scorecard comes from the labkit code you used in the earlier
 # notebooks. Nothing is a new formula:
 #
@@ -94,15 +99,15 @@ capstone.run_day(capstone.NAIVE_DESIGN)
 # %% [markdown]
 # ### What to notice
 #
-# * The naive design meets **one budget of seven**, lost writes, and only because it
-#   never queues a write.
+# * The naive design meets **{claim:naive_budgets_met} of the seven budgets**: lost writes, and only
+#   because it never queues a write.
 # * **Staleness**: with `ttl-only`, a copy can be as old as its TTL. An hour is fine
 #   for view counters and far too long for sessions, balances and "my orders" pages,
 #   whose budgets are 0-30 s.
 # * **Leaks**: hundreds of page views showed one user another user's balance or
 #   orders. `/account` and `/me` are the same URL for everybody, so a shared cache
 #   that is told `public` stores the first user's page and serves it to the next.
-# * **Stampede and p99**: when the home page expires at peak, **over 100** requests
+# * **Stampede and p99**: when the home page expires at peak, **{claim:naive_landing_queries}** requests
 #   rebuild it at once. The database slows down under that load, and the readers who
 #   arrive meanwhile wait for seconds.
 # * **DB load**: the deploy filled 600 catalogue keys in one second with the same TTL,
@@ -139,12 +144,12 @@ capstone.knob_table()
 #
 # * **A shorter catalogue TTL does not shrink the spike.** The 600 warmed keys still
 #   expire together, now every five minutes, and at 19:30 they meet the hot keys' expiry:
-#   720 queries in one second. (The shorter TTL does fix the catalogue's staleness.)
+#   {claim:short_ttl_peak_queries} queries in one second. (The shorter TTL does fix the catalogue's staleness.)
 # * **Jitter** (try 0.2) spreads the warmed keys out. The busiest second is then the
 #   hot keys' expiry at 19:30, still over capacity, until the landing page has a defense.
 # * A **lock** (or single-flight) on the landing page fixes the stampede axis (one
-#   query per expiry) but not p99: about a hundred readers wait half a second behind
-#   it. **swr** fixes both. **xfetch** keeps readers fast, but at 200 reads/s several
+#   query per expiry) but not p99: {claim:lock_waiters} readers wait behind it, and the
+#   p99 is {claim:lock_p99_ms:,.0f} ms. **swr** fixes both. **xfetch** keeps readers fast, but at 200 reads/s several
 #   readers decide to refresh early at the same moment, so each expiry costs the
 #   database more than the budget of 2 queries.
 # * `private` headers end the leaks, and `on-write` invalidation ends the staleness:
@@ -177,9 +182,9 @@ capstone.run_day(capstone.REFERENCE_DESIGN)
 # ### What to notice
 #
 # * The reference design meets all seven budgets. In the lower chart, naive's
-#   catalogue warm-up hits the database with about **600 queries in one second**,
-#   every hour from 07:00, six times its capacity. The reference design's busiest
-#   second is a handful of queries.
+#   catalogue warm-up hits the database with **{claim:naive_peak_queries} queries in one second**,
+#   every hour from 07:00, {claim:naive_peak_ratio:.0f} times its capacity. The reference design's
+#   busiest second is {claim:reference_peak_queries} queries.
 # * **Its hit ratios are lower** on most data sets, and it sends the database a little
 #   more work over the whole day. The naive design's extra hits were stale copies:
 #   correct answers cost some hits. A hit ratio is a means; the budgets are the goal.
@@ -188,7 +193,7 @@ capstone.run_day(capstone.REFERENCE_DESIGN)
 #   200, with TinyLFU, which keeps more of its popular products than LRU can in the
 #   same space (notebook 05).
 # * View counters use write-behind and lost some increments when the worker was
-#   killed (47 at this seed), within their budget of 100. The same choice for balances
+#   killed ({claim:reference_lost_counter_writes} at this seed), within their budget of 100. The same choice for balances
 #   fails: there the budget is 0.
 #
 # ## Exercises
@@ -221,7 +226,7 @@ ex["leaks"].check(balances_headers, user_pages_headers)
 # which also helps on a shared computer. `no-cache` lets the browser store the page and
 # revalidate it each time. Adding `Vary: Cookie` to a `public` response would also stop
 # this leak, but then the CDN keeps one copy per user and almost never reuses one
-# (about 1% of those page views were CDN hits here): all of the risk for none of the gain.
+# (only {claim:vary_cookie_cdn_hit_ratio:.0%} of those page views were CDN hits here): all of the risk for none of the gain.
 # </details>
 #
 # **2. Fix the stampede, and the latency.** Choose the landing page's stampede defense
@@ -288,7 +293,8 @@ ex["all-green"].check(my_design)
 # * **Failures come from events, not averages.** Keys warmed together expire together,
 #   a hot key expires at the peak, a cache restarts, a worker dies. Design for the
 #   event: jitter, swr or a lock, a database that survives a cold cache, and
-#   write-behind only where a loss is acceptable.
+#   write-behind only where a loss is acceptable. Notebook 08 is about those events:
+#   a cache that is down, slow, cold or asked for what does not exist.
 # * **A shared cache must never store per-user responses.** `private` (or `no-store`)
 #   on every personal page, whatever the CDN's hit ratio says.
 # * **Memory follows need.** Small per-user data sets fit whole; skewed data sets get
