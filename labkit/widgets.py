@@ -3,21 +3,34 @@
 :class:`LivePlot` owns one figure and one image.  Moving a control calls your
 ``draw(fig, **values)`` once, renders the figure to PNG and swaps the image's
 bytes: no flicker, no stacked figures, nothing redrawn when nothing changed.
-Sliders only report when released, so a drag stays smooth.
+Sliders only report when released, so a drag stays smooth.  A move made in the
+browser redraws off the kernel's message loop with a visible "updating…" state,
+and a burst of moves (arrow keys fire one change per press) draws once, with the
+last value.  ``live={"Run live": fn}`` adds buttons for real-time experiments:
+they say "running…" at once, run ``fn(plot)`` in a thread and then redraw.
+
+Every chart carries a text alternative (its title plus key numbers, from
+:func:`labkit.charts.describe`) and a "Show the numbers" table; every control
+has an accessible name.
 """
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable, Sequence
 from typing import Any
 
 import ipywidgets as W
+import traitlets
 
 from . import charts
 from .errors import LabError
 
-__all__ = ["LivePlot", "slider", "int_slider", "log_slider", "choice", "toggle", "button", "predict"]
+__all__ = [
+    "LivePlot", "slider", "int_slider", "log_slider", "choice", "toggle", "button", "predict",
+    "nudge_if_unlocked", "NUDGE",
+]
 
 _LABEL_STYLE = {"description_width": "initial"}
 _WIDE = W.Layout(width="420px")
@@ -60,7 +73,93 @@ def toggle(description: str, value: bool = False, **kw: Any) -> W.Checkbox:
 
 
 def button(description: str, **kw: Any) -> W.Button:
+    # As wide as its words: a fixed width cuts longer labels ("Lock in my predic…").
+    kw.setdefault("layout", W.Layout(width="max-content", min_width="8em"))
     return W.Button(description=description, **kw)
+
+
+class ChartImage(W.Image):
+    """An image whose ``tooltip`` is its text alternative (the ``title`` of the ``<img>``).
+
+    ipywidgets' base view sets ``title`` only when the model has an empty
+    ``description``, which ``Image`` lacks (the view then stops with a TypeError),
+    so this model carries one.
+    """
+
+    description = traitlets.Unicode("").tag(sync=True)
+
+
+# ipywidgets 8.1 draws a slider's handle as a noUiSlider <div role="slider"> with no
+# accessible name: the visible label beside it is a <label> that is not tied to it
+# (ipywidgets passes noUiSlider no handleAttributes, and no widget option reaches the
+# handle).  This snippet, shown once with each live chart, links each handle to its
+# visible label with aria-labelledby.  It runs in JupyterLab and Notebook 7 (trusted
+# output, as every output of a cell the learner ran is); where scripts do not run
+# (an untrusted or static copy) the sliders still work, only unnamed.
+_ACCESSIBILITY_JS = """
+(function () {
+  if (window.__labkitA11y) { window.__labkitA11y(); return; }
+  var n = 0, queued = false;
+  function fix() {
+    queued = false;
+    document.querySelectorAll('.widget-slider').forEach(function (box) {
+      var label = box.querySelector('label.widget-label');
+      var handles = box.querySelectorAll('.noUi-handle');
+      if (!label || !handles.length || !label.textContent.trim()) return;
+      if (!label.id) label.id = 'labkit-label-' + (++n);
+      handles.forEach(function (h) {
+        if (h.getAttribute('aria-labelledby') !== label.id) h.setAttribute('aria-labelledby', label.id);
+      });
+    });
+  }
+  window.__labkitA11y = fix;
+  new MutationObserver(function () {
+    if (!queued) { queued = true; requestAnimationFrame(fix); }
+  }).observe(document.body, {childList: true, subtree: true});
+  fix();
+})();
+"""
+
+
+def name_controls() -> None:
+    """Give every slider handle on the page its visible label as its accessible name."""
+    from IPython.display import Javascript, display
+
+    display(Javascript(_ACCESSIBILITY_JS))
+
+
+# --- the prediction nudge ---------------------------------------------------------
+
+NUDGE = "Lock in your prediction above first - the experiment runs anyway."
+
+
+class _Prediction:
+    def __init__(self, question: str) -> None:
+        self.question = question
+        self.locked = False
+        self.nudged = False
+
+
+_predictions: list[_Prediction] = []
+
+
+def nudge_if_unlocked() -> bool:
+    """Print one line if this kernel's most recent prediction is not locked in yet.
+
+    Experiments call it before they run (LivePlot and charts.show do); it never
+    stops them, never raises, and says it once per prediction.  True if it printed.
+    """
+    try:
+        if not _predictions:
+            return False
+        latest = _predictions[-1]
+        if latest.locked or latest.nudged:
+            return False
+        latest.nudged = True
+        print(NUDGE)
+        return True
+    except Exception:  # a nudge must never break an experiment
+        return False
 
 
 class LivePlot:
@@ -68,6 +167,9 @@ class LivePlot:
 
     ``draw(fig, **values)`` draws into a cleared figure and may return a short
     string, shown under the chart (the "what to notice" that follows the numbers).
+    ``buttons`` run an action and redraw at once; ``live`` buttons run a real-time
+    experiment ``fn(plot)`` in a background thread (its result lands in
+    ``plot.live_results[label]``), then redraw.
 
     >>> lp = LivePlot(lambda fig, n: f"n={n}", {"n": int_slider("n", 1, 5, 1, 2)})
     >>> lp.set(n=3); lp.redraws
@@ -84,41 +186,155 @@ class LivePlot:
         width: float = 9.0,
         height: float = 3.6,
         buttons: dict[str, Callable[[LivePlot], Any]] | None = None,
+        live: dict[str, Callable[[LivePlot], Any]] | None = None,
     ) -> None:
         if not callable(draw):
             raise LabError("LivePlot needs a draw(fig, **values) function as its first argument.")
+        nudge_if_unlocked()
         self._draw = draw
         self.controls = dict(controls)
         self._shape = (nrows, ncols, width, height)
         self.fig = charts.new_figure(nrows, ncols, width=width, height=height, layout=None)
-        self.image = W.Image(format="png", layout=W.Layout(max_width="100%", height="auto"))
+        self.image = ChartImage(format="png", layout=W.Layout(max_width="100%", height="auto"))
         self.caption = W.HTML()
+        # role=status: screen readers announce "updating…" and "running…" politely.
+        self.status = W.HTML("<span role='status'></span>", layout=W.Layout(min_width="7em"))
+        self.numbers_toggle = W.ToggleButton(
+            description="Show the numbers", value=False, layout=W.Layout(width="max-content"),
+            tooltip="Show the chart's data as a table",
+        )
+        self.numbers = W.HTML()
+        self.alt_text = ""
         self.redraws = 0
         self.draw_seconds: list[float] = []
         self.last_values: dict[str, Any] | None = None
         self._positions: tuple[tuple[int, bool], list[Any]] | None = None
         self.last_result: Any = None
-        extra = []
-        for label, action in (buttons or {}).items():
-            b = button(label)
-            b.on_click(lambda _b, action=action: (action(self), self.redraw(force=True)))
-            extra.append(b)
-        self._buttons = extra
+        self.live_results: dict[str, Any] = {}
+        self._redraw_lock = threading.RLock()
+        self._pending = threading.Condition()
+        self._dirty = False
+        self._worker: threading.Thread | None = None
+        self._running: set[str] = set()
+        self._buttons = [self._action_button(label, action) for label, action in (buttons or {}).items()]
+        self.live_buttons = {label: self._live_button(label, run) for label, run in (live or {}).items()}
         for w in self.controls.values():
             w.observe(self._on_change, names="value")
-        boxes = list(self.controls.values()) + extra
-        self.widget = W.VBox([W.HBox(boxes, layout=W.Layout(flex_flow="row wrap")), self.image, self.caption])
+        self.numbers_toggle.observe(lambda _c: self._show_numbers(), names="value")
+        boxes = [*self.controls.values(), *self._buttons, *self.live_buttons.values(), self.status]
+        self.widget = W.VBox([
+            W.HBox(boxes, layout=W.Layout(flex_flow="row wrap", align_items="center")),
+            self.image, self.caption, self.numbers_toggle, self.numbers,
+        ])
         self.redraw()
 
     @property
     def values(self) -> dict[str, Any]:
         return {name: w.value for name, w in self.controls.items()}
 
+    @property
+    def busy(self) -> bool:
+        """True while a redraw or a live run is pending or running."""
+        return self._dirty or self._worker is not None or bool(self._running)
+
+    # --- controls ---------------------------------------------------------------
+
+    def _action_button(self, label: str, action: Callable[[LivePlot], Any]) -> W.Button:
+        b = button(label)
+        b.on_click(lambda _b: (action(self), self.redraw(force=True)))
+        return b
+
+    def _live_button(self, label: str, run: Callable[[LivePlot], Any]) -> W.Button:
+        b = button(label, icon="play", button_style="warning", tooltip=f"{label}: runs the real experiment")
+        b.on_click(lambda _b: self.run_live(label, run, b))
+        return b
+
     def _on_change(self, change: dict[str, Any]) -> None:
-        if change.get("old") != change.get("new"):
+        if change.get("old") == change.get("new"):
+            return
+        owner = change.get("owner")
+        # A change from the browser arrives while ipywidgets holds the property lock;
+        # draw it off the message loop so the next key press is read at once.
+        if owner is not None and "value" in getattr(owner, "_property_lock", {}):
+            self._schedule()
+        else:
             self.redraw()
 
+    def _set_status(self, text: str) -> None:
+        self.status.value = f"<span role='status'>{text}</span>"
+
+    def _schedule(self) -> None:
+        """Redraw in the background; changes that arrive meanwhile coalesce into one redraw."""
+        with self._pending:
+            self._dirty = True
+            self._set_status("updating…")
+            if self._worker is None:
+                self._worker = threading.Thread(target=self._drain, name="labkit-redraw", daemon=True)
+                self._worker.start()
+
+    def _drain(self) -> None:
+        while True:
+            with self._pending:
+                if not self._dirty:
+                    self._worker = None
+                    if not self._running:
+                        self._set_status("")
+                    self._pending.notify_all()
+                    return
+                self._dirty = False
+            self._guarded(self.redraw)
+
+    def _guarded(self, fn: Callable[[], Any]) -> Any:
+        try:
+            return fn()
+        except Exception as exc:  # shown in the caption: never a traceback from a thread
+            self.caption.value = f"<b>⚠️ The chart could not update: {type(exc).__name__}: {exc}</b>"
+            return None
+
+    def run_live(self, label: str, run: Callable[[LivePlot], Any], b: W.Button | None = None) -> None:
+        """Run ``run(self)`` in a background thread, then redraw; the button says "running…" meanwhile."""
+        with self._pending:
+            if label in self._running:
+                return
+            self._running.add(label)
+        if b is not None:
+            b.description, b.disabled = "running…", True
+        self._set_status("running…")
+
+        def work() -> None:
+            try:
+                result = self._guarded(lambda: run(self))
+                self.live_results[label] = result
+                self._guarded(lambda: self.redraw(force=True))
+            finally:
+                with self._pending:
+                    self._running.discard(label)
+                    if b is not None:
+                        b.description, b.disabled = label, False
+                    if not self.busy:
+                        self._set_status("")
+                    self._pending.notify_all()
+
+        threading.Thread(target=work, name=f"labkit-live-{label}", daemon=True).start()
+
+    def wait_idle(self, timeout: float = 30.0) -> bool:
+        """Wait until no redraw or live run is pending (tests and benchmarks); False on timeout."""
+        deadline = time.monotonic() + timeout
+        with self._pending:
+            while self.busy:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                self._pending.wait(min(left, 0.05))
+        return True
+
+    # --- drawing ----------------------------------------------------------------
+
     def redraw(self, force: bool = False) -> None:
+        with self._redraw_lock:
+            self._redraw(force)
+
+    def _redraw(self, force: bool) -> None:
         values = self.values
         if not force and values == self.last_values:
             return
@@ -139,12 +355,20 @@ class LivePlot:
         if not reused:
             self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
         self.fig = fig
-        self.image.value = png
+        self.alt_text = charts.describe(fig)
+        with self.image.hold_sync():
+            self.image.tooltip = self.alt_text
+            self.image.value = png
         self.last_result = result
         self.caption.value = "" if result is None else f"<div style='max-width:60em'>{result}</div>"
         self.last_values = values
         self.redraws += 1
+        self._show_numbers()
         self.draw_seconds.append(time.perf_counter() - start)
+
+    def _show_numbers(self) -> None:
+        # Built only while shown: most learners never open it.
+        self.numbers.value = charts.numbers_html(self.fig) if self.numbers_toggle.value else ""
 
     @staticmethod
     def _layout_key(fig: Any) -> tuple[int, bool]:
@@ -166,7 +390,7 @@ class LivePlot:
         return True
 
     def set(self, **values: Any) -> None:
-        """Move controls from code (the tests and benchmarks drive a plot this way)."""
+        """Move controls from code (the tests and benchmarks drive a plot this way); redraws at once."""
         for name, value in values.items():
             if name not in self.controls:
                 raise LabError(f"No control named {name!r}; this plot has {', '.join(self.controls)}.")
@@ -180,14 +404,23 @@ class LivePlot:
         from IPython.display import display
 
         display(self.widget)
+        name_controls()
 
 
 def predict(question: str, options: Sequence[str], *, notebook: str = "", name: str = "") -> W.VBox:
-    """Ask for a prediction before an experiment; the choice is locked in, not graded."""
+    """Ask for a prediction before an experiment; the choice is locked in, not graded.
+
+    Arrow keys choose, Enter or Space on the button locks in.  Until it is locked,
+    the next experiment prints a one-line nudge (and runs anyway).
+    """
     from . import progress
 
-    radio = W.RadioButtons(options=list(options), value=None, layout=W.Layout(width="max-content"))
-    lock = W.Button(description="Lock in my prediction", button_style="info")
+    record = _Prediction(question)
+    _predictions.append(record)
+    prompt = W.HTML(f"<b>Predict:</b> {question}")
+    radio = W.RadioButtons(options=list(options), value=None, layout=W.Layout(width="max-content"),
+                           tooltip=f"Your prediction: {question}")
+    lock = button("Lock in my prediction", button_style="info")
     said = W.HTML()
 
     def on_lock(_b: Any) -> None:
@@ -195,9 +428,14 @@ def predict(question: str, options: Sequence[str], *, notebook: str = "", name: 
             said.value = "Pick one first - a guess is fine; the point is to commit before you look."
             return
         radio.disabled = lock.disabled = True
+        record.locked = True
         said.value = f"Locked in: <b>{radio.value}</b>. Now run the experiment below and compare."
         if notebook and name:
             progress.record_prediction(notebook, name, str(radio.value))
 
     lock.on_click(on_lock)
-    return W.VBox([W.HTML(f"<b>Predict:</b> {question}"), radio, lock, said])
+    box = W.VBox([prompt, radio, lock, said])
+    box.prediction = record  # type: ignore[attr-defined]
+    box.lock = lock  # type: ignore[attr-defined]
+    box.choices = radio  # type: ignore[attr-defined]
+    return box
