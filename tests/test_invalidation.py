@@ -11,7 +11,9 @@ from labkit import invalidation as inv
 from labkit.clock import VirtualClock
 from labkit.database import Database, Row
 from labkit.errors import LabError
-from labkit.store import MemoryStore, RedisStore
+from labkit.invalidation.lesson import _naive_read
+from labkit.store import MemoryStore, unversioned
+from labkit.wrappers import RecordingStore
 
 
 def _one_sentence(exc: pytest.ExceptionInfo) -> str:
@@ -91,15 +93,27 @@ def test_stepper_steps_and_resets(store):
     assert stepper.step() is None
 
 
-def test_set_if_newer_never_moves_the_cache_backwards(store):
+def test_write_if_newer_never_moves_the_cache_backwards(store):
     new, old = Row(1, "new", 3, 0.0), Row(1, "old", 2, 0.0)
-    assert inv.set_if_newer(store, "item:1", new, 60)
-    assert not inv.set_if_newer(store, "item:1", old, 60)
-    assert not inv.set_if_newer(store, "item:1", new, 60)  # same version: nothing to do
-    assert Row.from_cache(store.get("item:1")).version == 3
+    assert inv.write_if_newer(store, "item:1", new, 60)
+    assert not inv.write_if_newer(store, "item:1", old, 60)
+    assert not inv.write_if_newer(store, "item:1", new, 60)  # same version: nothing to do
+    assert inv.cached_version(store.get("item:1")) == 3
+    assert unversioned(store.get("item:1")) == (3, new.to_cache())  # the contract's stored form
     store.set("item:1", "lease:abc")  # a placeholder is not a row: replaced
-    assert inv.set_if_newer(store, "item:1", old, 60)
+    assert inv.cached_version(store.get("item:1")) is None
+    assert inv.write_if_newer(store, "item:1", old, 60)
     assert 0 < store.ttl_seconds("item:1") <= 60
+
+
+def test_write_through_race_goes_through_the_contracts_version_guard(store):
+    log = RecordingStore(store)
+    outcome = inv.replay(log, "write-through")
+    guarded = log.commands("set_if_newer")
+    # the writer's v2 stored, then the reader's late v1 refused: one guard, on the store contract
+    assert [(row["args"].split()[0], row["result"]) for row in guarded] == [("version=2", "True"),
+                                                                           ("version=1", "False")]
+    assert outcome.cached_version == 2 and not outcome.stale
 
 
 # -- the race under real threads --------------------------------------------------------
@@ -137,7 +151,8 @@ def test_every_subscribed_instance_drops_the_key_after_a_write(store):
 
 def test_a_lost_message_leaves_exactly_that_instance_stale_until_its_ttl(store):
     run = inv.simulate_events(store, near_ttl_seconds=20, lose_message=True)
-    assert run.lost == {"A": 0, "B": 0, "C": 1}
+    assert run.lost == {"A": 0, "B": 0, "C": 1}  # C's subscription was really closed at the write
+    assert run.away == (9.0, 12.0)
     assert run.stale_reads["A"] == run.stale_reads["B"] == 0
     # C cached the row at t=1 s, the write came at t=10 s, its copy expired at 1+20 = 21 s.
     assert run.stale_reads["C"] == 11
@@ -146,6 +161,49 @@ def test_a_lost_message_leaves_exactly_that_instance_stale_until_its_ttl(store):
     assert run.max_stale_age_seconds["C"] < 20
     # The second write (t=40 s) reached everyone: nobody stale at the end.
     assert run.served["C"][-1] == run.db_versions[-1] == 3
+
+
+def test_a_near_cache_that_flushes_on_reconnect_is_stale_only_while_away(store):
+    plain = inv.simulate_events(store, near_ttl_seconds=20)
+    safe = inv.simulate_events(store, near_ttl_seconds=20, flush_on_loss=True)
+    assert safe.lost["C"] == 1
+    # C is away 9-12 s: it serves v1 at t=10 and t=11, reconnects, flushes, and reads v2 at 12 s.
+    assert safe.stale_reads == {"A": 0, "B": 0, "C": 2} and safe.stale_until["C"] == 12.0
+    assert plain.stale_reads["C"] == 11 > safe.stale_reads["C"]
+
+
+def test_loss_safe_near_cache_over_real_pubsub(store):
+    clock = VirtualClock()
+    db = Database(clock, rows=4, latency_seconds=0)
+    bus = inv.InvalidationBus(store, "inv-safe-" + uuid.uuid4().hex[:6])
+    plain = inv.AppInstance("plain", store, db, bus, clock=clock, near_ttl_seconds=300)
+    safe = inv.AppInstance("safe", store, db, bus, clock=clock, near_ttl_seconds=300,
+                           near_cache=inv.LossSafeNearCache)
+    try:
+        for app in (plain, safe):
+            assert [app.read(i).version for i in (1, 2, 3)] == [1, 1, 1]
+        # A disconnect: the write is published while both are away, so neither gets it.
+        for app in (plain, safe):
+            app.disconnect()
+        inv.write_and_publish(store, db, bus, 1, "while away")
+        for app in (plain, safe):
+            app.reconnect()
+            assert app.drain(until_seq=bus.published) == 0 and app.missed == 1
+        assert plain.read(1).version == 1  # trusts its copy: stale until its TTL
+        assert safe.read(1).version == 2  # flushed on reconnect
+        # A message lost in transit: the next message's number reveals the gap.
+        for app in (plain, safe):
+            app.read(3)
+            app.lose_next_messages(1)
+        inv.write_and_publish(store, db, bus, 3, "lost")
+        inv.write_and_publish(store, db, bus, 2, "arrives")
+        for app in (plain, safe):
+            app.drain(until_seq=bus.published)
+        assert plain.read(3).version == 1 and safe.read(3).version == 2
+        assert safe.near.flushes == 2 and plain.near.flushes == 0
+    finally:
+        for app in (plain, safe):
+            app.close()
 
 
 def test_without_a_lost_message_nobody_is_ever_stale(store):
@@ -192,12 +250,9 @@ def test_bump_makes_old_keys_unreachable_at_once_without_scan(store):
     eight.fill(10)
     assert seven.key("item:3") == "tenant:7:v0:item:3"
     assert seven.get("item:299") == "cached"
-    with inv.CommandLog(store) as log:
-        assert seven.bump() == 1
-    assert log.store_calls == ["incr"]
-    assert not log.scanned and log.round_trips == 1
-    if isinstance(store, RedisStore):
-        assert log.redis_commands == ["INCRBY"]
+    log = RecordingStore(store)
+    assert inv.VersionedNamespace(log, "tenant:7").bump() == 1
+    assert [row["command"] for row in log.log] == ["incr"]  # one command, no scan
     assert seven.get("item:0") is None and seven.get("item:299") is None
     assert eight.get("item:0") == "cached"
     # The old keys still exist (left to expire), which is what keeps the bump O(1).
@@ -210,21 +265,23 @@ def test_scan_and_delete_is_seen_scanning_and_costs_more(store):
     assert result["bump_round_trips"] == 1 and not result["bump_scanned"]
     assert result["old_key_reachable_after_bump"] is False
     assert result["scan_deleted"] == 1500
-    assert result["scan_round_trips"] > 3  # scans plus delete batches, growing with the keys
-    with inv.CommandLog(store) as log:
-        inv.scan_and_delete(store, "nothing-here:*")
-    assert log.scanned  # so "not scanned" above is a real check
+    assert result["delete_batches"] == 3  # 1,500 keys in batches of 500
+    assert result["scan_round_trips"] == result["scan_calls"] + 3 > 3
+    log = RecordingStore(store)
+    inv.scan_and_delete(log, "nothing-here:*")
+    assert log.commands("scan_keys")  # so "not scanned" above is a real check
 
 
 def test_scan_walks_the_whole_database_not_only_the_matches(redis_store):
-    def scan_calls() -> int:
-        with inv.CommandLog(redis_store) as log:
-            assert inv.scan_and_delete(redis_store, "nothing-here:*") == 0
-        return log.redis_commands.count("SCAN")
-
-    before = scan_calls()
+    before = inv.redis_scan_calls(redis_store, "nothing-here:*")
     inv.VersionedNamespace(redis_store, "someone-else").fill(3000)
-    assert scan_calls() >= before + 2  # ~1 SCAN per 1,000 keys present, matching or not
+    after = inv.redis_scan_calls(redis_store, "nothing-here:*")
+    assert after >= before + 2  # ~1 SCAN (COUNT 1000) per 1,000 keys present, matching or not
+    assert inv.SCAN_COUNT == 1000  # what the prose's "about a thousand keys per call" rests on
+
+
+def test_scan_calls_are_counted_only_where_redis_answers():
+    assert inv.redis_scan_calls(MemoryStore(namespace="no-scan")) is None
 
 
 def test_parse_versioned_key():
@@ -290,51 +347,82 @@ def test_unknown_strategy(store):
 # -- exercises ------------------------------------------------------------------------------
 
 
-def _naive_read(store, db, row_id):
-    key = f"item:{row_id}"
-    cached = store.get(key)
-    if cached is not None:
-        return Row.from_cache(cached)
-    row = db.read(row_id)
-    store.set(key, row.to_cache(), ttl_seconds=300)
-    return row
-
-
 def _solution_namespace(solution: str) -> dict:
-    names = {"Row": Row, "LEASE_PREFIX": inv.LEASE_PREFIX, "uuid": uuid,
-             "invalidation": inv}
+    names = {"Row": Row, "LEASE_PREFIX": inv.LEASE_PREFIX, "uuid": uuid, "invalidation": inv}
     exec(solution.split("\n\n", 1)[1], names)
     return names
 
 
+def test_exercises_are_one_set_with_four_slots(store):
+    ex = inv.exercises(store)
+    assert list(ex) == ["tenant", "race", "loss-safe", "budget"]
+    assert ex.loss_safe is ex["loss-safe"] and ex.loss_safe.kind == "implement"
+    assert {e.kind for e in ex.values()} == {"implement", "value"}
+
+
 def test_race_exercise_catches_the_naive_reader_and_accepts_the_lease(store, capsys):
-    ex = inv.exercises(store)["race"]
-    assert ex.check(_naive_read) is False
-    assert "the stale set is still there" in capsys.readouterr().out
+    ex = inv.exercises(store).race
+    assert not ex.check(_naive_read)
+    out = capsys.readouterr().out
+    assert "'the stale-set race'" in out and "sets after the writer's delete" in out
+    assert "set" in out and "delete" in out  # the commands the reader sent, as a table
     ex.solution()
-    solution = capsys.readouterr().out
-    assert ex.check(_solution_namespace(solution)["read_item"]) is True
-    assert ex.check(lambda s, db, i: db.read(i)) is False  # never caching is no fix
-    assert ex.check(lambda s, db, i: 1 / 0) is False  # a crash is a verdict, not a traceback
-    assert ex.check(...) is False
+    assert ex.check(_solution_namespace(capsys.readouterr().out)["read_item"])
+    assert not ex.check(lambda s, db, i: db.read(i))  # never caching is no fix
+    assert "never caches" in ex.last_feedback
+    assert not ex.check(lambda s, db, i: 1 / 0)  # a crash is a verdict, not a traceback
+    assert "ZeroDivisionError" in ex.last_feedback
+    assert not ex.check(...)
+    assert store.get("item:5") is None  # the check cleans up after itself
 
 
 def test_tenant_exercise(store, capsys):
-    ex = inv.exercises(store)["tenant"]
+    ex = inv.exercises(store).tenant
     ex.solution()
-    assert ex.check(_solution_namespace(capsys.readouterr().out)["invalidate_tenant"]) is True
-    assert ex.check(lambda s, t: inv.scan_and_delete(s, f"tenant:{t}:v*")) is False
-    assert "scanned" in capsys.readouterr().out
-    assert ex.check(lambda s, t: None) is False
+    assert ex.check(_solution_namespace(capsys.readouterr().out)["invalidate_tenant"])
+    assert not ex.check(lambda s, t: inv.scan_and_delete(s, f"tenant:{t}:v*"))
+    assert "scans the keyspace" in capsys.readouterr().out
     assert store.scan_keys("tenant:*") == []  # the check cleans up after itself
 
 
+class _OnlyDropsTheKey(inv.NearCache):
+    def on_invalidation(self, seq, key):
+        self.drop(key)
+
+    def on_reconnect(self):
+        self.clear()
+
+
+def test_loss_safe_exercise_names_the_scenario_and_shows_the_timeline(capsys):
+    ex = inv.exercises(MemoryStore(namespace="loss-safe")).loss_safe
+    assert ex.check(inv.LossSafeNearCache)
+    assert not ex.check(_OnlyDropsTheKey)
+    out = capsys.readouterr().out
+    assert "'a lost message'" in ex.last_feedback and "ignores gaps" in ex.last_feedback
+    assert "item:1 was served at v1 while the DB has v2" in ex.last_feedback
+    assert "message 1; lost" not in out and "lost" in out and "stale" in out  # the timeline table
+    assert not ex.check(inv.LossSafeNearCache(VirtualClock(), 30))  # an instance, not the class
+    assert "Pass your class itself" in ex.last_feedback
+
+
+def test_lossy_replays_judge_the_plain_and_the_loss_safe_near_cache():
+    plain = {name: inv.run_lossy_scenario(name, inv.NearCache) for name in inv.LOSSY_SCENARIOS}
+    safe = {name: inv.run_lossy_scenario(name, inv.LossSafeNearCache) for name in inv.LOSSY_SCENARIOS}
+    assert all(run.passed for run in safe.values())
+    assert plain["messages in order"].passed  # with nothing lost, dropping the key is enough
+    failed = {name for name, run in plain.items() if not run.passed}
+    assert failed == {"a lost message", "messages out of order", "a disconnect", "back to normal after a gap"}
+    assert all(run.broken_kind == "fresh" for name, run in plain.items() if name in failed)
+    last = plain["a disconnect"].timeline[-1]
+    assert (last["served"], last["DB"], last["check"]) == ("v1", "v2", "❌ stale")
+
+
 def test_budget_exercise(capsys):
-    ex = inv.exercises(MemoryStore(namespace="budget"))["budget"]
-    assert ex.check(15) is True
-    assert ex.check(16) is False and "the two layers' TTLs add up" in capsys.readouterr().out
-    assert ex.check(3) is False
-    assert ex.check(-1) is False
+    ex = inv.exercises(MemoryStore(namespace="budget")).budget
+    assert ex.check(15)
+    assert not ex.check(16) and "the two layers' TTLs add up" in capsys.readouterr().out
+    assert not ex.check(3)
+    assert not ex.check(-1)
 
 
 # -- the notebook's widgets -----------------------------------------------------------------
@@ -350,13 +438,15 @@ def test_ttl_widget_redraws_and_states_the_finding():
 
 def test_event_widget(redis_store):
     plot = inv.explore_events(redis_store)
-    assert "Instance C lost one message" in plot.axes[0].get_title()
+    assert "Instance C missed one message" in plot.axes[0].get_title()
     assert "t = 21 s" in plot.axes[0].get_title()
+    plot.set(near_cache="also flushes on a reconnect or a gap")
+    assert "flushed when it reconnected: stale for 2 reads" in plot.axes[0].get_title()
     plot.set(lose_message=False)
     assert "nobody served an old row" in plot.axes[0].get_title()
     for ttl in (5, 30, 10):
         plot.set(near_ttl_seconds=ttl)
-    assert plot.redraws == 5
+    assert plot.redraws == 6
 
 
 def test_race_widget_steps_resets_and_switches(redis_store):
@@ -374,5 +464,6 @@ def test_race_widget_steps_resets_and_switches(redis_store):
 def test_versioned_and_comparison_widgets(redis_store):
     plot = inv.explore_versioned(redis_store, keys=1000)
     assert plot.axes[0].get_title().startswith("A bump is 1 command")
+    assert "SCAN call(s) (COUNT 1000)" in plot.last_result
     fixes = inv.compare_fixes(redis_store, concurrent=False)
     assert "only a TTL ends the naive stale entry" in fixes.axes[0].get_title()

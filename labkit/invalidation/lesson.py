@@ -1,0 +1,581 @@
+"""Notebook 02's live charts and exercises (the notebook holds the idea, this the plumbing).
+
+Every ``explore_*`` function returns a :class:`~labkit.widgets.LivePlot`.  The
+exercises are graded by the engine's own replays: the stale-set race against the
+learner's reader, the lossy pub/sub replays against the learner's near cache.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from .. import charts, invalidation  # reference answers are written as a learner writes them
+from ..clock import VirtualClock
+from ..database import Database, Row
+from ..exercises import Exercise, ExerciseSet, Implement, Scenario, Verdict
+from ..store import Store
+from ..widgets import LivePlot, choice, log_slider, slider, toggle
+from ..wrappers import RecordingStore
+from .lossy import LOSSY_SCENARIOS, run_lossy_scenario
+from .near import LossSafeNearCache, NearCache, simulate_events
+from .race import (
+    LEASE_PREFIX,
+    STRATEGIES,
+    STRATEGY_LABELS,
+    RaceStepper,
+    cached_version,
+    item_key,
+    replay,
+    run_concurrent,
+)
+from .ttl_only import simulate_ttl, stacked_worst_case
+from .versioned import VersionedNamespace, compare_bump_and_scan, scan_and_delete
+
+BUDGET_SECONDS, SHARED_TTL_SECONDS = 60.0, 45.0
+
+
+# ---------------------------------------------------------------------------------
+# TTL alone
+# ---------------------------------------------------------------------------------
+
+
+def draw_ttl(fig: Any, ttl_seconds: float) -> str:
+    run = simulate_ttl(round(float(ttl_seconds), 3))
+    left, right = fig.axes
+    for i, (versions, label) in enumerate(
+        ((run.db_versions, "version in the DB"), (run.served_versions, "version readers got"))
+    ):
+        left.step(run.times, versions, where="post", label=label, **charts.series_style(i) | {"marker": None})
+    stale = [s < d for s, d in zip(run.served_versions, run.db_versions, strict=True)]
+    left.fill_between(run.times, 0, 1, where=stale, step="post", transform=left.get_xaxis_transform(),
+                      color=charts.series_style(3)["color"], alpha=0.15, label="stale")
+    charts.finish(left, title=f"Key {run.shown_key}: readers lag each write until the copy expires",
+                  xlabel="time (s, simulated)", ylabel="row version")
+    left.yaxis.get_major_locator().set_params(integer=True)
+    right.plot(run.stale_times, run.stale_ages_seconds, linestyle="none", markersize=3,
+               label="one stale read", color=charts.series_style(1)["color"], marker=charts.series_style(1)["marker"])
+    right.axhline(ttl_seconds, label=f"TTL = {ttl_seconds:.3g} s", **charts.LIMIT_STYLE)
+    right.set_ylim(0, ttl_seconds * 1.25)
+    charts.finish(right, title=f"No stale read was older than the TTL (max {run.max_stale_age_seconds:.1f} s)",
+                  xlabel="time (s, simulated)", ylabel="age of the value read (s)")
+    return (
+        f"TTL {ttl_seconds:.3g} s, no invalidation on write, 10 keys each written about once a "
+        f"minute: {run.stale_share:.0%} of reads were stale, the oldest by "
+        f"{run.max_stale_age_seconds:.1f} s; hit ratio {run.hit_ratio:.0%}."
+    )
+
+
+def explore_ttl() -> LivePlot:
+    """TTL as the only invalidation: the slider sets the TTL; the stale window follows it."""
+    return LivePlot(draw_ttl, {"ttl_seconds": log_slider("TTL (s)", 1, 120, 30)}, ncols=2, width=11, height=3.8)
+
+
+# ---------------------------------------------------------------------------------
+# Events over pub/sub
+# ---------------------------------------------------------------------------------
+
+NEAR_CACHES = ("drops the named key only", "also flushes on a reconnect or a gap")
+
+
+def explore_events(store: Store) -> LivePlot:
+    """Three instances behind pub/sub; instance C is cut off while the first write is published.
+
+    Runs are kept per setting (they are deterministic), so moving a control back is free.
+    """
+    runs: dict[tuple[float, bool, bool], Any] = {}
+
+    def draw(fig: Any, near_ttl_seconds: float, lose_message: bool, near_cache: str) -> str:
+        flush = near_cache == NEAR_CACHES[1]
+        setting = (float(near_ttl_seconds), bool(lose_message), flush)
+        if setting not in runs:
+            runs[setting] = simulate_events(store, near_ttl_seconds=near_ttl_seconds,
+                                            lose_message=lose_message, flush_on_loss=flush)
+        run = runs[setting]
+        ax = fig.axes[0]
+        ax.step(run.times, run.db_versions, where="post", label="DB", color="#000000", linewidth=3, alpha=0.35)
+        for i, name in enumerate(run.served):
+            offset = (i - 1) * 0.06  # keep overlapping lines visible
+            style = charts.series_style(i) | {"marker": None}
+            ax.step(run.times, [v + offset for v in run.served[name]], where="post",
+                    label=f"instance {name}", **style)
+        for t in run.write_times:
+            ax.axvline(t, color="#999999", linewidth=1, linestyle=":")
+        if run.away is not None:
+            ax.axvspan(*run.away, color="#999999", alpha=0.2, linewidth=0, label="C disconnected")
+        last = list(run.served)[-1]
+        if run.stale_reads[last] and flush:
+            title = (f"Instance {last} flushed when it reconnected: stale for "
+                     f"{run.stale_reads[last]} reads, not until its TTL")
+        elif run.stale_reads[last]:
+            title = (f"Instance {last} missed one message and served the old row until "
+                     f"t = {run.stale_until[last]:g} s, when its {near_ttl_seconds:g} s TTL ran out")
+        else:
+            title = "Every instance dropped its copy on each write: nobody served an old row"
+        charts.finish(ax, title=title, xlabel="time (s, simulated; dotted lines = writes)",
+                      ylabel="row version served")
+        ax.yaxis.get_major_locator().set_params(integer=True)
+        counts = ", ".join(f"{n}: {run.stale_reads[n]}" for n in run.served)
+        return f"Stale reads per instance ({counts}); messages that never reached C: {run.lost[last]}."
+
+    controls = {
+        "near_ttl_seconds": slider("near-cache TTL (s)", 2, 40, 1, 20),
+        "lose_message": toggle("C is cut off during the first write", True),
+        "near_cache": choice("C's near cache", list(NEAR_CACHES), NEAR_CACHES[0]),
+    }
+    return LivePlot(draw, controls, width=10, height=3.8)
+
+
+# ---------------------------------------------------------------------------------
+# Versioned keys
+# ---------------------------------------------------------------------------------
+
+
+def explore_versioned(store: Store, keys: int = 2000, *, name: str = "tenant:99") -> LivePlot:
+    """One bump vs SCAN+DEL over the same ``keys`` keys, measured on ``store``.
+
+    It uses its own namespace (``name``) so the learner's own ``tenant:7`` is untouched.
+    """
+
+    def draw(fig: Any) -> str:
+        r = compare_bump_and_scan(store, keys, name=name)
+        left, right = fig.axes
+        names = ["generation bump", "SCAN + DEL"]
+        trips = [r["bump_round_trips"], r["scan_round_trips"]]
+        millis = [r["bump_seconds"] * 1000, r["scan_seconds"] * 1000]
+        colors = [charts.series_style(0)["color"], charts.series_style(1)["color"]]
+        for ax, values in ((left, trips), (right, millis)):
+            bars = ax.bar(names, values, color=colors)
+            ax.bar_label(bars, labels=[f"{v:.3g}" for v in values])
+        right.set_yscale("log")
+        charts.finish(left, title=f"A bump is 1 command; SCAN+DEL needed {trips[1]:g} for {keys:,} keys",
+                      xlabel="how the tenant was invalidated", ylabel="commands sent")
+        charts.finish(right, title=f"SCAN+DEL took {millis[1] / max(millis[0], 1e-6):,.0f}x longer",
+                      xlabel="how the tenant was invalidated", ylabel="time (ms, log scale)")
+        return (f"{keys:,} keys of {name} on {store.backend}: the bump made them unreachable at once "
+                f"(old key reachable afterwards: {r['old_key_reachable_after_bump']}); "
+                f"SCAN+DEL sent {r['scan_calls']} SCAN call(s) (COUNT 1000) and {r['delete_batches']} "
+                f"DEL batches, and deleted {r['scan_deleted']:,} keys.")
+
+    return LivePlot(draw, {}, ncols=2, width=10, height=3.6)
+
+
+# ---------------------------------------------------------------------------------
+# The stale-set race
+# ---------------------------------------------------------------------------------
+
+
+def draw_race(fig: Any, stepper: RaceStepper) -> str:
+    lanes, versions = fig.axes
+    lanes.set_xlim(0.5, len(stepper.schedule) + 0.5)
+    lanes.set_ylim(-0.6, 1.6)
+    lanes.set_yticks([0, 1], ["writer", "reader"])
+    for i, actor in enumerate(stepper.schedule, start=1):
+        if i > len(stepper.events):
+            lanes.text(i, 1 if actor == "reader" else 0, "next" if i == stepper.position + 1 else "…",
+                       ha="center", va="center", color="#999999", fontsize=8)
+    for ev in stepper.events:
+        y = 1 if ev.actor == "reader" else 0
+        color = charts.series_style(0 if ev.actor == "reader" else 1)["color"]
+        lanes.text(ev.index, y, ev.text.replace(" → ", "\n→ "), ha="center", va="center", fontsize=7.5,
+                   bbox={"boxstyle": "round", "facecolor": "white", "edgecolor": color})
+    lanes.grid(False)
+    charts.finish(lanes, title=f"{STRATEGY_LABELS[stepper.strategy]}: the two timelines, one operation per step",
+                  xlabel="step", ylabel="who acts")
+    xs = [0] + [ev.index for ev in stepper.events]
+    db_v = [1] + [ev.db_version for ev in stepper.events]
+    cache_v = [None] + [int(ev.cache_state[1:]) if ev.cache_state.startswith("v") else None
+                        for ev in stepper.events]
+    versions.step(xs, db_v, where="post", label="DB", **charts.series_style(1))
+    versions.plot(xs, [float("nan") if v is None else v for v in cache_v], linestyle="none",
+                  markersize=10, label="cache", color=charts.series_style(0)["color"], marker="o")
+    for ev in stepper.events:
+        if ev.cache_state in ("empty", "lease"):
+            versions.text(ev.index, 0.7, ev.cache_state, ha="center", fontsize=8, color="#555555")
+    versions.set_xlim(-0.5, len(stepper.schedule) + 0.5)
+    versions.set_ylim(0.4, 2.6)
+    versions.set_yticks([1, 2])
+    if stepper.done:
+        out = stepper.outcome()
+        if out.stale:
+            title = (f"Stale: the cache keeps v{out.cached_version} while the DB has v{out.db_version}, "
+                     f"for the {out.stale_for_seconds:.0f} s left on its TTL")
+        else:
+            state = "empty" if out.cached_version is None else f"v{out.cached_version}"
+            title = f"Safe: the cache ends {state} and the DB has v{out.db_version}; nothing stale"
+    else:
+        title = "Press Step to run the next operation"
+    charts.finish(versions, title=title, xlabel="step", ylabel="row version")
+    return ("Steps: reader misses, reader reads the old row, writer commits, writer invalidates, "
+            "reader fills. Pick a fix, press Reset, then Step.")
+
+
+def explore_race(store: Store, strategy: str = "naive") -> LivePlot:
+    """The race stepper: a dropdown of fixes, Step and Reset buttons, both timelines drawn."""
+    state = {"stepper": RaceStepper(store, strategy)}
+    state["stepper"].run()  # the default view already shows how the story ends
+
+    def draw(fig: Any, strategy: str) -> str:
+        if state["stepper"].strategy != strategy:
+            state["stepper"] = RaceStepper(store, strategy)
+            state["stepper"].run()
+        return draw_race(fig, state["stepper"])
+
+    plot = LivePlot(
+        draw,
+        {"strategy": choice("fix", list(STRATEGIES), strategy)},
+        nrows=2, width=10, height=5.6,
+        buttons={"Step ▶": lambda _p: state["stepper"].step(), "Reset": lambda _p: state["stepper"].reset()},
+    )
+    plot.stepper = lambda: state["stepper"]  # type: ignore[attr-defined]
+    return plot
+
+
+def compare_fixes(store: Store, *, concurrent: bool = True) -> LivePlot:
+    """All four strategies: the bad interleaving (left) and reader/writer threads (right)."""
+
+    def draw(fig: Any) -> str:
+        left, right = fig.axes
+        names = [STRATEGY_LABELS[s].replace(", ", ",\n").replace(" + ", "\n+ ") for s in STRATEGIES]
+        colors = [charts.series_style(i)["color"] for i in range(len(STRATEGIES))]
+        lifetimes = [replay(store, s).stale_for_seconds for s in STRATEGIES]
+        bars = left.barh(names, lifetimes, color=colors)
+        left.bar_label(bars, labels=[f"{v:.0f} s" for v in lifetimes])
+        left.invert_yaxis()
+        charts.finish(left, title="Same interleaving: only a TTL ends the naive stale entry",
+                      xlabel="how long the stale entry lives (s)", ylabel="strategy")
+        if concurrent:
+            results = [run_concurrent(store, s) for s in STRATEGIES]
+            stale = [r.stale_keys_after_settle for r in results]
+            bars = right.barh(names, stale, color=colors)
+            right.bar_label(bars, labels=[str(v) for v in stale])
+            right.invert_yaxis()
+            right.set_xlim(0, results[0].keys)
+            fixes_clean = not any(stale[1:])
+            if stale[0] and fixes_clean:
+                title = f"Threads: naive left {stale[0]} of {results[0].keys} keys stale, fixes 0"
+            elif fixes_clean:
+                title = "Threads: this run dodged the race; run it again"
+            else:
+                title = "Threads: stale keys left once writes settle"
+            charts.finish(right, title=title, xlabel=f"keys still stale (of {results[0].keys})",
+                          ylabel="strategy")
+        return ("Left: the scripted bad interleaving. Right: 3 reader threads and a writer "
+                "updating each key twice in quick succession, counted once writes stop "
+                "(and the short TTL has run out).")
+
+    return LivePlot(draw, {}, ncols=2, width=11, height=3.6)
+
+
+# ---------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------
+
+
+class _RacingDatabase:
+    """A database that lets a writer commit and invalidate right after the first read.
+
+    That replays the bad interleaving against any reader function: whatever it reads
+    is already old by the time it can set the cache.
+    """
+
+    def __init__(self, db: Database, store: Store, row_id: int) -> None:
+        self._db, self._store, self._row_id = db, store, row_id
+        self.fired = False
+
+    def read(self, row_id: int, **kw: Any) -> Row | None:
+        row = self._db.read(row_id, **kw)
+        if not self.fired and row_id == self._row_id:
+            self.fired = True
+            self._db.write(row_id, "changed while you were reading")
+            self._store.delete(item_key(row_id))
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)
+
+
+_RACE_ROW = 5
+
+
+def _race_scenarios(store: Store) -> list[Scenario]:
+    """Two replays for a reader ``read_fn(store, db, row_id)``: quiet, then the bad interleaving."""
+
+    def quiet(read_fn: Callable[..., Any]) -> Verdict:
+        _callable(read_fn, "read_item")
+        key, db = item_key(_RACE_ROW), Database(VirtualClock(), rows=8, latency_seconds=0.0)
+        store.delete(key)
+        try:
+            row = read_fn(store, db, _RACE_ROW)
+            if not isinstance(row, Row) or row.version != db.current_version(_RACE_ROW):
+                return Verdict(False, "with nobody writing, your function must return the current Row from the DB.")
+            if cached_version(store.get(key)) != db.current_version(_RACE_ROW):
+                return Verdict(False, "with nobody writing, the cache stayed empty: your reader never caches, "
+                                      "so it is no cache at all.")
+            return Verdict(True, "fills the cache")
+        finally:
+            store.delete(key)
+
+    def race(read_fn: Callable[..., Any]) -> Verdict:
+        key, db = item_key(_RACE_ROW), Database(VirtualClock(), rows=8, latency_seconds=0.0)
+        store.delete(key)
+        try:
+            log = RecordingStore(store)
+            read_fn(log, _RacingDatabase(db, log, _RACE_ROW), _RACE_ROW)
+            left, now = cached_version(store.get(key)), db.current_version(_RACE_ROW)
+            timeline = [{"step": i, "command": row["command"], "key": row["key"], "args": _short(row["args"]),
+                         "result": row["result"]} for i, row in enumerate(log.log, start=1)]
+            if left is not None and left < now:
+                return Verdict(False, f"a writer committed v{now} and deleted the key right after your DB read; "
+                                      f"your reader then left v{left} in the cache - it sets after the writer's "
+                                      "delete (the stale set).", timeline)
+            after = read_fn(store, db, _RACE_ROW)
+            if not isinstance(after, Row) or after.version != now:
+                return Verdict(False, "after the race the next read must return the new row.", timeline)
+            state = "empty" if left is None else f"v{left}"
+            return Verdict(True, f"no stale entry (cache {state}, DB v{now})")
+        finally:
+            store.delete(key)
+
+    return [Scenario("nobody writing", quiet), Scenario("the stale-set race", race)]
+
+
+def check_race_fix(store: Store, read_fn: Callable[..., Any]) -> tuple[bool, str]:
+    """Does ``read_fn(store, db, row_id)`` survive the bad interleaving and still cache?"""
+    for scenario in _race_scenarios(store):
+        verdict = scenario.run(read_fn)
+        if not verdict.passed:
+            return False, verdict.message
+    return True, "under the bad interleaving your reader left no stale entry, and it still fills the cache."
+
+
+def _callable(answer: Any, name: str) -> None:
+    if not callable(answer):
+        from ..errors import LabError
+
+        raise LabError(f"Pass your function itself, e.g. ex.check({name}) (no parentheses).")
+
+
+def read_item(store, db, row_id):
+    """A cache-aside read with a lease: a writer's delete revokes the right to fill."""
+    key = f"item:{row_id}"
+    cached = store.get(key)
+    if cached is not None and not cached.startswith(LEASE_PREFIX):
+        return Row.from_cache(cached)
+    token = LEASE_PREFIX + uuid.uuid4().hex
+    leased = cached is None and store.set(key, token, ttl_seconds=10, nx=True)
+    row = db.read(row_id)
+    if leased:  # refused if a writer deleted the key (and our lease) meanwhile
+        store.compare_and_set(key, token, row.to_cache(), ttl_seconds=300)
+    return row
+
+
+def _naive_read(store, db, row_id):
+    key = f"item:{row_id}"
+    cached = store.get(key)
+    if cached is not None:
+        return Row.from_cache(cached)
+    row = db.read(row_id)
+    store.set(key, row.to_cache(), ttl_seconds=300)
+    return row
+
+
+def _never_caches(store, db, row_id):
+    return db.read(row_id)
+
+
+# -- the tenant: one command, no SCAN -------------------------------------------------
+
+
+def _tenant_scenarios(store: Store) -> list[Scenario]:
+    def run(fn: Callable[..., Any]) -> Verdict:
+        _callable(fn, "invalidate_tenant")
+        seven, eight = VersionedNamespace(store, "tenant:7"), VersionedNamespace(store, "tenant:8")
+        try:
+            for ns in (seven, eight):
+                ns.fill(200)
+            log = RecordingStore(store)
+            fn(log, 7)
+            commands = [{"command": r["command"], "key": _short(r["key"]), "result": r["result"]} for r in log.log]
+            if any(r["command"] == "scan_keys" for r in commands):
+                return Verdict(False, "your function scans the keyspace; the point is to invalidate without SCAN.",
+                               commands[:8])
+            if seven.get("item:0") is not None or seven.get("item:199") is not None:
+                return Verdict(False, "tenant 7's keys are still reachable through "
+                                      "VersionedNamespace(store, 'tenant:7'): it leaves the keys reachable.",
+                               commands[:8] or None)
+            if eight.get("item:0") is None:
+                return Verdict(False, "tenant 8's keys became unreachable too: it invalidates other tenants; "
+                                      "invalidate only tenant 7.", commands[:8])
+            return Verdict(True, f"tenant 7's 200 keys unreachable after {len(commands)} command(s), no SCAN")
+        finally:
+            for ns in (seven, eight):
+                scan_and_delete(store, f"{ns.name}:*")
+
+    return [Scenario("tenant 7 of two tenants", run)]
+
+
+def _short(text: str, limit: int = 40) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def invalidate_tenant(store, tenant_id):
+    """Make every key of one tenant unreachable: one INCR of its generation, no SCAN."""
+    invalidation.VersionedNamespace(store, f"tenant:{tenant_id}").bump()
+
+
+def _tenant_by_scan(store, tenant_id):
+    scan_and_delete(store, f"tenant:{tenant_id}:v*")
+
+
+def _tenant_wrong_counter(store, tenant_id):
+    store.incr(f"tenant:{tenant_id}:generation")  # not the counter the keys are built from
+
+
+def _every_tenant(store, tenant_id):
+    for other in (7, 8):
+        VersionedNamespace(store, f"tenant:{other}").bump()
+
+
+# -- the staleness budget ---------------------------------------------------------------
+
+
+def _check_budget(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)) or answer <= 0:
+        return False, f"answer with a number of seconds > 0 (got {answer!r})."
+    worst = stacked_worst_case(SHARED_TTL_SECONDS, float(answer))
+    if worst > BUDGET_SECONDS:
+        return False, (f"with a {answer:g} s near-cache TTL a reader can see a value {worst:.1f} s old: "
+                       "the two layers' TTLs add up - over the staleness budget of 60 s.")
+    if answer < 10:
+        return False, (f"{answer:g} s keeps within budget (worst {worst:.1f} s) but is wasteful: it expires "
+                       "far more often than needed; find the largest TTL that fits.")
+    return True, f"worst case measured {worst:.1f} s, within the 60 s budget."
+
+
+# -- the loss-safe near cache -------------------------------------------------------------
+
+# Which mistake each failing check reveals, named in the feedback.
+_LOSSY_DIAGNOSIS = {
+    ("messages in order", "fresh"): "the cache must drop the key a message names",
+    ("messages in order", "kept"): "it flushes on every message, even with nothing lost",
+    ("a lost message", "fresh"): "message 2 arrived after 0, so number 1 was lost: it ignores gaps",
+    ("messages out of order", "fresh"): "a number that skips ahead may be a lost message: it ignores gaps",
+    ("a disconnect", "fresh"): "anything published while away is lost: no flush on reconnect",
+    ("back to normal after a gap", "fresh"): "after the gap it must flush and refill",
+    ("back to normal after a gap", "kept"): "after one gap it flushed again on an in-order message: it "
+                                            "never catches up after a gap (remember the newest number seen)",
+}
+
+
+def _lossy_scenario(name: str) -> Scenario:
+    def run(near_cache: Any) -> Verdict:
+        if not isinstance(near_cache, type):
+            from ..errors import LabError
+
+            raise LabError("Pass your class itself, e.g. ex.check(LossSafeNearCache) (no parentheses).")
+        result = run_lossy_scenario(name, near_cache)
+        if result.passed:
+            return Verdict(True, "correct")
+        why = _LOSSY_DIAGNOSIS[(name, result.broken_kind)]
+        return Verdict(False, f"{LOSSY_SCENARIOS[name][0]}; {result.failure} - {why}.", result.timeline)
+
+    return Scenario(name, run)
+
+
+class _IgnoresGaps(NearCache):
+    def on_invalidation(self, seq, key):
+        self.drop(key)
+
+    def on_reconnect(self):
+        self.clear()
+
+
+class _NoFlushOnReconnect(LossSafeNearCache):
+    reconnects = 0
+
+    def on_reconnect(self):
+        self.reconnects += 1  # noted, but every old entry is kept
+
+
+class _NeverCatchesUp(NearCache):
+    last_seq = 0
+
+    def on_invalidation(self, seq, key):
+        if seq != self.last_seq + 1:
+            self.clear()  # ...but last_seq stays behind, so every later message looks like a gap
+        else:
+            self.drop(key)
+            self.last_seq = seq
+
+    def on_reconnect(self):
+        self.clear()
+
+
+class _FlushesEveryMessage(NearCache):
+    def on_invalidation(self, seq, key):
+        self.clear()
+
+    def on_reconnect(self):
+        self.clear()
+
+
+LOSS_SAFE_SKELETON = '''from labkit import invalidation
+
+class LossSafeNearCache(invalidation.NearCache):
+    """A near cache that stays correct when invalidation messages are lost."""
+    last_seq = 0   # the newest message number seen so far
+
+    def on_invalidation(self, seq, key):
+        """Message number `seq` (1, 2, 3, ...) says `key` changed."""
+        ...
+
+    def on_reconnect(self):
+        """The subscription dropped and came back: messages published meanwhile are lost."""
+        ...
+'''
+
+
+def exercises(store: Store | None = None) -> ExerciseSet:
+    """Notebook 02's exercises, graded on ``store`` (an in-process store if None)."""
+    from ..store import MemoryStore
+
+    store = store if store is not None else MemoryStore(namespace="02-exercises")
+    return ExerciseSet({
+        "tenant": Implement(
+            "02", "invalidate-tenant", _tenant_scenarios(store),
+            hint="invalidation.VersionedNamespace(store, f'tenant:{tenant_id}') builds every key from a "
+                 "generation counter. What single command changes it?",
+            reference=lambda: invalidate_tenant,
+            mistakes={"scans the keyspace": _tenant_by_scan, "leaves the keys reachable": _tenant_wrong_counter,
+                      "invalidates other tenants": _every_tenant},
+            skeleton="def invalidate_tenant(store, tenant_id):\n    ...\n",
+        ),
+        "race": Implement(
+            "02", "fix-the-race", _race_scenarios(store),
+            hint="Before reading the DB, claim the key with a placeholder: store.set(key, token, "
+                 "ttl_seconds=10, nx=True). The writer's DEL removes it. Set the row only with "
+                 "store.compare_and_set(key, token, ...), which fails if the placeholder is gone.",
+            reference=lambda: read_item,
+            mistakes={"sets after the writer's delete": _naive_read, "never caches": _never_caches},
+        ),
+        "loss-safe": Implement(
+            "02", "loss-safe-near-cache", [_lossy_scenario(name) for name in LOSSY_SCENARIOS],
+            hint="Keep the newest number seen. A message numbered more than last_seq + 1 means one or more "
+                 "were lost: you cannot know which keys changed, so self.clear(). Otherwise self.drop(key). "
+                 "Never move last_seq backwards (a late message). On a reconnect, self.clear().",
+            reference=lambda: LossSafeNearCache,
+            mistakes={"ignores gaps": _IgnoresGaps, "no flush on reconnect": _NoFlushOnReconnect,
+                      "never catches up after a gap": _NeverCatchesUp,
+                      "flushes on every message": _FlushesEveryMessage},
+            skeleton=LOSS_SAFE_SKELETON,
+        ),
+        "budget": Exercise(
+            "02", "ttl-budget", _check_budget,
+            hint="In the worst case the near cache copies the Redis entry just before it expires, "
+                 "and then keeps it for its own TTL. The ages add.",
+            solution="near_ttl_seconds = 15   # 45 s in Redis + 15 s near = 60 s, the budget",
+            reference=lambda: 15, mistakes={"over the staleness budget": 30, "wasteful": 3},
+        ),
+    })
