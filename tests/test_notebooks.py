@@ -104,35 +104,86 @@ print("CHART-AUDIT " + _json.dumps({"charts": _charts_seen, "problems": sorted(s
 """
 
 
+# What a notebook may leave as a cell's value: rich displays (widgets, HTML, images).
+_RICH_OUTPUTS = ("application/vnd.jupyter.widget-view+json", "text/html", "image/png", "image/svg+xml",
+                 "text/markdown")
+
+
+def output_problems(nb, name: str) -> list[str]:
+    """Everything a learner should never see, named by notebook and cell: a figure's
+    repr as text, a traceback, or a stray return value (``True``, ``8``, a dict,
+    ``<... object at 0x...>``) shown as the cell's result."""
+    problems = []
+    for number, cell in enumerate(nb.cells, start=1):
+        if cell.cell_type != "code":
+            continue
+        where = f"{name} cell {number} ({cell.source.strip().splitlines()[0][:50] if cell.source.strip() else ''!r})"
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            text = out.get("text", "") + data.get("text/plain", "") + "\n".join(out.get("traceback", []))
+            if "<Figure size" in text:
+                problems.append(f"{where}: shows a figure as text ({text.strip()[:60]!r}); display it as a chart")
+            elif "Traceback (most recent call last)" in text or out.get("output_type") == "error":
+                problems.append(f"{where}: shows an error: {out.get('ename', '')} {out.get('evalue', '')}".rstrip())
+            elif out.get("output_type") == "execute_result" and not any(kind in data for kind in _RICH_OUTPUTS):
+                problems.append(f"{where}: shows a stray return value {data.get('text/plain', '')[:60]!r} "
+                                "(end the line with ';' or assign it)")
+    return problems
+
+
+def _execute(path: Path, tmp_path: Path, *, audit_charts: bool):
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(path, as_version=4)
+    if audit_charts:
+        nb.cells.insert(0, nbformat.v4.new_code_cell(_RECORD_FIGURES))
+        nb.cells.append(nbformat.v4.new_code_cell(_AUDIT_FIGURES))
+    NotebookClient(
+        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+        extra_arguments=["--IPKernelApp.log_level=ERROR"], allow_errors=True,
+    ).execute()
+    if audit_charts:  # the two audit cells are the test's own, not the notebook's
+        nb.cells = nb.cells[1:-1] + [nb.cells[-1]]
+    return nb
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
+def test_notebook_shows_no_figure_text_traceback_or_stray_value_on_fakeredis(path, tmp_path, monkeypatch):
+    monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path))
+    nb = _execute(path, tmp_path, audit_charts=False)
+    problems = output_problems(nb, path.name)
+    assert problems == [], "\n".join(problems)
+
+
 @pytest.mark.redis_server
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_notebook_runs_on_real_redis_and_spares_other_keys(path, redis_url, monkeypatch, tmp_path):
-    """Also audits every chart the notebook draws (titles, axis labels, not colour alone)."""
-    import nbformat
+    """Also audits every chart the notebook draws (titles, axis labels, not colour alone)
+    and every output (no figure text, no traceback, no stray return value)."""
     import redis
-    from nbclient import NotebookClient
 
     learner = redis.Redis.from_url(redis_url, decode_responses=True)
     learner.set("my-app:session:1", "precious")
+    learner_id = f"nbtest-{path.name[:2]}"
     monkeypatch.setenv("REDIS_URL", redis_url)
     monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path))
-    nb = nbformat.read(path, as_version=4)
-    nb.cells.insert(0, nbformat.v4.new_code_cell(_RECORD_FIGURES))
-    nb.cells.append(nbformat.v4.new_code_cell(_AUDIT_FIGURES))
-    NotebookClient(
-        nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
-        extra_arguments=["--IPKernelApp.log_level=ERROR"],
-    ).execute()
+    monkeypatch.setenv("LABKIT_LEARNER", learner_id)
+    nb = _execute(path, tmp_path, audit_charts=True)
     outputs = "\n".join(
         o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])
     )
+    problems = output_problems(nb, path.name)
+    assert problems == [], "\n".join(problems)
     audit = json.loads(outputs.split("CHART-AUDIT ", 1)[1].splitlines()[0])
     assert audit["charts"] >= 1, f"{path.name} drew no chart"
     assert audit["problems"] == [], f"{path.name}: " + "; ".join(audit["problems"])
-    assert "Falling back to fakeredis" not in outputs, f"{path.name} did not reach the real server"
+    assert "falls back to the built-in fakeredis" not in outputs, f"{path.name} did not reach the real server"
     assert "real Redis at" in outputs, f"{path.name} should say it uses the real server"
+    assert f"keys under 'labkit:{learner_id}:{path.name[:2]}:'" in outputs, "the first line shows the prefix"
     assert learner.get("my-app:session:1") == "precious", "a learner's own key was touched"
-    left = [k for k in learner.scan_iter(match=f"labkit:{path.name[:2]}:*")]
+    left = [k for k in learner.scan_iter(match=f"labkit:{learner_id}:*")]
     assert left == [], f"{path.name} left keys behind on the server: {left[:5]}"
 
 
@@ -157,3 +208,35 @@ def test_the_chart_audit_can_fail():
     assert audit["charts"] == 2
     assert "chart 'Colour alone': 'LRU' and 'LFU' differ by colour alone" in audit["problems"]
     assert "chart 'No axis labels' has no x label" in audit["problems"]
+
+
+def test_the_output_check_can_fail():
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    cells = [nbformat.v4.new_code_cell(src) for src in ("fig", "boom()", "ex.check(3)", "plot", "x = 1")]
+    cells[0].outputs = [nbformat.v4.new_output("stream", name="stdout", text="<Figure size 800x340 with 1 Axes>\n")]
+    cells[1].outputs = [nbformat.v4.new_output("error", ename="NameError", evalue="name 'boom' is not defined",
+                                               traceback=["Traceback (most recent call last):", "NameError"])]
+    cells[2].outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "False"}, execution_count=3)]
+    cells[3].outputs = [nbformat.v4.new_output(
+        "execute_result", execution_count=4,
+        data={"text/plain": "LivePlot(...)", "application/vnd.jupyter.widget-view+json": {"model_id": "x"}})]
+    nb.cells = cells
+    problems = output_problems(nb, "99_demo.ipynb")
+    assert len(problems) == 3
+    assert problems[0].startswith("99_demo.ipynb cell 1 ('fig'): shows a figure as text")
+    assert problems[1].startswith("99_demo.ipynb cell 2 ('boom()'): shows an error: NameError")
+    assert problems[2] == ("99_demo.ipynb cell 3 ('ex.check(3)'): shows a stray return value 'False' "
+                           "(end the line with ';' or assign it)")
+
+
+def test_a_pre_commit_hook_keeps_outputs_out_of_commits():
+    yaml = pytest.importorskip("yaml")
+
+    config = yaml.safe_load((ROOT / ".pre-commit-config.yaml").read_text())
+    hooks = {hook["id"]: hook for repo in config["repos"] for hook in repo["hooks"]}
+    assert hooks["nbstripout"]["files"] == r"^notebooks/.*\.ipynb$"
+    assert hooks["notebooks-match-sources"]["entry"] == "python tools/build_notebooks.py --check"
+    guide = (ROOT / "docs" / "authoring-notebooks.md").read_text()
+    assert "pre-commit install" in guide and "nbstripout" in guide
