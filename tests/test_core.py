@@ -27,7 +27,7 @@ def test_virtual_clock_moves_only_when_told():
     start = time.perf_counter()
     clock.sleep(3600)
     assert clock.now() == 3600
-    assert time.perf_counter() - start < 0.1
+    assert time.perf_counter() - start < 1.0  # not an hour: nothing slept
     with pytest.raises(LabError, match="cannot run backwards"):
         clock.advance(-1)
     with pytest.raises(LabError, match="Cannot move a VirtualClock back"):

@@ -9,11 +9,16 @@ ImportError`` and ``if TYPE_CHECKING:`` blocks are optional and skipped.
 from __future__ import annotations
 
 import ast
+import os
 import re
+import shutil
+import subprocess
 import sys
 import tomllib
 from importlib.metadata import packages_distributions
 from pathlib import Path
+
+import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -109,3 +114,62 @@ def test_binder_installs_every_declared_dependency():
               if line.strip() and not line.startswith("#")}
     missing = sorted(declared_distributions() - binder - {"traitlets", "ipython"})  # both come with ipykernel
     assert missing == [], f"binder/requirements.txt lacks {missing}"
+
+
+# Lab-only tools left out of the offline test to keep it short (they install the same way).
+_NOT_RUNTIME = ("jupyterlab", "ipykernel", "nbval", "notebook")
+
+
+@pytest.mark.slow
+def test_the_offline_recipe_installs_from_a_wheel_folder_alone(tmp_path):
+    """The facilitator guide's offline recipe, end to end: ``pip download`` of the
+    requirements plus setuptools and wheel into a folder, then a fresh venv installs
+    with ``--no-index --find-links`` from that folder alone and imports labkit.
+
+    To keep the test short it uses labkit's runtime requirements only (requirements.txt
+    without JupyterLab, ipykernel, nbval and notebook, which install the same way).
+    It also shows why the old recipe failed: without setuptools in the folder, the
+    ``-e .`` line cannot be built offline."""
+    project = tmp_path / "cache-lab"
+    project.mkdir()
+    shutil.copytree(ROOT / "labkit", project / "labkit", ignore=shutil.ignore_patterns("__pycache__"))
+    for name in ("pyproject.toml", "README.md"):
+        shutil.copy(ROOT / name, project / name)
+    runtime = [line for line in (ROOT / "requirements.txt").read_text().splitlines()
+               if not line.strip().startswith(_NOT_RUNTIME)]
+    (project / "requirements.txt").write_text("\n".join(runtime) + "\n")
+    wheels = tmp_path / "wheels"
+
+    download = subprocess.run(
+        [sys.executable, "-m", "pip", "download", "--quiet", "--disable-pip-version-check", "-d", str(wheels),
+         "-r", "requirements.txt", "setuptools", "wheel"],
+        cwd=project, capture_output=True, text=True, timeout=900,
+    )
+    if download.returncode != 0 and re.search(r"(?i)network|connection|resolve host|timed out", download.stderr):
+        pytest.skip("the package index is unreachable from here: " + download.stderr.strip().splitlines()[-1])
+    assert download.returncode == 0, download.stderr[-2000:]
+
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", str(venv)], check=True, capture_output=True, timeout=300)
+    python = str(venv / "bin" / "python")
+    install = [python, "-m", "pip", "install", "--quiet", "--disable-pip-version-check", "--no-index",
+               "--find-links", str(wheels), "-r", "requirements.txt"]
+
+    setuptools_wheels = list(wheels.glob("setuptools-*"))
+    aside = tmp_path / "aside"
+    aside.mkdir()
+    for wheel in setuptools_wheels:
+        wheel.rename(aside / wheel.name)
+    old_recipe = subprocess.run(install, cwd=project, capture_output=True, text=True, timeout=600)
+    assert old_recipe.returncode != 0 and "setuptools" in old_recipe.stderr  # why it failed before
+    for wheel in setuptools_wheels:
+        (aside / wheel.name).rename(wheel)
+
+    result = subprocess.run(install, cwd=project, capture_output=True, text=True, timeout=900)
+    assert result.returncode == 0, result.stderr[-2000:]
+    check = ("import labkit, labkit.store, labkit.wrappers; s = labkit.connect(namespace='offline'); "
+             "s.set('k', 'v'); print(labkit.__file__, s.get('k'))")
+    out = subprocess.run([python, "-c", check], cwd=tmp_path, capture_output=True, text=True, timeout=120,
+                         env={**os.environ, "CACHE_LAB_HOME": str(tmp_path / "home")})
+    assert out.returncode == 0, out.stderr[-2000:]
+    assert out.stdout.strip().endswith(" v") and str(project) in out.stdout
