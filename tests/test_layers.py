@@ -29,7 +29,8 @@ from labkit.layers import (
     replay,
     traffic,
 )
-from labkit.layers.grading import REFERENCE_POLICY, exercises, grade_headers
+from labkit.layers.experiments import REFERENCE_POLICY, grade_headers
+from labkit.layers.lesson import exercises
 from labkit.layers.origin import AppCache
 from labkit.layers.trace import HEADER_BYTES
 
@@ -359,20 +360,20 @@ def test_the_grader_fails_leaks_stale_pages_and_needless_origin_load(fake_lab, c
 
 
 def test_exercise_checks_never_raise(fake_lab, capsys):
-    ex = exercises(fake_lab)
-    assert ex["headers"].check(...) is False
-    assert ex["headers"].check({"asset": "public"}) is False
+    ex = exercises(lab=fake_lab)
+    assert not ex["headers"].check(...)
+    assert not ex["headers"].check({"asset": "public"})
     assert "missing: product, account, search" in capsys.readouterr().out
-    assert ex["headers"].check({**REFERENCE_POLICY, "product": "public, maxage=60"}) is False
+    assert not ex["headers"].check({**REFERENCE_POLICY, "product": "public, maxage=60"})
     assert "did you mean 'max-age'" in capsys.readouterr().out
-    assert ex["staleness"].check(660) is False
-    assert ex["staleness"].check(600) is True
-    assert ex["staleness"].check("ten") is False
+    assert not ex["staleness"].check(660)
+    assert ex["staleness"].check(600)
+    assert not ex["staleness"].check("ten")
 
 
 # -- what the notebook's prose says -----------------------------------------------------------
 def test_notebook_waterfall_claims(fake_lab):
-    from labkit.layers.explore import waterfall_scenario
+    from labkit.layers.experiments import waterfall_scenario
 
     steps = waterfall_scenario(fake_lab)
     cold, cdn, browser, revalidated, later = (s.visit for s in steps)
@@ -394,7 +395,7 @@ def test_notebook_waterfall_claims(fake_lab):
 
 
 def test_notebook_traffic_claims(fake_lab):
-    from labkit.layers.explore import measure_traffic
+    from labkit.layers.experiments import measure_traffic
 
     public = measure_traffic(fake_lab)
     one, many = public[0], public[-1]
@@ -410,7 +411,7 @@ def test_notebook_traffic_claims(fake_lab):
 
 
 def test_notebook_revalidation_claims(fake_lab):
-    from labkit.layers.explore import measure_revalidation
+    from labkit.layers.experiments import measure_revalidation
 
     fresh, not_modified, full_cdn, origin = measure_revalidation(fake_lab)
     assert not_modified.bytes_to_user == 300 and full_cdn.bytes_to_user == 40_300
@@ -426,7 +427,7 @@ def test_notebook_revalidation_claims(fake_lab):
 
 
 def test_notebook_staleness_claims(fake_lab):
-    from labkit.layers.explore import measure_staleness
+    from labkit.layers.experiments import measure_staleness
 
     run = measure_staleness(fake_lab)  # its speed is measured in benchmarks/bench_layers.py
     assert 190 < run.worst_by_layer["CDN"] <= 201              # "up to 200 s"
@@ -445,7 +446,7 @@ def test_notebook_staleness_claims(fake_lab):
 
 
 def test_notebook_leak_claims(fake_lab):
-    from labkit.layers.explore import measure_leak
+    from labkit.layers.experiments import measure_leak
 
     leaky = measure_leak(fake_lab)
     assert leaky.users_shown_someone_else == 29                 # "29 of the 30 users"
@@ -468,7 +469,7 @@ def test_notebook_solution_alternatives_pass(fake_lab):
 
 def test_the_numbers_the_notebook_quotes_for_its_set_up():
     from labkit.layers import LatencyModel
-    from labkit.layers.grading import _SITE, grading_traffic
+    from labkit.layers.experiments import _SITE, grading_traffic
 
     model = LatencyModel()
     assert model.user_cdn_rtt_seconds / 2 == 0.010             # "10 ms from the CDN edge"

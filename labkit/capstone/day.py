@@ -25,13 +25,13 @@ import json
 from dataclasses import dataclass
 
 import numpy as np
-from hishel import Headers, Request
 
 from ..clock import VirtualClock
 from ..database import Database
 from ..eviction import make_policy
 from ..eviction import simulate as simulate_eviction
 from ..layers import Exchange, HttpCache
+from ..layers.rfc9111 import Headers, Request
 from ..layers.trace import Trace
 from ..memo import memo
 from ..metrics import StalenessMeter, percentile

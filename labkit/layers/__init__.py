@@ -4,15 +4,21 @@
 ``policy``          the headers each endpoint sends, checked one clear sentence at a time
 ``trace``           the latency model and each request's hops
 ``origin``          the shop over HTTP on 127.0.0.1, its app cache and query cache
-``http_cache``      browser and CDN caches that decide by RFC 9111 (hishel's state machine)
+``rfc9111``         the one place labkit meets hishel (RFC 9111's decisions, public API)
+``http_cache``      browser and CDN caches that decide by RFC 9111
 ``site``            the whole path, seeded traffic, replays and their reports
-``explore``         the notebook's live charts
-``grading``         the exercises, graded by replaying traffic through every layer
+``experiments``     the notebook's measurements and the header grader (numbers only)
+``lesson``          the notebook's live charts and exercises (loaded on use)
+``claims``          the numbers notebook 06's prose states
 ==================  ==========================================================
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import Any
+
+from .experiments import REFERENCE_POLICY, REQUIREMENTS, grade_headers
 from .http_cache import Exchange, HttpCache
 from .origin import OriginServer, QueryCache, Shop
 from .policy import ASSET_PATH, DEFAULT_POLICY, ENDPOINTS, LEAKY_ACCOUNT, HeaderSet, header_policy, header_set
@@ -26,6 +32,8 @@ __all__ = [
     "ENDPOINTS",
     "LAYERS",
     "LEAKY_ACCOUNT",
+    "REFERENCE_POLICY",
+    "REQUIREMENTS",
     "Event",
     "Exchange",
     "HeaderSet",
@@ -39,32 +47,18 @@ __all__ = [
     "Shop",
     "Site",
     "Visit",
+    "grade_headers",
     "header_policy",
     "header_set",
     "replay",
     "traffic",
 ]
 
-from . import explore, grading  # noqa: E402
-from .explore import (  # noqa: E402
-    describe,
-    explore_leak,
-    explore_revalidation,
-    explore_staleness,
-    explore_traffic,
-    explore_waterfall,
-)
-from .grading import REQUIREMENTS, exercises  # noqa: E402
+_LESSON = {"describe", "exercises", "explore_leak", "explore_revalidation", "explore_staleness",
+           "explore_traffic", "explore_waterfall"}
 
-__all__ += [
-    "REQUIREMENTS",
-    "describe",
-    "exercises",
-    "explore",
-    "explore_leak",
-    "explore_revalidation",
-    "explore_staleness",
-    "explore_traffic",
-    "explore_waterfall",
-    "grading",
-]
+
+def __getattr__(name: str) -> Any:
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.layers' has no attribute {name!r}")

@@ -1,4 +1,4 @@
-"""HTTP caches that decide by RFC 9111, using hishel's sans-IO state machine.
+"""HTTP caches that decide by RFC 9111, using hishel's sans-IO state machine (via ``rfc9111``).
 
 hishel 2 exposes the RFC as states: ``IdleClient.next(request, entries)`` says
 *serve from cache*, *revalidate* or *miss*; ``CacheMiss.next(response)`` says
@@ -20,7 +20,6 @@ hishel leaves to the caller:
 
 from __future__ import annotations
 
-import functools
 import http.client
 import math
 import time
@@ -29,7 +28,11 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 
-from hishel import (
+from ..errors import LabError
+from ..memo import memo
+from .origin import etag_matches
+from .policy import freshness_is_ambiguous
+from .rfc9111 import (
     CacheMiss,
     CacheOptions,
     CouldNotBeStored,
@@ -43,26 +46,11 @@ from hishel import (
     Request,
     Response,
     StoreAndUse,
+    vary_matches,
 )
-from hishel._core import _headers as _hishel_headers
-from hishel._core import _spec as _hishel_spec
-from hishel._core._spec import vary_headers_match
-
-from ..errors import LabError
-from .origin import etag_matches
-from .policy import freshness_is_ambiguous
 from .trace import HEADER_BYTES, Trace
 
 __all__ = ["Exchange", "HttpCache", "Link", "OriginClient", "Upstream"]
-
-# hishel re-parses the same few Cache-Control strings, character by character,
-# five or six times per lookup. The result depends only on the string and hishel
-# only reads it, so remembering recent parses changes no decision and makes a
-# 10,000-request replay about a fifth faster.
-if not hasattr(_hishel_spec.parse_cache_control, "cache_info"):
-    _hishel_spec.parse_cache_control = functools.lru_cache(maxsize=512)(
-        _hishel_headers.parse_cache_control
-    )
 
 _CONDITIONAL = ("if-none-match", "if-modified-since")
 _SERVER_TIMING_LAYERS = {"app-cache": "app cache", "query-cache": "query cache",
@@ -227,7 +215,7 @@ class HttpCache:
         entry = Entry(id=uuid.uuid4(), request=request, response=response)
         # A new response replaces the stored ones it would be chosen for (same Vary variant).
         kept = [s for s in self._entries.get(request.url, [])
-                if not vary_headers_match(request, s.entry)]
+                if not vary_matches(request, s.entry)]
         kept.append(_Stored(entry, upstream.body, upstream.answered_by, now,
                             _age_header(upstream.headers) + (now - sent_at)))
         self._entries[request.url] = kept
@@ -237,7 +225,7 @@ class HttpCache:
         return f"<HttpCache {self.name} ({kind}): {self.stored_count()} stored>"
 
 
-@functools.lru_cache(maxsize=4096)
+@memo(maxsize=4096)
 def _http_date(epoch_second: int) -> str:
     return formatdate(epoch_second, usegmt=True)
 

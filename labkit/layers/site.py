@@ -16,7 +16,6 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
-from hishel import Headers, Request
 
 from ..clock import Clock, VirtualClock
 from ..errors import LabError, check_choice, check_positive
@@ -25,6 +24,7 @@ from ..store import Store
 from .http_cache import HttpCache, Link, OriginClient
 from .origin import SEARCH_TERMS, OriginServer, Shop, endpoint_of
 from .policy import ASSET_PATH, ENDPOINTS, HeaderSet, header_policy
+from .rfc9111 import Headers, Request
 from .trace import LAYERS, NETWORKS, Hop, LatencyModel, Trace
 
 __all__ = ["Lab", "Site", "Visit", "Report", "Event", "traffic", "replay", "DEFAULT_MIX"]

@@ -1,95 +1,50 @@
-"""The notebook's experiments: each ``measure_*`` returns numbers, each ``explore_*`` a live chart.
-
-The measuring functions are what the tests assert on; the charts only draw them.
-Every experiment builds a fresh site (cold caches, its own database and virtual
-clock) on the lab's one origin server, and closes it afterwards.
+"""Notebook 06's live charts and exercises: each ``explore_*`` draws a ``measure_*`` of
+:mod:`labkit.layers.experiments`; the exercises are graded by replaying traffic through
+every layer (:func:`~labkit.layers.experiments.grade_headers`).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import dataclass, replace
 from typing import Any
 
-from .policy import ASSET_PATH, HeaderSet
-from .site import Lab, Site, Visit, replay, traffic
-from .trace import LAYERS, NETWORKS, LatencyModel
+from ..errors import LabError
+from ..exercises import Exercise, ExerciseSet
+from ..store import Store
+from .experiments import (
+    ACCOUNT_HEADER_CHOICES,
+    PRODUCT_HEADER_CHOICES,
+    grade_headers,
+    measure_leak,
+    measure_revalidation,
+    measure_staleness,
+    measure_traffic,
+    waterfall_scenario,
+)
+from .site import Lab, Visit
+from .trace import LAYERS, NETWORKS
 
 __all__ = [
-    "waterfall_scenario",
-    "measure_traffic",
-    "measure_revalidation",
-    "measure_staleness",
-    "measure_leak",
     "describe",
     "explore_waterfall",
     "explore_traffic",
     "explore_revalidation",
     "explore_staleness",
     "explore_leak",
-    "PRODUCT_HEADER_CHOICES",
-    "ACCOUNT_HEADER_CHOICES",
+    "exercises",
 ]
 
-PRODUCT_HEADER_CHOICES = (
-    "public, max-age=60, s-maxage=300",
-    "public, max-age=60",
-    "public, no-cache",
-    "private, max-age=60",
-    "no-store",
-)
-ACCOUNT_HEADER_CHOICES = {
-    "public, max-age=60": HeaderSet("public, max-age=60"),
-    "private, max-age=60": HeaderSet("private, max-age=60"),
-    "private, max-age=60 + Vary: Cookie": HeaderSet("private, max-age=60", "Cookie"),
-    "private, no-cache + Vary: Cookie": HeaderSet("private, no-cache", "Cookie"),
-    "no-store": HeaderSet("no-store"),
-}
 # Hop layers in the order a request meets them, each with a fixed colour index.
 _HOP_ORDER = ("browser", NETWORKS[0], "CDN", NETWORKS[1], "app cache", "query cache", "database", "origin")
-
-
-def _wide():
-    import ipywidgets
-
-    return ipywidgets.Layout(width="460px")
-
-
-@contextmanager
-def _site(lab: Lab, **options: Any) -> Iterator[Site]:
-    site = lab.site(**options)
-    try:
-        yield site
-    finally:
-        lab.close_site(site)
 
 
 def _ms(seconds: float) -> float:
     return seconds * 1000
 
 
-# -- 1. the waterfall -----------------------------------------------------------------------
-@dataclass(frozen=True)
-class Step:
-    label: str
-    visit: Visit
+def _wide():
+    import ipywidgets
 
-
-def waterfall_scenario(lab: Lab, *, product_headers: str = PRODUCT_HEADER_CHOICES[0],
-                       origin_rtt_ms: float = 60.0) -> list[Step]:
-    """Five views of one product page that each stop at a different layer (with the defaults)."""
-    latency = replace(LatencyModel(), cdn_origin_rtt_seconds=origin_rtt_ms / 1000)
-    with _site(lab, headers={"product": product_headers}, latency=latency, app_ttl_seconds=30) as site:
-        plan = [(0, 0, "shopper A, first view"), (1, 1, "shopper B, a second later"),
-                (2, 0, "shopper A again"), (120, 0, "shopper A, 2 min later"),
-                (420, 2, "shopper C, 7 min later")]
-        steps = []
-        start = site.clock.now()
-        for at, user, label in plan:
-            site.clock.set(max(site.clock.now(), start + at))
-            steps.append(Step(label, site.get(user, "/product/7")))
-        return steps
+    return ipywidgets.Layout(width="460px")
 
 
 def _draw_waterfall(fig, product_headers: str, origin_rtt_ms: float, lab: Lab) -> str:
@@ -148,40 +103,6 @@ def explore_waterfall(lab: Lab):
     )
 
 
-# -- 2. hit ratios and latency as traffic grows ----------------------------------------------
-USER_COUNTS = (1, 5, 25, 125)
-
-
-@dataclass(frozen=True)
-class TrafficPoint:
-    users: int
-    answered_share: dict[str, float]
-    median_ms: float
-    p95_ms: float
-    origin_share: float
-
-    @property
-    def edge_share(self) -> float:
-        """Requests answered before the origin: by a browser or the CDN."""
-        return self.answered_share["browser"] + self.answered_share["CDN"]
-
-
-def measure_traffic(lab: Lab, *, product_headers: str = "public, max-age=60",
-                    app_ttl_seconds: float = 30.0, views_per_user: int = 5,
-                    user_counts: tuple[int, ...] = USER_COUNTS) -> list[TrafficPoint]:
-    """Ten minutes of shopping by more and more users, each making ``views_per_user`` views."""
-    points = []
-    for users in user_counts:
-        events = traffic(users=users, requests=users * views_per_user, duration_seconds=600,
-                         products=30, product_writes_per_minute=1, seed=users)
-        with _site(lab, users=users, products=30, app_ttl_seconds=app_ttl_seconds,
-                   headers={"product": product_headers, "search": product_headers}) as site:
-            report = replay(site, events)
-        points.append(TrafficPoint(users, report.answered_share(), report.latency_ms(50),
-                                   report.latency_ms(95), report.origin_share))
-    return points
-
-
 def _draw_traffic(fig, product_headers: str, app_ttl_seconds: float, lab: Lab) -> str:
     from ..charts import finish, series_style
 
@@ -221,35 +142,6 @@ def explore_traffic(lab: Lab):
         },
         ncols=2, width=11, height=3.8,
     )
-
-
-# -- 3. revalidation -------------------------------------------------------------------------
-@dataclass(frozen=True)
-class Fetch:
-    label: str
-    seconds: float
-    bytes_to_user: int
-
-
-def measure_revalidation(lab: Lab, *, page: str = "product", bandwidth_mbit: float = 20.0) -> list[Fetch]:
-    """Four ways to get one page: a fresh browser copy, a 304 from the CDN, the full page
-    from the CDN, and the full page from the origin."""
-    from ..errors import check_choice, check_positive
-
-    check_choice("page", page, ("product", "asset"))
-    check_positive("bandwidth_mbit", bandwidth_mbit, "Mbit/s")
-    path = "/product/1" if page == "product" else ASSET_PATH
-    latency = replace(LatencyModel(), user_bytes_per_second=bandwidth_mbit * 1e6 / 8)
-    with _site(lab, headers={page: "public, max-age=10, s-maxage=600"}, latency=latency) as site:
-        origin = site.get(0, path)
-        fresh = site.get(0, path)
-        full_cdn = site.get(1, path)
-        site.clock.advance(30)
-        not_modified = site.get(1, path)
-    return [Fetch("fresh copy in the browser", fresh.seconds, fresh.bytes_to_user),
-            Fetch("304 from the CDN", not_modified.seconds, not_modified.bytes_to_user),
-            Fetch("full page from the CDN", full_cdn.seconds, full_cdn.bytes_to_user),
-            Fetch("full page from the origin", origin.seconds, origin.bytes_to_user)]
 
 
 def _draw_revalidation(fig, page: str, bandwidth_mbit: float, lab: Lab) -> str:
@@ -293,38 +185,6 @@ def explore_revalidation(lab: Lab):
     )
 
 
-# -- 4. staleness per layer ------------------------------------------------------------------
-@dataclass(frozen=True)
-class StalenessRun:
-    visits: list[Visit]          # views of the product after the write, times relative to it
-    write_at: float
-    worst_by_layer: dict[str, float]
-
-
-def measure_staleness(lab: Lab, *, browser_max_age: int = 60, cdn_s_maxage: int = 300,
-                      purge_cdn_on_write: bool = False, invalidate_app_cache_on_write: bool = True,
-                      app_ttl_seconds: float = 120.0) -> StalenessRun:
-    """A price changes at t=0 while 30 shoppers keep viewing the product for 10 minutes."""
-    headers = f"public, max-age={int(browser_max_age)}, s-maxage={int(cdn_s_maxage)}"
-    before = traffic(users=30, requests=100, duration_seconds=100, mix={"product": 1.0},
-                     products=1, seed=5)
-    after = traffic(users=30, requests=900, duration_seconds=600, mix={"product": 1.0},
-                    products=1, seed=6)
-    with _site(lab, users=30, products=1, headers={"product": headers},
-               purge_cdn_on_write=purge_cdn_on_write, app_ttl_seconds=app_ttl_seconds,
-               invalidate_app_cache_on_write=invalidate_app_cache_on_write) as site:
-        replay(site, before)
-        write_at = site.clock.now() + 1
-        site.clock.set(write_at)
-        site.write("product", 0)
-        shifted = [replace(e, t=e.t + write_at - 1_000.0) for e in after]
-        visits = replay(site, shifted).visits
-    worst: dict[str, float] = {}
-    for v in visits:  # a browser copy confirmed by the CDN counts as the CDN's
-        worst[v.answered_by] = max(worst.get(v.answered_by, 0.0), v.stale_seconds)
-    return StalenessRun(visits, write_at, worst)
-
-
 def _draw_staleness(fig, browser_max_age: int, cdn_s_maxage: int, purge_cdn_on_write: bool,
                     invalidate_app_cache_on_write: bool, lab: Lab) -> str:
     from ..charts import finish, series_style
@@ -364,33 +224,6 @@ def explore_staleness(lab: Lab):
         },
         width=10, height=3.8,
     )
-
-
-# -- 5. the leak -----------------------------------------------------------------------------
-@dataclass(frozen=True)
-class LeakRun:
-    visits: list[Visit]
-    cdn_account_copies: int
-
-    @property
-    def cross_user(self) -> list[Visit]:
-        return [v for v in self.visits if v.cross_user]
-
-    @property
-    def users_shown_someone_else(self) -> int:
-        return len({v.user for v in self.cross_user})
-
-
-def measure_leak(lab: Lab, *, account_headers: str = "public, max-age=60", users: int = 30,
-                 shared_laptops: bool = False, seed: int = 1) -> LeakRun:
-    """Every user checks their account page a few times in five minutes."""
-    events = traffic(users=users, requests=users * 4, duration_seconds=300, mix={"account": 1.0}, seed=seed)
-    headers = ACCOUNT_HEADER_CHOICES.get(account_headers, account_headers)
-    with _site(lab, users=users, headers={"account": headers},
-               users_per_browser=2 if shared_laptops else 1) as site:
-        report = replay(site, events)
-        copies = site.cdn.stored_count("/account")
-    return LeakRun(report.visits, copies)
 
 
 def _draw_leak(fig, account_headers: str, users: int, shared_laptops: bool, lab: Lab) -> str:
@@ -436,3 +269,75 @@ def describe(visits: list[Visit]) -> None:
         whose = "" if v.page_user is None else f" -> user {v.page_user}'s page"
         flag = "   <-- NOT THEIRS" if v.cross_user else ""
         print(f"user {v.user} GET {v.path}{whose}, {_answer_text(v)}, {_ms(v.seconds):.0f} ms{flag}")
+
+
+_REFERENCE_ANSWER = {
+    "asset": "public, max-age=31536000, immutable",
+    "product": "public, max-age=60",
+    "account": {"Cache-Control": "private, no-cache", "Vary": "Cookie"},
+    "search": "public, max-age=60",
+}
+
+
+def exercises(store: Store | None = None, *, lab: Lab | None = None) -> ExerciseSet:
+    """The notebook's exercises, graded on ``lab``'s origin (one is started on ``store``
+    when first needed, if no lab is given)."""
+    labs: list[Lab] = [lab] if lab is not None else []
+
+    def graded_on_a_lab(answer: Any) -> tuple[bool, str]:
+        if not labs:
+            from ..connection import connect
+
+            labs.append(Lab(store if store is not None else connect("fakeredis://", namespace="06-grading")))
+        return grade_headers(answer, labs[0])
+
+    headers = Exercise(
+        "06", "headers-for-four-endpoints", check=graded_on_a_lab, kind="value",
+        hint=("Ask of each page: is it the same for everyone (then the CDN may share it) or per "
+              "user (then private, and Vary on what identifies the user)? Then: how stale may it "
+              "be? A fingerprinted name never changes content."),
+        solution=(
+            "answer = {\n"
+            "    'asset':   'public, max-age=31536000, immutable',\n"
+            "    'product': 'public, max-age=60',\n"
+            "    'account': {'Cache-Control': 'private, no-cache', 'Vary': 'Cookie'},\n"
+            "    'search':  'public, max-age=60',\n"
+            "}\n"
+            "# account could also be 'private, max-age=30' with Vary: Cookie; product could use\n"
+            "# 'public, max-age=30, s-maxage=60'. 'no-store' on account passes too, at the price\n"
+            "# of sending the whole page every time."
+        ),
+        reference=lambda: dict(_REFERENCE_ANSWER),
+        mistakes={
+            "account page public": {**_REFERENCE_ANSWER, "account": "public, max-age=60"},
+            "product kept past its 60 s": {**_REFERENCE_ANSWER, "product": "public, max-age=600"},
+            "fingerprinted asset refetched": {**_REFERENCE_ANSWER, "asset": "no-cache"},
+        },
+    )
+    staleness = Exercise(
+        "06", "worst-case-staleness", check=_check_staleness, kind="value",
+        hint=("The browser does not start its own clock at zero: the CDN tells it the copy's age "
+              "in the Age header. Which cache holds the oldest copy, and for how long?"),
+        solution=(
+            "answer = 600\n"
+            "# The CDN may keep the page 600 s (s-maxage). The browser counts the Age the CDN\n"
+            "# sends, so its own 60 s run from when the origin made the page, not from when the\n"
+            "# browser got it: the worst case is 600 s, not 660 s."
+        ),
+        reference=lambda: 600,
+        mistakes={"adding the browser's 60 s on top": 660, "the browser's max-age alone": 60},
+    )
+    return ExerciseSet({"headers": headers, "staleness": staleness})
+
+
+def _check_staleness(answer: Any) -> tuple[bool, str]:
+    if isinstance(answer, bool) or not isinstance(answer, (int, float)):
+        raise LabError(f"Answer with a number of seconds, like 120 (got {answer!r}).")
+    if abs(answer - 600) <= 5:
+        return True, ("600 s: the CDN's copy lives 600 s, and the browser's 60 s count from when "
+                      "the origin made the page, because the CDN reports its age.")
+    if abs(answer - 660) <= 5:
+        return False, ("Close: that adds the browser's 60 s on top, but the browser counts the Age "
+                       "the CDN reports, so its copy expires when the CDN's would be 60 s old.")
+    return False, ("Find the layer that may hold a copy longest, and remember the Age header "
+                   "tells the browser how old a CDN copy already is.")
