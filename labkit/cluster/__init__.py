@@ -31,9 +31,13 @@ __all__ = [
     "SLOTS", "key_slot", "hash_tag", "slot_ranges", "open_cluster",
 ]
 
-_LESSON = {"explore_slots", "explore_rehash", "explore_hot_key", "explore_replicas", "explore_failover",
-           "show_keys", "show_crossslot", "show_reshard", "show_replica_timeline", "show_wait",
-           "exercises", "Lab", "start_lab"}
+
+# The lesson layer (views, charts, exercises) loads on first use of one of its names.
+_LESSON_NAMES = {
+    "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard", "explore_hot_key",
+    "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait", "show_replica_fill",
+    "explore_failover", "exercises", "Table",
+}
 
 
 def open_cluster(*, simulated: bool | None = None):
@@ -44,6 +48,6 @@ def open_cluster(*, simulated: bool | None = None):
 
 
 def __getattr__(name: str) -> Any:
-    if name in _LESSON:
+    if name in _LESSON_NAMES:
         return getattr(importlib.import_module(".lesson", __name__), name)
     raise AttributeError(f"module 'labkit.cluster' has no attribute {name!r}")

@@ -178,7 +178,7 @@ class HotKeyResult:
 
 
 def hot_key_load(cluster: Any, prefix: str, *, fix: str = "none", copies: int = 6,
-                 n_requests: int = 20_000, seed: int = 9) -> HotKeyResult:
+                 n_requests: int = 10_000, seed: int = 9) -> HotKeyResult:
     """Zipf reads of 1,000 products (product 0 is the hot one); commands per master.
 
     ``fix``: "none", "near cache" (client-side cache with server-assisted

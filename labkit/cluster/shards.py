@@ -243,9 +243,10 @@ class SimulatedCluster:
         owner = self._slot_owner[slot]
         target = self._migrating.get(slot)
         if node is owner:
-            if target is not None and not node.client.exists(key):
+            value = node.get(key)
+            if value is None and target is not None:
                 raise Redirect("ASK", slot, target.port)
-            return node.get(key)
+            return value
         if asking and target is node:
             return node.get(key)
         raise Redirect("MOVED", slot, owner.port)

@@ -1,0 +1,412 @@
+"""Notebook 09's views, charts and exercises (the notebook holds the idea, this the plumbing).
+
+:func:`start_lab` picks the cluster: a real one started on this machine when the
+``redis-server`` binary exists, simulated shards otherwise (or with
+``LABKIT_CLUSTER=simulated``).  Every chart drawn from simulated shards says so in
+its title.  ``REDIS_CLUSTER_URL`` names an existing cluster: the lab only reads and
+writes its own keys there, and runs the sections that change a cluster (resharding,
+lag, failover) on simulated shards instead.
+"""
+
+from __future__ import annotations
+
+import atexit
+import contextlib
+import html
+import os
+from typing import Any
+
+import numpy as np
+
+from .. import charts
+from ..clock import VirtualClock
+from ..errors import LabError
+from ..exercises import Exercise, ExerciseSet, Implement
+from ..redis_server import redis_server_binary
+from ..widgets import LivePlot, choice, int_slider, slider
+from . import experiments as ex
+from . import rehash
+from .checks import (
+    HOT_READS_PER_SECOND,
+    OTHER_LOAD,
+    REPLICA_LAG_SECONDS,
+    SHARD_CAPACITY,
+    WINDOW_SECONDS,
+    EveryReadToThePrimary,
+    ForgetsAfterFirstRead,
+    NeverThePrimary,
+    ShortWindow,
+    check_copies,
+    copies_needed,
+    router_scenarios,
+)
+from .race import FILLS, replica_fill_race
+from .routing import ReadYourWrites
+from .shards import SimulatedCluster
+
+__all__ = [
+    "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard",
+    "explore_hot_key", "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait",
+    "show_replica_fill",
+    "explore_failover", "exercises", "Table",
+]
+
+NOTEBOOK = "09"
+
+
+class Table:
+    """Rows of a small result table: HTML in a notebook, aligned text elsewhere."""
+
+    def __init__(self, rows: list[dict[str, Any]], caption: str = "") -> None:
+        self.rows, self.caption = rows, caption
+
+    def _cells(self) -> tuple[list[str], list[list[str]]]:
+        columns = list(self.rows[0]) if self.rows else []
+        return columns, [[str(row.get(c, "")) for c in columns] for row in self.rows]
+
+    def _repr_html_(self) -> str:
+        columns, cells = self._cells()
+        esc = html.escape
+        head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in columns)
+        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in cells)
+        caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
+        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+
+    def __str__(self) -> str:
+        columns, cells = self._cells()
+        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
+        lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [columns, *cells]]
+        return "\n".join(([self.caption] if self.caption else []) + lines)
+
+    __repr__ = __str__
+
+
+class Lab:
+    """The notebook's cluster(s), its key prefix, and what it has measured so far."""
+
+    def __init__(self, prefix: str, *, simulated: bool | None = None) -> None:
+        self.prefix = prefix
+        forced = os.environ.get("LABKIT_CLUSTER", "").strip().lower() == "simulated"
+        url = os.environ.get("REDIS_CLUSTER_URL", "").strip()
+        want_sim = simulated if simulated is not None else forced or (not url and redis_server_binary() is None)
+        self.local = None
+        if want_sim:
+            self.cluster: Any = SimulatedCluster(3, 1, clock=VirtualClock())
+            self.control: Any = self.cluster
+            self.where = "simulated shards (3 masters + 3 replicas, in this process, on a virtual clock)"
+        elif url:
+            from .real import RealCluster
+
+            self.cluster = RealCluster(url=url)
+            self.control = SimulatedCluster(3, 1, clock=VirtualClock())
+            self.where = ("your cluster at REDIS_CLUSTER_URL (keys under the lab's prefix only); "
+                          "resharding, lag and failover run on simulated shards")
+        else:
+            from .local import LocalCluster
+            from .real import RealCluster
+
+            self.local = LocalCluster(3, 1, spares=1)
+            self.cluster = RealCluster(self.local)
+            self.control = self.cluster
+            ports = ", ".join(str(n.port) for n in self.local.nodes if n.role != "spare")
+            self.where = f"a real Redis Cluster on 127.0.0.1 (3 masters + 3 replicas, ports {ports})"
+        self.results: dict[Any, Any] = {}
+        self._closed = False
+        atexit.register(self.close)
+
+    @staticmethod
+    def title(cluster: Any, text: str) -> str:
+        return f"{text} (simulated)" if cluster.simulated else text
+
+    def close(self) -> None:
+        """Delete the lab's keys and stop every process the lab started."""
+        if self._closed:
+            return
+        self._closed = True
+        for cluster in {id(self.cluster): self.cluster, id(self.control): self.control}.values():
+            with contextlib.suppress(Exception):  # a crashed node cannot be cleaned; it is stopped below
+                cluster.delete_prefix(self.prefix)
+            cluster.stop()
+        atexit.unregister(self.close)
+
+    def __repr__(self) -> str:
+        return f"<cluster Lab: {self.where}>"
+
+
+def start_lab(store: Any = None, *, simulated: bool | None = None, quiet: bool = False) -> Lab:
+    """The notebook's cluster, keys under ``store.prefix`` (the learner's own prefix)."""
+    prefix = store.prefix if store is not None else "labkit:09:"
+    lab = Lab(prefix, simulated=simulated)
+    if not quiet:
+        print(f"Cluster ready: {lab.where}. Stopped when you run the last cell or leave.")
+    return lab
+
+
+def open_cluster(*, simulated: bool | None = None) -> Lab:
+    return start_lab(simulated=simulated, quiet=True)
+
+
+# ---------------------------------------------------------------------------------
+# 1. Where a key lives
+# ---------------------------------------------------------------------------------
+
+KEY_NAMES = ["user:42:name", "user:42:email", "{user:42}:name", "{user:42}:email", "{user:42}:cart"]
+
+
+def show_keys(lab: Lab, names: list[str] | None = None) -> Table:
+    return Table(ex.key_table(lab.cluster, lab.prefix, names or KEY_NAMES),
+                 f"Where each key lives (prefix {lab.prefix!r} not shown)")
+
+
+def show_crossslot(lab: Lab) -> None:
+    print(ex.crossslot_demo(lab.cluster, lab.prefix, ["user:42:name", "user:42:email"]))
+    print(ex.crossslot_demo(lab.cluster, lab.prefix, ["{user:42}:name", "{user:42}:email"]))
+
+
+# ---------------------------------------------------------------------------------
+# 2. Adding a node
+# ---------------------------------------------------------------------------------
+
+REHASH_KEYS = 10_000
+
+
+def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
+    left, right = fig.axes
+    xs = np.arange(1, 10)
+    for i, scheme in enumerate(rehash.SCHEMES):
+        style = charts.series_style(i)
+        measured = [rehash.moved_share(scheme, int(n), n_keys=REHASH_KEYS, vnodes=vnodes) for n in xs]
+        left.plot(xs, [rehash.formula_share(scheme, int(n)) for n in xs], color=style["color"],
+                  linestyle=style["linestyle"], label=f"{scheme}: formula")
+        left.plot(xs, measured, color=style["color"], marker=style["marker"], linestyle="none",
+                  label=f"{scheme}: measured")
+    left.set_ylim(0, 1)
+    charts.finish(left, title="Modulo moves most keys; slots and rings move 1/(n+1)",
+                  xlabel="nodes before one joins", ylabel="share of keys that move")
+    seconds = np.arange(60)
+    storms = {s: rehash.miss_storm(s, nodes, n_keys=REHASH_KEYS, vnodes=vnodes)
+              for s in ("modulo", "consistent hashing", "redis cluster")}
+    for i, (scheme, series) in enumerate(storms.items()):
+        style = charts.series_style(i if scheme != "redis cluster" else 3)
+        right.plot(seconds, series, color=style["color"], linestyle=style["linestyle"], label=scheme)
+    right.axvline(20, **charts.LIMIT_STYLE, label="node joins")
+    charts.finish(right, title=f"Client-side sharding: a miss storm when node {nodes + 1} joins",
+                  xlabel="time (s)", ylabel="database reads per second")
+    mod, ring = storms["modulo"].sum(), storms["consistent hashing"].sum()
+    return (f"With {nodes} nodes, modulo sharding sent <b>{mod:,}</b> extra reads to the database, "
+            f"consistent hashing ({vnodes} virtual nodes each) <b>{ring:,}</b>, Redis Cluster <b>0</b>: "
+            "it moves the data with the slot.")
+
+
+def explore_rehash() -> LivePlot:
+    """Keys moved by a join (measured vs formula) and the database's miss storm."""
+    return LivePlot(_draw_rehash, {
+        "vnodes": choice("virtual nodes per node (ring)", [1, 16, 160], 160),
+        "nodes": int_slider("nodes before the join", 1, 9, 1, 3),
+    }, ncols=2, width=11.0, height=3.8)
+
+
+def show_reshard(lab: Lab) -> Table:
+    """Add a fourth master and move it a quarter of the slots while a client reads."""
+    cluster = lab.control
+    result = lab.results.get("reshard") or ex.reshard(cluster, lab.prefix)
+    lab.results["reshard"] = result
+    where = "simulated shards" if cluster.simulated else "the real cluster"
+    return Table([
+        {"measured": "keys that moved to the new master", "value": f"{result.keys_moved:,} of {result.keys:,}"},
+        {"measured": "share moved (formula 1/(n+1))",
+         "value": f"{result.moved_share:.1%} (formula {result.formula_share:.1%})"},
+        {"measured": "slots moved", "value": f"{result.slots_moved:,} of 16,384"},
+        {"measured": "ASK redirects (key already moved, slot still moving)", "value": result.ask_redirects},
+        {"measured": "MOVED redirects (slot moved: client updates its map)", "value": result.moved_redirects},
+        {"measured": "reads that returned the right value",
+         "value": f"{result.reads_correct:,} of {2 * result.keys:,}"},
+    ], f"Resharding 3 -> 4 masters on {where}")
+
+
+# ---------------------------------------------------------------------------------
+# 3. The hot key
+# ---------------------------------------------------------------------------------
+
+FIXES = ("none", "near cache", "copies")
+
+
+def _hot(lab: Lab, fix: str, copies: int) -> ex.HotKeyResult:
+    key = ("hot", fix, copies if fix == "copies" else 0)
+    if key not in lab.results:
+        lab.results[key] = ex.hot_key_load(lab.cluster, lab.prefix, fix=fix, copies=copies)
+    return lab.results[key]
+
+
+def _draw_hot(lab: Lab, fig: Any, copies: int) -> str:
+    ax = fig.axes[0]
+    runs = [_hot(lab, fix, copies) for fix in FIXES]
+    nodes = sorted(runs[0].counts)
+    width = 0.26
+    for i, run in enumerate(runs):
+        total = sum(run.counts.values())
+        shares = [run.counts.get(n, 0) / total for n in nodes]
+        label = run.fix if run.fix != "copies" else f"{copies} copies of the hot key"
+        ax.bar(np.arange(len(nodes)) + (i - 1) * width, shares, width, label=label,
+               color=charts.series_style(i)["color"], hatch=["", "//", ".."][i], edgecolor="white")
+    ax.axhline(1 / len(nodes), **charts.LIMIT_STYLE, label="fair share")
+    ax.set_xticks(np.arange(len(nodes)), [f"master {n.rsplit(':', 1)[1]}" for n in nodes])
+    ax.set_ylim(0, 1)
+    base, near, spread = runs
+    charts.finish(ax, title=lab.title(lab.cluster, f"One master served {base.hot_node_share:.0%} of commands; "
+                                                   f"a near cache {near.hot_node_share:.0%}"),
+                  xlabel="master (port)", ylabel="share of the commands it served")
+    return (f"{base.requests:,} reads, {base.hot_key_share:.0%} of them for one product. Busiest master: "
+            f"<b>{base.hot_node_share:.0%}</b> of commands without a fix, <b>{near.hot_node_share:.0%}</b> with a "
+            f"near cache ({near.near_hits:,} reads never left the app), <b>{spread.hot_node_share:.0%}</b> with "
+            f"{copies} copies, which cost <b>{spread.writes_per_update} SETs per update</b> instead of 1.")
+
+
+def explore_hot_key(lab: Lab) -> LivePlot:
+    """Commands per master under a Zipf workload, from each node's INFO commandstats."""
+    return LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies),
+                    {"copies": int_slider("copies of the hot key", 2, 12, 1, 6)}, width=9.0, height=3.8)
+
+
+def show_near_cache(lab: Lab) -> Table:
+    """Read the hot key twice, change it, read again: the server tells the near cache."""
+    from .tracking import NearCache
+
+    key = ex.product_key(lab.prefix, 0)
+    lab.cluster.set(key, "price-0")
+    rows = []
+    with NearCache(lab.cluster) as near:
+        for step in ("first read", "second read"):
+            value = near.get(key)
+            rows.append({"step": step, "value": value, "served from": "node" if near.hits == 0 else "app memory"})
+        lab.cluster.set(key, "price-0 (discounted)")
+        near.wait_for_invalidations()
+        rows.append({"step": "another client writes", "value": "price-0 (discounted)",
+                     "served from": f"node sent {near.invalidations} invalidation"})
+        rows.append({"step": "third read", "value": near.get(key),
+                     "served from": "node" if near.misses == 2 else "app memory (stale!)"})
+    return Table(rows, "A near cache with server-assisted invalidation")
+
+
+# ---------------------------------------------------------------------------------
+# 4. Replicas and lag
+# ---------------------------------------------------------------------------------
+
+def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
+    key = ("replicas", round(lag_seconds, 2))
+    if key not in lab.results:
+        lab.results[key] = ex.replica_reads(lab.control, lab.prefix, lag_seconds=lag_seconds)
+    run = lab.results["replicas-last"] = lab.results[key]
+    ax = fig.axes[0]
+    policies = list(ex.POLICIES)
+    stale = [run.stale_reads[p] for p in policies]
+    primary = [run.primary_reads[p] for p in policies]
+    xs = np.arange(len(policies))
+    ax.bar(xs - 0.2, stale, 0.4, label="stale reads", color=charts.series_style(3)["color"])
+    ax.bar(xs + 0.2, primary, 0.4, label="reads sent to the primary", color=charts.series_style(0)["color"],
+           hatch="//", edgecolor="white")
+    ax.set_xticks(xs, policies)
+    ax.set_ylim(0, run.reads["replica"] * 1.15)
+    rs, ryw = run.stale_reads["replica"], run.stale_reads["read-your-writes"]
+    charts.finish(ax, title=lab.title(lab.control, f"Replica reads: {rs} of {run.reads['replica']} stale; "
+                                                   f"read-your-writes: {ryw}"),
+                  xlabel="where the user's reloads are read", ylabel="reads (of 12)")
+    return (f"The replica lagged {lag_seconds:g} s behind its master. Reading it right after a write returned the "
+            f"old profile <b>{rs}</b> times; routing this user's reads to the primary for 1 s after their "
+            f"write gave <b>{ryw}</b> stale reads and still left every other read to the replica.")
+
+
+def explore_replicas(lab: Lab) -> LivePlot:
+    return LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds),
+                    {"lag_seconds": slider("replica lag (s)", 0.1, 0.5, 0.1, 0.3)}, width=9.0, height=3.6)
+
+
+def show_replica_timeline(lab: Lab) -> Table:
+    run = lab.results.get("replicas-last")
+    if run is None:
+        raise LabError("Run the replica experiment above first (explore_replicas).")
+    return Table(run.timeline, "The first round: one write at t = 0, then four reads per router")
+
+
+def show_wait(lab: Lab) -> Table:
+    return Table(ex.wait_demo(lab.control, lab.prefix), "WAIT 1 100: did one replica apply the write within 100 ms?")
+
+
+def show_replica_fill(lag_seconds: float = 0.5) -> Table:
+    rows = []
+    for fill in FILLS:
+        run = replica_fill_race(fill, lag_seconds=lag_seconds)
+        rows.append({"the reader fills the cache": fill, "stale reads in the next minute": run.stale_reads})
+    return Table(rows, f"Delete after the write, then a refill 50 ms later; the DB replica lags {lag_seconds:g} s")
+
+
+# ---------------------------------------------------------------------------------
+# 5. Failover
+# ---------------------------------------------------------------------------------
+
+def explore_failover(lab: Lab) -> ex.FailoverResult:
+    """Crash a master (once per lab) and chart what the client saw."""
+    result = lab.results.get("failover")
+    if result is None:
+        result = lab.results["failover"] = ex.failover(lab.control, lab.prefix)
+    fig = charts.new_figure(width=9.0, height=3.0)
+    ax = fig.axes[0]
+    times = [t for t, _ in result.timeline]
+    ok = [1 if good else 0 for _, good in result.timeline]
+    ax.step(times, ok, where="post", color=charts.series_style(0)["color"],
+            label="client request succeeded (1) or failed (0)")
+    ax.plot(times, ok, linestyle="none", marker="o", color=charts.series_style(0)["color"])
+    ax.set_yticks([0, 1], ["error", "ok"])
+    ax.set_ylim(-0.2, 1.3)
+    took = f"{result.recovered_after_seconds:.1f} s" if result.recovered else "more than 10 s"
+    charts.finish(ax, title=lab.title(lab.control, f"Errors for {took}, then the replica took over; "
+                                                   f"{result.lost_writes} acknowledged writes lost"),
+                  xlabel="seconds since the master crashed", ylabel="client request")
+    charts.show(fig)
+    return result
+
+
+# ---------------------------------------------------------------------------------
+# Exercises
+# ---------------------------------------------------------------------------------
+
+ROUTER_SKELETON = '''class MyRouter:
+    def __init__(self, clock, window_seconds):
+        ...
+
+    def wrote(self, key):
+        """This client's write to key was acknowledged by the primary."""
+        ...
+
+    def route(self, key):
+        """Return "primary" or "replica" for this client's next read of key."""
+        ...
+'''
+
+
+def exercises(store: Any = None) -> ExerciseSet:
+    """Notebook 09's exercises; graded on simulated shards (no cluster needed)."""
+    router = Implement(
+        NOTEBOOK, "read-your-writes", router_scenarios(),
+        hint=(f"Remember clock.now() for each key in wrote(); in route(), send the read to the primary while "
+              f"now - that time < window_seconds (the replica lags {REPLICA_LAG_SECONDS:g} s, the window is "
+              f"{WINDOW_SECONDS:g} s), and to the replica otherwise."),
+        reference=lambda: ReadYourWrites,
+        mistakes={
+            "never sends reads to the primary": NeverThePrimary,
+            "forgets after the first read": ForgetsAfterFirstRead,
+            "window shorter than the replica lag": ShortWindow,
+            "every read to the primary": EveryReadToThePrimary,
+        },
+        skeleton=ROUTER_SKELETON,
+    )
+    sizing = Exercise(
+        NOTEBOOK, "hot-key-copies", check_copies, kind="value",
+        hint=(f"Each master has {SHARD_CAPACITY:,} - {OTHER_LOAD:,} commands/s to spare for the hot key. "
+              f"Divide {HOT_READS_PER_SECOND:,} by that, and round up."),
+        solution=(f"copies = math.ceil({HOT_READS_PER_SECOND:,} / ({SHARD_CAPACITY:,} - {OTHER_LOAD:,}))"
+                  f"   # = {copies_needed()}").replace(",", "_"),
+        reference=lambda: copies_needed(),
+        mistakes={"ignores the other keys' load": 4, "rounds down": 5},
+    )
+    return ExerciseSet({"read-your-writes": router, "hot-key-copies": sizing})

@@ -1,0 +1,119 @@
+"""When a node joins: how many keys change owner, and what that costs a cache.
+
+Three ways to map keys to N nodes:
+
+* **modulo** - ``hash(key) % N``: simple, and nearly every key moves when N changes
+  (``N/(N+1)`` of them for one new node);
+* **hash slots** (Redis Cluster) - keys map to 16,384 slots and slots to nodes; a new
+  node takes ``1/(N+1)`` of the slots, so ``1/(N+1)`` of the keys move, and the
+  cluster moves their data with them;
+* **consistent hashing** (Karger et al., STOC 1997) - nodes own arcs of a ring; a new
+  node takes about ``1/(N+1)`` of the keys, evenly only with many virtual nodes.
+
+With client-side sharding (memcached style) a key that changes owner is a miss on
+its new node, so the database pays once per moved key: a miss storm.
+"""
+
+from __future__ import annotations
+
+import bisect
+import zlib
+
+import numpy as np
+
+from ..errors import LabError
+from ..memo import memo
+from ..workloads import zipf
+from .slots import SLOTS, key_slot, slot_ranges
+
+__all__ = ["SCHEMES", "formula_share", "moved_share", "rebalanced_owners", "miss_storm", "sample_keys"]
+
+SCHEMES = ("modulo", "hash slots", "consistent hashing")
+
+
+def formula_share(scheme: str, nodes: int) -> float:
+    """Expected share of keys that change owner when node ``nodes + 1`` joins ``nodes``."""
+    if scheme not in SCHEMES:
+        raise LabError(f"Unknown scheme {scheme!r}. Choose one of: {', '.join(SCHEMES)}.")
+    return nodes / (nodes + 1) if scheme == "modulo" else 1 / (nodes + 1)
+
+
+def sample_keys(n_keys: int) -> list[str]:
+    return [f"user:{i}" for i in range(n_keys)]
+
+
+def _hash32(text: str) -> int:
+    return zlib.crc32(text.encode())
+
+
+def rebalanced_owners(nodes: int) -> list[int]:
+    """Slot -> master after master ``nodes`` joins and every old master gives it the top
+    of its own range (about ``1/(nodes+1)`` of all slots)."""
+    owners = [0] * SLOTS
+    for i, (first, last) in enumerate(slot_ranges(nodes)):
+        owners[first : last + 1] = [i] * (last - first + 1)
+    target = SLOTS // (nodes + 1)
+    for i, (_, last) in enumerate(slot_ranges(nodes)):
+        give = target // nodes + (1 if i < target % nodes else 0)
+        owners[last + 1 - give : last + 1] = [nodes] * give
+    return owners
+
+
+class _Ring:
+    def __init__(self, nodes: int, vnodes: int) -> None:
+        points = sorted((_hash32(f"node-{n}#{v}"), n) for n in range(nodes) for v in range(vnodes))
+        self._hashes = [h for h, _ in points]
+        self._owners = [n for _, n in points]
+
+    def owner(self, key_hash: int) -> int:
+        i = bisect.bisect_right(self._hashes, key_hash)
+        return self._owners[i % len(self._owners)]
+
+
+@memo(maxsize=256)
+def _owners(scheme: str, nodes: int, n_keys: int, vnodes: int, after_join: bool) -> np.ndarray:
+    keys = sample_keys(n_keys)
+    count = nodes + 1 if after_join else nodes
+    if scheme == "modulo":
+        return np.array([_hash32(k) % count for k in keys])
+    if scheme == "hash slots":
+        slots = [key_slot(k) for k in keys]
+        if after_join:
+            table = rebalanced_owners(nodes)
+        else:
+            table = [0] * SLOTS
+            for i, (first, last) in enumerate(slot_ranges(nodes)):
+                table[first : last + 1] = [i] * (last - first + 1)
+        return np.array([table[s] for s in slots])
+    ring = _Ring(count, vnodes)
+    return np.array([ring.owner(_hash32(k)) for k in keys])
+
+
+def moved_share(scheme: str, nodes: int, *, n_keys: int = 20_000, vnodes: int = 160) -> float:
+    """Measured share of ``n_keys`` sample keys whose owner changes when one node joins."""
+    formula_share(scheme, nodes)  # validates the scheme
+    if not isinstance(nodes, int) or nodes < 1:
+        raise LabError(f"nodes must be a whole number >= 1 (got {nodes!r}).")
+    before = _owners(scheme, nodes, n_keys, vnodes, False)
+    after = _owners(scheme, nodes, n_keys, vnodes, True)
+    return float(np.mean(before != after))
+
+
+@memo(maxsize=64)
+def miss_storm(scheme: str, nodes: int = 3, *, n_keys: int = 20_000, requests_per_second: int = 2_000,
+               seconds: int = 60, join_at_seconds: int = 20, vnodes: int = 160, seed: int = 3) -> np.ndarray:
+    """Database reads per second around a node joining (the cache warm before it).
+
+    Client-side sharding: the first request for each moved key after the join misses on
+    its new node and goes to the database.  Redis Cluster moves the data with the slot,
+    so none do (``scheme="redis cluster"``).
+    """
+    trace = zipf(requests_per_second * seconds, n_keys, 0.9, seed=seed)
+    if scheme == "redis cluster":
+        return np.zeros(seconds, dtype=int)
+    moved = _owners(scheme, nodes, n_keys, vnodes, False) != _owners(scheme, nodes, n_keys, vnodes, True)
+    start = join_at_seconds * requests_per_second
+    after = trace[start:]
+    keys, first_index = np.unique(after, return_index=True)
+    misses = first_index[moved[keys]] + start
+    return np.bincount(misses // requests_per_second, minlength=seconds)[:seconds]

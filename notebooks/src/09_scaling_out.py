@@ -1,0 +1,385 @@
+# %% [markdown]
+# # 09 · Scaling out: a real Redis Cluster
+#
+# When one cache server is not enough, you shard: many servers, each holding part of the
+# keys, most of them with a replica. That buys capacity and availability, and it brings a
+# new set of failures. A multi-key command stops working. One hot key saturates one shard
+# while the others idle. A replica answers with a value older than the write that just
+# succeeded. A failover errors for seconds and quietly drops writes that were acknowledged.
+# This notebook causes each of them on a **real Redis Cluster started on your machine**.
+#
+# | | |
+# |---|---|
+# | **What you'll learn** | how a key finds its node (16,384 **hash slots**, **hash tags**) and why a multi-key command fails with `CROSSSLOT`; what moves when a node joins: modulo vs hash slots vs consistent hashing, and the **miss storm** of client-side sharding; how `MOVED` and `ASK` redirects let clients follow moving data; how to find and fix a **hot key** (near cache with `CLIENT TRACKING`, copies); stale reads from **replicas**, `WAIT`, and **read-your-writes** routing; what a **failover** costs in errors and lost writes |
+# | **What you need** | notebook 01 (cache-aside) and notebook 02 (invalidation, the stale-set race) |
+# | **Time** | 40 minutes (25 teaching and experimenting + 15 for the exercises) |
+#
+# **The cluster.** The next cell starts 3 masters and 3 replicas (plus one spare node for
+# section 2) from the `redis-server` program: loopback only, free ports, nothing on disk.
+# They stop when the last cell runs or the kernel exits. Where `redis-server` is not
+# installed, the notebook runs the same experiments on **simulated shards**: one fakeredis
+# server per node, keys routed with Redis's own slot function, replication lag and failover
+# on a virtual clock. Every chart drawn from them says "simulated". Your own Redis
+# (`REDIS_URL`) is not touched; all keys live under this notebook's prefix.
+
+# %%
+import labkit
+from labkit import cluster
+
+store = labkit.start("09")
+lab = cluster.start_lab(store)
+
+# %% [markdown]
+# ## 1. Where a key lives
+#
+# Redis Cluster does not map keys to nodes directly. It maps every key to one of **16,384
+# hash slots**, with `CRC16(key) mod 16384`, and each master owns a range of slots. A client
+# library (here redis-py's `RedisCluster`) keeps the slot-to-node map, so a command goes
+# straight to the right node.
+#
+# A key can choose what gets hashed: if it contains `{...}`, only the part inside the first
+# braces counts. That **hash tag** is how related keys are kept together.
+
+# %%
+labkit.widgets.predict(
+    "Do user:42:name and user:42:email land in the same slot?",
+    ["yes: they share the prefix user:42", "only by luck: the whole key is hashed", "always on the same node, not the same slot"],
+    notebook="09", name="same-slot",
+)
+
+# %%
+cluster.show_keys(lab)
+
+# %% [markdown]
+# ### What to notice
+#
+# * `user:42:name` and `user:42:email` hash as whole strings: two unrelated slots. A shared
+#   prefix means nothing to the hash.
+# * With the tag, `{user:42}:name`, `{user:42}:email` and `{user:42}:cart` all hash only
+#   `user:42`, so they share one slot and therefore one node.
+# * The notebook's key prefix (`labkit:...:09:`) sits outside the braces, so it changes nothing.
+#
+# Why it matters: a command that touches several keys (`MGET`, `MSET`, a transaction, a
+# Lua script) runs on one node, so **all its keys must be in one slot**. The server checks:
+
+# %%
+cluster.show_crossslot(lab)
+
+# %% [markdown]
+# The first `MGET` was refused by the server with `CROSSSLOT`. The fix is in the key
+# design: give keys that are read or written together the same hash tag. (redis-py also
+# offers `mget_nonatomic`, which splits the keys by slot and sends one command per node. It
+# works, but it is several round trips and not atomic.) Do not put everything under one
+# tag either: a tag is one slot, so it all lands on one node, which is the hot-key
+# problem of section 3.
+#
+# Try your own keys: `cluster.key_slot("any key")` returns the slot.
+
+# %%
+cluster.key_slot("{user:42}:name"), cluster.key_slot("user:42:name")
+
+# %% [markdown]
+# ## 2. Adding a node
+#
+# Three ways to decide which of N nodes holds a key:
+#
+# * **modulo**: `hash(key) % N`, the first thing everyone writes;
+# * **hash slots** (Redis Cluster): keys to 16,384 slots, slots to nodes. A new node is given
+#   a share of the slots;
+# * **consistent hashing** (Karger et al., 1997; memcached clients such as ketama): nodes own
+#   arcs of a ring, each placed at many *virtual* points.
+#
+# With **client-side sharding** (memcached style) the servers know nothing of each other. A
+# key that changes owner is simply a miss on its new node, and the database pays for it.
+
+# %%
+labkit.widgets.predict(
+    "With hash(key) % N, going from 3 to 4 nodes: what share of keys change node?",
+    ["about 25%: the new node's share", "about 50%", "about 75%"],
+    notebook="09", name="modulo",
+)
+
+# %%
+cluster.explore_rehash()
+
+# %% [markdown]
+# ### What to notice
+#
+# * Left: modulo moves **{claim:modulo_moved_share:.0%}** of the keys from 3 to 4 nodes, the
+#   formula `n/(n+1)`. Nearly every key changes owner, because `h % 3` and `h % 4` rarely agree.
+#   Slots and a ring move only the new node's share, `1/(n+1)`.
+# * Set **virtual nodes** to 1: with one point per node the ring is lopsided. Here the
+#   newcomer took **{claim:ring_one_vnode_share:.1%}** of the keys instead of 25%. Many points per node
+#   even it out.
+# * Right: with modulo sharding, the join sends **{claim:modulo_storm_reads}** extra reads to the
+#   database, most of them in the first seconds. The cache was warm, and the keys just ended
+#   up on nodes that do not have them. Redis Cluster has no storm, because it moves the data.
+#
+# Now do it for real: add a fourth master and move it a quarter of the slots. For each slot
+# the cluster marks it *migrating* on the old owner and *importing* on the new one, moves
+# the keys (`MIGRATE`), then hands the slot over (`CLUSTER SETSLOT ... NODE`). A client that
+# read the slot map before the change reads every key twice: once when half of the slots'
+# keys have moved, once after.
+
+# %%
+cluster.show_reshard(lab)
+
+# %% [markdown]
+# ### What to notice
+#
+# * **{claim:slots_moved_share:.1%}** of the keys moved: the keys of the quarter of slots that
+#   changed hands, within a point of `1/(n+1)` = 25%.
+# * Mid-migration, the old owner answered `ASK` for each key that had already left
+#   ({claim:ask_redirects} times): "ask over there, this once". The client sends `ASKING` plus
+#   the command to the new node, and keeps its map.
+# * After the handover the old owner answered `MOVED` ({claim:moved_redirects} times): "this slot
+#   lives there now". The client updates its map, so that happens once per slot, not once
+#   per read. Every read returned the right value, and none went to a database.
+#
+# ## 3. The hot key
+#
+# Slots spread *keys* evenly, but not *traffic*. Here 10,000 reads hit 1,000 products with a
+# Zipf popularity (alpha 1.2), so product 0 alone takes about **{claim:hot_key_share:.0%}** of
+# them. Each master's own `INFO commandstats` counts what it served. Two fixes are measured:
+#
+# * a **near cache** in the app: hot values kept in process memory. To stay correct, the
+#   app turns on **server-assisted invalidation** (`CLIENT TRACKING`): each node remembers
+#   which keys this client read and sends an invalidation message when one changes.
+#   (redis-py's built-in client-side cache needs Redis 7.4+. Here a small client does the same
+#   over RESP2, with one connection subscribed to `__redis__:invalidate` per node.)
+# * **copies** of the hot key under different tags (`{product:0#0}` ... `{product:0#5}`), so
+#   they land in different slots; each read picks one copy, and each write must update all.
+
+# %%
+labkit.widgets.predict(
+    "A quarter of all reads are for one product. What share of all commands does its master serve?",
+    ["about a third, like the others", "about half", "nearly all"],
+    notebook="09", name="hot-share",
+)
+
+# %%
+cluster.explore_hot_key(lab)
+
+# %% [markdown]
+# ### What to notice
+#
+# * Without a fix, one master served **{claim:hot_node_share:.0%}** of all commands; a fair share
+#   is 33%. In production that master hits 100% CPU while the others idle, and adding nodes
+#   does not help: the hot key is in one slot, and a slot is never split.
+# * With the near cache, **{claim:near_cache_hits}** of 10,000 reads never left the app, and the
+#   busiest master's share fell to **{claim:near_cache_node_share:.0%}**.
+# * Copies brought it to **{claim:copies_node_share:.0%}** at the default of six. Copies are not free.
+#   Each update is now six writes, and two copies may still share a master (drag the slider
+#   and watch the bars). They suit a key that is read far more than written.
+#
+# The near cache is only safe because the server tells it about changes. Watch one change
+# arrive:
+
+# %%
+cluster.show_near_cache(lab)
+
+# %% [markdown]
+# The second read never reached the cluster. When another client changed the key, the node
+# sent one invalidation message, the near cache dropped its copy, and the third read fetched
+# the new value. Without tracking, that copy would have stayed wrong until a TTL ran out.
+#
+# ## 4. Replicas and lag
+#
+# Each master streams its writes to its replica, **asynchronously**. A write is acknowledged
+# as soon as the master has it, and the replica applies it a little later: microseconds on a
+# quiet laptop, seconds on a busy or distant server. Reading from replicas scales reads,
+# and it can return a value older than a write that already succeeded.
+#
+# The experiment: a user saves their profile, then reloads it three times within 0.2 s, and
+# once more later. The replica lags (on the real cluster it is paused with `CLIENT PAUSE
+# WRITE`: it still answers reads, but applies nothing). Three routers serve the reloads:
+# always the **replica**, always the **primary**, and **read-your-writes**, which sends *this
+# user's* reads of a key to the primary for 1 s after their own write. The staleness meter
+# compares every read with the database.
+
+# %%
+labkit.widgets.predict(
+    "The replica lags 0.3 s. Of the user's three quick reloads from the replica, how many show the old profile?",
+    ["none: 0.3 s is nothing", "some of them", "all three"],
+    notebook="09", name="replica-lag",
+)
+
+# %%
+cluster.explore_replicas(lab)
+
+# %% [markdown]
+# ### What to notice
+#
+# * Every reload inside the lag read the old profile from the replica: **{claim:replica_stale_reads}
+#   of 12** reads were stale. The user saved, reloaded and saw the save undone.
+# * Read-your-writes had **{claim:ryw_stale_reads}** stale reads, and only this user's own
+#   recent keys went to the primary. Other users, and this user after the window, still read
+#   the replica. The window must be longer than the worst lag you expect; move the slider and
+#   watch the counts.
+#
+# The first round, read by read:
+
+# %%
+cluster.show_replica_timeline(lab)
+
+# %% [markdown]
+# `WAIT n timeout` makes a writer block until `n` replicas have the write (or the timeout
+# passes) and says how many did. It does not make replication synchronous, but it tells the
+# writer whether the write is on a second machine yet:
+
+# %%
+cluster.show_wait(lab)
+
+# %% [markdown]
+# **The stale-set race, across machines.** Notebook 02's race needs an unlucky interleaving
+# of a few milliseconds. A lagging *database* replica widens it to the whole lag. The writer
+# commits and deletes the cached row, a reader misses 50 ms later, and it refills the cache
+# from a replica that has not applied the commit yet. The old row is back, for a whole TTL:
+
+# %%
+cluster.show_replica_fill()
+
+# %% [markdown]
+# Filling from the lagging replica left **{claim:replica_fill_stale_reads}** stale reads in the next
+# minute. Two fixes: fill from the primary, or delete the key again once the lag has
+# passed. Facebook's memcache (NSDI 2013) meets the same race between regions and marks
+# such keys so readers go to the primary region.
+#
+# ## 5. Failover
+#
+# Stop a master and the cluster notices within its node timeout (1.5 s here). The master's
+# replica then wins an election and takes over its slots. Until that happens, the keys in those
+# slots cannot be read or written. Replication is asynchronous, so whatever the replica had not
+# yet applied is gone. The client was told those writes succeeded.
+#
+# The experiment: 80 writes that reached the replica, then 20 more that the master
+# acknowledged while its replica lagged, then the master crashes (`SIGKILL`). A client
+# retries every 50 ms until it gets an answer.
+
+# %%
+labkit.widgets.predict(
+    "The master acknowledged 20 writes its replica had not applied, then crashed. After the failover, how many of the 20 are there?",
+    ["all 20: they were acknowledged", "some of them", "none"],
+    notebook="09", name="failover",
+)
+
+# %%
+cluster.explore_failover(lab);
+
+# %% [markdown]
+# ### What to notice
+#
+# * For the first seconds every request failed (on simulated shards the replica took over
+#   after **{claim:failover_seconds:.1f} s**; a real cluster shows its own time in the title,
+#   typically 2-4 s with this timeout). Then the client found the promoted replica and carried on.
+#   A cache client needs a timeout and a fallback for that window (notebook 08).
+# * **{claim:lost_acknowledged_writes} of 20** acknowledged writes were lost: they were on the master
+#   only. For a cache that is usually fine, since the next read refills from the database. It
+#   is why Redis is a poor database of record unless writes use `WAIT` (and even then a
+#   failover can pick a replica that missed them).
+#
+# ## Exercises
+#
+# Replace each `...`, run the cell, and read the verdict. `.hint()` helps; `.solution()`
+# shows one answer.
+
+# %%
+ex = cluster.exercises(store)
+
+# %% [markdown]
+# **1. Write a read-your-writes router.** `wrote(key)` is called after this client's
+# write to `key` is acknowledged; `route(key)` must return `"primary"` or `"replica"` for
+# its next read. The check replays a user's writes and reloads against a replica that lags
+# 0.5 s, with `window_seconds = 1.0`: no reload may see an old value, and reads that any
+# replica could serve must go to the replica.
+
+# %%
+class MyRouter:
+    def __init__(self, clock, window_seconds):
+        ...
+
+    def wrote(self, key):
+        """This client's write to key was acknowledged by the primary."""
+        ...
+
+    def route(self, key):
+        """Return "primary" or "replica" for this client's next read of key."""
+        ...
+
+ex.read_your_writes.check(MyRouter);
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# class MyRouter:
+#     def __init__(self, clock, window_seconds):
+#         self.clock, self.window_seconds = clock, window_seconds
+#         self.last_write = {}
+#
+#     def wrote(self, key):
+#         self.last_write[key] = self.clock.now()
+#
+#     def route(self, key):
+#         written = self.last_write.get(key)
+#         if written is not None and self.clock.now() - written < self.window_seconds:
+#             return "primary"
+#         return "replica"
+# ```
+#
+# The replay refuses four mistakes by name: a router that **never sends reads to the
+# primary**, one that **forgets after the first read** (the second reload hits the lagging
+# replica), a **window shorter than the replica lag** (a hard-coded 100 ms), and **every
+# read to the primary** (correct, but the replicas scale nothing).
+# </details>
+#
+# **2. Size the copies of a hot key.** A key gets **200,000 reads/s**. Each master serves
+# at most **50,000 commands/s**, and the other keys already take **15,000/s** of each. With
+# each copy on its own master, how many copies do you need?
+
+# %%
+copies = ...
+ex.hot_key_copies.check(copies);
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# Each master has 50,000 - 15,000 = 35,000 reads/s to spare, and 200,000 / 35,000 = 5.7, so
+# **6 copies** (each then takes about 33,000/s). Four ignores the other keys' load, and five
+# rounds down. Each copy also multiplies the cost of every update of the key.
+# </details>
+#
+# ## Key takeaways
+#
+# * A cluster maps keys to **16,384 slots** and slots to masters. Keys used together need one
+#   **hash tag**, or multi-key commands fail with `CROSSSLOT`; one tag for everything
+#   makes one hot slot.
+# * Adding a node moves `1/(n+1)` of the keys with slots or a ring (with many virtual
+#   nodes), but `n/(n+1)` with modulo. With client-side sharding every moved key is a
+#   database read. Redis Cluster moves the data and redirects clients (`ASK`, then `MOVED`).
+# * A **hot key** is a single-node problem that more nodes cannot fix. Cache it in the app
+#   with server-assisted invalidation (`CLIENT TRACKING`), or spread copies over slots and
+#   pay for each write several times.
+# * Replicas return **old values**. Route a user's reads to the primary for a window after
+#   their writes, use `WAIT` when a write must be on two machines, and never refill a cache
+#   from a lagging replica right after an invalidation.
+# * A **failover** means seconds of errors, and acknowledged writes the replica had not applied
+#   are lost. A cache survives both; a database of record must not rely on it.
+#
+# ## Further reading
+#
+# * Redis Cluster specification (redis.io/docs/reference/cluster-spec): slots, hash tags,
+#   `MOVED`/`ASK`, failure detection and replica election.
+# * redis-py documentation: "Clustering" (`RedisCluster`, `read_from_replicas`,
+#   `load_balancing_strategy`) and "Client-side caching" (needs Redis 7.4+); Redis docs,
+#   "Client-side caching in Redis" (`CLIENT TRACKING`, RESP2 `REDIRECT`).
+# * David Karger, Eric Lehman, Tom Leighton, Rina Panigrahy, Matthew Levine and Daniel Lewin,
+#   "Consistent Hashing and Random Trees", STOC 1997.
+# * Rajesh Nishtala et al., "Scaling Memcache at Facebook", NSDI 2013: regions, replicas and
+#   remote markers, hot keys.
+# * Martin Kleppmann, *Designing Data-Intensive Applications*, O'Reilly 2017: chapter 5
+#   (replication, replication lag, read-your-writes) and chapter 6 (partitioning, rebalancing).
+
+# %%
+lab.close()
+store.reset();
