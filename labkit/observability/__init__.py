@@ -1,18 +1,45 @@
 """Observability: watching a cache, reading Redis, costing values, sizing memory.
 
-The engine of notebook 10 (no widgets, no charts; those are in ``lesson``):
+The engine of notebook 10 (no widgets, no charts; those live in ``lesson``, loaded
+on first use):
 
-* :mod:`.metered` - :class:`MeteredStore`, hit ratio / latency / expirations /
-  evictions / memory per key prefix.
-* :mod:`.workload` - the shop it watches (data sets under prefixes, TTL each).
+* :mod:`.metered` - :class:`MeteredStore`: hit ratio, latency percentiles,
+  expirations, evictions and memory per key prefix.
+* :mod:`.workload` - the shop it watches (data sets under prefixes, a TTL each).
+* :mod:`.server` - ``INFO``, ``MEMORY USAGE``, ``OBJECT FREQ``, ``SLOWLOG`` and the
+  key scans, from the server or computed (and marked so).
+* :mod:`.cost` - what a value costs in Redis, per format.
+* :mod:`.sizing` - hit-ratio curve -> memory budget -> checked on the lab's server.
+* :mod:`.staleness` - the stale share estimated from a sample of hits.
 """
 
-from .cost import bytes_per_key, encode, decode, key_cost, measure_formats, string_key_bytes
+from __future__ import annotations
+
+import importlib
+from typing import Any
+
+from . import cost, sizing, staleness
+from .cost import bytes_per_key, decode, encode, key_cost, measure_formats, string_key_bytes
 from .metered import MeteredStore, MeterReading, PrefixReading, prefix_of
-from .workload import MYSTERY_SHOP, SHOP, DataSet, Rows, WorkloadRun, run_workload
+from .server import big_keys, hot_keys, info_snapshot, mem_keys, memory_usage, object_freq, read_info, slowlog
+from .staleness import sample_staleness, wilson_interval
+from .workload import MYSTERY_SHOP, SHOP, DataSet, Rows, WorkloadRun, run_workload, watched_run
 
 __all__ = [
     "MeteredStore", "MeterReading", "PrefixReading", "prefix_of",
-    "DataSet", "SHOP", "MYSTERY_SHOP", "Rows", "WorkloadRun", "run_workload",
+    "DataSet", "SHOP", "MYSTERY_SHOP", "Rows", "WorkloadRun", "run_workload", "watched_run",
     "string_key_bytes", "bytes_per_key", "key_cost", "encode", "decode", "measure_formats",
+    "info_snapshot", "read_info", "memory_usage", "object_freq", "slowlog", "big_keys", "mem_keys", "hot_keys",
+    "sample_staleness", "wilson_interval", "cost", "sizing", "staleness", "lesson",
 ]
+
+_LESSON_NAMES = {"lesson", "live_dashboard", "Dashboard", "redis_readings", "key_scans", "key_cost_table", "explore_formats",
+                 "explore_sizing", "show_verification", "explore_sampling", "plant_shelf", "exercises"}
+
+
+def __getattr__(name: str) -> Any:
+    # The lesson layer (widgets, charts) loads only when a notebook asks for it.
+    if name in _LESSON_NAMES:
+        lesson = importlib.import_module(".lesson", __name__)
+        return lesson if name == "lesson" else getattr(lesson, name)
+    raise AttributeError(f"module 'labkit.observability' has no attribute {name!r}")

@@ -22,12 +22,12 @@ from ..widgets import LivePlot, choice, int_slider, slider
 from . import sizing
 from .cost import FORMATS, encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
 from .metered import MeteredStore, MeterReading
-from .server import Reading, info_snapshot, memory_usage, object_freq, read_info, slowlog
+from .server import Reading, big_keys, hot_keys, info_snapshot, mem_keys, memory_usage, object_freq, read_info, slowlog
 from .staleness import coverage, sample_staleness, wilson_interval
 from .workload import MYSTERY_RUN, MYSTERY_SHOP, SHOP, SHOP_RUN, DataSet, WorkloadRun, run_workload, watched_run
 
 __all__ = [
-    "Dashboard", "live_dashboard", "draw_hit_ratios", "table", "redis_readings", "key_cost_table",
+    "Dashboard", "live_dashboard", "draw_hit_ratios", "table", "redis_readings", "key_scans", "key_cost_table",
     "explore_formats", "explore_sizing", "show_verification", "explore_sampling", "plant_shelf",
     "exercises",
 ]
@@ -137,10 +137,17 @@ class Dashboard:
         return (f"<b>{reading.overall.lookups:,} reads in {reading.seconds:.1f} s</b>{source}"
                 + reading._repr_html_())
 
+    def warm_up(self, n_requests: int = 5_000) -> None:
+        """Fill the cache as fast as possible, as a running shop's cache would be, then zero the counters."""
+        run_workload(self.meter, self.data_sets, n_requests=n_requests, seed=10_000, paced=False)
+        self.meter.restart()
+
     def run(self, seconds: float = 3.0) -> WorkloadRun:
         """Run the shop for ``seconds`` of real time, refreshing the dashboard as it goes."""
         if not 0 < seconds <= 60:
             raise LabError(f"seconds must be between 0 and 60 (got {seconds!r}).")
+        if not self.runs and not self.meter.reading().overall.lookups:
+            self.warm_up()
         result: list[WorkloadRun] = []
         self._stop.clear()
         worker = threading.Thread(target=lambda: result.append(run_workload(
@@ -193,6 +200,21 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
                          " the server ran" if source == "server" else " the app timed (round trips)")})
     where = "a real Redis" if info_snapshot(store) is not None else "fakeredis, which has no INFO"
     return table(rows, note=f"Read from {where}: 'computed' rows are labkit's own arithmetic.")
+
+
+def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
+    """The equivalents of ``redis-cli --bigkeys``, ``--memkeys`` and ``--hotkeys`` over the lab's keys."""
+    rows: list[dict[str, Any]] = []
+    for f in big_keys(store, n):
+        rows.append({"scan": "--bigkeys (longest values)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source})
+    for f in mem_keys(store, n):
+        rows.append({"scan": "--memkeys (MEMORY USAGE)", "key": f.key, "size": f"{f.memory_bytes:,} B", "source": f.source})
+    reads = Counter(h.key for run in dash.runs for h in run.hits)
+    for key, count, counter in hot_keys(dict(reads), n):
+        rows.append({"scan": "--hotkeys (OBJECT FREQ)", "key": key, "size": f"{count:,} hits, LFU counter {counter}",
+                     "source": "computed"})
+    return table(rows, note="SCAN walks only this notebook's keys; the hot-key ranking needs an LFU policy "
+                            "on a server, so here it is computed from the hits the app counted.")
 
 
 # -- 3 · what a value costs ----------------------------------------------------------------------
@@ -308,7 +330,7 @@ def show_verification(store: Store | None = None, target: float = 0.9) -> sizing
     lru = result.runs[0]
     charts.finish(ax, title=f"Server LRU: {lru.hit_ratio:.1%} vs {result.predicted_hit_ratio:.1%} predicted "
                             f"({lru.keys_held:,} keys held, {result.planned_keys:,} planned)",
-                  xlabel="hit ratio (%)", ylabel="")
+                  xlabel="hit ratio (%)", ylabel="who measured")
     charts.show(fig)
     return result
 
@@ -319,7 +341,7 @@ def show_verification(store: Store | None = None, target: float = 0.9) -> sizing
 def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
     """Twenty independent samples of ``n`` hits, each with its 95% interval, against the truth."""
     hits = list(hits if hits is not None else watched_run(SHOP_RUN)[1].hits)
-    sizes = np.unique(np.geomspace(25, min(6400, len(hits)), 12).astype(int))
+    sizes = np.array([n for n in (25, 50, 100, 200, 400, 800, 1600, 3200, 6400) if n <= len(hits)])
 
     def draw(fig: Any, sampled: int) -> str:
         width_ax, ci_ax = fig.axes
@@ -345,7 +367,7 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
         return (f"Each row re-reads {sampled:,} random hits from the database. Red squares mark intervals that "
                 f"missed the true {truth:.1%}; about 1 in 20 should.")
 
-    return LivePlot(draw, {"sampled": choice("hits sampled", [int(n) for n in sizes], value=int(sizes[np.searchsorted(sizes, 400)]))},
+    return LivePlot(draw, {"sampled": choice("hits sampled", [int(n) for n in sizes], value=400)},
                     ncols=2, width=10, height=3.8)
 
 

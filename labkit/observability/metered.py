@@ -159,10 +159,12 @@ class MeteredStore(StoreWrapper):
         self.restart()
 
     def restart(self) -> None:
-        """Zero every counter (the cache's contents are untouched)."""
+        """Zero every counter.  The cache's contents are untouched, and so is what the
+        meter knows of them (the keys it wrote, for memory and expirations)."""
         with self._lock:
             self._counters: dict[str, _Counters] = {}
-            self._written: dict[str, tuple[float, int]] = {}  # key -> (expiry deadline, bytes)
+            if not hasattr(self, "_written"):
+                self._written: dict[str, tuple[float, int]] = {}  # key -> (expiry deadline, bytes)
             self._started = self.clock.now()
 
     def _for(self, key: str) -> _Counters:

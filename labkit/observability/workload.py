@@ -158,12 +158,15 @@ def run_workload(
     rows: Rows | None = None,
     stop: threading.Event | None = None,
     on_progress: Callable[[int], None] | None = None,
+    paced: bool = True,
 ) -> WorkloadRun:
     """Cache-aside reads through ``store`` at ``requests_per_second``.
 
     On a :class:`VirtualClock` (``store.clock``) request ``i`` happens at
     ``i / requests_per_second`` seconds and nothing sleeps; on the wall clock the
-    replay keeps that pace in real time, and stops early when ``stop`` is set.
+    replay keeps that pace in real time (and sleeps each database read's latency),
+    and stops early when ``stop`` is set.  ``paced=False`` runs as fast as it can and
+    sleeps nothing (a warm-up).
     Misses go through ``store.db_read`` when the store has it (a metered store).
     """
     data_sets = check_data_sets(data_sets)
@@ -184,7 +187,7 @@ def run_workload(
         due = start + i / requests_per_second
         if virtual:
             clock.set(due)
-        elif i % 50 == 0:
+        elif paced and i % 50 == 0:
             if stop is not None and stop.is_set():
                 break
             ahead = due - clock.now()
@@ -204,7 +207,7 @@ def run_workload(
             run.hits.append(Hit(i, key, served if served is not None else -1, rows.version(key)))
         else:
             seconds = rows.read_seconds()
-            if not virtual:
+            if paced and not virtual:
                 clock.sleep(seconds)
             if db_read is not None:
                 db_read(key, seconds)

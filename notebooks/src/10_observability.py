@@ -1,0 +1,319 @@
+# %% [markdown]
+# # 10 · Watching and sizing a cache
+#
+# Every earlier notebook measured the cache from inside the lab. In production nobody hands
+# you a staleness meter: you instrument the app, read Redis's own numbers, and decide how
+# much memory to buy from data. This notebook does exactly that, on a small shop, and then
+# checks the kit's predictions against a real Redis server that the lab starts for itself.
+#
+# **What you'll learn**
+# - The four numbers to watch - hit ratio *per key prefix*, latency percentiles, expirations
+#   and evictions per second, memory - and why an average hides a broken data set.
+# - How to read Redis itself: `INFO`, `MEMORY USAGE`, `OBJECT FREQ`, `SLOWLOG`, and the
+#   `redis-cli --bigkeys / --memkeys / --hotkeys` scans.
+# - What one cached value really costs: key name, value, per-key overhead, serialization format, compression.
+# - How to turn a hit-ratio curve into `maxmemory`, and how to tell whether cached data is right, by sampling.
+#
+# **What you need**: [00 · Start here](00_start_here.ipynb) (hit ratio, staleness) and
+# [05 · Eviction](05_eviction.ipynb) (the LRU curve, SHARDS, Redis's sampled LRU). No Redis
+# server of your own: the sizing check starts a throwaway one when `redis-server` is installed.
+#
+# **Time**: 35 minutes (22 teaching + 13 exercises).
+
+# %%
+import labkit
+from labkit import observability as obs
+
+store = labkit.start("10")
+
+# %% [markdown]
+# ## 1 · The four numbers
+#
+# The shop caches three data sets under three key prefixes: `product:` (60% of reads,
+# TTL 300 s), `user:` (30%, TTL 120 s) and `price:` (10%). Prices were meant to live 30 s;
+# someone passed `0.5` in a change that mixed up milliseconds and seconds.
+#
+# `obs.MeteredStore` wraps the notebook's store and records, **per prefix**, what a
+# dashboard needs: hits and misses, the latency of every cache command and every database
+# read behind a miss, keys that expired or vanished early (evicted), and the memory of what
+# it wrote. The cell below runs the shop for three seconds of real time, 2,000 reads a
+# second, and redraws the dashboard as the traffic flows.
+
+# %%
+labkit.widgets.predict(
+    "The whole shop's hit ratio comes out near 86%. What is the price data set's own hit ratio?",
+    ["about the same, 80-90%", "a bit lower, 70-80%", "far lower, under 60%"],
+    notebook="10", name="price-hit-ratio",
+)
+
+# %%
+before = obs.info_snapshot(store)  # the server's counters now (None on fakeredis)
+dash = obs.live_dashboard(store, seconds=3)
+
+# %% [markdown]
+# **What to notice**: the average looks healthy, yet one bar is far below the line. In the
+# lab's seeded replay of the same shop (ten seconds of traffic), the whole cache hits
+# {claim:overall_hit_ratio:.0%} while `price:` hits only {claim:price_hit_ratio:.0%} and
+# `product:` {claim:product_hit_ratio:.0%}. Prices are only {claim:price_read_share:.0%} of
+# the reads, so their collapse moves the average by a few points - nobody would page on that.
+# A per-prefix hit ratio, one line of code in the wrapper, finds it at once. Switch the
+# dashboard to *DB load, expiries, evictions*: the 10% of reads that are prices send the
+# database the most queries and expire over a hundred keys a second. *Run 3 s more* keeps the
+# shop running; the ratios climb as the long-TTL data sets warm up, the price bar does not.
+
+# %% [markdown]
+# ## 2 · Reading Redis itself
+#
+# The app's own counts are one view. The server keeps its own, and an operator reads them
+# first: `INFO stats` (`keyspace_hits`, `keyspace_misses`, `evicted_keys`, `expired_keys`),
+# `INFO memory` (`used_memory`, `mem_fragmentation_ratio`), `MEMORY USAGE key`, `OBJECT FREQ key`
+# (only under an LFU `maxmemory-policy`) and `SLOWLOG GET`. On a real server the table below
+# holds the server's numbers - for the whole server, every client's traffic included, so
+# they are read as the change since the cell before the dashboard. fakeredis has none of
+# these commands; there labkit computes the same figures and the **source** column says
+# *computed*.
+
+# %%
+obs.redis_readings(store, dash, before)
+
+# %% [markdown]
+# The `redis-cli` scans find keys that need attention: `--bigkeys` the longest values,
+# `--memkeys` the most memory, `--hotkeys` the most used (it reads `OBJECT FREQ`, so it needs
+# an LFU policy). They walk the keyspace with `SCAN`, never `KEYS`; here they walk only this
+# notebook's keys.
+
+# %%
+obs.key_scans(store, dash)
+
+# %% [markdown]
+# **What to notice**: on a real server `keyspace_hits / (keyspace_hits + keyspace_misses)`
+# is close to the dashboard's ratio but not equal - it counts every client, and every `GET`
+# the app sends, not only the ones the app called reads. `evicted_keys` is 0: this server
+# has no `maxmemory`. The hottest key's LFU counter is far below its hit count: Redis counts
+# logarithmically (a key needs about a million accesses to reach 255), so `OBJECT FREQ`
+# ranks keys, it does not count requests.
+
+# %% [markdown]
+# ## 3 · What a value costs
+#
+# A key holds more than its value: a dictionary entry (24 bytes), the key name as its own
+# string, a 16-byte object header, and every allocation rounded up to the allocator's
+# size classes. `MEMORY USAGE` reports all of it. labkit computes the same number from Redis
+# 7's layout; on a real server the table shows both, side by side.
+
+# %%
+labkit.widgets.predict(
+    "A price stored as the 4-character string '1999' under the key 'price:17'. How many bytes does Redis hold for it?",
+    ["about 4", "about 20", "about 90"],
+    notebook="10", name="price-key-bytes",
+)
+
+# %%
+obs.key_cost_table(store)
+
+# %% [markdown]
+# **What to notice**: for a small value, overhead is nearly everything: the 4-byte price
+# costs about 90 bytes, {claim:small_value_overhead:.0%} of it overhead (Redis even stores
+# the number inside the header, and it is still mostly overhead). A ~300-byte product costs
+# {claim:product_key_bytes} bytes. Long key names are not free either: the name is part of
+# every key. And `MEMORY USAGE` leaves out one cost that `used_memory` counts: the main hash
+# table, 8 bytes per bucket, with the bucket count a power of two at or above the key count.
+#
+# How the value is encoded matters as much. Slide the number of products in one cached value
+# (one product, or a "home page feed" of many).
+
+# %%
+obs.explore_formats()
+
+# %% [markdown]
+# **What to notice**: msgpack stores a single product {claim:msgpack_saving:.2f}× smaller than
+# JSON, and decodes it fast; pickle is Python-only and must never read bytes you did not
+# write. zlib does little for one small record (JSON is only {claim:zlib_record_ratio:.2f}×
+# bigger than its compressed form) but shrinks a 50-product feed
+# {claim:zlib_feed_ratio:.1f}× - repeated field names compress well. Compression pays for big,
+# repetitive values that are read less often than they cost to decompress; every read pays
+# the decode time shown on the right.
+
+# %% [markdown]
+# ## 4 · Sizing: from the hit-ratio curve to `maxmemory`
+#
+# Notebook 05 drew LRU's hit ratio at every capacity from one pass over a trace (stack
+# distances, Mattson et al. 1970), and estimated it from a 10% spatial sample of the keys
+# (SHARDS). Multiply each capacity by what one key *really* costs, and the x-axis becomes
+# memory. The workload: 100,000 Zipf reads (alpha 1.1) over 10,000 keys, 200-byte values.
+
+# %%
+obs.explore_sizing()
+
+# %% [markdown]
+# **What to notice**: 90% of reads need {claim:budget_mib:.2f} MiB - room for
+# {claim:capacity_share:.0%} of the keys, because the tail of rarely read keys is not worth
+# caching. A budget of value bytes times keys buys only {claim:values_only_share:.0%} of that
+# memory. The 10% SHARDS sample asks for {claim:shards_error:.0%} more keys than the exact
+# curve: near the flat top of the curve, a small error in hit ratio is a large error in
+# capacity - round up, and check.
+#
+# So check it. The next cell starts a throwaway `redis-server` (never yours), sets `maxmemory`
+# to what the empty server uses plus that budget, replays the same 100,000 reads as
+# cache-aside `GET`-then-`SET`, under `allkeys-lru` and then `allkeys-lfu`, and reads the
+# server's own `INFO` counters.
+
+# %%
+labkit.widgets.predict(
+    "The model predicts 90.0% hits. What will the real server's allkeys-lru measure?",
+    ["90% or a little more", "1-3 points less", "under 85%"],
+    notebook="10", name="server-hit-ratio",
+)
+
+# %%
+verification = obs.show_verification(store)
+
+# %% [markdown]
+# **What to notice**: the model predicts {claim:predicted_hit_ratio:.1%}; the real
+# `allkeys-lru` lands a point or two below it, `allkeys-lfu` about on it. Two differences
+# explain the gap, and the table shows both:
+#
+# - **Per-key overhead the model did not count.** The server holds fewer keys than planned:
+#   besides what `MEMORY USAGE` reports, the budget also pays for the hash table growing in
+#   powers of two, client buffers and the eviction pool. Buy headroom (10-15%) over the model.
+# - **Redis's LRU is sampled.** It evicts the idlest of 5 random keys, and its LRU clock ticks
+#   once a second: in a replay that lasts about a second every key looks equally recent, so
+#   the choice is close to random. Random eviction at the planned keys gives
+#   {claim:random_floor:.1%} - the floor the approximation cannot fall below; exact LRU is the
+#   ceiling. The tests assert the server lands between them.
+
+# %% [markdown]
+# ## 5 · Is the cache right?
+#
+# Hit ratio says nothing about correctness. To measure staleness in production, take a
+# random sample of cache hits, re-read their rows from the database, and compare versions:
+# the share of stale hits in the sample estimates the share in all traffic. How good is the
+# estimate? The Wilson interval says, for the sample size you paid for.
+
+# %%
+labkit.widgets.predict(
+    "About 4% of hits are stale. How many hits must you re-read from the database to pin that to ±2 points?",
+    ["about 40", "about 400", "about 40,000"],
+    notebook="10", name="sample-size",
+)
+
+# %%
+obs.explore_sampling()
+
+# %% [markdown]
+# **What to notice**: in the shop's replay {claim:true_stale_share:.1%} of hits were stale (TTL
+# alone, no invalidation on write). A sample of 400 hits estimated {claim:estimate_400:.1%},
+# with a 95% interval of ±{claim:half_width_400:.1%} that contains the truth; across 200 such
+# samples, {claim:coverage_400:.0%} of the intervals did - what "95%" promises. The interval
+# shrinks like 1/√n: to pin staleness to ±0.5 points takes about {claim:sample_for_half_point:,}
+# re-reads. At 2,000 reads a second, 400 is a sample of one read in a thousand for twelve
+# seconds - cheap enough to run all the time.
+
+# %% [markdown]
+# ## Exercises
+#
+# Each check runs in the lab, says what it found, and records your progress (see notebook 00).
+
+# %%
+ex = obs.exercises(store)
+
+# %% [markdown]
+# ### Exercise 1 · Find the prefix that drags the hit ratio down
+#
+# Another shop, four data sets. Meter it and name the prefix that hides a bad TTL.
+
+# %%
+metered = obs.MeteredStore(labkit.MemoryStore(labkit.VirtualClock()))
+obs.run_workload(metered, obs.MYSTERY_SHOP, n_requests=20_000)
+print(f"overall hit ratio: {metered.reading().overall.hit_ratio:.1%}")
+# Your turn: look at metered.reading().prefixes (or print(metered.reading())).
+answer = ...
+ex.dragging_prefix.check(answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = metered.reading().worst().prefix   # 'stock': its TTL is a quarter of a second
+# ```
+# The busiest prefix (`catalog`) and the one with the biggest values (`review`) look
+# suspicious, but each hits close to the average; only `stock`'s own ratio is far below it.
+# </details>
+
+# %% [markdown]
+# ### Exercise 2 · Size `maxmemory` for a 90% hit ratio
+#
+# Give the memory (in bytes, above the empty server's own use) that reaches 90% hits on the
+# sizing workload of section 4. The check asks the model, then - when `redis-server` is
+# installed - sets your budget on the lab's own server and replays the workload.
+# `obs.sizing.sizing_curve()` is the exact LRU curve (`.hit_ratio(capacity)`), and
+# `obs.sizing.key_bytes()` what one key costs.
+
+# %%
+curve = obs.sizing.sizing_curve()
+answer = ...
+ex.size_for_90.check(answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# capacity = next(c for c in range(1, curve.distinct_keys + 1) if curve.hit_ratio(c) >= 0.9)
+# answer = capacity * obs.sizing.key_bytes()     # = obs.sizing.plan_for(0.9).budget_bytes
+# ```
+# Counting only the 200-byte values, or buying room for every key, are the two classic errors.
+# </details>
+
+# %% [markdown]
+# ### Exercise 3 · Find the big key
+#
+# The cell below writes a shelf of keys: thirty products, a key with a very long name, a hot
+# feature-flag key read 25,000 times, and two feeds - one stored compressed (`z:` + base64).
+# Which key holds the most memory in Redis?
+
+# %%
+reads = obs.plant_shelf(store)
+answer = ...
+ex.big_key.check(answer)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# answer = obs.mem_keys(store, 1, pattern="shelf:*")[0].key   # 'shelf:feed:deals'
+# ```
+# `shelf:feed:home` is bigger once decoded, but Redis holds its compressed form; rank by
+# `MEMORY USAGE`, not by name length, reads or decoded size.
+# </details>
+
+# %% [markdown]
+# ## Key takeaways
+#
+# - Export hit ratio **per key prefix**: a data set with a broken TTL hides inside a good average.
+# - Watch four numbers: hit ratio, cache and DB latency percentiles, expirations and evictions
+#   per second, memory. Redis's `INFO` counters are server-wide; the app's own are per prefix.
+# - A key costs its value plus tens of bytes of overhead; small values are mostly overhead.
+#   msgpack beats JSON a little, zlib a lot - for big, repetitive values only.
+# - Size memory from the hit-ratio curve times the real bytes per key, add headroom, and
+#   verify on a server: Redis's sampled LRU and uncounted overhead land a little below the model.
+# - Staleness is measurable in production by re-reading a random sample of hits; the
+#   interval shrinks like 1/√n.
+#
+# ## Further reading
+#
+# - Redis documentation: [`INFO`](https://redis.io/docs/latest/commands/info/),
+#   [`MEMORY USAGE`](https://redis.io/docs/latest/commands/memory-usage/),
+#   [Key eviction](https://redis.io/docs/latest/develop/reference/eviction/),
+#   [Latency monitoring](https://redis.io/docs/latest/operate/oss_and_stack/management/optimization/latency-monitor/),
+#   [`SLOWLOG`](https://redis.io/docs/latest/commands/slowlog-get/).
+# - C. A. Waldspurger, N. Park, A. Garthwaite, I. Ahmad: *Efficient MRC Construction with
+#   SHARDS*, USENIX FAST 2015.
+# - R. L. Mattson, J. Gecsei, D. R. Slutz, I. L. Traiger: *Evaluation techniques for storage
+#   hierarchies*, IBM Systems Journal 9(2), 1970.
+# - B. Beyer, C. Jones, J. Petoff, N. R. Murphy (eds.): *Site Reliability Engineering*,
+#   O'Reilly 2016, chapter 6, "Monitoring Distributed Systems" (the four golden signals).
+# - E. B. Wilson: *Probable inference, the law of succession, and statistical inference*,
+#   JASA 22(158), 1927.
+
+# %%
+store.reset();

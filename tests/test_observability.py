@@ -1,0 +1,355 @@
+"""Notebook 10: the metered store, Redis's own numbers, value costs, sizing, sampling."""
+
+from __future__ import annotations
+
+import math
+import random
+
+import numpy as np
+import pytest
+
+import labkit
+from labkit import observability as obs
+from labkit.clock import VirtualClock
+from labkit.errors import LabError
+from labkit.observability import cost, sizing, staleness
+from labkit.observability.lesson import exercises, shelf_values
+from labkit.observability.server import lfu_counter, server_client
+from labkit.observability.workload import MYSTERY_RUN, SHOP, SHOP_RUN, DataSet, run_workload, watched_run
+from labkit.redis_server import LocalRedis
+from labkit.store import MemoryStore
+
+
+def _virtual_meter() -> obs.MeteredStore:
+    return obs.MeteredStore(MemoryStore(VirtualClock(), namespace="obs-test", learner="t"))
+
+
+# -- the metered store ---------------------------------------------------------------------
+
+
+def test_prefix_of_takes_the_first_parts():
+    assert obs.prefix_of("user:7:cart") == "user"
+    assert obs.prefix_of("user:7:cart", 2) == "user:7"
+    assert obs.prefix_of("plain") == "(no prefix)"
+
+
+def test_meter_counts_hits_and_misses_per_prefix(store):
+    meter = obs.MeteredStore(store)
+    meter.get("user:1")                   # miss
+    meter.set("user:1", "ada", 60)
+    meter.get("user:1")                   # hit
+    meter.get("user:1")                   # hit
+    meter.get("price:1")                  # miss
+    reading = meter.reading()
+    assert (reading.prefixes["user"].hits, reading.prefixes["user"].misses) == (2, 1)
+    assert (reading.prefixes["price"].hits, reading.prefixes["price"].misses) == (0, 1)
+    assert reading.overall.lookups == 4 and reading.overall.hit_ratio == 0.5
+    assert reading.worst().prefix == "price"
+    # every command still reached the store itself
+    assert store.get("user:1") == "ada"
+
+
+def test_meter_tells_expired_from_evicted_and_computes_memory():
+    meter = _virtual_meter()
+    meter.set("a:1", "x" * 100, ttl_seconds=5)
+    meter.set("a:2", "x" * 100, ttl_seconds=500)
+    assert meter.reading().prefixes["a"].memory_bytes == 2 * cost.bytes_per_key(meter.k("a:1"), "x" * 100)
+    meter.clock.advance(10)
+    meter.inner.delete("a:2")             # gone before its TTL: someone evicted it
+    meter.get("a:1")
+    meter.get("a:2")
+    a = meter.reading().prefixes["a"]
+    assert (a.expirations, a.evictions, a.memory_bytes) == (1, 0 + 1, 0)
+
+
+def test_meter_records_database_latency_per_prefix():
+    meter = _virtual_meter()
+    meter.record_db("user:1", 0.004)
+    meter.record_db("user:2", 0.002)
+    assert meter.db_read("price:1", lambda: "row") == "row"
+    reading = meter.reading()
+    assert reading.prefixes["user"].db_queries == 2
+    assert reading.prefixes["user"].db_p50_ms == pytest.approx(3.0)
+    assert reading.prefixes["price"].db_queries == 1
+
+
+def test_bad_prefix_hides_inside_a_good_average():
+    reading, run = watched_run(SHOP_RUN)
+    price, overall = reading.prefixes["price"], reading.overall
+    assert overall.hit_ratio >= 0.8
+    assert price.hit_ratio <= overall.hit_ratio - 0.3
+    # the average is still dominated by the big data sets
+    assert price.lookups / overall.lookups < 0.15
+    # price keys expire constantly; the long-TTL data sets never do in ten seconds
+    assert price.expirations > 100 and reading.prefixes["product"].expirations == 0
+    assert run.requests == SHOP_RUN[1] and reading.overall.lookups == run.requests
+
+
+def test_workload_is_the_same_every_run():
+    a = run_workload(_virtual_meter(), SHOP, n_requests=3_000, seed=4)
+    b = run_workload(_virtual_meter(), SHOP, n_requests=3_000, seed=4)
+    assert [h.key for h in a.hits] == [h.key for h in b.hits]
+    assert a.stale_share == b.stale_share
+
+
+def test_workload_rejects_bad_input():
+    with pytest.raises(LabError, match="own prefix"):
+        run_workload(_virtual_meter(), [SHOP[0], SHOP[0]], n_requests=10)
+    with pytest.raises(LabError, match="n_requests"):
+        run_workload(_virtual_meter(), SHOP, n_requests=0)
+    with pytest.raises(LabError):
+        run_workload(_virtual_meter(), [DataSet("x", 10, 1.0, 1.0, 0.0, 10)], n_requests=10, requests_per_second=0)
+
+
+# -- what a value costs ------------------------------------------------------------------
+
+
+def test_jemalloc_size_classes():
+    assert [cost.jemalloc_size(n) for n in (1, 8, 9, 17, 33, 129, 161, 257, 1025)] == [
+        8, 8, 16, 32, 48, 160, 192, 320, 1280]
+
+
+def test_memory_usage_formula_parts():
+    # "1999" is stored inside the object header: entry 24 + key + header 16
+    assert cost.string_key_bytes("price:17", "1999") == 24 + 16 + 16
+    # 44 bytes still share one allocation with the header; 45 do not
+    assert cost.string_key_bytes("k", "x" * 44) == 24 + 8 + 64
+    assert cost.string_key_bytes("k", "x" * 45) == 24 + 8 + 16 + 64
+    small = cost.key_cost("price:17", "1999")
+    assert small.overhead_share > 0.9
+
+
+def test_formats_round_trip_and_compression_pays_only_for_big_values():
+    record, feed = cost.sample_record(1), cost.sample_feed(50)
+    for fmt in cost.FORMATS:
+        assert cost.decode(cost.encode(feed, fmt), fmt) == feed
+    assert len(cost.encode(record, "msgpack")) < len(cost.encode(record, "json"))
+    assert len(cost.encode(feed, "json")) > 3 * len(cost.encode(feed, "json+zlib"))
+    assert len(cost.encode(record, "json+zlib")) > 0.6 * len(cost.encode(record, "json"))
+    measured = cost.measure_formats(record, ("json", "msgpack"), repeat=3)
+    assert [m.format for m in measured] == ["json", "msgpack"] and all(m.encode_us > 0 for m in measured)
+    with pytest.raises(LabError, match="format"):
+        cost.encode(record, "yaml")
+
+
+@pytest.mark.redis_server
+def test_memory_usage_formula_matches_the_real_server(redis_url):
+    """The computed MEMORY USAGE must be the server's own, byte for byte, on
+    integers, short (embedded) and long strings and long key names."""
+    store = labkit.connect(redis_url, namespace="obs-mem", fallback=False)
+    client = server_client(store)
+    rnd = random.Random(7)
+    try:
+        for i in range(300):
+            key = f"k{i}:" + "n" * rnd.randint(0, 80)
+            value = rnd.choice([str(rnd.randint(-10**6, 10**6)), "v" * rnd.randint(0, 60),
+                                "v" * rnd.randint(60, 5000), "é" * rnd.randint(1, 30)])
+            store.set(key, value)
+            assert client.memory_usage(store.k(key), samples=0) == cost.string_key_bytes(store.k(key), value), (key, value)
+            assert obs.memory_usage(store, key).source == "server"
+    finally:
+        store.reset()
+
+
+@pytest.mark.redis_server
+def test_bytes_per_key_matches_used_memory_growth(redis_url):
+    """used_memory grows by MEMORY USAGE plus the hash table's buckets: the model
+    (two buckets per key, the worst load) is within 6% of the measured growth."""
+    with LocalRedis() as server:
+        store = labkit.connect(server.url, namespace="obs-grow", learner="t", fallback=False)
+        client = server_client(store)
+        before = int(client.info("memory")["used_memory"])
+        pipe = client.pipeline(transaction=False)
+        for i in range(3_000):
+            pipe.set(store.k(f"size:{i}"), "v" * 200)
+        pipe.execute()
+        grown = (int(client.info("memory")["used_memory"]) - before) / 3_000
+        model = cost.bytes_per_key(store.k("size:1000"), "v" * 200)
+        assert abs(grown - model) / model < 0.06, (grown, model)
+
+
+# -- reading Redis itself ------------------------------------------------------------------
+
+
+def test_on_fakeredis_every_figure_is_marked_computed():
+    store = labkit.connect("fakeredis://", namespace="obs-fake")
+    meter = obs.MeteredStore(store)
+    meter.set("user:1", "x", 60)
+    meter.get("user:1")
+    meter.get("user:2")
+    assert obs.info_snapshot(store) is None
+    readings = {r.name: r for r in obs.read_info(store, meter)}
+    assert {r.source for r in readings.values()} == {"computed"}
+    assert readings["keyspace_hits"].value == 1 and readings["keyspace_misses"].value == 1
+    assert obs.memory_usage(store, "user:1").value == cost.string_key_bytes(store.k("user:1"), "x")
+    assert obs.object_freq(store, "user:1", accesses=100).source == "computed"
+    store.reset()
+
+
+@pytest.mark.redis_server
+def test_on_a_real_server_info_counters_match_what_the_app_counted(redis_url):
+    store = labkit.connect(redis_url, namespace="obs-info", fallback=False)
+    meter = obs.MeteredStore(store)
+    before = obs.info_snapshot(store)
+    try:
+        run_workload(meter, SHOP, n_requests=400, requests_per_second=1e6, paced=False)
+        readings = {r.name: r for r in obs.read_info(store, meter, before)}
+        counted = meter.reading().overall
+        assert readings["keyspace_hits"].source == "server"
+        assert readings["keyspace_hits"].value == counted.hits
+        assert readings["keyspace_misses"].value == counted.misses
+        scans = obs.mem_keys(store, 2)
+        assert scans[0].source == "server" and scans[0].key.startswith("product:")
+    finally:
+        store.reset()
+
+
+def test_lfu_counter_grows_like_a_logarithm():
+    counts = [lfu_counter(n, seed=1) for n in (0, 10, 100, 1_000, 10_000)]
+    assert counts[0] == 5 and counts == sorted(counts)
+    assert counts[-1] < 100  # ten thousand reads, a counter far below ten thousand
+
+
+@pytest.mark.redis_server
+def test_object_freq_on_an_lfu_server_is_the_servers():
+    from labkit.eviction.redis_demo import redis_config
+
+    with LocalRedis() as server:
+        store = labkit.connect(server.url, namespace="obs-lfu", learner="t", fallback=False)
+        client = server_client(store)
+        with redis_config(client, maxmemory_policy="allkeys-lfu"):
+            store.set("hot", "1")
+            for _ in range(300):
+                store.get("hot")
+            reading = obs.object_freq(store, "hot")
+        assert reading.source == "server" and 5 < reading.value < 60
+
+
+# -- sizing ----------------------------------------------------------------------------------
+
+
+def test_plan_reaches_the_target_with_the_fewest_keys():
+    plan = sizing.plan_for(0.9)
+    curve = sizing.sizing_curve()
+    assert curve.hit_ratio(plan.capacity_keys) >= 0.9 > curve.hit_ratio(plan.capacity_keys - 1)
+    assert plan.budget_bytes == plan.capacity_keys * sizing.key_bytes()
+    assert plan.values_only_bytes < 0.8 * plan.budget_bytes
+    # every miss fills the cache; all but what is held at the end was evicted
+    assert plan.predicted_evictions == curve.requests - curve.hits(plan.capacity_keys) - plan.capacity_keys
+    assert abs(plan.shards_capacity_keys / plan.capacity_keys - 1) < 0.2
+    assert sizing.hit_ratio_for_budget(plan.budget_bytes) == pytest.approx(plan.predicted_hit_ratio)
+    with pytest.raises(LabError, match="infinite cache"):
+        sizing.plan_for(0.99)
+
+
+@pytest.mark.redis_server
+def test_sizing_never_reconfigures_a_learners_server(redis_url, monkeypatch):
+    store = labkit.connect(redis_url, namespace="obs-own", fallback=False)  # not lab-owned
+    client = server_client(store)
+    saved = client.config_get("maxmemory")
+    monkeypatch.setattr("labkit.redis_server.redis_server_binary", lambda: None)
+    result = sizing.verify_on_server(sizing.plan_for(0.9).budget_bytes, store=store)
+    assert result.skipped_reason and not result.runs
+    assert "never changes its maxmemory" in result.skipped_reason
+    assert client.config_get("maxmemory") == saved
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_predicted_hit_ratio_agrees_with_a_real_server():
+    """The server's allkeys-lru must land within 3 points of the prediction.
+
+    Why 3 points: the server holds about 10% fewer keys than the model's budget
+    (uncounted overhead: at most ~1 point on this curve), and Redis's LRU is a
+    sampled approximation whose one-second clock makes a one-second replay close
+    to random eviction - random at the same number of keys is 1-2 points under
+    exact LRU here.  Both effects are also asserted directly."""
+    plan = sizing.plan_for(0.9)
+    result = sizing.verify_on_server(plan.budget_bytes, policies=("allkeys-lru", "allkeys-lfu"))
+    if result.skipped_reason:
+        pytest.skip(result.skipped_reason)
+    curve = sizing.sizing_curve()
+    lru, lfu = result.run("allkeys-lru"), result.run("allkeys-lfu")
+    assert abs(lru.hit_ratio - plan.predicted_hit_ratio) <= 0.03
+    assert abs(lfu.hit_ratio - plan.predicted_hit_ratio) <= 0.03
+    # the memory gap: fewer keys than planned, but not by more than 15%
+    assert 0.85 * plan.capacity_keys <= lru.keys_held <= plan.capacity_keys
+    # the policy gap: between random eviction and exact LRU at the keys actually held
+    assert sizing.random_floor(lru.keys_held) - 0.01 <= lru.hit_ratio <= curve.hit_ratio(lru.keys_held) + 0.01
+    # the server's own counters add up: each miss SETs, so what is not held was evicted
+    for run in (lru, lfu):
+        assert run.keyspace_hits + run.keyspace_misses == sizing.SIZING.n_requests
+        assert run.evicted_keys == run.keyspace_misses - run.keys_held
+
+
+# -- is the cache right? -------------------------------------------------------------------
+
+
+def test_wilson_interval_known_values():
+    low, high = staleness.wilson_interval(0, 10)
+    assert low == 0.0 and high == pytest.approx(0.2775, abs=1e-4)
+    low, high = staleness.wilson_interval(5, 10)
+    assert (low, high) == (pytest.approx(0.2366, abs=1e-4), pytest.approx(0.7634, abs=1e-4))
+    with pytest.raises(LabError):
+        staleness.wilson_interval(3, 2)
+
+
+def test_sampling_estimates_the_true_stale_share():
+    hits = watched_run(SHOP_RUN)[1].hits
+    truth = np.mean([h.stale for h in hits])
+    assert 0.005 < truth < 0.15
+    estimate = staleness.sample_staleness(hits, 400, seed=1)
+    assert estimate.true_share == pytest.approx(truth) and estimate.covers_truth
+    # the interval shrinks like 1/sqrt(n): four times the sample, about half the width
+    small = np.mean([staleness.sample_staleness(hits, 200, seed=s).half_width for s in range(20)])
+    large = np.mean([staleness.sample_staleness(hits, 800, seed=s).half_width for s in range(20)])
+    assert 0.4 <= large / small <= 0.6
+    assert 0.9 <= staleness.coverage(hits, 400, trials=200, seed=2) <= 0.99
+    assert staleness.sample_size_for(0.02, 0.04) == math.ceil(1.959963984540054**2 * 0.04 * 0.96 / 0.0004)
+
+
+# -- exercises -------------------------------------------------------------------------------
+
+
+def test_exercise_references_pass_and_mistakes_are_refused_by_name():
+    ex = exercises(labkit.connect("fakeredis://", namespace="obs-ex"))
+    assert set(ex) == {"dragging_prefix", "size_for_90", "big_key"}
+    for exercise in ex.values():
+        assert exercise.check(exercise.reference()), exercise.last_feedback
+        assert len(exercise.mistakes()) >= 2
+        for name, wrong in exercise.mistakes().items():
+            assert not exercise.check(wrong), name
+            assert name in exercise.last_feedback, (name, exercise.last_feedback)
+
+
+def test_exercise_answers_are_what_the_lab_measures():
+    assert watched_run(MYSTERY_RUN)[0].worst().prefix == "stock"
+    store = labkit.connect("fakeredis://", namespace="obs-shelf")
+    reads = obs.plant_shelf(store)
+    assert obs.mem_keys(store, 1, pattern="shelf:*")[0].key == "shelf:feed:deals"
+    assert obs.big_keys(store, 1, pattern="shelf:*")[0].key == "shelf:feed:deals"
+    assert obs.hot_keys(reads, 1)[0][0] == "shelf:flags"
+    assert len(store.scan_keys("shelf:*")) == len(shelf_values())
+    store.reset()
+
+
+def test_a_wrong_answer_type_is_one_sentence():
+    ex = exercises()
+    assert not ex.size_for_90.check("lots")
+    assert "number of bytes" in ex.size_for_90.last_feedback
+    assert not ex.dragging_prefix.check("basket")
+    assert "one of" in ex.dragging_prefix.last_feedback
+
+
+@pytest.mark.slow
+def test_live_dashboard_shows_the_bad_prefix():
+    from labkit.observability.lesson import Dashboard
+
+    store = labkit.connect("fakeredis://", namespace="obs-dash")
+    dash = Dashboard(store)
+    dash.run(1.0)
+    reading = dash.reading
+    assert reading.worst().prefix == "price"
+    assert reading.overall.hit_ratio > reading.prefixes["price"].hit_ratio + 0.3
+    assert dash.plot.redraws >= 2
+    store.reset()
