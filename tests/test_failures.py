@@ -1,0 +1,384 @@
+"""Notebook 08: each failure and each fix, asserted on who hit the database and what was served."""
+
+from __future__ import annotations
+
+import os
+from pathlib import Path
+
+import pytest
+
+from labkit.clock import VirtualClock
+from labkit.errors import LabError
+from labkit.failures import (
+    BloomFilter, Bulkhead, CacheDown, CacheTimeout, ChargeClock, CircuitBreaker, Defenses, FaultyStore,
+    Incident, Traffic, bits_for, expected_false_positive_rate, optimal_hashes, replay,
+)
+from labkit.failures.checks import WARM_PLAN, check_warming_plan
+from labkit.failures.incidents import (
+    COLD, METASTABLE, OUTAGE, cold_run, metastable_run, outage_run,
+)
+from labkit.failures.negative import penetration
+from labkit.failures.slow import slow_cache
+from labkit.store import MemoryStore
+
+ROOT = Path(__file__).resolve().parent.parent
+S, E = OUTAGE.start_seconds, OUTAGE.end_seconds
+
+
+# -- the circuit breaker's state machine ---------------------------------------------------------
+
+
+def test_breaker_opens_after_the_threshold_and_refuses_while_open():
+    clock = VirtualClock()
+    b = CircuitBreaker(clock, failure_threshold=3, reset_timeout_seconds=2)
+    for _ in range(2):
+        assert b.allow()
+        b.record_failure()
+    assert b.state == "closed", "two failures are under the threshold of three"
+    b.record_failure()
+    assert b.state == "open" and not b.allow()
+    clock.advance(1.9)
+    assert not b.allow(), "still inside the reset timeout"
+
+
+def test_half_open_lets_exactly_one_probe_through():
+    clock = VirtualClock()
+    b = CircuitBreaker(clock, failure_threshold=1, reset_timeout_seconds=2)
+    b.record_failure()
+    clock.advance(2)
+    assert [b.allow() for _ in range(5)] == [True, False, False, False, False]
+    assert b.state == "half-open"
+
+
+def test_a_failed_probe_reopens_and_a_successful_one_closes():
+    clock = VirtualClock()
+    b = CircuitBreaker(clock, failure_threshold=1, reset_timeout_seconds=2)
+    b.record_failure()
+    clock.advance(2)
+    assert b.allow()
+    b.record_failure()
+    assert b.state == "open" and not b.allow(), "a failed probe opens the breaker for a new timeout"
+    clock.advance(2)
+    assert b.allow()
+    b.record_success()
+    assert b.state == "closed" and all(b.allow() for _ in range(3))
+    assert [s for _, s in b.transitions] == ["closed", "open", "half-open", "open", "half-open", "closed"]
+
+
+def test_a_success_resets_the_count_of_failures_in_a_row():
+    b = CircuitBreaker(VirtualClock(), failure_threshold=2)
+    b.record_failure()
+    b.record_success()
+    b.record_failure()
+    assert b.state == "closed"
+
+
+def test_bulkhead_refuses_beyond_its_limit_and_counts():
+    b = Bulkhead(2)
+    assert [b.try_enter() for _ in range(3)] == [True, True, False]
+    b.leave()
+    assert b.try_enter() and b.refused == 1 and b.peak_in_flight == 2
+    unlimited = Bulkhead(None)
+    assert all(unlimited.try_enter() for _ in range(1000))
+    with pytest.raises(LabError):
+        Bulkhead(None).leave()
+
+
+# -- the fault injector ------------------------------------------------------------------------
+
+
+def _faulty(timeout=0.25):
+    clock = VirtualClock()
+    charge = ChargeClock(clock)
+    store = FaultyStore(MemoryStore(charge, namespace="test-faults"), charge, timeout_seconds=timeout)
+    store.set("k", "v")
+    charge.take()
+    return store, charge
+
+
+def test_refuse_fails_fast_and_hang_waits_for_the_timeout():
+    store, charge = _faulty()
+    store.inject("refuse")
+    with pytest.raises(CacheDown):
+        store.get("k")
+    assert charge.take() == pytest.approx(0.001)
+    store.inject("hang")
+    with pytest.raises(CacheTimeout):
+        store.get("k")
+    assert charge.take() == pytest.approx(0.25)
+    store.heal()
+    assert store.get("k") == "v" and store.failures == 2
+
+
+def test_slow_answers_below_the_timeout_and_times_out_above_it():
+    store, charge = _faulty()
+    store.inject("slow", delay_seconds=0.1)
+    assert store.get("k") == "v" and charge.take() == pytest.approx(0.1)
+    store.inject("slow", delay_seconds=0.3)
+    with pytest.raises(CacheTimeout):
+        store.get("k")
+    assert charge.take() == pytest.approx(0.25)
+
+
+def test_drop_loses_about_its_share_of_replies():
+    store, _ = _faulty()
+    store.inject("drop", drop_share=0.3)
+    lost = 0
+    for _ in range(2000):
+        try:
+            store.get("k")
+        except CacheTimeout:
+            lost += 1
+    assert 0.25 < lost / 2000 < 0.35
+
+
+def test_a_hang_without_a_timeout_is_one_clear_sentence():
+    store, _ = _faulty(timeout=None)
+    store.inject("hang")
+    with pytest.raises(LabError, match="socket_timeout"):
+        store.get("k")
+    with pytest.raises(LabError, match="Choose one of"):
+        store.inject("explode")
+
+
+# -- the Bloom filter --------------------------------------------------------------------------------
+
+
+def test_bloom_filter_has_no_false_negatives():
+    f = BloomFilter(4000, 3)
+    f.add_many(range(500))
+    assert all(i in f for i in range(500))
+
+
+@pytest.mark.parametrize("bits_per_id", [4, 10])
+def test_bloom_false_positive_rate_matches_the_formula(bits_per_id):
+    ids = 2000
+    bits = bits_per_id * ids
+    f = BloomFilter(bits, optimal_hashes(bits, ids))
+    f.add_many(range(ids))
+    measured = f.measured_false_positive_rate(range(10**7, 10**7 + 20_000))
+    expected = expected_false_positive_rate(bits, f.hashes, ids)
+    assert 0.75 * expected <= measured <= 1.25 * expected
+
+
+def test_sizing_for_a_target_rate_reaches_it():
+    bits = bits_for(1000, 0.01)
+    assert expected_false_positive_rate(bits, optimal_hashes(bits, 1000), 1000) <= 0.0105
+
+
+# -- section 1: the cache is down ---------------------------------------------------------------------
+
+
+def test_fallback_without_a_limit_overloads_the_database():
+    r = outage_run("fall back to the DB")
+    assert r.peak_db_qps(S, E) > 2 * r.capacity_qps
+    assert r.success_rate(S, E) < 0.05, "answers arrive after the clients gave up"
+    assert r.db_wasted > 1000, "the database did work nobody waited for"
+
+
+def test_bulkhead_and_breaker_keep_the_database_within_capacity():
+    limited, guarded = outage_run("+ bulkhead (4 at once)"), outage_run("+ circuit breaker")
+    for r in (limited, guarded):
+        assert r.peak_db_qps(S, E) <= r.capacity_qps
+        assert 0.1 < r.success_rate(S, E) < 0.35
+    assert limited.p99_ms(S + 1, E) >= 250, "without a breaker every request waits for the cache timeout"
+    assert guarded.p99_ms(S + 1, E) < 150
+    assert guarded.cache_attempts_while_down * 20 < limited.cache_attempts_while_down
+    states = [s for _, s in guarded.breaker_transitions]
+    assert states[:3] == ["closed", "open", "half-open"] and states[-1] == "closed"
+
+
+def test_failing_fast_spares_the_database_but_serves_nobody():
+    r = outage_run("fail the request")
+    assert r.peak_db_qps(S, E) == 0 and r.success_rate(S, E) == 0
+
+
+def test_gutter_serves_most_requests_within_capacity():
+    r = outage_run("+ gutter cache")
+    assert r.success_rate(S, E) > 2 * outage_run("+ circuit breaker").success_rate(S, E)
+    assert r.peak_db_qps(S, E) <= r.capacity_qps
+
+
+def test_every_strategy_recovers_after_a_short_outage_except_the_unlimited_fallback():
+    for name in ("fail the request", "+ bulkhead (4 at once)", "+ circuit breaker", "+ gutter cache"):
+        assert outage_run(name).success_rate(E + 5, 70) > 0.99, name
+
+
+def test_replays_are_deterministic():
+    d = Defenses(fallback_limit=4)
+    a = replay(d, traffic=Traffic(duration_seconds=20), incident=Incident(start_seconds=5, down_seconds=5))
+    b = replay(d, traffic=Traffic(duration_seconds=20), incident=Incident(start_seconds=5, down_seconds=5))
+    assert (a.latencies == b.latencies).all() and (a.db_offered_per_second == b.db_offered_per_second).all()
+
+
+def test_bad_incidents_are_one_sentence():
+    with pytest.raises(LabError, match="after the replay"):
+        replay(traffic=Traffic(duration_seconds=10), incident=Incident(start_seconds=5, down_seconds=30))
+    with pytest.raises(LabError, match="fallback"):
+        Defenses(fallback="pray")
+
+
+# -- section 2: slow ---------------------------------------------------------------------------------
+
+
+def test_a_slow_cache_is_worse_than_none_and_a_timeout_fixes_latency_not_load():
+    res = {r.strategy: r for r in slow_cache(100)}
+    assert res["wait for it"].p50_ms > 5 * res["no cache"].p50_ms
+    for name in ("timeout at p99", "hedge", "skip while slow"):
+        assert res[name].p99_ms < 2 * res["no cache"].p99_ms
+        assert res[name].db_share > 0.95, "the reads went to the database instead"
+    healthy = {r.strategy: r for r in slow_cache(0)}
+    assert healthy["timeout at p99"].db_share == healthy["wait for it"].db_share, "the timeout never fires"
+
+
+# -- section 3: cold ----------------------------------------------------------------------------------
+
+
+def test_a_cold_cache_at_peak_stays_overloaded_and_warming_ends_it():
+    e, d = COLD.end_seconds, 110
+    cold = cold_run("cold (no warming)")
+    assert cold.seconds_over_capacity(e) >= 60 and cold.success_rate(d - 20, d) < 0.5
+    stale = cold_run("serve a stale snapshot")
+    assert stale.seconds_over_capacity(e) == 0 and stale.success_rate(e, d) > 0.99
+    combined = cold_run("pre-warm + ramp 45 s + single-flight")
+    assert combined.seconds_over_capacity(e) * 3 <= cold.seconds_over_capacity(e)
+    assert check_warming_plan(dict(WARM_PLAN)).passed
+
+
+def test_warming_plans_are_checked():
+    with pytest.raises(LabError, match="prewarm_keys"):
+        cold_run({"prewarm_keys": -1})
+    with pytest.raises(LabError, match="Unknown plan key"):
+        cold_run({"prewarm": 10})
+
+
+# -- section 4: penetration ------------------------------------------------------------------------------
+
+
+def test_negative_caching_cuts_absent_queries_at_a_bounded_staleness():
+    none, short = penetration(None), penetration(10.0)
+    assert none.db_queries_for_absent_per_second > 100
+    assert short.db_queries_for_absent_per_second * 5 < none.db_queries_for_absent_per_second
+    assert none.false_not_found == 0
+    assert 0 < short.false_not_found and short.oldest_false_not_found_seconds <= 10.0
+    # 200 ids at 1 read/s each with a 10 s TTL: about 200 / (1 + 10) queries/s at most
+    assert short.db_queries_for_absent_per_second <= 200 / 11 * 1.1
+
+
+def test_a_bloom_filter_lets_only_its_false_positives_through():
+    r = penetration(None, bloom=True)
+    assert r.db_queries_for_absent_per_second < 5
+    assert r.bloom_false_positives > 0, "a filter with no false positives would be suspicious"
+
+
+# -- section 5: metastable -------------------------------------------------------------------------------
+
+
+def test_retries_without_a_budget_keep_the_database_over_capacity_after_the_trigger():
+    e = METASTABLE.end_seconds
+    stuck = metastable_run("3 retries, no budget")
+    assert stuck.seconds_over_capacity(e) >= 60, "it should stay over capacity until the end"
+    assert stuck.success_rate(100, 120) < 0.9
+    for fix in ("no retries", "retry budget (10%)", "load shedding"):
+        r = metastable_run(fix)
+        assert r.seconds_over_capacity(e) <= 10, fix
+        assert r.success_rate(e + 20, 120) > 0.99, fix
+    assert metastable_run("backoff with jitter").seconds_over_capacity(e) >= 60, (
+        "backoff spreads retries but does not cut them")
+
+
+# -- the exercises ------------------------------------------------------------------------------------------
+
+
+@pytest.mark.slow
+def test_each_exercise_passes_its_reference_and_refuses_each_mistake_by_name():
+    from labkit.failures import exercises
+
+    ex = exercises()
+    assert set(ex) == {"breaker", "not-found-ttl", "warming-plan"} and ex.breaker.kind == "implement"
+    for name, exercise in ex.items():
+        assert exercise.check(exercise.reference()), name
+        for mistake, answer in exercise.mistakes().items():
+            assert not exercise.check(answer), (name, mistake)
+            assert mistake in exercise.last_feedback, (name, mistake, exercise.last_feedback)
+
+
+def test_the_breaker_skeleton_is_not_an_attempt(tmp_path):
+    from labkit.failures import exercises
+
+    ex = exercises()
+    namespace: dict = {}
+    exec(ex.breaker.skeleton, namespace)
+    assert not ex.breaker.check(namespace["Breaker"])
+    assert "replace the ..." in ex.breaker.last_feedback
+
+
+# -- a real outage on a lab-started server ----------------------------------------------------------------
+
+
+def _redis_servers_under(path: str) -> list[int]:
+    found = []
+    for pid in filter(str.isdigit, os.listdir("/proc")):
+        try:
+            cmdline = Path(f"/proc/{pid}/cmdline").read_bytes().replace(b"\0", b" ").decode()
+        except OSError:
+            continue
+        if "redis-server" in cmdline and path in cmdline:
+            found.append(int(pid))
+    return found
+
+
+@pytest.mark.redis_server
+def test_live_outage_freezes_kills_and_restarts_a_lab_started_server(redis_server, tmp_path, monkeypatch):
+    import tempfile
+
+    from labkit.failures.live import run_live_outage
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))  # the lab's servers keep their folder here
+    r = run_live_outage(use_real_server=True, breaker=True, phase_seconds=0.4, keys=20)
+    healthy, frozen, killed, restarted = r.phases
+    assert r.backend == "lab-started redis-server"
+    assert healthy.cache_hits == healthy.requests and healthy.db_reads == 0
+    assert frozen.errors_seen == {"TimeoutError"} and frozen.skipped_by_breaker > frozen.cache_errors
+    assert killed.errors_seen == {"ConnectionError"}
+    misses = restarted.db_reads - restarted.skipped_by_breaker - restarted.cache_errors
+    assert misses == 20, "the restarted server is empty: one miss per key, then hits"
+    assert _redis_servers_under(str(tmp_path)) == [], "a lab-started redis-server was left running"
+
+
+def test_live_outage_without_a_server_uses_the_wrapper():
+    from labkit.failures.live import run_live_outage
+
+    r = run_live_outage(use_real_server=False, breaker=False, phase_seconds=0.2, keys=10)
+    assert r.backend == "fault-injecting wrapper"
+    assert r.phases[1].errors_seen == {"CacheTimeout"} and r.phases[2].errors_seen == {"CacheDown"}
+    assert r.phases[1].skipped_by_breaker == 0
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_notebook_on_real_redis_leaves_the_learners_server_as_it_was(redis_url, tmp_path, monkeypatch):
+    import nbformat
+    import redis
+    from nbclient import NotebookClient
+
+    learner = redis.Redis.from_url(redis_url, decode_responses=True)
+    learner.set("my-app:user:1", "precious")
+    learner.set("other-team:cache:1", "theirs", ex=3600)
+    before = {"config": learner.config_get("maxmemory*"), "dbsize": learner.dbsize(),
+              "clients": learner.config_get("timeout")}
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path / "home"))
+    monkeypatch.setenv("TMPDIR", str(tmp_path))  # the lab's own servers keep their folder here
+    nb = nbformat.read(ROOT / "notebooks" / "08_failures.ipynb", as_version=4)
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"]).execute()
+    shown = "\n".join(str(o.get("data", {}).get("text/plain", "")) for c in nb.cells if c.cell_type == "code"
+                      for o in c.get("outputs", []))
+    assert "lab-started redis-server" in shown or "Cache: a redis-server this notebook started" in shown
+    assert learner.get("my-app:user:1") == "precious" and learner.get("other-team:cache:1") == "theirs"
+    assert learner.ttl("other-team:cache:1") > 3500
+    after = {"config": learner.config_get("maxmemory*"), "dbsize": learner.dbsize(),
+             "clients": learner.config_get("timeout")}
+    assert after == before, "the learner's server changed"
+    assert _redis_servers_under(str(tmp_path)) == [], "a lab-started redis-server outlived the notebook"
