@@ -43,6 +43,10 @@ class Row:
 
     @classmethod
     def from_cache(cls, text: str) -> Row:
+        """The row in a cached value: ``to_cache()`` text, or that text in the store's
+        version-guarded form ``"<version>|<text>"`` (what ``Store.set_if_newer`` stores)."""
+        if not text.startswith("["):
+            text = text.partition("|")[2]
         row_id, value, version, updated_at = json.loads(text)
         return cls(int(row_id), value, int(version), float(updated_at))
 

@@ -7,6 +7,7 @@ virtual-clock replay the notebook draws.
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import random
 import threading
@@ -20,6 +21,7 @@ from labkit.database import Database, DatabaseError, Row
 from labkit.errors import LabError
 from labkit.patterns import (
     PATTERNS,
+    CacheAsideBase,
     ReadThroughCache,
     WriteBehind,
     WriteThrough,
@@ -28,6 +30,7 @@ from labkit.patterns import (
     crash_demo,
     exercises,
     explore,
+    grader,
     lost_writes_by_db_state,
     make_pattern,
     race_demo,
@@ -154,7 +157,7 @@ def test_write_through_cache_failure_after_commit_deletes_the_key(store, monkeyp
     def cache_down(*args, **kwargs):
         raise ConnectionError("cache unreachable")
 
-    monkeypatch.setattr(store, "compare_and_set", cache_down)
+    monkeypatch.setattr(store, "set_if_newer", cache_down)
     through.write(5, "committed")  # the DB committed: the write is acknowledged
     monkeypatch.undo()
     assert _cached_row(store, 5) is None  # no entry disagrees with the DB
@@ -648,21 +651,149 @@ def test_exercise_clean_shutdown(capsys):
     assert "replace the ..." in capsys.readouterr().out
 
 
-def test_exercise_first_read_penalty():
-    ex = exercises()
-    assert ex.penalty.check({"write_ratio": 0.7, "alpha": 0.9})  # the solution
-    assert ex.penalty.check({"write_ratio": 0.5, "alpha": 0.9})  # "from about 0.5 up"
-    assert ex.penalty.check({"write_ratio": 0.9, "alpha": 0.9})
-    assert not ex.penalty.check({"write_ratio": 0.1, "alpha": 0.9})
-    assert not ex.penalty.check({"write_ratio": ..., "alpha": 0.9})
-
-
 def test_placeholders_mean_not_attempted(capsys):
     ex = exercises()
     assert not ex.choose.check({"session store": ..., "product catalogue": "cache-aside"})
-    assert not ex.penalty.check({"write_ratio": ..., "alpha": 0.9})
+
+    class MyCacheAside(CacheAsideBase):
+        def read(self, row_id):
+            """Not written yet."""
+            ...
+
+        def write(self, row_id, value):
+            ...
+
+    assert not ex.cache_aside.check(MyCacheAside)
     out = capsys.readouterr().out
     assert out.count("replace the ...") == 2 and "❌" not in out
+
+
+# -- the implement exercise: a learner's cache-aside, graded by the race replays -----------------
+
+
+def _feedback(answer) -> str:
+    ex = exercises().cache_aside
+    passed = ex.check(answer)
+    return ("PASS " if passed else "FAIL ") + ex.last_feedback
+
+
+def test_the_reference_cache_aside_passes_every_scenario(capsys):
+    said = _feedback(grader.MyCacheAside)
+    assert said.startswith("PASS") and "every replay" in said
+
+
+@pytest.mark.parametrize("mistake, scenario", [
+    ("caching before the DB commit", "the write path"),
+    ("deleting before the write", "the write path"),
+    ("setting the cache on write without a version guard", "the write path"),
+    ("no TTL", "the stale-set race"),
+])
+def test_each_mistake_is_refused_by_the_scenario_that_catches_it(mistake, scenario, capsys):
+    said = _feedback(grader.MISTAKES[mistake])
+    assert said.startswith("FAIL") and f"'{scenario}'" in said and mistake in said
+    assert "step" in capsys.readouterr().out  # the timeline that broke it is shown
+
+
+def test_deleting_first_leaves_the_old_row_that_a_reader_put_back():
+    rows = grader.the_write_path(grader.MISTAKES["deleting before the write"]).evidence
+    did = [(r["who"], r["did"].split(":")[0]) for r in rows]
+    # The writer deletes, a reader misses and refills from the not-yet-updated DB, then the write lands.
+    assert did[3:] == [("writer", "DEL item"), ("reader", "GET item"), ("reader", "DB read row 3"),
+                       ("reader", "SET item"), ("writer", "DB write row 3")]
+    assert rows[-1]["cache holds"].startswith("v1") and rows[-1]["DB holds"].startswith("v2")
+
+
+def test_a_database_refusal_leaves_the_reference_cache_agreeing_with_the_database():
+    verdict = grader.a_database_failure_mid_write(grader.MyCacheAside)
+    assert verdict.passed
+    verdict = grader.a_database_failure_mid_write(grader.MISTAKES["caching before the DB commit"])
+    assert not verdict.passed and "never existed" in verdict.message
+    assert any("REFUSED" in r["did"] for r in verdict.evidence)
+
+
+class _GuardedWriteThrough(CacheAsideBase):
+    """Setting the cache on write is fine with a version guard (fill and write alike)."""
+
+    def read(self, row_id):
+        cached = self.store.get(self.key(row_id))
+        if cached is not None:
+            return Row.from_cache(cached)
+        row = self.db.read(row_id)
+        self.store.set_if_newer(self.key(row_id), row.to_cache(), row.version, self.ttl_seconds)
+        return row
+
+    def write(self, row_id, value):
+        row = self.db.write(row_id, value)
+        self.store.set_if_newer(self.key(row_id), row.to_cache(), row.version, self.ttl_seconds)
+
+
+class _SwallowsErrors(grader.MyCacheAside):
+    def write(self, row_id, value):
+        with contextlib.suppress(DatabaseError):  # the mistake: the caller never hears of it
+            super().write(row_id, value)
+
+
+class _NeverCaches(grader.MyCacheAside):
+    def read(self, row_id):
+        return self.db.read(row_id)
+
+
+class _LongTtl(grader.MyCacheAside):
+    def read(self, row_id):
+        cached = self.store.get(self.key(row_id))
+        if cached is not None:
+            return Row.from_cache(cached)
+        row = self.db.read(row_id)
+        self.store.set(self.key(row_id), row.to_cache(), ttl_seconds=86_400)
+        return row
+
+
+class _ReturnsText(grader.MyCacheAside):
+    def read(self, row_id):
+        text = self.store.get(self.key(row_id))
+        return text if text is not None else super().read(row_id)
+
+
+def test_a_version_guarded_set_on_write_is_accepted(capsys):
+    assert _feedback(_GuardedWriteThrough).startswith("PASS")
+
+
+@pytest.mark.parametrize("answer, scenario, words", [
+    (_SwallowsErrors, "a database failure mid-write", "let the error reach the caller"),
+    (_NeverCaches, "hits after a fill", "queried the database 3 times"),
+    (_LongTtl, "the stale-set race", "longer than self.ttl_seconds"),
+    (_ReturnsText, "hits after a fill", "return the row itself"),
+])
+def test_other_wrong_answers_are_refused_with_a_reason(answer, scenario, words, capsys):
+    said = _feedback(answer)
+    assert said.startswith("FAIL") and f"'{scenario}'" in said and words in said
+
+
+def test_learner_code_that_raises_is_one_line_naming_the_scenario(capsys):
+    class Broken(CacheAsideBase):
+        def read(self, row_id):
+            return 1 / 0
+
+        def write(self, row_id, value):
+            pass
+
+    said = _feedback(Broken)
+    assert said.startswith("FAIL") and "'hits after a fill'" in said and "ZeroDivisionError" in said
+    assert "Traceback" not in capsys.readouterr().out
+
+
+def test_passing_something_else_says_what_to_pass(capsys):
+    said = _feedback(lambda row_id: row_id)
+    assert said.startswith("FAIL") and "check(MyCacheAside)" in said
+
+
+def test_the_notebook_shows_the_skeleton_and_the_reference_as_its_solution():
+    from pathlib import Path
+
+    source = (Path(__file__).resolve().parent.parent / "notebooks" / "src" / "01_patterns.py").read_text()
+    shown = "\n".join(line[2:] if line.startswith("# ") else "" for line in source.splitlines())
+    assert grader.solution_source() in shown
+    assert grader.SKELETON.split("\n\n\n", 1)[1].rstrip() in source
 
 
 def test_replays_are_repeatable_and_reachable_from_labkit():
@@ -680,7 +811,7 @@ def test_database_peek_is_free_and_uncounted():
 
 
 def test_explore_shows_exactly_what_compare_reports():
-    from labkit.patterns.lab import _compare_remembered
+    from labkit.patterns.lesson import _compare_remembered
 
     for flush in (500.0, 50.0):
         remembered = _compare_remembered(flush_interval_ms=flush, write_ratio=0.3, alpha=0.9,

@@ -1,12 +1,21 @@
 """Caching patterns: cache-aside, read-through, write-through and write-behind.
 
-``core`` holds the four patterns behind one interface (``read``, ``write``,
-``close``); ``replay`` runs one workload through all four on a virtual clock;
-``lab`` holds what notebook 01 shows: walk-throughs on the real store, the race
-and crash demos, the live comparison and the exercises.
+The engine, exported here:
+
+* ``core`` - the four patterns behind one interface (``read``, ``write``, ``close``);
+* ``replay`` - one workload through all four on a virtual clock, and the
+  interleavings the race replays use;
+* ``demos`` - step-by-step tables on the notebook's own store (walk-through,
+  race, crash);
+* ``grader`` - the replays that grade a learner's cache-aside.
+
+The lesson layer (``explore``, ``draw_comparison``, ``exercises``) loads on first use.
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .core import (
     PATTERNS,
@@ -17,11 +26,13 @@ from .core import (
     ReadThroughCache,
     WriteBehind,
     WriteThrough,
+    cache_if_newer,
     cache_key,
     make_pattern,
-    set_if_newer,
+    parse_cached,
 )
-from .lab import CrashReport, crash_demo, draw_comparison, exercises, explore, race_demo, walkthrough
+from .demos import CrashReport, Table, crash_demo, race_demo, walkthrough
+from .grader import CacheAsideBase
 from .replay import PatternReport, compare, lost_writes_by_db_state
 
 __all__ = [
@@ -35,15 +46,26 @@ __all__ = [
     "WriteBehind",
     "make_pattern",
     "cache_key",
-    "set_if_newer",
+    "cache_if_newer",
+    "parse_cached",
     "PatternReport",
     "compare",
     "lost_writes_by_db_state",
+    "Table",
     "walkthrough",
     "race_demo",
     "crash_demo",
     "CrashReport",
+    "CacheAsideBase",
     "explore",
     "draw_comparison",
     "exercises",
 ]
+
+_LESSON = {"explore", "draw_comparison", "exercises", "FITS"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.patterns' has no attribute {name!r}")

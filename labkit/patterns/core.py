@@ -2,7 +2,9 @@
 
 Every pattern keeps rows in the cache under ``item:<id>`` as ``Row.to_cache()``
 text, so a cached copy carries the database version it came from and the
-staleness meter can tell whether it is behind.
+staleness meter can tell whether it is behind.  Version-guarded writes go through
+the store contract's one atomic operation, :meth:`~labkit.store.Store.set_if_newer`
+(stored as ``"<version>|<row>"``; :func:`parse_cached` reads both forms).
 
 ===============  ===========================  ===================================
 pattern          on a read miss               on a write
@@ -24,13 +26,13 @@ import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from functools import lru_cache
 from typing import Any
 
 from ..clock import Clock, VirtualClock
 from ..database import Database, Row
 from ..errors import LabError, check_choice, check_non_negative, check_ttl
-from ..store import Store
+from ..memo import memo
+from ..store import Store, versioned
 
 __all__ = [
     "PATTERNS",
@@ -43,14 +45,12 @@ __all__ = [
     "WriteBehind",
     "make_pattern",
     "cache_key",
-    "set_if_newer",
+    "parse_cached",
+    "cache_if_newer",
 ]
 
 PATTERNS = ("cache-aside", "read-through", "write-through", "write-behind")
 DEFAULT_TTL_SECONDS = 300.0
-# Compare-and-set only fails when another writer changed the key in between, so a
-# retry always means progress elsewhere; the bound is a safety net, not a tuning knob.
-_MAX_CAS_ATTEMPTS = 100
 
 
 def cache_key(row_id: int) -> str:
@@ -58,10 +58,11 @@ def cache_key(row_id: int) -> str:
     return f"item:{row_id}"
 
 
-@lru_cache(maxsize=8192)
+@memo(maxsize=8192)
 def parse_cached(text: str) -> Row:
     """``Row.from_cache`` remembered per text: hot keys are parsed once, not per hit.
-    (Rows are immutable, so sharing one object between readers is safe.)"""
+    (Rows are immutable, so sharing one object between readers is safe.)  Reads a
+    plain cached row and the version-guarded form alike."""
     return Row.from_cache(text)
 
 
@@ -71,25 +72,15 @@ def _check_row_id(row_id: Any) -> int:
     return row_id
 
 
-def set_if_newer(store: Store, row: Row, ttl_seconds: float | None) -> bool:
+def cache_if_newer(store: Store, row: Row, ttl_seconds: float | None) -> bool:
     """Cache ``row`` unless the cache already holds the same or a newer version.
 
     Two writers (or a slow reader and a writer) can reach the cache in the opposite
-    order to the one in which they reached the database.  Checking the version and
-    swapping atomically (compare-and-set) means the cache can only move forward:
-    it never ends up holding an older version than one it already had.
+    order to the one in which they reached the database.  The store checks the
+    version and writes in one atomic step, so the cache can only move forward: it
+    never ends up holding an older version than one it already had.
     """
-    key = cache_key(row.id)
-    for _ in range(_MAX_CAS_ATTEMPTS):
-        current = store.get(key)
-        if current is not None and parse_cached(current).version >= row.version:
-            return False
-        if store.compare_and_set(key, current, row.to_cache(), ttl_seconds):
-            return True
-    # Endless contention on one key: dropping the entry is always safe (the next
-    # read reloads from the database), keeping a possibly older one is not.
-    store.delete(key)
-    return False
+    return store.set_if_newer(cache_key(row.id), row.to_cache(), row.version, ttl_seconds)
 
 
 @dataclass
@@ -363,7 +354,7 @@ class WriteThrough(_AppLoads):
     refuses the write, the cache was never touched and still agrees with it.  If
     the cache update then fails, the key is deleted, so no entry can disagree with
     the committed row (the next read reloads it).  Cache updates only ever move a
-    key to a newer version (:func:`set_if_newer`), so concurrent writers cannot
+    key to a newer version (:func:`cache_if_newer`), so concurrent writers cannot
     leave an older row in the cache than the database holds.
     """
 
@@ -371,7 +362,7 @@ class WriteThrough(_AppLoads):
 
     def _fill(self, row: Row) -> None:
         # A writer may have cached a newer row while we were loading: never go back.
-        set_if_newer(self.store, row, self.ttl_seconds)
+        cache_if_newer(self.store, row, self.ttl_seconds)
 
     def write(self, row_id: int, value: str) -> None:
         row_id = self._check_open(row_id)
@@ -380,7 +371,7 @@ class WriteThrough(_AppLoads):
         self.stats.add(db_writes=1, db_write_queries=1)
         self._step(row_id)
         try:
-            set_if_newer(self.store, row, self.ttl_seconds)
+            cache_if_newer(self.store, row, self.ttl_seconds)
         except Exception:
             # The row is committed; the cache must not keep an older copy of it.
             # If this delete fails too, the error reaches the caller: the cache
@@ -470,7 +461,7 @@ class WriteBehind(Pattern):
             row = _load(self.db, row_id)
             self.stats.add(db_reads=1)
         self._step(row_id)
-        set_if_newer(self.store, row, self.ttl_seconds)
+        cache_if_newer(self.store, row, self.ttl_seconds)
         return row
 
     def write(self, row_id: int, value: str) -> None:
@@ -493,7 +484,8 @@ class WriteBehind(Pattern):
             self.stats.add(writes=1)
             # Cache first: only a write that is in the cache is acknowledged and queued.
             row = Row(row_id, value, version, self.clock.now())
-            self.store.set(cache_key(row_id), row.to_cache(), self.ttl_seconds)
+            # Stored with its version, so a slow reader's older fill cannot replace it.
+            self.store.set(cache_key(row_id), versioned(row.to_cache(), version), self.ttl_seconds)
             self._step(row_id)
             self._pending.setdefault(row_id, _Pending(version, [])).values.append(value)
             self._queued_writes += 1
@@ -566,7 +558,7 @@ class WriteBehind(Pattern):
                         self._queued_writes -= len(p.values)
                         if row.version != p.version:
                             # Someone else wrote this row meanwhile; cache the real one.
-                            set_if_newer(self.store, row, self.ttl_seconds)
+                            cache_if_newer(self.store, row, self.ttl_seconds)
                     self.stats.add(db_writes=len(batch), db_write_queries=1)
                     written += len(batch)
             finally:

@@ -9,21 +9,36 @@ patterns take well under a second of real time.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
 
 from ..clock import VirtualClock
 from ..database import Database
 from ..errors import LabError, check_choice, check_positive
 from ..metrics import StalenessMeter, percentile
-from ..store import MemoryStore
+from ..store import MemoryStore, Store
 from ..workloads import read_write_mix, zipf
+from ..wrappers import StoreWrapper
 from .core import PATTERNS, make_pattern
 
-__all__ = ["PatternReport", "compare", "lost_writes_by_db_state", "CACHE_LATENCY_SECONDS"]
+__all__ = [
+    "PatternReport",
+    "compare",
+    "lost_writes_by_db_state",
+    "CACHE_LATENCY_SECONDS",
+    "EXPLORE_DEFAULTS",
+    "Actor",
+    "Timeline",
+    "InterleavedStore",
+    "InterleavedDatabase",
+]
 
 # One cache round trip over a fast network (a real Redis over loopback: 0.15-0.2 ms).
 CACHE_LATENCY_SECONDS = 0.0002
+# The side-by-side comparison notebook 01 opens with (its sliders' starting values).
+EXPLORE_DEFAULTS: dict[str, Any] = dict(write_ratio=0.2, alpha=0.9, db_latency_ms=5.0, flush_interval_ms=500.0,
+                                        n_requests=2000, n_keys=200, seed=0)
 
 
 @dataclass(frozen=True)
@@ -192,3 +207,128 @@ def _replay(
         lost_keys=lost_keys,
         requests_run=len(keys),
     )
+
+
+# -- Interleavings: another request between two steps of this one ---------------------------
+#
+# The race replays put a second request between two steps of a first one, as a busy
+# server does.  The patterns above expose a ``between_steps`` hook for that; code a
+# learner writes has none, so it gets a store and a database that watch it instead:
+# every step it takes is logged, and an :class:`Actor` can run another request right
+# after its first cache change or database write, or right after it reads the database.
+
+
+class Actor:
+    """One request-making app in a replay: its name, its pending interleavings, the log.
+
+    ``after_change`` runs once, right after this actor's first cache change (set,
+    delete, set-if-newer) or database write; ``after_db_read`` runs once, right after
+    its next database read returns.
+    """
+
+    def __init__(self, name: str, log: Timeline) -> None:
+        self.name = name
+        self.log = log
+        self.after_change: Callable[[], Any] | None = None
+        self.after_db_read: Callable[[], Any] | None = None
+        self.steps: list[str] = []  # "cache" or "db write", in order
+
+    def did(self, kind: str, what: str) -> None:
+        self.steps.append(kind)
+        self.log.add(self.name, what)
+
+    def fire(self, hook: str) -> None:
+        action = getattr(self, hook)
+        if action is not None:
+            setattr(self, hook, None)
+            action()
+
+
+class Timeline:
+    """What each actor did, in order, with what the cache and the database held after."""
+
+    def __init__(self, store: Store, db: Database, row_id: int) -> None:
+        self.store, self.db = store, db
+        self.row_id = row_id  # the row whose cache and DB state each step shows
+        self.rows: list[dict[str, Any]] = []
+
+    def holds(self, row_id: int) -> tuple[str, str]:
+        from .core import cache_key, parse_cached
+
+        text = self.store.get(cache_key(row_id))
+        row = self.db.peek(row_id)
+        cached = "-" if text is None else _short(parse_cached(text))
+        return cached, "-" if row is None else _short(row)
+
+    def add(self, who: str, what: str) -> None:
+        cached, stored = self.holds(self.row_id)
+        self.rows.append({"step": len(self.rows) + 1, "t (s)": f"{self.db.clock.now():.3f}", "who": who,
+                          "did": what, "cache holds": cached, "DB holds": stored})
+
+
+def _short(row: Any) -> str:
+    return f"v{row.version} {row.value!r}"
+
+
+class InterleavedStore(StoreWrapper):
+    """The store as one actor sees it: its cache steps are logged and may let another request in."""
+
+    def __init__(self, inner: Store, actor: Actor) -> None:
+        super().__init__(inner)
+        self.actor = actor
+
+    def _changed(self, what: str) -> None:
+        self.actor.did("cache", what)
+        self.actor.fire("after_change")
+
+    def get(self, key: str) -> str | None:
+        text = self.inner.get(key)
+        self.actor.log.add(self.actor.name, f"GET {key}: {'miss' if text is None else 'hit'}")
+        return text
+
+    def set(self, key: str, value: str, ttl_seconds: float | None = None, *, nx: bool = False) -> bool:
+        ok = self.inner.set(key, value, ttl_seconds, nx=nx)
+        self._changed(f"SET {key}" + ("" if ttl_seconds is None else f" (TTL {ttl_seconds:g} s)"))
+        return ok
+
+    def set_if_newer(self, key: str, value: str, version: int, ttl_seconds: float | None = None) -> bool:
+        ok = self.inner.set_if_newer(key, value, version, ttl_seconds)
+        self._changed(f"SET-IF-NEWER {key} v{version}: {'stored' if ok else 'refused, older'}")
+        return ok
+
+    def compare_and_set(self, key: str, expected: str | None, value: str,
+                        ttl_seconds: float | None = None) -> bool:
+        ok = self.inner.compare_and_set(key, expected, value, ttl_seconds)
+        self._changed(f"COMPARE-AND-SET {key}: {'stored' if ok else 'refused'}")
+        return ok
+
+    def delete(self, *keys: str) -> int:
+        n = self.inner.delete(*keys)
+        self._changed(f"DEL {' '.join(keys)}")
+        return n
+
+
+class InterleavedDatabase:
+    """The database as one actor sees it: reads and writes are logged and may let another request in."""
+
+    def __init__(self, db: Database, actor: Actor) -> None:
+        self._db, self.actor = db, actor
+
+    def read(self, row_id: int, **kwargs: Any) -> Any:
+        row = self._db.read(row_id, **kwargs)
+        self.actor.log.add(self.actor.name, f"DB read row {row_id}: " + ("none" if row is None else _short(row)))
+        self.actor.fire("after_db_read")
+        return row
+
+    def write(self, row_id: int, value: str, **kwargs: Any) -> Any:
+        try:
+            row = self._db.write(row_id, value, **kwargs)
+        except Exception:
+            self.actor.log.add(self.actor.name, f"DB write row {row_id}: REFUSED by the database")
+            raise
+        self.actor.did("db write", f"DB write row {row_id}: committed {_short(row)}")
+        self.actor.fire("after_change")
+        return row
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._db, name)

@@ -10,7 +10,7 @@
 #
 # | | |
 # |---|---|
-# | **What you'll learn** | how cache-aside, read-through, write-through and write-behind handle a read miss and a write; why write-through writes the database *before* the cache; why write-behind fits counters and never money; how to pick a pattern per data set |
+# | **What you'll learn** | how cache-aside, read-through, write-through and write-behind handle a read miss and a write; why write-through writes the database *before* the cache, and exactly what it guarantees; why write-behind fits counters and never money; how to pick a pattern per data set; and you will **write a cache-aside yourself**, graded by the lab's race replays |
 # | **What you need** | [00 · Start here](00_start_here.ipynb) (the toy system, the staleness meter) |
 # | **Time** | 45 minutes (25 teaching and experimenting + 20 for the exercises) |
 
@@ -27,7 +27,7 @@ store = labkit.start("01")
 # |---|---|---|---|---|
 # | **cache-aside** | the *app* reads the DB and fills the cache | DB, then delete the cached key | read-mostly data that can afford a miss; the sensible default | the first read after a miss or a write is slow |
 # | **read-through** | the *cache layer* loads the row (a library's loader, a proxy) | through the same layer | the same data as cache-aside, when a library owns loading | you are tied to that layer's loader and its failure modes |
-# | **write-through** | the app reads the DB and fills the cache | DB, then the cache, before acknowledging | data whose readers must see the last write | slower writes: each one waits for the DB and then the cache |
+# | **write-through** | the app reads the DB and fills the cache | DB, then the cache, before acknowledging | data read right after it is written: once a write is acknowledged, every read gets it | slower writes: each one waits for the DB and then the cache |
 # | **write-behind** | the app reads the DB and fills the cache | cache + queue; a flusher writes batches later | write-heavy data where losing the last moments is acceptable | a crash loses whatever is still queued |
 #
 # In `labkit.patterns` each one is a small class with the same three methods:
@@ -58,6 +58,12 @@ patterns.walkthrough(store)
 # * **Cache-aside and read-through read the database twice.** A write deletes the
 #   cached key, so the next read misses and pays for a query. Their rows are identical:
 #   read-through moves the loading code into the cache layer, it does not remove it.
+#   One real difference shows only under concurrency: read-through loaders such as
+#   Caffeine's and Guava's `LoadingCache` **coalesce concurrent loads of one key** - when
+#   a hundred requests miss the same key at once, one loads it and the others wait for
+#   that result, where a hand-written cache-aside sends all hundred to the database
+#   (notebook [04 · Stampede](04_stampede.ipynb)). The lab's read-through loads one request
+#   at a time, like cache-aside, so its numbers here are the same.
 # * **Write-through reads it once.** The write put the new row in the cache, so the
 #   read after it is a hit.
 # * **Write-behind's database is behind its cache.** After the write the cache holds
@@ -68,7 +74,8 @@ patterns.walkthrough(store)
 #
 # A write-through write has two halves, and either can fail. The lab's version orders
 # them so that **a failure in either half leaves no cache entry that disagrees with the
-# database**, and so that concurrent writers cannot leave an older row in the cache:
+# committed row once the write returns**, and so that concurrent writers cannot leave an
+# older row in the cache:
 #
 # 1. **Database first.** It is the source of truth. If it refuses the write, the cache
 #    has not been touched and still matches it.
@@ -80,6 +87,14 @@ patterns.walkthrough(store)
 #
 # Writing the cache first would be faster to explain and wrong: if the database then
 # refused the write, readers would be served a value that never existed.
+#
+# **What write-through guarantees, exactly.** Once a write is *acknowledged*, the cache
+# holds that version or a newer one (or nothing), so every read that starts after the
+# acknowledgement - the writer's own next read included - gets the new row, and no later
+# fill can put an older one back. It does **not** promise that other readers never see an
+# older row: between the database commit and the cache update, a reader that hits the
+# cache still gets the old row. That window is one cache round trip long, but it is there;
+# a read that must never be behind (the check before moving money) reads the database.
 #
 # ## A race the table did not show
 #
@@ -131,10 +146,12 @@ patterns.explore()
 # %% [markdown]
 # ### What to notice
 #
-# * **DB work (top left).** Write-through reads the database about three times less
-#   than cache-aside, because writes refresh the cache instead of emptying it. Write-behind
-#   writes fewer rows than the app wrote (repeated writes to a popular row coalesce into
-#   one update) and sends them in a handful of batched queries instead of one per write.
+# * **DB work (top left).** Write-through reads the database about
+#   {claim:through_reads_less:.0f} times less than cache-aside, because writes refresh the
+#   cache instead of emptying it. Write-behind writes fewer rows than the app wrote
+#   (repeated writes to a popular row coalesce into one update) and sends them in
+#   {claim:behind_write_queries} batched queries instead of one per write
+#   ({claim:behind_app_writes} writes).
 #   It reads the database a little more than write-through: before its first write to a
 #   row it has not cached, it loads the row (here to learn its version; for a counter,
 #   to learn the count it adds to).
@@ -142,14 +159,16 @@ patterns.explore()
 #   is a miss and costs a database query. A write-through or cache-aside write waits
 #   for the database; a write-behind write is acknowledged at cache speed.
 # * **Staleness (bottom left).** Replayed one request at a time, no pattern serves a
-#   stale read. Write-behind's reads run *ahead* of its database instead: for about
-#   half of the reads the database did not yet have the value the app returned. Anything else
-#   that reads that database (a report, another service, a failover) sees the past.
+#   stale read. Write-behind's reads run *ahead* of its database instead: for
+#   {claim:behind_ahead_share:.0%} of the reads the database did not yet have the value the app
+#   returned. Anything else that reads that database (a report, another service, a failover)
+#   sees the past.
 # * **The crash (bottom right).** Only write-behind loses acknowledged writes, and
 #   only those still in its queue. Slide the flush interval up and press
 #   **Crash now** a few times: the longer the interval, the more is at risk.
-# * Push **writes** to 0.5 or more: cache-aside's hit ratio falls below one half
-#   because every write empties a key, and its median read pays the database's price.
+# * Push **writes** to 0.5: cache-aside's hit ratio falls to
+#   {claim:aside_hit_ratio_half_writes:.0%} because every write empties a key, and its median
+#   read pays the database's price, while write-through's median read is still a hit.
 #
 # ## A crash, on your cache
 #
@@ -172,9 +191,9 @@ crashed
 # %% [markdown]
 # ### What to notice
 #
-# * The **lost increments are exactly the ones queued since the last flush**: under
-#   half a second's worth, a handful. Every increment flushed before that is in the
-#   database.
+# * The **lost increments are exactly the ones queued since the last flush**: of
+#   {claim:crash_acknowledged} acknowledged, {claim:crash_lost} were lost - under half a
+#   second's worth. Every increment flushed before that is in the database.
 # * **The cache still shows the lost counts.** Cache and database now disagree, and the
 #   cache is the one that is right about what the app acknowledged. When those keys
 #   expire, the counts silently go back.
@@ -185,6 +204,16 @@ crashed
 
 # %%
 patterns.crash_demo(store, clean_shutdown=True)
+
+# %% [markdown]
+# **The other way write-behind loses a write: eviction before the flush.** Until the
+# flusher runs, the cache may be the only place that holds an acknowledged value. If the
+# cache evicts that entry (memory pressure) or it expires before the flush, a reader
+# misses and loads the *older* row from the database - and a design that flushes by
+# reading dirty entries back out of the cache has lost the write for good. Such designs
+# must pin dirty entries until they are flushed. The lab's write-behind keeps every queued
+# value in its own queue, apart from the cache entry: the flusher writes from the queue,
+# and a read that misses checks the queue first and rebuilds the acknowledged row.
 
 # %% [markdown]
 # ## The fifth pattern: refresh-ahead
@@ -224,14 +253,71 @@ ex.choose.check(answer)
 #   not acceptable.
 # * **product catalogue: cache-aside** (or read-through). Read-heavy, rarely written; a
 #   slow first read is harmless.
-# * **account balance: write-through.** Readers must never see an older balance and no
-#   acknowledged write may be lost. Never write-behind for money.
+# * **account balance: write-through.** No acknowledged write may be lost, and once a
+#   write is acknowledged no cached copy is older than it (the version guard also closes
+#   the stale-set race). Never write-behind for money - and the check that actually moves
+#   money reads the database, not the cache.
 # * **page-view counter: write-behind.** Write-heavy and loss-tolerant; coalescing turns
 #   thousands of increments into a few batched updates.
 #
 # </details>
 #
-# **Exercise 2 — lose nothing on a clean shutdown.** Your service is being stopped for
+# **Exercise 2 — write a cache-aside.** Now you write the pattern. Fill in `read` and
+# `write` below. `self.store` is the cache (the same `get`, `set`, `delete` you used in
+# notebook 00), `self.db` the database (`read(row_id)`, `write(row_id, value)`), and
+# `self.ttl_seconds` the TTL to give every cached copy. The check does not just call your
+# code once: it replays it against a busy server - a reader arriving in the middle of your
+# write, two writers overlapping, the stale-set race from above, a database that refuses
+# a write - and names the first scenario that breaks it, with the timeline that did.
+
+# %%
+class MyCacheAside(patterns.CacheAsideBase):
+    """Cache-aside: self.store is the cache, self.db the database, self.ttl_seconds the TTL.
+    Cache a row under self.key(row_id) as row.to_cache(); labkit.Row.from_cache(text)
+    turns the cached text back into a row."""
+
+    def read(self, row_id):
+        """Return the row: from the cache if it is there; otherwise load it with
+        self.db.read(row_id), keep a copy in the cache, and return it."""
+        ...
+
+    def write(self, row_id, value):
+        """Change the row in the database (self.db.write(row_id, value)) so that no
+        reader goes on being served the old value from the cache."""
+        ...
+
+
+ex.cache_aside.check(MyCacheAside)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# class MyCacheAside(patterns.CacheAsideBase):
+#     def read(self, row_id):
+#         cached = self.store.get(self.key(row_id))
+#         if cached is not None:
+#             return labkit.Row.from_cache(cached)  # a hit: no database query
+#         row = self.db.read(row_id)
+#         # The TTL is the backstop: whatever goes wrong, a stale copy dies with it.
+#         self.store.set(self.key(row_id), row.to_cache(), ttl_seconds=self.ttl_seconds)
+#         return row
+#
+#     def write(self, row_id, value):
+#         self.db.write(row_id, value)  # the database first: it is the truth
+#         self.store.delete(self.key(row_id))  # then drop the copy; the next read reloads it
+# ```
+#
+# The database first, then delete: a reader arriving between the two steps is served the
+# old row for that moment, but cannot put it back for later (with the delete first, it
+# can - and it stays until the TTL). Delete rather than set: two writers can reach the
+# cache in the opposite order to the database, and a plain set would leave the older row;
+# a delete cannot (or set with `self.store.set_if_newer`, which refuses an older version).
+# The TTL is the backstop for what neither order prevents: the stale-set race.
+#
+# </details>
+#
+# **Exercise 3 — lose nothing on a clean shutdown.** Your service is being stopped for
 # a deploy. Write the shutdown hook it runs before exiting so that write-behind loses no
 # acknowledged write. The check makes 50 writes, calls your hook, then ends the process.
 
@@ -257,34 +343,20 @@ ex.shutdown.check(shutdown)
 #
 # </details>
 #
-# **Exercise 3 — when the first read hurts.** Find a workload (share of writes, Zipf
-# alpha) where cache-aside's **median** read pays for a database query, while
-# write-through's median read is still a cache hit. Use the sliders above to explore.
-
-# %%
-answer = {"write_ratio": ..., "alpha": 0.9}
-ex.penalty.check(answer)
-
-# %% [markdown]
-# <details><summary>Solution</summary>
-#
-# `{"write_ratio": 0.7, "alpha": 0.9}`: with more writes than reads, most reads come
-# right after a write to the same row. Cache-aside deleted that key, so the read misses;
-# write-through refreshed it, so the read hits. Any write share from about 0.5 up works.
-#
-# </details>
-#
 # ## Key takeaways
 #
 # * Pick a pattern **per data set**, from how it is read and written and how much
 #   staleness and loss it tolerates. Cache-aside is the default.
 # * Read-through is cache-aside with the loading moved into the cache layer: same
-#   numbers, different owner.
+#   numbers, different owner - and library loaders (Caffeine, Guava) usually coalesce
+#   concurrent loads of one key, which hand-written cache-aside does not.
 # * Write-through writes the **database first**, moves the cache only forward, and
-#   deletes the key if the cache half fails: a failed half leaves no entry that
-#   disagrees with the database.
+#   deletes the key if the cache half fails. Once a write is acknowledged every read
+#   gets it; between the commit and the cache update, other readers can still get the
+#   old row.
+# * Cache-aside's write is **database, then delete**; its fill always carries a TTL.
 # * Write-behind makes writes cheap and coalesces them, and a crash loses its queue.
-#   Flush on shutdown; never use it for money.
+#   Flush on shutdown, never evict an unflushed entry; never use it for money.
 # * Cache-aside's fill can race a writer and leave a stale entry until the TTL
 #   expires: keep a TTL as the backstop.
 #
@@ -300,8 +372,11 @@ ex.penalty.check(answer)
 #   https://docs.aws.amazon.com/whitepapers/latest/database-caching-strategies-using-redis/
 # * Oracle Coherence documentation, "Caching Data Sources" (read-through,
 #   write-through, write-behind and refresh-ahead).
+# * Guava, `LoadingCache.get` javadoc ("if another call ... is currently loading the
+#   value for key, simply waits for that thread to finish"), and Caffeine's wiki,
+#   "Population": https://github.com/ben-manes/caffeine/wiki/Population
 #
 # ## Clean up
 
 # %%
-store.reset()
+store.reset();

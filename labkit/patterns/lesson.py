@@ -1,0 +1,310 @@
+"""What notebook 01 shows: the live side-by-side comparison and the exercises.
+
+The engine is in the sibling modules: ``core`` (the four patterns), ``replay``
+(one workload through all four on a virtual clock), ``demos`` (step-by-step
+tables on the notebook's store) and ``grader`` (the replays that grade a
+learner's cache-aside).
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import numpy as np
+
+from ..clock import VirtualClock
+from ..database import Database
+from ..errors import LabError
+from ..exercises import Exercise, ExerciseSet, Implement
+from ..memo import memo
+from ..store import MemoryStore
+from . import grader
+from .core import PATTERNS, WriteBehind
+from .replay import EXPLORE_DEFAULTS, PatternReport, compare, lost_writes_by_db_state
+
+__all__ = ["explore", "draw_comparison", "exercises", "FITS"]
+
+NOTEBOOK = "01"
+
+
+# -- 4. The live comparison -----------------------------------------------------------------
+
+_LABELS = {"cache-aside": "cache-\naside", "read-through": "read-\nthrough",
+           "write-through": "write-\nthrough", "write-behind": "write-\nbehind"}
+
+
+def _grouped_bars(ax: Any, reports: list[PatternReport], series: list[tuple[str, list[float]]],
+                  *, label_format: str = "") -> None:
+    from .. import charts
+
+    x = np.arange(len(reports))
+    width = 0.8 / len(series)
+    for i, (label, values) in enumerate(series):
+        bars = ax.bar(x + (i - (len(series) - 1) / 2) * width, values, width, label=label,
+                      color=charts.series_style(i)["color"], edgecolor="black", linewidth=0.6,
+                      hatch=["", "//", "..", "xx"][i % 4])
+        if label_format:
+            ax.bar_label(bars, [format(v, label_format) for v in values],
+                         fontsize=9 * (1.45 if charts.is_presentation() else 1.0))
+    ax.set_xticks(x, [_LABELS.get(r.pattern, r.pattern) for r in reports])
+
+
+def _legend_on_top(ax: Any, ncol: int) -> None:
+    ax.legend(loc="upper center", ncol=ncol, frameon=False, fontsize=8,
+              bbox_to_anchor=(0.5, 1.0), handlelength=1.6, columnspacing=1.0)
+
+
+def _ratio(a: float, b: float) -> str:
+    return f"{a / b:.0f}×" if b else "many times"
+
+
+def draw_comparison(fig: Any, results: dict[str, PatternReport], *, crash_note: str = "") -> str:
+    """Four panels: DB work, latency, staleness, lost writes.  Returns the caption."""
+    from matplotlib.ticker import FixedLocator, FuncFormatter, NullLocator
+
+    from .. import charts
+
+    reports = list(results.values())
+    by = results
+    ax_db, ax_lat, ax_stale, ax_lost = fig.axes
+
+    _grouped_bars(ax_db, reports, [
+        ("DB reads", [r.db_reads for r in reports]),
+        ("DB rows written", [r.db_writes for r in reports]),
+        ("DB write queries", [r.db_write_queries for r in reports]),
+    ])
+    title = "DB work per pattern"
+    if {"cache-aside", "write-through"} <= by.keys():
+        title = (f"Write-through reads the DB {_ratio(by['cache-aside'].db_reads, by['write-through'].db_reads)}"
+                 " less than cache-aside")
+    if "write-behind" in by:
+        title += f";\nwrite-behind sends {by['write-behind'].db_write_queries} write queries"
+    charts.finish(ax_db, title=title, xlabel="pattern", ylabel="DB operations (count)")
+    ax_db.set_ylim(0, 1.3 * max(max(r.db_reads, r.db_writes, r.db_write_queries) for r in reports) + 1)
+    _legend_on_top(ax_db, 3)
+
+    _grouped_bars(ax_lat, reports, [
+        ("read p50", [r.read_p50_ms for r in reports]),
+        ("read p99", [r.read_p99_ms for r in reports]),
+        ("write p50", [r.write_p50_ms for r in reports]),
+        ("write p99", [r.write_p99_ms for r in reports]),
+    ])
+    ax_lat.set_yscale("log")
+    top = max(max(r.read_p99_ms, r.write_p99_ms) for r in reports)
+    ax_lat.set_ylim(0.1, top * 6)
+    ax_lat.yaxis.set_major_locator(FixedLocator([0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]))
+    ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+    ax_lat.yaxis.set_minor_locator(NullLocator())  # dozens of minor ticks cost a third of a redraw
+    title = "Request latency per pattern"
+    if {"write-through", "write-behind"} <= by.keys():
+        title = (f"A write-behind write takes {by['write-behind'].write_p50_ms:.1f} ms,\n"
+                 f"a write-through write {by['write-through'].write_p50_ms:.1f} ms (p50)")
+    charts.finish(ax_lat, title=title, xlabel="pattern", ylabel="latency (ms, log scale)")
+    _legend_on_top(ax_lat, 4)
+
+    _grouped_bars(ax_stale, reports, [
+        ("stale: older than the DB", [100 * r.stale_share for r in reports]),
+        ("ahead: not in the DB yet", [100 * r.ahead_of_db_share for r in reports]),
+    ])
+    stale_any = any(r.stale_share for r in reports)
+    ahead = by["write-behind"].ahead_of_db_share if "write-behind" in by else 0.0
+    title = ("No pattern served a stale read;" if not stale_any else "Some reads were stale;") + (
+        f"\nwrite-behind's DB lagged {100 * ahead:.0f}% of its reads")
+    charts.finish(ax_stale, title=title, xlabel="pattern", ylabel="share of reads (%)")
+    ax_stale.set_ylim(0, max(10.0, 135 * max(max(r.ahead_of_db_share, r.stale_share) for r in reports)))
+    _legend_on_top(ax_stale, 2)
+
+    _grouped_bars(ax_lost, reports, [("acknowledged writes lost", [r.lost_on_crash for r in reports])],
+                  label_format="d")
+    lost = sum(r.lost_on_crash for r in reports)
+    charts.finish(
+        ax_lost,
+        title=(f"The crash lost {lost} acknowledged writes,\nall from write-behind's queue"
+               if lost else "The crash lost no acknowledged write"),
+        xlabel="pattern", ylabel="writes lost (count)", legend=False,
+    )
+    ax_lost.set_ylim(0, max(5, 1.2 * lost))
+
+    wb = by.get("write-behind")
+    parts = []
+    if wb is not None:
+        parts.append(
+            f"Write-behind turned {wb.writes} app writes into {wb.db_writes} row updates in "
+            f"{wb.db_write_queries} batched queries."
+        )
+    if crash_note:
+        parts.append(crash_note)
+    return " ".join(parts)
+
+
+@memo(maxsize=256)
+def _replayed(pattern: str, flush_interval_ms: float, **kwargs: Any) -> PatternReport:
+    return compare(patterns=(pattern,), flush_interval_ms=flush_interval_ms, **kwargs)[pattern]
+
+
+def _compare_remembered(flush_interval_ms: float, **kwargs: Any) -> dict[str, PatternReport]:
+    """compare(), remembering each pattern's run: the flush interval only changes
+    write-behind's, so moving that slider replays one pattern instead of four."""
+    return {
+        name: _replayed(name, flush_interval_ms if name == "write-behind" else 500.0, **kwargs)
+        for name in PATTERNS
+    }
+
+
+def explore(*, n_requests: int = EXPLORE_DEFAULTS["n_requests"], n_keys: int = EXPLORE_DEFAULTS["n_keys"],
+            seed: int = EXPLORE_DEFAULTS["seed"]) -> Any:
+    """The four patterns side by side on one workload, with live controls.
+
+    "Crash now" stops the run at a random request (a new one each press);
+    until it is pressed, the process crashes after the last request.
+    """
+    from ..widgets import LivePlot, log_slider, slider
+
+    state = {"presses": 0, "crash_at": None}
+
+    def crash_now(_plot: Any) -> None:
+        state["presses"] += 1
+        rng = np.random.default_rng(seed + state["presses"])
+        state["crash_at"] = int(rng.integers(n_requests // 4, n_requests))
+
+    def draw(fig: Any, write_ratio: float, alpha: float, db_latency_ms: float,
+             flush_interval_ms: float) -> str:
+        crash_at = state["crash_at"]
+        results = _compare_remembered(
+            write_ratio=round(write_ratio, 4), alpha=round(alpha, 4),
+            db_latency_ms=round(db_latency_ms, 4), flush_interval_ms=round(flush_interval_ms, 4),
+            n_requests=n_requests, seed=seed, n_keys=n_keys, crash_at=crash_at,
+        )
+        served = next(iter(results.values())).requests_run
+        lost = results["write-behind"].lost_on_crash if "write-behind" in results else 0
+        note = (f"The process crashed after request {served:,} of {n_requests:,}: "
+                f"write-behind lost {lost} acknowledged writes.")
+        return draw_comparison(fig, results, crash_note=note)
+
+    controls = {
+        "write_ratio": slider("writes (share of requests)", 0.0, 0.9, 0.05, EXPLORE_DEFAULTS["write_ratio"]),
+        "alpha": slider("key popularity (Zipf alpha)", 0.2, 1.6, 0.1, EXPLORE_DEFAULTS["alpha"]),
+        "db_latency_ms": log_slider("DB latency (ms)", 0.5, 50.0, EXPLORE_DEFAULTS["db_latency_ms"]),
+        "flush_interval_ms": log_slider("write-behind flush every (ms)", 10.0, 5000.0,
+                                        EXPLORE_DEFAULTS["flush_interval_ms"]),
+    }
+    return LivePlot(draw, controls, nrows=2, ncols=2, width=10.0, height=6.6,
+                    buttons={"Crash now": crash_now})
+
+
+# -- 5. Exercises ------------------------------------------------------------------------------
+
+# For each data set: the patterns that fit, and why (shown as feedback).
+FITS: dict[str, tuple[tuple[str, ...], str]] = {
+    "session store": (
+        ("write-through", "cache-aside", "read-through"),
+        "read on every request and must show a user's own change on the next one; "
+        "losing an acknowledged login or cart change is not acceptable, so never write-behind",
+    ),
+    "product catalogue": (
+        ("cache-aside", "read-through"),
+        "read-heavy, rarely written, and a first-read miss is harmless: the default",
+    ),
+    "account balance": (
+        ("write-through",),
+        "no acknowledged write may be lost, and once a write is acknowledged no cached copy may be "
+        "older than it (the version guard also closes the stale-set race) - never write-behind for "
+        "money; the check that moves money reads the database itself",
+    ),
+    "page-view counter": (
+        ("write-behind",),
+        "write-heavy and loss-tolerant: coalescing turns thousands of increments into a few "
+        "batched updates, and losing the last second of views is acceptable",
+    ),
+}
+
+
+def _check_choices(answer: Any) -> tuple[bool, str]:
+    if not isinstance(answer, dict):
+        raise LabError("Answer with a dict: {'session store': 'write-through', ...}.")
+    missing = [name for name in FITS if name not in answer]
+    if missing:
+        return False, f"add a pattern for: {', '.join(missing)}."
+    wrong = []
+    for name, (fits, why) in FITS.items():
+        choice = answer[name]
+        if choice not in PATTERNS:
+            raise LabError(f"Unknown pattern {choice!r} for {name}; choose one of: {', '.join(PATTERNS)}.")
+        if choice not in fits:
+            wrong.append(f"{name}: not {choice} - {why}")
+    if wrong:
+        return False, "; ".join(wrong) + "."
+    return True, "each data set got a pattern that matches how it is read, written and how much loss it tolerates."
+
+
+def _check_shutdown(shutdown: Any) -> tuple[bool, str]:
+    if not callable(shutdown):
+        raise LabError("Answer with a function: def shutdown(pattern): ...")
+    clock = VirtualClock()
+    db = Database(clock, rows=20, latency_seconds=0.005)
+    store = MemoryStore(clock, namespace="exercise")
+    counter = WriteBehind(store, db, clock=clock, flush_interval_seconds=10.0)
+    acknowledged = []
+    for i in range(50):
+        clock.advance(0.01)
+        counter.write(i % 20, f"views {i}")
+        acknowledged.append((i % 20, f"views {i}"))
+    shutdown(counter)
+    if not counter.closed:
+        counter.crash()  # the process exits after the shutdown hook, whatever it did
+    lost = lost_writes_by_db_state(acknowledged, db)
+    if lost:
+        return False, f"{len(lost)} of {len(acknowledged)} acknowledged writes never reached the database."
+    return True, f"all {len(acknowledged)} acknowledged writes reached the database."
+
+
+def exercises(store: Any = None) -> ExerciseSet:
+    """The notebook's exercises: ``choose``, ``cache_aside`` (implement) and ``shutdown``."""
+    good_choice = {"session store": "write-through", "product catalogue": "cache-aside",
+                   "account balance": "write-through", "page-view counter": "write-behind"}
+    return ExerciseSet({
+        "choose": Exercise(
+            NOTEBOOK, "choose-a-pattern", _check_choices,
+            hint="Ask two questions per data set: can a reader accept an older value, and can "
+                 "the last few acknowledged writes be lost?",
+            solution="answer = {\n    'session store': 'write-through',\n"
+                     "    'product catalogue': 'cache-aside',\n"
+                     "    'account balance': 'write-through',\n"
+                     "    'page-view counter': 'write-behind',\n}",
+            kind="choice",
+            reference=lambda: dict(good_choice),
+            mistakes={"write-behind for money": {**good_choice, "account balance": "write-behind"},
+                      "write-through for a counter": {**good_choice, "page-view counter": "write-through"}},
+        ),
+        "cache_aside": Implement(
+            NOTEBOOK, "write-cache-aside", grader.SCENARIOS,
+            hint="read: GET the key; on a hit return labkit.Row.from_cache(text); on a miss read the "
+                 "database, SET the copy with ttl_seconds=self.ttl_seconds, return the row. write: which "
+                 "must happen first, the database write or the cache step - and what goes wrong if a "
+                 "reader arrives between the two?",
+            reference=lambda: grader.MyCacheAside,
+            mistakes=grader.MISTAKES,
+            skeleton=grader.SKELETON,
+            solution=grader.solution_source(),
+        ),
+        "shutdown": Exercise(
+            NOTEBOOK, "clean-shutdown", _check_shutdown,
+            hint="Writes still in the queue exist only in this process. Which method empties "
+                 "the queue into the database before the process goes away?",
+            solution="def shutdown(pattern):\n    pattern.close()   # flushes every queued write",
+            reference=lambda: _close,
+            mistakes={"crash instead of close": _crash, "nothing": _do_nothing},
+        ),
+    })
+
+
+def _close(pattern: Any) -> None:
+    pattern.close()
+
+
+def _crash(pattern: Any) -> None:
+    pattern.crash()
+
+
+def _do_nothing(pattern: Any) -> None:
+    return None
