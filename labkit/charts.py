@@ -41,6 +41,7 @@ __all__ = [
     "numbers",
     "numbers_html",
     "show",
+    "image_html",
     "contrast_on_white",
     "TEXT_COLORS",
 ]
@@ -424,23 +425,29 @@ def numbers_html(fig_or_rows: Figure | list[dict[str, str]]) -> str:
     return "".join(tables) or "<p>This chart has no numbers to show.</p>"
 
 
+def image_html(fig: Figure, alt: str | None = None) -> str:
+    """The chart as an ``<img>`` with its text alternative, then its numbers behind a disclosure.
+
+    For objects that show a chart from ``_repr_html_``; in a cell, use :func:`show`.
+    """
+    import base64
+    import html
+
+    png = base64.b64encode(to_png(fig)).decode()
+    text = alt if alt and alt.strip() else describe(fig)
+    return (f"<img src='data:image/png;base64,{png}' alt='{html.escape(text, quote=True)}' style='max-width:100%'/>"
+            f"<details><summary>Show the numbers</summary>{numbers_html(fig)}</details>")
+
+
 def show(fig: Figure, alt: str | None = None) -> None:
     """Display a static chart as an image with its text alternative, and its numbers on demand.
 
     Use this for charts that are not in a :class:`~labkit.widgets.LivePlot`; it shows
     nothing as a return value (no ``<Figure size ...>`` text under the cell).
     """
-    import base64
-    import html
-
     from IPython.display import HTML, display
 
     from . import widgets
 
     widgets.nudge_if_unlocked()
-    png = base64.b64encode(to_png(fig)).decode()
-    text = alt if alt and alt.strip() else describe(fig)
-    display(HTML(
-        f"<img src='data:image/png;base64,{png}' alt='{html.escape(text, quote=True)}' style='max-width:100%'/>"
-        f"<details><summary>Show the numbers</summary>{numbers_html(fig)}</details>"
-    ))
+    display(HTML(image_html(fig, alt)))
