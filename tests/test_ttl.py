@@ -8,6 +8,7 @@ import math
 import numpy as np
 import pytest
 
+import labkit
 from labkit import ttl
 from labkit.errors import LabError
 
@@ -147,7 +148,7 @@ def test_fast_simulation_agrees_read_for_read_with_memorystore_replay(start, jit
 def test_the_same_seed_gives_identical_numbers():
     traffic = ttl.Traffic(300, 0.8, 20.0, 4.0)
     first = ttl.simulate(traffic, 120.0, duration_seconds=1800, seed=3, replicas=3)
-    ttl.clear_caches()
+    labkit.forget()
     again = ttl.simulate(traffic, 120.0, duration_seconds=1800, seed=3, replicas=3)
     other = ttl.simulate(traffic, 120.0, duration_seconds=1800, seed=4, replicas=3)
     assert first == again
@@ -260,6 +261,7 @@ def test_jittered_ttls_on_a_real_store(store):
 
 def test_exercise_answers_from_the_solutions(capsys):
     ex = ttl.exercises()
+    assert set(ex) == {"longest_ttl", "shortest_ttl", "needs_events"} and ex.longest_ttl is ex["longest_ttl"]
     traffic = ttl.EXERCISE_TRAFFIC
     longest = max(t for t in range(1, 3600) if ttl.model(traffic, t).stale_read_share <= 0.02)
     assert longest == 85  # "about 86 s"
@@ -351,8 +353,8 @@ def test_explore_redraws_and_titles_state_the_finding():
     titles = [ax.get_title() for ax in plot.axes]
     assert titles[0] == "At 5 min: 94% hits, 7.4% stale"
     plot.set(ttl_seconds=30.0)
-    assert plot.redraws == 2
     assert plot.axes[0].get_title().startswith("At 30 s:")
+    assert plot.wait_idle()
     assert "No stale read was older than" in plot.last_result
     for factory in (ttl.explore_bands, ttl.explore_cost, ttl.explore_jitter):
         other = factory()
@@ -361,6 +363,36 @@ def test_explore_redraws_and_titles_state_the_finding():
     assert cost.axes[0].get_title() == "Below a TTL of 2.9 s the cache only adds latency"
     jitter = ttl.explore_jitter()
     assert jitter.axes[0].get_title().startswith("±10% jitter cuts the peak")
+
+
+def _dot_count(plot) -> int:
+    """Simulated dots drawn on the hit/stale panel (markers without a line)."""
+    return sum(len(line.get_xdata()) for line in plot.axes[0].get_lines() if line.get_linestyle() == "None")
+
+
+def test_a_new_traffic_redraws_the_model_at_once_and_the_dots_follow():
+    plot = ttl.explore()
+    assert _dot_count(plot) == 2 * (len(ttl.SIM_TTLS) + 1)  # the first draw waits for every dot
+    plot.set(reads_per_second=123.0)
+    # The model moved at once (the DB-load title is the model's); dots for 123 reads/s are
+    # not simulated yet, so this draw shows none and says so.
+    assert plot.axes[1].get_title().endswith("of 123 reads/s")
+    assert _dot_count(plot) == 0 and "simulating the dots" in plot.last_result
+    assert plot.wait_idle(120)
+    assert _dot_count(plot) == 2 * (len(ttl.SIM_TTLS) + 1)  # the background run redrew with them
+    assert "No stale read was older than" in plot.last_result
+    before = plot.redraws
+    plot.set(reads_per_second=50.0)  # back to a traffic simulated before: dots at once, no background run
+    assert _dot_count(plot) == 2 * (len(ttl.SIM_TTLS) + 1) and not plot.busy and plot.redraws == before + 1
+
+
+def test_bands_title_follows_the_simulation_once_its_dot_is_ready():
+    plot = ttl.explore_bands()
+    assert plot.axes[0].get_title() == "At 10 s the top 10 keys hit 94%, the tail 22%"
+    plot.set(alpha=0.55)
+    assert "simulating the dots" in plot.last_result  # the title is the model's meanwhile
+    assert plot.wait_idle(120)
+    assert "dots: simulated at your TTL" in plot.last_result
 
 
 def test_per_band_figures_add_up_and_staleness_does_not_follow_popularity():

@@ -38,25 +38,20 @@ its exercises.
 ``model``       the closed form, summed over the key space; break-even cost
 ``jitter``      bulk warm-up, DB load per second, jittered TTLs on a real store
 ``replay``      the reference replay through MemoryStore + Database
-``views``       the notebook's live charts
-``lesson``      the data sets and exercises of notebook 03
+``settings``    the notebook's settings, its memoized chart dots, its data sets
+``lesson``      the live charts and exercises (loaded on first use)
+``claims``      the numbers notebook 03's prose states
 ==============  ==============================================================
 """
 
 from __future__ import annotations
 
+import importlib
+from typing import TYPE_CHECKING, Any
+
 from ._common import TICKS_PER_SECOND
 from .events import Events, Writes, make_events
 from .jitter import JitterResult, bulk_warm_up, jitter_timeline, jittered_ttl
-from .lesson import (
-    DATA_SETS,
-    EXERCISE_TRAFFIC,
-    STALE_BUDGET,
-    DataSet,
-    data_set_table,
-    exercises,
-    needs_event_invalidation,
-)
 from .model import (
     ModelResult,
     break_even_hit_ratio,
@@ -70,6 +65,22 @@ from .model import (
     stale_share_of_hits_model,
 )
 from .replay import replay_through_store
+from .settings import (
+    CHART_CACHE_MS,
+    CHART_DB_MS,
+    DATA_SETS,
+    EXERCISE_TRAFFIC,
+    JITTER_TRAFFIC,
+    SIM_TTLS,
+    STALE_BUDGET,
+    TTL_MAX_SECONDS,
+    TTL_MIN_SECONDS,
+    DataSet,
+    chart_duration_seconds,
+    chart_point,
+    format_seconds,
+    needs_event_invalidation,
+)
 from .simulation import (
     BandResult,
     ReadOutcomes,
@@ -81,21 +92,11 @@ from .simulation import (
     summarize,
 )
 from .traffic import Band, Traffic, popularity_bands
-from .views import (
-    CHART_CACHE_MS,
-    CHART_DB_MS,
-    JITTER_TRAFFIC,
-    SIM_TTLS,
-    TTL_MAX_SECONDS,
-    TTL_MIN_SECONDS,
-    chart_duration_seconds,
-    chart_point,
-    explore,
-    explore_bands,
-    explore_cost,
-    explore_jitter,
-    format_seconds,
-)
+
+_LESSON = ("explore", "explore_bands", "explore_cost", "explore_jitter", "data_set_table", "exercises")
+
+if TYPE_CHECKING:
+    from .lesson import data_set_table, exercises, explore, explore_bands, explore_cost, explore_jitter
 
 __all__ = [
     "TICKS_PER_SECOND",
@@ -137,25 +138,22 @@ __all__ = [
     "chart_duration_seconds",
     "chart_point",
     "format_seconds",
-    "explore",
-    "explore_bands",
-    "explore_cost",
-    "explore_jitter",
     "DataSet",
     "DATA_SETS",
     "EXERCISE_TRAFFIC",
     "STALE_BUDGET",
     "needs_event_invalidation",
+    "explore",
+    "explore_bands",
+    "explore_cost",
+    "explore_jitter",
     "data_set_table",
     "exercises",
-    "clear_caches",
 ]
 
 
-def clear_caches() -> None:
-    """Forget cached events and chart dots (they are rebuilt on demand)."""
-    from .events import _traffic_events
-    from .traffic import _read_rates
-
-    for cached in (_traffic_events, chart_point, _read_rates):
-        cached.cache_clear()
+def __getattr__(name: str) -> Any:
+    # The lesson layer (widgets, charts) loads on first use, so the engine stays light.
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.ttl' has no attribute {name!r}")

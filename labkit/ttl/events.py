@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..errors import LabError
+from ..memo import memo
 from ._common import (
     _HALF_SPAN,
     _KEY_SHIFT,
@@ -153,7 +153,7 @@ def make_events(
     return Events(read_rates, write_rate_per_second, duration_seconds, history_seconds, seed)
 
 
-@functools.lru_cache(maxsize=6)
+@memo(maxsize=6)
 def _traffic_events(traffic: Traffic, duration_seconds: float, history_seconds: float, seed: int) -> Events:
     return Events(
         traffic.read_rates(), traffic.write_rate_per_second, duration_seconds, history_seconds, seed

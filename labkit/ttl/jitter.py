@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..errors import LabError
+from ..memo import memo
 from ._common import (
     TICKS_PER_SECOND,
     _check_duration,
@@ -38,6 +39,7 @@ class JitterResult:
         return float(self.db_reads_per_second.mean()) if self.db_reads_per_second.size else 0.0
 
 
+@memo(maxsize=32)
 def jitter_timeline(
     traffic: Traffic,
     ttl_seconds: float,

@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import dataclasses
-import functools
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import LabError
+from ..memo import memo
 from ..workloads import zipf_probabilities
 from ._common import (
     _MAX_KEYS,
@@ -54,7 +54,7 @@ class Traffic:
         return dataclasses.replace(self, **changes)
 
 
-@functools.lru_cache(maxsize=16)
+@memo(maxsize=16)
 def _read_rates(n_keys: int, alpha: float, reads_per_second: float) -> np.ndarray:
     rates = zipf_probabilities(n_keys, alpha) * reads_per_second
     rates.setflags(write=False)

@@ -60,7 +60,7 @@ ttl.explore()
 # %% [markdown]
 # ### What to notice
 #
-# * At the default **5-minute TTL, about 94% of reads hit and about 7% are stale**. The
+# * At the default **5-minute TTL, about {claim:hit_ratio_5min:.0%} of reads hit and about {claim:stale_5min:.0%} are stale**. The
 #   copy is served for five minutes, and a key written twice an hour changes during
 #   many of those windows.
 # * **The two curves rise together.** Every TTL longer than a few minutes buys a few
@@ -68,6 +68,8 @@ ttl.explore()
 #   mostly makes reads wrong.
 # * The caption's "no stale read was older than" never exceeds the TTL. A TTL **bounds**
 #   how old a value can be; it does not make stale reads rare.
+# * The dots at a new setting are simulated in the background: the model lines move at
+#   once, and the dots follow a moment later (the caption says "simulating…" meanwhile).
 # * Move *writes per key per hour*: the stale curve slides sideways, the hit curve does
 #   not move. Move *reads/s*: the hit curve slides, and the stale curve changes only
 #   as much as the hit ratio does, because the share of hits that are stale does not
@@ -80,8 +82,9 @@ ttl.explore()
 # ## 2. Hot keys and the long tail
 #
 # The formula works key by key, and keys differ enormously. Under Zipf popularity the
-# top 10 keys take almost a third of all reads, while each of the bottom 900 is read
-# somewhere between every 13 seconds and every 2 minutes. For a hot key λT is large even at a short TTL. For a tail key
+# top 10 keys take {claim:top10_read_share:.0%} of all reads, while each of the bottom 900 is read
+# somewhere between every {claim:tail_fastest_read_seconds:.0f} seconds and every
+# {claim:tail_slowest_read_seconds:.0f} seconds. For a hot key λT is large even at a short TTL. For a tail key
 # the copy usually expires before anyone asks again.
 
 # %%
@@ -97,7 +100,7 @@ ttl.explore_bands()
 # %% [markdown]
 # ### What to notice
 #
-# * At 10 s the **top 10 keys hit 94%** of the time and **ranks 101-1,000 only 22%**.
+# * At 10 s the **top 10 keys hit {claim:top10_hit_10s:.0%}** of the time and **ranks 101-1,000 only {claim:tail_hit_10s:.0%}**.
 #   Most of the misses the database sees come from the tail.
 # * To get the tail to hit, the TTL has to reach minutes, which is long enough for the
 #   hot keys to go visibly stale. One TTL for every key is a compromise. Nothing stops
@@ -126,7 +129,7 @@ ttl.explore_cost()
 # ### What to notice
 #
 # * With a 0.5 ms cache and a 2 ms query the cache needs a **40% hit ratio** to break
-#   even. For this traffic that takes a **TTL of about 3 seconds**. In the grey region
+#   even. For this traffic that takes a **TTL of about {claim:break_even_ttl_seconds:.0f} seconds**. In the grey region
 #   every read pays for a cache that rarely answers.
 # * Make the query slower (*DB query* 10 ms): the break-even TTL shrinks, because each
 #   hit saves more. Make the cache slower (a cache across a network): it grows.
@@ -166,9 +169,9 @@ ttl.explore_jitter()
 # %% [markdown]
 # ### What to notice
 #
-# * Without jitter the database takes **hundreds of queries in the single second after
+# * Without jitter the database takes **{claim:peak_without_jitter} queries in the single second after
 #   the TTL**. With ±10% jitter the same misses spread over a minute, and the peak
-#   falls **more than 5x**. Jitter does not remove misses (compare the mean loads in
+#   falls **{claim:jitter_peak_cut:.0f}x**. Jitter does not remove misses (compare the mean loads in
 #   the caption); it changes when they happen.
 # * Without jitter the spike **echoes** one TTL later. The hot keys were all refilled in
 #   the same second, so they expire together again. Jitter breaks that rhythm too.
@@ -197,11 +200,12 @@ ex["longest_ttl"].check(answer)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# About **85 s**. Stale reads rise steadily with the TTL, so search for the crossing:
+# About **{claim:longest_ttl_2pct:.0f} s**. Stale reads rise steadily with the TTL, so search for the crossing:
 # `max(t for t in range(1, 3600) if ttl.model(traffic, t).stale_read_share <= 0.02)`.
-# At 85 s the hit ratio is still about 85%, against 94% at five minutes: cutting
-# stale reads from 7% to 2% costs far fewer hits than you might fear, because the hot
-# keys carry most reads and hit at any TTL.
+# At that TTL the hit ratio is still about {claim:hit_ratio_at_longest:.0%}, against
+# {claim:hit_ratio_5min:.0%} at five minutes: cutting stale reads from
+# {claim:stale_5min:.0%} to 2% costs far fewer hits than you might fear, because the
+# hot keys carry most reads and hit at any TTL.
 # </details>
 #
 # **2. Worth its cost.** With a 0.5 ms cache and a 2 ms query, what is the shortest TTL
@@ -214,7 +218,7 @@ ex["shortest_ttl"].check(answer)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# About **2.9 s**: the TTL where the hit ratio reaches 2 × 0.5 / (0.5 + 2) = 40%.
+# About **{claim:break_even_ttl_seconds:.1f} s**: the TTL where the hit ratio reaches 2 × 0.5 / (0.5 + 2) = 40%.
 # `min(t / 100 for t in range(1, 1000) if ttl.model(traffic, t / 100).hit_ratio >= 0.4)`.
 # </details>
 #
@@ -239,7 +243,7 @@ ex["needs_events"].check(answer)
 # gives **account balance, exchange rate and user permissions**. The balance is read too
 # rarely for a TTL short enough to be fresh to ever hit. The exchange rate changes every
 # few seconds. Permissions tolerate no staleness at all. The stock level is the
-# surprise: a TTL of a second or so keeps it within budget and still pays, because it
+# surprise: a TTL of {claim:stock_level_ttl_seconds:.1f} s keeps it within budget and still pays, because it
 # is read often. The rule of thumb: start with a TTL everywhere, and add events only
 # for the keys that demand accuracy.
 # </details>
@@ -255,7 +259,7 @@ ex["needs_events"].check(answer)
 # * **Hot keys hit at any TTL; the long tail needs long TTLs** to hit at all.
 # * Below the **break-even TTL** (hit ratio 2c / (c + d)) the cache is pure overhead.
 # * **Jitter every TTL** you set in bulk: ±10% turns a one-second spike into a
-#   minute-long bump a fifth as high.
+#   minute-long bump {claim:jitter_peak_cut:.0f}x lower.
 # * Choose the TTL from the data's tolerance for staleness. Where no TTL is both fresh
 #   enough and long enough to pay, add **event-driven invalidation** for those keys.
 #
@@ -273,9 +277,9 @@ ex["needs_events"].check(answer)
 # * Redis documentation: `SET` (the `EX`/`PX` options) and `EXPIRE`, on how Redis
 #   expires keys (redis.io/docs).
 #
-# The simulation behind the dots is `labkit/ttl.py`. `ttl.replay_through_store` replays
+# The simulation behind the dots is `labkit/ttl/simulation.py`. `ttl.replay_through_store` replays
 # the same events through the lab's `MemoryStore` and SQLite database, and the tests
 # check that both agree on every read.
 
 # %%
-store.reset()
+store.reset();
