@@ -116,7 +116,7 @@ class ReshardResult:
         return 1 / (self.masters_before + 1)
 
 
-def reshard(cluster: Any, prefix: str, n_keys: int = 2000) -> ReshardResult:
+def reshard(cluster: Any, prefix: str, n_keys: int = 1000) -> ReshardResult:
     """Fill ``n_keys`` keys, add a master, move it its share of slots in two halves
     while a client with an old slot map reads every key (ASK mid-move, MOVED after)."""
     keys = [f"{prefix}{{user:{i}}}:profile" for i in range(n_keys)]
@@ -219,6 +219,7 @@ def hot_key_load(cluster: Any, prefix: str, *, fix: str = "none", copies: int = 
 
 POLICIES = ("replica", "primary", "read-your-writes")
 READ_OFFSETS = (0.0, 0.1, 0.2)  # seconds after the write, while the replica lags
+RYW_WINDOW_SECONDS = 0.6  # longer than any lag the lesson's slider offers
 
 
 @dataclass
@@ -242,14 +243,16 @@ def tag_on_replicated_master(cluster: Any, prefix: str, base: str) -> tuple[str,
 
 
 def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds: int = 3,
-                  window_seconds: float = 1.0) -> ReplicaReads:
+                  window_seconds: float = RYW_WINDOW_SECONDS) -> ReplicaReads:
     """A user writes their profile and reloads it; three routers serve the reloads.
 
     Each round the replica lags by ``lag_seconds`` (paused); reads come at 0, 0.1 and
-    0.2 s after the write, and once more after the replica caught up.  The
+    0.2 s after the write, and once more after the read-your-writes window.  The
     staleness meter compares every read with the database.
     """
     check_positive("lag_seconds", lag_seconds, "s")
+    if window_seconds <= lag_seconds:
+        raise LabError(f"window_seconds ({window_seconds:g}) must be longer than the lag ({lag_seconds:g} s).")
     clock = cluster.clock
     db = Database(clock, rows=rounds, latency_seconds=0.0)
     tag, primary, replica = tag_on_replicated_master(cluster, prefix, "profile")
@@ -268,7 +271,7 @@ def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds
         primary.set(key, row.to_cache())
         for router in routers.values():
             router.wrote(key)
-        for offset in (*READ_OFFSETS, lag_seconds + 0.15):
+        for offset in (*READ_OFFSETS, window_seconds + 0.1):
             clock.sleep(max(0.0, start + offset - clock.now()))
             for policy, router in routers.items():
                 node = primary if router.route(key) == "primary" else replica

@@ -167,15 +167,12 @@ def show_crossslot(lab: Lab) -> None:
 # 2. Adding a node
 # ---------------------------------------------------------------------------------
 
-REHASH_KEYS = 10_000
-
-
 def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
     left, right = fig.axes
     xs = np.arange(1, 10)
     for i, scheme in enumerate(rehash.SCHEMES):
         style = charts.series_style(i)
-        measured = [rehash.moved_share(scheme, int(n), n_keys=REHASH_KEYS, vnodes=vnodes) for n in xs]
+        measured = [rehash.moved_share(scheme, int(n), vnodes=vnodes) for n in xs]
         left.plot(xs, [rehash.formula_share(scheme, int(n)) for n in xs], color=style["color"],
                   linestyle=style["linestyle"], label=f"{scheme}: formula")
         left.plot(xs, measured, color=style["color"], marker=style["marker"], linestyle="none",
@@ -184,7 +181,7 @@ def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
     charts.finish(left, title="Modulo moves most keys; slots and rings move 1/(n+1)",
                   xlabel="nodes before one joins", ylabel="share of keys that move")
     seconds = np.arange(60)
-    storms = {s: rehash.miss_storm(s, nodes, n_keys=REHASH_KEYS, vnodes=vnodes)
+    storms = {s: rehash.miss_storm(s, nodes, vnodes=vnodes)
               for s in ("modulo", "consistent hashing", "redis cluster")}
     for i, (scheme, series) in enumerate(storms.items()):
         style = charts.series_style(i if scheme != "redis cluster" else 3)
@@ -311,9 +308,10 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
     charts.finish(ax, title=lab.title(lab.control, f"Replica reads: {rs} of {run.reads['replica']} stale; "
                                                    f"read-your-writes: {ryw}"),
                   xlabel="where the user's reloads are read", ylabel="reads (of 12)")
+    window = ex.RYW_WINDOW_SECONDS
     return (f"The replica lagged {lag_seconds:g} s behind its master. Reading it right after a write returned the "
-            f"old profile <b>{rs}</b> times; routing this user's reads to the primary for 1 s after their "
-            f"write gave <b>{ryw}</b> stale reads and still left every other read to the replica.")
+            f"old profile <b>{rs}</b> times; routing this user's reads to the primary for {window:g} s after their "
+            f"write gave <b>{ryw}</b> stale reads, and the reload after that window went back to the replica.")
 
 
 def explore_replicas(lab: Lab) -> LivePlot:
@@ -325,7 +323,7 @@ def show_replica_timeline(lab: Lab) -> Table:
     run = lab.results.get("replicas-last")
     if run is None:
         raise LabError("Run the replica experiment above first (explore_replicas).")
-    return Table(run.timeline, "The first round: one write at t = 0, then four reads per router")
+    return Table(run.timeline, "The first round: one write at t = 0, then four reloads per router")
 
 
 def show_wait(lab: Lab) -> Table:

@@ -264,11 +264,12 @@ class SimulatedCluster:
 
     def migrate_keys(self, slot: int, keys: list[str]) -> None:
         source, target = self._slot_owner[slot], self._migrating[slot]
-        for key in keys:
-            value = source.client.get(key)
-            if value is not None:
-                target.client.set(key, value)
-                source.client.delete(key)
+        if not keys:
+            return
+        moving = {k: v for k, v in zip(keys, source.client.mget(keys), strict=True) if v is not None}
+        if moving:  # like MIGRATE ... KEYS: copy to the new owner, then delete from the old
+            target.client.mset(moving)
+            source.client.delete(*moving)
 
     def keys_in_slot(self, slot: int, pattern: str) -> list[str]:
         node = self._slot_owner[slot]

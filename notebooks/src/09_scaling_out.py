@@ -153,7 +153,7 @@ cluster.show_reshard(lab)
 # %%
 labkit.widgets.predict(
     "A quarter of all reads are for one product. What share of all commands does its master serve?",
-    ["about a third, like the others", "about half", "nearly all"],
+    ["a fair share, like the others", "well over a fair share", "nearly all of them"],
     notebook="09", name="hot-share",
 )
 
@@ -164,7 +164,7 @@ cluster.explore_hot_key(lab)
 # ### What to notice
 #
 # * Without a fix, one master served **{claim:hot_node_share:.0%}** of all commands; a fair share
-#   is 33%. In production that master hits 100% CPU while the others idle, and adding nodes
+#   among the four masters is {claim:fair_share:.0%}. In production that master hits 100% CPU while the others idle, and adding nodes
 #   does not help: the hot key is in one slot, and a slot is never split.
 # * With the near cache, **{claim:near_cache_hits}** of 10,000 reads never left the app, and the
 #   busiest master's share fell to **{claim:near_cache_node_share:.0%}**.
@@ -191,10 +191,10 @@ cluster.show_near_cache(lab)
 # and it can return a value older than a write that already succeeded.
 #
 # The experiment: a user saves their profile, then reloads it three times within 0.2 s, and
-# once more later. The replica lags (on the real cluster it is paused with `CLIENT PAUSE
+# once more at 0.7 s. The replica lags (on the real cluster it is paused with `CLIENT PAUSE
 # WRITE`: it still answers reads, but applies nothing). Three routers serve the reloads:
 # always the **replica**, always the **primary**, and **read-your-writes**, which sends *this
-# user's* reads of a key to the primary for 1 s after their own write. The staleness meter
+# user's* reads of a key to the primary for 0.6 s after their own write. The staleness meter
 # compares every read with the database.
 
 # %%
@@ -212,10 +212,10 @@ cluster.explore_replicas(lab)
 #
 # * Every reload inside the lag read the old profile from the replica: **{claim:replica_stale_reads}
 #   of 12** reads were stale. The user saved, reloaded and saw the save undone.
-# * Read-your-writes had **{claim:ryw_stale_reads}** stale reads, and only this user's own
-#   recent keys went to the primary. Other users, and this user after the window, still read
-#   the replica. The window must be longer than the worst lag you expect; move the slider and
-#   watch the counts.
+# * Read-your-writes had **{claim:ryw_stale_reads}** stale reads. Only this user's reads of a
+#   key they had just written went to the primary; the reload at 0.7 s, after the window, went
+#   back to the replica, which had caught up, and so would every other user's reads. The
+#   window must be longer than the worst lag you expect; move the slider and watch the counts.
 #
 # The first round, read by read:
 
