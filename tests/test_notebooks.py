@@ -240,3 +240,21 @@ def test_a_pre_commit_hook_keeps_outputs_out_of_commits():
     assert hooks["notebooks-match-sources"]["entry"] == "python tools/build_notebooks.py --check"
     guide = (ROOT / "docs" / "authoring-notebooks.md").read_text()
     assert "pre-commit install" in guide and "nbstripout" in guide
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("bad_url", ["not a url at all", "redis://127.0.0.1:1/0"])
+def test_a_bad_redis_url_falls_back_and_the_notebook_runs_to_the_end(bad_url, tmp_path, monkeypatch):
+    """Run All with a malformed or unreachable REDIS_URL: one wrapped sentence in the
+    first cell's output, fakeredis from then on, no error anywhere."""
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    monkeypatch.setenv("REDIS_URL", bad_url)
+    monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path))
+    nb = _execute(path, tmp_path, audit_charts=False)
+    assert output_problems(nb, path.name) == []
+    texts = [o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    (warning,) = [t for t in texts if "falls back to the built-in fakeredis" in t]
+    lines = warning.split("Cache Lab ready")[0].rstrip("\n").split("\n")
+    assert lines[0].startswith("⚠️") and all(len(line) <= 88 for line in lines)
+    assert "kernel restart" in " ".join(line.strip() for line in lines)
+    assert "Cache Lab ready - cache: fakeredis" in "".join(texts)  # the lab went on, on fakeredis
