@@ -77,7 +77,8 @@ def test_private_never_leaks_across_a_randomized_replay_of_many_users(lab):
 
 
 def test_a_shared_laptop_needs_vary_cookie_not_just_private(lab):
-    """Two users on one browser: `private` keeps the page out of the CDN, not out of the laptop."""
+    """Two users on one browser: `private` keeps the page out of the CDN, not out of the laptop;
+    `Vary: Cookie` makes the browser's one copy per URL answer only its own user."""
     kiosk = {"users": 10, "users_per_browser": 2}
     site = lab.site(headers={"account": "private, max-age=60"}, **kiosk)
     site.get(0, "/account")
@@ -86,8 +87,11 @@ def test_a_shared_laptop_needs_vary_cookie_not_just_private(lab):
     fixed = lab.site(headers={"account": {"Cache-Control": "private, max-age=60", "Vary": "Cookie"}}, **kiosk)
     fixed.get(0, "/account")
     assert fixed.get(1, "/account").page_user == 1
-    back = fixed.get(0, "/account")              # one stored copy per signed-in user
-    assert back.served_from == "browser" and back.page_user == 0
+    # A browser keeps one response per URL: user 1's page replaced user 0's, so user 0's
+    # next view is a miss (a Vary mismatch), fetched again - never the other user's page.
+    back = fixed.get(0, "/account")
+    assert back.served_from != "browser" and back.page_user == 0
+    assert fixed.browsers[0].stored_count("/account") == 1
     events = traffic(users=10, requests=400, duration_seconds=300, mix={"account": 1.0}, seed=3)
     safe = replay(lab.site(headers={"account": {"Cache-Control": "private, max-age=60", "Vary": "Cookie"}},
                            **kiosk), events)

@@ -19,7 +19,8 @@ changing now and then):
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping
+import functools
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -62,6 +63,20 @@ ACCOUNT_HEADER_CHOICES = {
 }
 
 
+def _per_lab(measure: Callable[..., Any]) -> Callable[..., Any]:
+    """Remember a measurement in its lab: the same settings replay the same seeded
+    traffic, so a slider that returns to a setting gets the numbers at once."""
+
+    @functools.wraps(measure)
+    def remembered(lab: Lab, **settings: Any) -> Any:
+        key = (measure.__name__, tuple(sorted(settings.items())))
+        if key not in lab.memo:
+            lab.memo[key] = measure(lab, **settings)
+        return lab.memo[key]
+
+    return remembered
+
+
 @contextmanager
 def _site(lab: Lab, **options: Any) -> Iterator[Site]:
     site = lab.site(**options)
@@ -82,6 +97,7 @@ class Step:
     visit: Visit
 
 
+@_per_lab
 def waterfall_scenario(lab: Lab, *, product_headers: str = PRODUCT_HEADER_CHOICES[0],
                        origin_rtt_ms: float = 60.0) -> list[Step]:
     """Five views of one product page that each stop at a different layer (with the defaults)."""
@@ -116,6 +132,7 @@ class TrafficPoint:
         return self.answered_share["browser"] + self.answered_share["CDN"]
 
 
+@_per_lab
 def measure_traffic(lab: Lab, *, product_headers: str = "public, max-age=60",
                     app_ttl_seconds: float = 30.0, views_per_user: int = 5,
                     user_counts: tuple[int, ...] = USER_COUNTS) -> list[TrafficPoint]:
@@ -140,6 +157,7 @@ class Fetch:
     bytes_to_user: int
 
 
+@_per_lab
 def measure_revalidation(lab: Lab, *, page: str = "product", bandwidth_mbit: float = 20.0) -> list[Fetch]:
     """Four ways to get one page: a fresh browser copy, a 304 from the CDN, the full page
     from the CDN, and the full page from the origin."""
@@ -169,6 +187,7 @@ class StalenessRun:
     worst_by_layer: dict[str, float]
 
 
+@_per_lab
 def measure_staleness(lab: Lab, *, browser_max_age: int = 60, cdn_s_maxage: int = 300,
                       purge_cdn_on_write: bool = False, invalidate_app_cache_on_write: bool = True,
                       app_ttl_seconds: float = 120.0) -> StalenessRun:
@@ -208,6 +227,7 @@ class LeakRun:
         return len({v.user for v in self.cross_user})
 
 
+@_per_lab
 def measure_leak(lab: Lab, *, account_headers: str = "public, max-age=60", users: int = 30,
                  shared_laptops: bool = False, seed: int = 1) -> LeakRun:
     """Every user checks their account page a few times in five minutes."""

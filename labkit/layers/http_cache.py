@@ -213,9 +213,11 @@ class HttpCache:
     def _store(self, request: Request, response: Response, upstream: Exchange,
                now: float, sent_at: float) -> None:
         entry = Entry(id=uuid.uuid4(), request=request, response=response)
-        # A new response replaces the stored ones it would be chosen for (same Vary variant).
+        # A browser keeps one response per URL: a Vary mismatch is a miss, and the new
+        # response replaces the old.  A shared cache may keep one per Vary variant, and
+        # a new response replaces the variant it would be chosen for.
         kept = [s for s in self._entries.get(request.url, [])
-                if not vary_matches(request, s.entry)]
+                if self.shared and not vary_matches(request, s.entry)]
         kept.append(_Stored(entry, upstream.body, upstream.answered_by, now,
                             _age_header(upstream.headers) + (now - sent_at)))
         self._entries[request.url] = kept

@@ -347,5 +347,10 @@ class Lab:
     def __exit__(self, *exc: object) -> None:
         self.stop()
 
+    def describe(self) -> str:
+        """One line for a learner: where the origin listens and what its app cache is."""
+        return (f"Origin server at http://{self.origin.host}:{self.origin.port} (loopback only); "
+                f"app cache: {self.store.describe()}")
+
     def __repr__(self) -> str:
         return f"<Lab origin={self.origin!r} cache={self.store.describe()}>"

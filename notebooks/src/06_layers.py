@@ -21,10 +21,10 @@ from labkit import layers
 
 store = labkit.start("06")
 lab = layers.Lab(store)
-lab
+print(lab.describe())
 
 # %% [markdown]
-# The last line shows the origin server the lab just started: a small shop on
+# The last line names the origin server the lab just started: a small shop on
 # `127.0.0.1` (this machine only, never a public interface) and a free port. It serves
 # four kinds of page:
 #
@@ -37,7 +37,7 @@ lab
 #
 # Each experiment builds a fresh copy of the whole path: one browser cache per
 # shopper, one CDN, the origin with its Redis application cache and a SQLite database
-# with a query cache. Bytes travel over real HTTP; the time each hop takes comes from a
+# with a result cache in front of it (see below for what that layer is today). Bytes travel over real HTTP; the time each hop takes comes from a
 # latency model (a shopper 10 ms from the CDN edge, the origin 30 ms further, a 20 ms
 # query) on a virtual clock, so ten simulated minutes replay in about a second.
 #
@@ -60,7 +60,7 @@ layers.explore_waterfall(lab)
 # %% [markdown]
 # ### What to notice
 #
-# * The cold view crosses every layer. Three quarters of its time is **on the wire**
+# * The cold view crosses every layer ({claim:cold_view_ms:.0f} ms). {claim:cold_wire_share:.0%} of its time is **on the wire**
 #   (hatched): two round trips and the 40 KB body. The 20 ms query is the largest
 #   single piece on the server, yet a cache at the origin can only ever remove that part.
 # * Shopper B, a second later, is answered by the **CDN**: no origin work at all, one
@@ -98,8 +98,8 @@ layers.explore_traffic(lab)
 # ### What to notice
 #
 # * One shopper gets almost nothing from the caches: five views, five different pages.
-#   With 125 shoppers, the browsers and the CDN answer **over half** of all requests,
-#   and the median view gets faster, from about 150 ms to about 80 ms.
+#   With 125 shoppers, the browsers and the CDN answer **{claim:edge_share_many_users:.0%}** of all requests,
+#   and the median view gets faster, from {claim:median_ms_one_user:.0f} ms to {claim:median_ms_many_users:.0f} ms.
 # * The **CDN** band grows the most: it is the one layer whose copies are shared. The
 #   **browser** band stays thin, because each browser only reuses its own views.
 # * Switch product and search pages to `private, max-age=60`: the CDN may no longer
@@ -129,13 +129,16 @@ layers.explore_revalidation(lab)
 # ### What to notice
 #
 # * The 304 carries about 0.3 KB instead of 40 KB, but it still takes a full round trip
-#   to the CDN: roughly **half** the time of a full fetch on this line. Only a fresh copy
+#   to the CDN: **{claim:not_modified_share_of_full:.0%}** of the time of a full fetch on this line. Only a fresh copy
 #   in the browser is (nearly) free.
 # * Drag **your connection** down to 2 Mbit/s: the full page crawls and the 304 barely
 #   changes. Drag it up to 1000 Mbit/s: the two converge, because only the round trip is
 #   left. Switch to the 150 KB **asset** to see the body matter more.
-# * The origin still has to *build* a page to compare fingerprints, so a 304 from the
-#   origin saves bandwidth, not server work. Caching at the layers in front saves both.
+# * A 304 from the origin saves origin *work* only when the ETag is cheap to know. If
+#   the origin must build the page to fingerprint it, the 304 saves bandwidth, not
+#   server work. Store a hash (or a version number) with the data when it is written,
+#   and the origin can answer `If-None-Match` from that alone. Caching at the layers in
+#   front saves both.
 #
 # ## 4. The price of each layer: how stale, and who can purge it
 #
@@ -158,7 +161,7 @@ layers.explore_staleness(lab)
 #
 # * The origin deleted its Redis key and the database emptied its query cache at the
 #   moment of the write, so those layers were never stale. The **CDN** kept serving its
-#   copy until it expired: here for up to **200 s**, because its copy was already 100 s
+#   copy until it expired: here for up to **{claim:cdn_worst_stale_seconds:.0f} s**, because its copy was already 100 s
 #   old when the price changed. In the worst case it is the full `s-maxage`.
 # * The browsers were never staler than the CDN. A CDN reports each copy's age in the
 #   `Age` header, and a browser counts its `max-age` from when the origin made the page,
@@ -168,7 +171,7 @@ layers.explore_staleness(lab)
 #   60 s old. Now drag **CDN s-maxage** down to 30 s: the browsers hold younger copies,
 #   and they show the old price for up to 60 s. No purge can reach a browser.
 # * Keep the purge, put s-maxage back to 300 s and untick **delete the app cache key on
-#   write**: the old price now lasts up to **300 s**, longer than with no purge at all.
+#   write**: the old price now lasts up to **{claim:purge_without_app_invalidation_seconds:.0f} s**, longer than with no purge at all.
 #   The purge made the CDN refetch at once, from an origin whose Redis copy was still
 #   the old one, and that refetched copy started a fresh 300 s. Invalidate from the
 #   inside out: the origin's cache first, then the CDN.
@@ -181,6 +184,15 @@ layers.explore_staleness(lab)
 # | CDN | yes, everyone near an edge | its `s-maxage` (else `max-age`) | you, with the CDN's purge API, at every edge |
 # | app cache (Redis) | yes, all app servers | its TTL | you: delete the key on write |
 # | query cache | yes | none: any write to the table empties it | the database, automatically |
+#
+# A word on that last row. MySQL's query cache worked exactly like this, and it was
+# removed in MySQL 8.0 (its global lock and its all-or-nothing invalidation cost more
+# than it saved); PostgreSQL never had one. Today the database layer is the buffer pool
+# (pages in memory, always correct) and, where people want results cached, a
+# **result cache they run themselves** in front of the database: a proxy such as
+# ProxySQL, or a read replica with a materialised view. The lab's query cache plays
+# that role: correct because every write to the table empties it, useful only for
+# tables that are read far more often than written.
 #
 # Use the layer closest to the user **that can still serve a correct answer**. A price
 # that must be right within a minute can sit in browsers for 30 s and in the CDN for
@@ -216,25 +228,31 @@ layers.explore_leak(lab)
 # %% [markdown]
 # ### What to notice
 #
-# * With `public, max-age=60`, **29 of the 30 users** saw another user's account: the
+# * With `public, max-age=60`, **{claim:leaked_users} of the 30 users** saw another user's account: the
 #   first user's page is served to everyone for the next minute, then the next one's.
 # * Choose `private, max-age=60`: every user sees only their own page. `private` means
 #   "only the user's own browser may store this", so the CDN passes it through. The
 #   caption confirms the CDN holds **no** copy of `/account`.
 # * Now tick **two users per laptop** (a family computer). With `private, max-age=60`,
 #   the second person on a laptop is shown the first one's page, from the **browser**.
-#   `Vary: Cookie` tells the browser the page depends on the session cookie, so it keeps
-#   one copy per signed-in user; `no-cache` (always revalidate) also fixes it.
+#   `Vary: Cookie` tells the browser the stored page only answers a request with the
+#   same cookie. A browser keeps **one** response per URL: when the cookie differs, the
+#   lookup is a miss and the new user's page replaces the old one. It is not one copy
+#   per user, but it is never the wrong user's. `no-cache` (always revalidate) also fixes it.
+# * Never rely on `Vary: Cookie` to keep users apart at a **CDN**: vendors differ. Some
+#   refuse to cache such responses, some ignore `Vary` on cookies, some strip cookies
+#   before the cache key is made. `private` is the header every shared cache must obey.
 # * An `Authorization` header protects a response from shared caches by default
-#   (RFC 9111, section 3.5), but `public` overrides exactly that protection; a session
-#   cookie is not protected at all.
+#   (RFC 9111, section 3.5). Three directives lift that protection: `public`,
+#   `s-maxage` and `must-revalidate` each let a shared cache store a response to a
+#   request that carried `Authorization`. A session cookie is not protected at all.
 #
 # ## Exercises
 #
 # Replace each `...` and run the cell. `.hint()` gives a nudge, `.solution()` one answer.
 
 # %%
-ex = layers.exercises(lab)
+ex = layers.exercises(lab=lab)
 for endpoint, requirement in layers.REQUIREMENTS.items():
     print(f"{endpoint:8} {requirement}")
 
