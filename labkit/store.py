@@ -379,33 +379,28 @@ class MemoryStore(Store):
         self.stats.add(deletes=1)
         return True
 
-    def compare_and_set(self, key, expected, value, ttl_seconds=None):
+    def _set_if(self, key: str, text: str, ttl_seconds: Any, accept: Any) -> bool:
+        """Store ``text`` if ``accept(current value or None)``, under the lock (atomic)."""
         full = self.k(key)
-        text = check_value(value)
         ttl = check_ttl(ttl_seconds)
         self._tick()
         with self._lock:
             item = self._live(full)
-            current = None if item is None else item[0]
-            if current != expected:
+            if not accept(None if item is None else item[0]):
                 return False
             self._data[full] = (text, self._deadline(self.clock.now(), ttl))
         self.stats.add(sets=1)
         return True
 
+    def compare_and_set(self, key, expected, value, ttl_seconds=None):
+        return self._set_if(key, check_value(value), ttl_seconds, lambda current: current == expected)
+
     def set_if_newer(self, key, value, version, ttl_seconds=None):
-        full = self.k(key)
-        text = versioned(value, version)
-        ttl = check_ttl(ttl_seconds)
-        self._tick()
-        with self._lock:
-            item = self._live(full)
-            current = None if item is None else unversioned(item[0])[0]
-            if current is not None and current >= version:
-                return False
-            self._data[full] = (text, self._deadline(self.clock.now(), ttl))
-        self.stats.add(sets=1)
-        return True
+        def older(current: str | None) -> bool:
+            held = None if current is None else unversioned(current)[0]
+            return held is None or held < version
+
+        return self._set_if(key, versioned(value, version), ttl_seconds, older)
 
     def incr(self, key: str, amount: int = 1) -> int:
         full = self.k(key)
@@ -615,26 +610,20 @@ class RedisStore(Store):
         self.stats.add(deletes=removed)
         return bool(removed)
 
-    def compare_and_set(self, key, expected, value, ttl_seconds=None):
-        full = self.k(key)
-        text = check_value(value)
-        ttl = check_ttl(ttl_seconds)
+    def _script_set(self, script: Any, key: str, args: list[Any]) -> bool:
         self._tick()
-        args = ["1" if expected is None else "0", expected or "", text, _ms(ttl) or 0]
-        ok = bool(int(self._cas(keys=[full], args=args)))
+        ok = bool(int(script(keys=[self.k(key)], args=args)))
         if ok:
             self.stats.add(sets=1)
         return ok
 
+    def compare_and_set(self, key, expected, value, ttl_seconds=None):
+        text, px = check_value(value), _ms(check_ttl(ttl_seconds)) or 0
+        return self._script_set(self._cas, key, ["1" if expected is None else "0", expected or "", text, px])
+
     def set_if_newer(self, key, value, version, ttl_seconds=None):
-        full = self.k(key)
-        text = versioned(value, version)
-        ttl = check_ttl(ttl_seconds)
-        self._tick()
-        ok = bool(int(self._newer(keys=[full], args=[int(version), text, _ms(ttl) or 0])))
-        if ok:
-            self.stats.add(sets=1)
-        return ok
+        text, px = versioned(value, version), _ms(check_ttl(ttl_seconds)) or 0
+        return self._script_set(self._newer, key, [int(version), text, px])
 
     def incr(self, key: str, amount: int = 1) -> int:
         import redis

@@ -289,7 +289,7 @@ def test_concurrent_versioned_writers_end_with_the_highest_version(store):
     for t in threads:
         t.join()
     assert unversioned(store.get("row:hot")) == (40, "v40")
-    assert 40 in stored and stored == sorted(stored)         # each accepted write was newer
+    assert 40 in stored and store.stats.sets == len(stored)  # the newest always lands; refused ones wrote nothing
 
 
 # -- wrappers --------------------------------------------------------------------------------
