@@ -224,9 +224,11 @@ ex["leaks"].check(balances_headers, user_pages_headers)
 # `private` forbids shared caches (the CDN) from storing the response; the user's own
 # browser may still keep it. `no-store` goes further and keeps money out of every cache,
 # which also helps on a shared computer. `no-cache` lets the browser store the page and
-# revalidate it each time. Adding `Vary: Cookie` to a `public` response would also stop
-# this leak, but then the CDN keeps one copy per user and almost never reuses one
-# (only {claim:vary_cookie_cdn_hit_ratio:.0%} of those page views were CDN hits here): all of the risk for none of the gain.
+# revalidate it each time. Adding `Vary: Cookie` to a `public` response stops the leak
+# in this lab's CDN, but that CDN then keeps one copy per user and almost never reuses
+# one (only {claim:vary_cookie_cdn_hit_ratio:.0%} of those page views were CDN hits here). Real CDNs differ: some
+# ignore `Vary: Cookie` or strip cookies before the cache key is made, and would leak.
+# Never rely on it to keep users apart; `private` is the header every shared cache obeys.
 # </details>
 #
 # **2. Fix the stampede, and the latency.** Choose the landing page's stampede defense
