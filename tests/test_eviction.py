@@ -100,6 +100,52 @@ def test_replaying_in_windows_equals_one_replay(policy):
     assert round(sum(r * s for r, s in zip(windows, sizes, strict=True))) == whole
 
 
+@pytest.mark.parametrize("name", list(TRACES))
+@pytest.mark.parametrize("policy", [*eviction.POLICIES, "tinylfu-libcachesim"])
+def test_fast_loop_and_readable_access_give_the_same_hits(policy, name):
+    keys = TRACES[name][:30_000].tolist()
+    for capacity in (3, 500):
+        params = {}
+        if policy == "tinylfu-libcachesim":
+            policy, params = "tinylfu", eviction.POLICY_CLASSES["tinylfu"].libcachesim_params(capacity)
+        fast, readable = (eviction.make_policy(policy, capacity, **params) for _ in range(2))
+        fast.prepare(keys)
+        readable.prepare(keys)
+        assert fast.run(keys) == sum(1 for key in keys if readable.access(key)), capacity
+        assert fast.cached_keys() == readable.cached_keys()
+
+
+@pytest.mark.parametrize("name", list(TRACES))
+def test_the_exercise_reference_answers_equal_the_lab_simulator(name):
+    from labkit.eviction.answers import LearnerClock, LearnerSieve
+
+    trace = TRACES[name][:20_000]
+    for capacity in (1, 4, 300):
+        assert LearnerSieve(capacity).run(trace.tolist()) == eviction.simulate(trace, "sieve", capacity).hits
+        assert LearnerClock(capacity).run(trace.tolist()) == eviction.simulate(trace, "clock", capacity).hits
+
+
+def test_a_policy_needs_only_access():
+    class MRU(eviction.Policy):
+        def __init__(self, capacity, *, seed=0):
+            super().__init__(capacity, seed=seed)
+            self.keys = []
+
+        def access(self, key):
+            if key in self.keys:
+                self.keys.remove(key)
+                self.keys.append(key)
+                return True
+            if len(self.keys) >= self.capacity:
+                self.keys.pop()  # the most recently used goes
+            self.keys.append(key)
+            return False
+
+    assert MRU(100).run(list(range(101)) * 50) > 4_000  # MRU is what a loop wants
+    with pytest.raises(LabError, match="does not list its keys"):
+        MRU(1).cached_keys()
+
+
 @pytest.mark.parametrize("policy", ["lru", "fifo", "clock", "sieve", "lfu", "arc"])
 def test_loop_one_longer_than_the_cache_defeats_recency_and_frequency(policy):
     assert eviction.simulate(list(range(101)) * 50, policy, 100).hits == 0
@@ -239,6 +285,15 @@ def test_shards_estimate_is_within_four_points_at_a_ten_percent_sample():
         assert eviction.sampling_error(trace, policy, [500, 2_000, 5_000], 0.1) < 0.04
 
 
+def test_shards_lru_estimate_matches_the_exact_one_pass_curve():
+    trace = lesson.sizing_trace()
+    sizes = lesson.SIZING_CAPACITIES
+    exact = eviction.lru_curve(trace).hit_ratios(sizes)
+    sampled = eviction.hit_ratio_curve(trace, "lru", sizes, sample_rate=0.1)
+    assert np.max(np.abs(sampled - exact)) < 0.02
+    assert np.all(np.diff(sampled) > 0)  # the estimate rises with the size, as the true curve does
+
+
 def test_oracle_general_round_trip_and_csv(tmp_path):
     trace = np.array([5, 7, 5, 9, 7, 5])
     path = eviction.write_oracle_general(trace, tmp_path / "t.oracleGeneral")
@@ -254,8 +309,10 @@ def test_oracle_general_round_trip_and_csv(tmp_path):
 MODERN = lesson.POLICY_SETS["modern: lru sieve s3fifo arc tinylfu"]
 
 
-def test_section1_loop_table():
-    results = eviction.table(list(range(101)) * 50, 100)
+def test_section1_loop_table(capsys):
+    assert eviction.table(list(range(101)) * 50, 100) is None  # prints; shows no raw dict under the cell
+    assert "LRU" in capsys.readouterr().out
+    results = lesson.loop_hit_ratios(list(range(101)) * 50, 100)
     assert results["lru"] == results["fifo"] == results["sieve"] == 0
     assert results["s3fifo"] > 0.85 and results["tinylfu"] > 0.85
     assert results["opt"] >= max(results.values())
@@ -299,14 +356,25 @@ def test_section3_lfu_never_recovers_and_the_others_do():
 
 
 def test_explore_redraws_from_memory_and_titles_state_the_finding():
-    plot = eviction.explore()
+    plot = eviction.explore(warm_up=False)
     assert isinstance(next(iter(plot.controls.values())).value, int)  # the first control: a slider
     assert plot.axes[1].get_title() == "At 5%: W-TinyLFU best, 10 points under OPT"
-    assert plot.axes[0].get_title() == "W-TinyLFU leads, LRU trails; none reaches OPT"
+    assert plot.axes[0].get_title() == "LRU trails at every size; none reaches OPT"
     plot.set(percent=20)
     assert plot.redraws == 2 and plot.axes[1].get_title().startswith("At 20%")
     timeline = eviction.explore_timeline()
     assert timeline.axes[0].get_title().endswith("LFU never recovers")
+
+
+@pytest.mark.parametrize("percent", lesson.CAPACITY_PERCENTS)
+@pytest.mark.parametrize("alpha", lesson.ALPHAS)
+def test_the_two_titles_never_disagree(percent, alpha):
+    """The curve panel names no leader; the bar panel names the best at the slider's size."""
+    left, right = lesson.comparison_titles("zipf+scan", percent, "modern: lru sieve s3fifo arc tinylfu", alpha)
+    here = lesson.compare("zipf+scan", percent, MODERN, alpha)
+    best = max(MODERN, key=here.__getitem__)
+    assert right.startswith(f"At {percent}%: {lesson.LABELS[best]} best")
+    assert "leads" not in left and not any(lesson.LABELS[p] in left for p in MODERN if p != "lru")
 
 
 # --------------------------------------------------------------- exercises
@@ -322,20 +390,54 @@ def test_exercise_workloads():
     assert not ex.workloads.check(...)
 
 
-def test_exercise_loop(capsys):
-    ex = eviction.exercises()
-    assert ex.loop.check(list(range(101)) * 50)
-    assert not ex.loop.check(list(range(50)) * 50)  # fits: LRU hits
-    assert not ex.loop.check(list(range(100_000)))  # no reuse: nobody hits
-    assert not ex.loop.check(...)
-    assert "replace the ..." in capsys.readouterr().out
-
-
 def test_exercise_redis_policy():
     ex = eviction.exercises()
     assert ex.redis_policy.check("volatile-lfu") and ex.redis_policy.check("volatile-lru")
     for wrong in ("allkeys-lru", "allkeys-lfu", "noeviction", "volatile-random", "volatile-ttl", "lru"):
         assert not ex.redis_policy.check(wrong)
+
+
+def test_every_exercise_passes_its_reference_and_refuses_each_mistake_by_name():
+    ex = eviction.exercises()
+    assert [e.kind for e in ex.values()] == ["choice", "implement", "value", "choice"]
+    for exercise in ex.values():
+        assert exercise.check(exercise.reference()), exercise.name
+        assert len(exercise.mistakes()) >= 2
+        for name, wrong in exercise.mistakes().items():
+            assert not exercise.check(wrong), (exercise.name, name)
+            assert name in exercise.last_feedback, (exercise.name, name, exercise.last_feedback)
+
+
+def test_sieve_exercise_shows_the_first_divergence_and_accepts_clock_when_asked():
+    from labkit.eviction.answers import MISTAKES, LearnerClock
+    from labkit.eviction.replay import divergence_rows, first_divergence, replay
+
+    ex = eviction.exercises()
+    assert ex.sieve.check(LearnerClock)  # the learner's choice: name = "clock"
+    assert not ex.sieve.check(...) and "replace the ..." in ex.sieve.last_feedback
+    keys = list(lesson._SMALL_TRACE)
+    expected = replay(eviction.POLICY_CLASSES["sieve"](4), keys).hits
+    got = replay(MISTAKES["moves survivors to the head"](4), keys).hits
+    at = first_divergence(expected, got).request
+    assert expected[:at] == got[:at] and expected[at] != got[at]
+    rows = divergence_rows(keys, expected, got, at)
+    assert rows[-1]["request #"] == at and rows[-1]["key"] == keys[at] and rows[-1]["reference"] != rows[-1]["yours"]
+    assert not ex.sieve.check(MISTAKES["moves survivors to the head"])
+    assert f"first different at request #{at} (key {keys[at]})" in ex.sieve.last_feedback
+
+
+def test_a_never_ending_hand_is_stopped_and_named():
+    from labkit.eviction.answers import MISTAKES
+    from labkit.eviction.replay import replay
+
+    stuck = replay(MISTAKES["never clears the visited bit"](4), list(lesson._SMALL_TRACE), seconds=0.3)
+    assert stuck.timed_out and len(stuck.hits) == 8  # every key visited, then the first newcomer
+
+
+def test_sizing_exercise_reference_reaches_the_target_and_half_of_it_does_not():
+    answer = lesson.sizing_answer()
+    assert lesson.sizing_hit_ratio(answer) >= lesson.SIZING_TARGET
+    assert lesson.sizing_hit_ratio(answer // 2) < lesson.SIZING_TARGET
 
 
 # ------------------------------------------------------------- real Redis
@@ -404,7 +506,9 @@ def test_demo_uses_a_lab_owned_server_when_no_binary(monkeypatch, redis_url, red
 
 
 @pytest.mark.skipif(redis_server_binary() is None, reason="no redis-server binary")
-def test_show_redis_demo_starts_and_stops_its_own_server(capsys):
-    fig = eviction.show_redis_demo(None)
+def test_show_redis_demo_starts_and_stops_its_own_server_and_draws(capsys, monkeypatch):
+    shown = []
+    monkeypatch.setattr("labkit.charts.show", lambda fig, alt=None: shown.append(fig))
+    assert eviction.show_redis_demo(None) is None  # no <Figure size ...> text under the cell
     assert "throwaway redis-server" in capsys.readouterr().out
-    assert fig.axes[0].get_title().startswith("A one-off fill flushed LRU's hot keys")
+    assert shown and shown[0].axes[0].get_title().startswith("A one-off fill flushed LRU's hot keys")

@@ -2,16 +2,19 @@
 
 A fast in-process simulator of thirteen policies - from FIFO and LRU to SIEVE,
 S3-FIFO, ARC, W-TinyLFU, Redis's sampled approximations and Belady's optimum -
-plus the charts and exercises of notebook 05 and a demo of real evictions on a
-redis-server the lab owns.
+a SHARDS sampler for hit-ratio curves, and a demo of real evictions on a
+redis-server the lab owns.  The package exports the engine; the lesson layer
+(``explore``, ``explore_timeline``, ``table``, ``show_redis_demo``,
+``exercises``) loads on first use.
 
 >>> from labkit import eviction, workloads
 >>> trace = workloads.zipf(100_000, 10_000, alpha=0.8)
 >>> eviction.simulate(trace, "sieve", 1_000).hit_ratio  # doctest: +SKIP
 """
 
-from . import lesson
-from .lesson import exercises, explore, explore_timeline, show_redis_demo, table
+import importlib
+from typing import Any
+
 from .policies import POLICY_CLASSES, Policy, next_use_positions
 from .redis_demo import DEMO_POLICIES, RedisDemo, RedisRun, real_eviction_demo, redis_config
 from .simulator import (
@@ -51,7 +54,6 @@ __all__ = [
     "write_oracle_general",
     "next_use_positions",
     "as_trace",
-    "lesson",
     "explore",
     "explore_timeline",
     "table",
@@ -63,3 +65,13 @@ __all__ = [
     "real_eviction_demo",
     "redis_config",
 ]
+
+_LESSON = {"explore", "explore_timeline", "table", "show_redis_demo", "exercises", "sizing_trace"}
+
+
+def __getattr__(name: str) -> Any:
+    if name == "lesson":
+        return importlib.import_module(".lesson", __name__)
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.eviction' has no attribute {name!r}")

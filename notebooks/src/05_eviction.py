@@ -11,12 +11,14 @@
 #   how far each one stays below the clairvoyant optimum (Belady's OPT).
 # - Which traffic shapes break which policies: one-off scans, loops, moving hot sets.
 # - How Redis approximates LRU and LFU by sampling, and what `maxmemory-policy` does on a real server.
-# - How to pick a policy from the shape of your own workload.
+# - How to pick a policy from the shape of your own workload, and how much memory to give it
+#   from a *sampled* hit-ratio curve (SHARDS).
+# - You will **write SIEVE yourself** and have the lab replay it against its own simulator.
 #
 # **What you need**: [00 · Start here](00_start_here.ipynb) (hits, misses, hit ratio). No Redis
 # server of your own: the real-Redis part starts a throwaway one when `redis-server` is installed.
 #
-# **Time**: 40 minutes (25 teaching + 15 exercises).
+# **Time**: 40 minutes (20 teaching + 20 exercises).
 
 # %%
 import labkit
@@ -32,24 +34,34 @@ store = labkit.start("05")
 # in order, fifty times over, through a cache with room for 100 of them.
 
 # %%
+labkit.widgets.predict(
+    "The cache holds 100 of the loop's 101 keys (99%). What hit ratio does LRU get?",
+    ["about 99%", "about half", "about 1%", "zero"],
+    notebook="05", name="lru-loop-hits",
+)
+
+# %%
 loop_trace = list(range(101)) * 50
 eviction.table(loop_trace, capacity=100)
 
 # %% [markdown]
-# **What to notice**: LRU, FIFO and SIEVE hit *nothing*, although the cache holds 99% of
-# the keys. Each of them throws out the key that was used longest ago - which, in a loop, is
-# exactly the next one needed. S3-FIFO and W-TinyLFU refuse to let every newcomer push out
-# a key that already proved itself, so most of the loop stays cached. OPT (Belady, 1966)
-# evicts the key needed furthest in the future; no real cache can know that, so it is the
-# ceiling every chart below draws as a dashed line.
+# **What to notice**: LRU, FIFO and SIEVE hit *nothing* (LRU: {claim:loop_lru_hit_ratio:.0%}),
+# although the cache holds 99% of the keys. LRU throws out the key used longest ago - in a
+# loop, exactly the next one needed. FIFO throws out the oldest entry, which in a loop is the
+# same key. SIEVE spares only keys that were hit since its hand last passed, and in this loop
+# no key is ever hit while cached, so it behaves like FIFO. S3-FIFO and W-TinyLFU refuse to let
+# every newcomer push out a key that already proved itself, so most of the loop stays cached
+# (W-TinyLFU: {claim:loop_tinylfu_hit_ratio:.0%}). OPT (Belady, 1966) evicts the key needed
+# furthest in the future; no real cache can know that, so it is the ceiling every chart below
+# draws as a dashed line.
 #
 # | policy | evicts | remembers |
 # |---|---|---|
 # | FIFO | the oldest entry | nothing |
 # | LRU | the least recently used entry | the order of last use |
 # | LFU | the entry with the fewest hits | a hit count per entry |
-# | CLOCK | the oldest entry not hit since the hand last passed | one bit per entry |
-# | SIEVE (NSDI 2024) | like CLOCK, but new entries join at the head | one bit per entry |
+# | CLOCK | the oldest entry not hit since the hand last passed; survivors go round again as if moved to the head | one bit per entry |
+# | SIEVE (NSDI 2024) | like CLOCK, but survivors stay in place as the hand sweeps past them, so new entries face the hand sooner | one bit per entry |
 # | S3-FIFO (SOSP 2023) | new entries first, from a small probation queue | a 2-bit counter and a ghost list |
 # | ARC (FAST 2003) | from a recency list or a frequency list, adapting the split | two ghost lists |
 # | W-TinyLFU (Caffeine) | whoever is asked for less often: the newcomer or the old entry | aged request counts |
@@ -77,13 +89,15 @@ eviction.explore()
 # - LRU is last at every size: every key the batch job touches becomes "most recently used"
 #   and pushes out a popular key. Policies that make a newcomer earn its place (S3-FIFO,
 #   W-TinyLFU) or remember frequency (ARC, SIEVE's visited bit) keep the popular keys.
-# - No policy reaches OPT. At 5% of the keys W-TinyLFU is best and still about ten points
-#   below it: the remaining gap is what knowing the future is worth.
+# - No policy reaches OPT. At 5% of the keys {claim:best_at_5} is best and still
+#   {claim:best_at_5_gap_points:.0f} points below it: the remaining gap is what knowing the future is worth.
+#   The bar chart's title names the best policy at the slider's size only; the leader can change
+#   with the size.
 # - Move the slider: the gap between policies is widest when the cache is small, and shrinks
 #   as the cache grows - with enough memory, the policy matters less.
 # - Switch the trace to **loop** (LRU, FIFO, CLOCK, SIEVE, ARC and LFU score 0 at every size
 #   below 100%) and to **zipf**; switch the policy set to **redis** to see Redis's sampled LRU
-#   and LFU next to the exact ones.
+#   and LFU next to the exact ones. The Zipf alpha slider sets how skewed the popularity is.
 
 # %% [markdown]
 # ## 3 · When the hot set moves
@@ -105,7 +119,7 @@ eviction.explore_timeline()
 # %% [markdown]
 # **What to notice**: plain LFU never recovers. Its counts for yesterday's stories never
 # fade, so the new hot keys, starting at one hit, are evicted before they can catch up; by the
-# last quarter it hits less than half as often as in the first. LRU only looks at recency, so
+# last quarter it hits {claim:lfu_last_over_first:.0%} as often as in the first. LRU only looks at recency, so
 # it adapts at once (but was never good). ARC and S3-FIFO dip and recover within a few
 # windows; W-TinyLFU halves its counts every ten cache-sizes of requests, which is why it
 # recovers, more slowly. "Frequency" is only useful if it also forgets.
@@ -114,15 +128,18 @@ eviction.explore_timeline()
 # ## 4 · Redis: `maxmemory` and `maxmemory-policy`
 #
 # Redis does not keep an exact LRU order: on each eviction it samples a handful of keys
-# (`maxmemory-samples`, default 5) and evicts the worst of those. Its LFU keeps an 8-bit
+# (`maxmemory-samples`, default 5) and evicts the worst of those. Since Redis 3.0 it also keeps
+# an *eviction pool* of the 16 best candidates across samples, so a good victim seen once is not
+# forgotten; the lab's simulated Redis policies leave the pool out, which makes them slightly
+# worse than the real thing. Its LFU keeps an 8-bit
 # logarithmic counter per key that grows more slowly the higher it gets and decays over
 # time. The `volatile-*` policies only ever evict keys that have a TTL; `noeviction` evicts
 # nothing and rejects writes once memory is full.
 #
 # The experiment below runs on a **real** redis-server that the lab starts for this purpose
 # (it never touches your own server's settings). It writes 200 hot keys and reads each 20
-# times, then writes 2,000 cold keys once each into a memory limit that holds about 700 of
-# them. fakeredis accepts `CONFIG SET maxmemory` but never evicts, so without a
+# times, then writes 2,000 cold keys once each into a memory limit that holds only a few hundred
+# of them (the printout says how many). fakeredis accepts `CONFIG SET maxmemory` but never evicts, so without a
 # `redis-server` program the cell says so and you rely on the simulator above.
 
 # %%
@@ -138,10 +155,10 @@ eviction.show_redis_demo(store)
 # %% [markdown]
 # **What to notice**: `allkeys-lru` kept almost none of the hot keys - the cold fill was more
 # recent, so it looked more valuable. `allkeys-lfu` kept nearly all of them, because 20 reads
-# lifted their counters above a newcomer's. `allkeys-random` kept a few dozen: each of some
-# 1,500 evictions picks any key at all, and few early keys survive that many draws.
-# `noeviction` kept everything and answered the extra writes with OOM errors instead. The simulator, replaying the same requests, predicts the same
-# outcome. (Redis's LRU clock ticks once a second, so the demo pauses a second before the cold
+# lifted their counters above a newcomer's. `allkeys-random` kept a few dozen: each of well over
+# a thousand evictions picks any key at all, and few early keys survive that many draws.
+# `noeviction` kept everything and answered the extra writes with OOM errors instead. The
+# simulator, replaying the same requests, predicts the same outcome. (Redis's LRU clock ticks once a second, so the demo pauses a second before the cold
 # fill; keys touched within the same second look equally idle to it.)
 
 # %% [markdown]
@@ -172,26 +189,111 @@ ex.workloads.check(answer)
 # </details>
 
 # %% [markdown]
-# ### Exercise 2 · Break LRU with a trace of your own
-# Build a trace on which an LRU cache of **100** keys gets (almost) no hits, although
-# Belady's OPT, with the same cache, hits at least half the requests. Then explain to a
-# neighbour why LRU fails on it.
+# ### Exercise 2 · Write SIEVE
+# Write SIEVE as a policy class. A hit sets the key's *visited* bit. On a miss with a full
+# cache, a hand walks from the oldest key towards the newest: a visited key is spared - its
+# bit cleared, and it **stays where it is** - and the first unvisited key is evicted. New keys
+# join at the newest end; when the hand passes the newest key it starts again at the oldest.
+# (Prefer CLOCK? Write that and set `name = "clock"`.)
+#
+# The check replays your class and the lab's simulator on four traces and compares the hit
+# counts exactly; if they differ it shows the first request where they part.
 
 # %%
-my_trace = ...
-ex.loop.check(my_trace)
+class MySieve(eviction.Policy):
+    """SIEVE: new keys join at the head; a hand walks from the tail (oldest) towards
+    the head, sparing keys visited since it last passed (clearing their bit, leaving
+    them in place) and evicting the first unvisited key."""
+
+    name = "sieve"   # or "clock" if you write CLOCK instead
+
+    def __init__(self, capacity, *, seed=0):
+        ...
+
+    def access(self, key):
+        """Return True on a hit; on a miss, evict if full, then admit the key."""
+        ...
+
+
+ex.sieve.check(MySieve)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# `my_trace = list(range(101)) * 50`. A loop one key longer than the cache: when key *k* is
-# needed again, the 100 other keys have been used since, so LRU has just evicted it - and it
-# evicts the next key needed, every time. OPT instead keeps most of the loop and sacrifices
-# one slot.
+# ```python
+# class MySieve(eviction.Policy):
+#     name = "sieve"
+#
+#     def __init__(self, capacity, *, seed=0):
+#         super().__init__(capacity, seed=seed)
+#         self.queue = []      # index 0 is the oldest; new keys are appended
+#         self.visited = {}
+#         self.hand = 0        # index of the next key the hand looks at
+#
+#     def access(self, key):
+#         if key in self.visited:
+#             self.visited[key] = True
+#             return True
+#         if len(self.queue) >= self.capacity:
+#             self.evict()
+#         self.queue.append(key)
+#         self.visited[key] = False
+#         return False
+#
+#     def evict(self):
+#         while True:
+#             if self.hand >= len(self.queue):    # past the newest: back to the oldest
+#                 self.hand = 0
+#             key = self.queue[self.hand]
+#             if self.visited[key]:
+#                 self.visited[key] = False       # spared, and it stays where it is
+#                 self.hand += 1
+#             else:
+#                 del self.queue[self.hand]       # the hand now points at the next newer key
+#                 del self.visited[key]
+#                 if self.hand >= len(self.queue):
+#                     self.hand = 0               # so the newcomer is looked at last
+#                 return
+# ```
+#
+# The common slips, each of which the check recognises: moving a spared key to the newest end
+# (that is CLOCK), never clearing the visited bit (the hand then goes round forever once every
+# key is visited), starting the hand at the oldest key on every eviction instead of where it
+# stopped, and marking new keys as visited.
 # </details>
 
 # %% [markdown]
-# ### Exercise 3 · Keys that must never be evicted
+# ### Exercise 3 · How much memory for a 70% hit ratio?
+# Simulating every candidate size on a full trace is slow when the trace is a day of traffic.
+# **SHARDS** (Waldspurger et al., FAST 2015) samples keys instead of requests: it keeps every
+# request for about 10% of the keys (chosen by a hash) and simulates that sample with 10% of the
+# memory. For LRU on this trace, the sampled curve lies within {claim:shards_lru_error_points:.1f}
+# points of the exact one at every size below, at a tenth of the work.
+#
+# The cell below estimates S3-FIFO's hit ratio at five sizes from a 10% sample. Choose the
+# **smallest** of these sizes that reaches a 70% hit ratio; the check runs the full simulation.
+
+# %%
+trace = eviction.sizing_trace()
+sizes = [1_250, 2_500, 5_000, 10_000, 20_000]
+estimate = eviction.hit_ratio_curve(trace, "s3fifo", sizes, sample_rate=0.1)
+for size, hits in zip(sizes, estimate):
+    print(f"{size:>7,} objects: about {hits:.1%} hits")
+
+# %%
+my_capacity = ...
+ex.sizing.check(my_capacity)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# `my_capacity = {claim:sizing_capacity}`: the first size whose estimate reaches 70%. Half of
+# it falls well short, and twice as much buys hit ratio nobody asked for. In production the
+# trace is billions of requests, and a 1% or 0.1% sample still gives a usable curve.
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · Keys that must never be evicted
 # Your Redis holds cached pages (with a TTL) and feature flags that must never disappear
 # (no TTL). Which `maxmemory-policy` do you set?
 
@@ -219,7 +321,10 @@ ex.redis_policy.check(answer)
 #   closer to the optimum, at the cost of a little bookkeeping. Frequency must fade, or it
 #   clings to yesterday's hot keys.
 # - Measure against OPT: the gap tells you whether a better policy or more memory is the
-#   cheaper fix.
+#   cheaper fix. Size the memory from a hit-ratio curve; SHARDS gets that curve from a small
+#   sample of the keys.
+# - SIEVE is CLOCK with one change - survivors stay in place - and that one change is what
+#   lets it drop one-hit wonders quickly.
 # - In Redis, `maxmemory-policy` is a choice per instance: `allkeys-lfu` for skewed caches,
 #   `volatile-*` when some keys must stay, never `noeviction` for a cache.
 #
@@ -237,7 +342,10 @@ ex.redis_policy.check(answer)
 # - C. A. Waldspurger, N. Park, A. Garthwaite, I. Ahmad, "Efficient MRC Construction with
 #   SHARDS", *USENIX FAST*, 2015 (estimate hit-ratio curves from a sample of keys:
 #   `eviction.hit_ratio_curve(..., sample_rate=0.1)`).
-# - Redis documentation, "Key eviction": https://redis.io/docs/latest/develop/reference/eviction/
+# - Redis documentation, "Key eviction" (sampling, `maxmemory-samples`, the approximated LRU and LFU):
+#   https://redis.io/docs/latest/develop/reference/eviction/
+# - S. Sanfilippo, "Random notes on improving the Redis LRU algorithm" (the 16-key eviction pool of
+#   Redis 3.0): http://antirez.com/news/109
 # - libCacheSim, the simulator the tests compare against: https://github.com/1a1a11a/libCacheSim
 # - Caffeine wiki, "Efficiency": https://github.com/ben-manes/caffeine/wiki/Efficiency
 
