@@ -10,12 +10,29 @@ import pytest
 from labkit.clock import VirtualClock
 from labkit.errors import LabError
 from labkit.failures import (
-    BloomFilter, Bulkhead, CacheDown, CacheTimeout, ChargeClock, CircuitBreaker, Defenses, FaultyStore,
-    Incident, Traffic, bits_for, expected_false_positive_rate, optimal_hashes, replay,
+    BloomFilter,
+    Bulkhead,
+    CacheDown,
+    CacheTimeout,
+    ChargeClock,
+    CircuitBreaker,
+    Defenses,
+    FaultyStore,
+    Incident,
+    Traffic,
+    bits_for,
+    expected_false_positive_rate,
+    optimal_hashes,
+    replay,
 )
 from labkit.failures.checks import WARM_PLAN, check_warming_plan
 from labkit.failures.incidents import (
-    COLD, METASTABLE, OUTAGE, cold_run, metastable_run, outage_run,
+    COLD,
+    METASTABLE,
+    OUTAGE,
+    cold_run,
+    metastable_run,
+    outage_run,
 )
 from labkit.failures.negative import penetration
 from labkit.failures.slow import slow_cache
@@ -90,7 +107,7 @@ def test_bulkhead_refuses_beyond_its_limit_and_counts():
 def _faulty(timeout=0.25):
     clock = VirtualClock()
     charge = ChargeClock(clock)
-    store = FaultyStore(MemoryStore(charge, namespace="test-faults"), charge, timeout_seconds=timeout)
+    store = FaultyStore(MemoryStore(charge, namespace="test-faults"), timeout_seconds=timeout)
     store.set("k", "v")
     charge.take()
     return store, charge
@@ -260,7 +277,7 @@ def test_negative_caching_cuts_absent_queries_at_a_bounded_staleness():
     assert none.db_queries_for_absent_per_second > 100
     assert short.db_queries_for_absent_per_second * 5 < none.db_queries_for_absent_per_second
     assert none.false_not_found == 0
-    assert 0 < short.false_not_found and short.oldest_false_not_found_seconds <= 10.0
+    assert short.false_not_found > 0 and short.oldest_false_not_found_seconds <= 10.0
     # 200 ids at 1 read/s each with a 10 s TTL: about 200 / (1 + 10) queries/s at most
     assert short.db_queries_for_absent_per_second <= 200 / 11 * 1.1
 
@@ -382,3 +399,20 @@ def test_notebook_on_real_redis_leaves_the_learners_server_as_it_was(redis_url, 
              "clients": learner.config_get("timeout")}
     assert after == before, "the learner's server changed"
     assert _redis_servers_under(str(tmp_path)) == [], "a lab-started redis-server outlived the notebook"
+
+
+@pytest.mark.parametrize("backend", ["memory", "fakeredis"])
+def test_every_data_command_goes_through_the_fault_but_cleanup_does_not(backend):
+    import labkit
+
+    inner = (MemoryStore(namespace="test-faults-all") if backend == "memory"
+             else labkit.connect("fakeredis://", namespace="test-faults-all"))
+    store = FaultyStore(inner, timeout_seconds=0.01)
+    store.set("n", "1")
+    store.inject("refuse")
+    for call in (lambda: store.get("n"), lambda: store.incr("n"), lambda: store.set_if_newer("v", "x", 2),
+                 lambda: store.get_many(["n"]), lambda: store.expire("n", 5), lambda: store.delete("n")):
+        with pytest.raises(CacheDown):
+            call()
+    assert store.scan_keys("*") == ["n"] and store.prefix == inner.prefix
+    assert store.reset() == 1, "the lab's own cleanup works while the cache is down"

@@ -26,8 +26,8 @@ __all__ = [
     "DatabaseCapacity", "Defenses", "Incident", "ReplayReport", "Traffic", "replay",
 ]
 
-_LESSON = {"explore_outage", "explore_slow_cache", "explore_cold_start", "explore_penetration",
-           "explore_metastable", "live_outage", "exercises", "bloom_table"}
+_LESSON = {"explore_outage", "outage_table", "live_outage", "explore_slow_cache", "explore_cold_start",
+           "explore_penetration", "bloom_table", "explore_metastable", "exercises"}
 
 
 def __getattr__(name: str) -> Any:

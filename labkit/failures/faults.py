@@ -19,9 +19,10 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from ..clock import Clock, VirtualClock
+from ..clock import VirtualClock
 from ..errors import LabError, check_choice, check_non_negative, check_positive
 from ..store import Store
+from ..wrappers import StoreWrapper
 
 __all__ = [
     "FAULTS",
@@ -82,12 +83,13 @@ class ChargeClock:
         return charged
 
 
-class FaultyStore:
-    """Delegates the store contract to ``inner``; :meth:`inject` makes it fail.
+class FaultyStore(StoreWrapper):
+    """The store contract, forwarded to ``inner``; :meth:`inject` makes its commands fail.
+
+    Time is charged on the inner store's clock (a :class:`ChargeClock` in a replay).
 
     >>> from labkit.store import MemoryStore
-    >>> clock = VirtualClock()
-    >>> cache = FaultyStore(MemoryStore(clock), clock, timeout_seconds=0.25)
+    >>> cache = FaultyStore(MemoryStore(VirtualClock()), timeout_seconds=0.25)
     >>> cache.set("k", "v"); cache.inject("refuse")
     True
     >>> try:
@@ -100,17 +102,15 @@ class FaultyStore:
     def __init__(
         self,
         inner: Store,
-        clock: Clock,
         *,
         timeout_seconds: float | None = 0.25,
         latency_seconds: float = 0.0005,
         refuse_seconds: float = 0.001,
         seed: int = 0,
     ) -> None:
-        self.inner = inner
-        self.clock = clock
+        super().__init__(inner)
         self.timeout_seconds = None if timeout_seconds is None else check_positive(
-            "timeout_seconds", timeout_seconds, "s", "Use None for no timeout (redis-py's default).")
+            "timeout_seconds", timeout_seconds, "s", "Use None for no timeout.")
         self.latency_seconds = check_non_negative("latency_seconds", latency_seconds, "s")
         self.refuse_seconds = check_non_negative("refuse_seconds", refuse_seconds, "s")
         self.fault = "none"
@@ -161,23 +161,24 @@ class FaultyStore:
         else:
             self.clock.sleep(self.latency_seconds)
 
-    # -- the contract, each command through the fault ------------------------------------
-    def get(self, key: str) -> str | None:
-        self._pay()
-        return self.inner.get(key)
-
-    def set(self, key: str, value: str, ttl_seconds: float | None = None, *, nx: bool = False) -> bool:
-        self._pay()
-        return self.inner.set(key, value, ttl_seconds, nx=nx)
-
-    def delete(self, *keys: str) -> int:
-        self._pay()
-        return self.inner.delete(*keys)
-
-    def __getattr__(self, name: str) -> Any:
-        # Everything else (prefix, stats, reset, scan_keys, ...) is the inner store's,
-        # unfaulted: the lab's own bookkeeping must work while the "cache" is down.
-        return getattr(self.inner, name)
-
     def __repr__(self) -> str:
         return f"<FaultyStore fault={self.fault} over {self.inner!r}>"
+
+
+def _through_the_fault(name: str) -> Any:
+    forward = getattr(StoreWrapper, name)
+
+    def command(self: FaultyStore, *args: Any, **kwargs: Any) -> Any:
+        self._pay()
+        return forward(self, *args, **kwargs)
+
+    command.__name__ = command.__qualname__ = name
+    command.__doc__ = f"``{name}`` through the injected fault, then the inner store."
+    return command
+
+
+# Every data command goes through the fault; the lab's own bookkeeping (reset,
+# scan_keys, stats) does not, so cleaning up works while the "cache" is down.
+for _name in ("get", "get_many", "set", "delete", "compare_and_delete", "compare_and_set",
+              "set_if_newer", "incr", "expire", "ttl_seconds", "exists", "publish"):
+    setattr(FaultyStore, _name, _through_the_fault(_name))

@@ -13,17 +13,30 @@ from typing import Any
 import numpy as np
 
 from .. import charts
+from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, toggle
-from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from .bloom import BloomFilter, expected_false_positive_rate, optimal_hashes
 from .checks import (
-    WARM_PLAN, Breaker, NeverCloses, NoHalfOpenProbe, WithoutLimit, breaker_scenarios,
-    check_negative_ttl, check_warming_plan,
+    WARM_PLAN,
+    Breaker,
+    NeverCloses,
+    NoHalfOpenProbe,
+    WithoutLimit,
+    breaker_scenarios,
+    check_negative_ttl,
+    check_warming_plan,
 )
 from .incidents import (
-    COLD, METASTABLE, METASTABLE_FIXES, OUTAGE, OUTAGE_STRATEGIES, WARMING_PLANS,
-    cold_run, metastable_run, outage_run,
+    COLD,
+    METASTABLE,
+    METASTABLE_FIXES,
+    OUTAGE,
+    OUTAGE_STRATEGIES,
+    WARMING_PLANS,
+    cold_run,
+    metastable_run,
+    outage_run,
 )
 from .live import run_live_outage
 from .negative import penetration
@@ -73,7 +86,7 @@ def _shade(ax: Any, start: float, end: float, label: str) -> None:
 
 
 def _timeline(axes: list[Any], runs: dict[str, ReplayReport], incident: Any, shade_label: str,
-              width: int = 2) -> None:
+              width: int = 2, log_scale: bool = False) -> None:
     """DB load against capacity, success rate, p99: one line per run."""
     ax_db, ax_ok, ax_p99 = axes
     for i, (name, r) in enumerate(runs.items()):
@@ -81,6 +94,8 @@ def _timeline(axes: list[Any], runs: dict[str, ReplayReport], incident: Any, sha
         style = charts.series_style(i)
         kw = {"color": style["color"], "linestyle": style["linestyle"], "label": name}
         ax_db.plot(s["t"], s["db_qps"], **kw)
+        if log_scale:
+            ax_db.set_yscale("log")
         ax_ok.plot(s["t"], s["success"] * 100, **kw)
         ax_p99.plot(s["t"], s["p99_ms"], **kw)
     capacity = next(iter(runs.values())).capacity_qps
@@ -88,6 +103,17 @@ def _timeline(axes: list[Any], runs: dict[str, ReplayReport], incident: Any, sha
     for ax in axes:
         _shade(ax, incident.start_seconds, incident.end_seconds, shade_label)
     ax_ok.set_ylim(-3, 103)
+    # One legend, top left, with headroom above the lines: the other panels share its styles.
+    low, high = ax_db.get_ylim()
+    ax_db.set_ylim(low, high * (8 if log_scale else 1.5))
+
+
+def _finish_timeline(axes: list[Any], titles: tuple[str, str, str], db_label: str) -> None:
+    ax_db, ax_ok, ax_p99 = axes
+    charts.finish(ax_db, title=titles[0], xlabel="time (s)", ylabel=db_label, legend=False)
+    ax_db.legend(frameon=False, loc="upper left")
+    charts.finish(ax_ok, title=titles[1], xlabel="time (s)", ylabel="requests served (%)", legend=False)
+    charts.finish(ax_p99, title=titles[2], xlabel="time (s)", ylabel="p99 latency (ms)", legend=False)
 
 
 # -- 1. cache down ---------------------------------------------------------------------------
@@ -101,14 +127,11 @@ def explore_outage() -> LivePlot:
         results.update(runs)
         _timeline(fig.axes, runs, OUTAGE, "cache frozen")
         r, s, e = runs[strategy], OUTAGE.start_seconds, OUTAGE.end_seconds
-        ax_db, ax_ok, ax_p99 = fig.axes
         naive_peak = runs["fall back to the DB"].peak_db_qps(s, e) / r.capacity_qps
-        charts.finish(ax_db, title=f"Naive fallback: {naive_peak:.1f}x DB capacity",
-                      xlabel="time (s)", ylabel="DB queries per second")
-        charts.finish(ax_ok, title=f"{strategy}: {r.success_rate(s, e):.0%} served in the outage",
-                      xlabel="time (s)", ylabel="requests served (%)")
-        charts.finish(ax_p99, title=f"{strategy}: p99 {r.p99_ms(s + 1, e):.0f} ms in the outage",
-                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        _finish_timeline(fig.axes, (f"Naive fallback: {naive_peak:.1f}x DB capacity",
+                                    f"{strategy}: {r.success_rate(s, e):.0%} served in the outage",
+                                    f"{strategy}: p99 {r.p99_ms(s + 1, e):.0f} ms in the outage"),
+                         "DB queries per second")
         return (f"{strategy}: peak DB load {r.peak_db_qps(s, e)} queries/s (capacity {r.capacity_qps:.0f}); "
                 f"{r.cache_attempts_while_down:,} requests waited for the frozen cache's timeout.")
 
@@ -135,7 +158,8 @@ def live_outage(store: Store, *, breaker: bool = True, phase_seconds: float = 0.
     r = run_live_outage(use_real_server=real, breaker=breaker, phase_seconds=phase_seconds)
     where = ("a redis-server this notebook started on its own port (your REDIS_URL server is not touched)"
              if r.backend == "lab-started redis-server" else "the fault-injecting wrapper over an in-process store")
-    note = f"{r.note + ' ' if r.note else ''}Cache: {where}; timeout {r.timeout_ms:.0f} ms, breaker {'on' if breaker else 'off'}."
+    note = (f"{r.note + ' ' if r.note else ''}Cache: {where}; timeout {r.timeout_ms:.0f} ms, "
+            f"breaker {'on' if breaker else 'off'}.")
     return Table(r.rows(), note)
 
 
@@ -154,17 +178,20 @@ def explore_slow_cache() -> LivePlot:
         ax_lat.bar(x + 0.2, [r.p99_ms for r in res], 0.4, color=charts.COLORS[1], hatch="//", label="p99")
         ax_lat.set_xticks(x, [r.strategy.replace(" ", "\n", 1) for r in res])
         wait = res[SLOW_STRATEGIES.index("wait for it")]
-        charts.finish(ax_lat, title=f"Waiting for a {cache_ms} ms cache: p99 {wait.p99_ms:.0f} ms vs {res[0].p99_ms:.0f} with none",
-                      xlabel="strategy", ylabel="request latency (ms)")
+        charts.finish(ax_lat, title=f"Waiting for a {cache_ms} ms cache: p50 {wait.p50_ms:.0f} ms, none: "
+                      f"{res[0].p50_ms:.0f} ms", xlabel="strategy", ylabel="request latency (ms)")
         ax_db.bar(x, [r.db_share * 100 for r in res], color=charts.COLORS[2])
         ax_db.axhline(DB_SHARE_CAPACITY * 100, label="what the DB can take", **charts.LIMIT_STYLE)
         ax_db.set_xticks(x, [r.strategy.replace(" ", "\n", 1) for r in res])
-        charts.finish(ax_db, title="Skipping a slow cache sends every read to the DB",
-                      xlabel="strategy", ylabel="reads that query the DB (%)")
-        return (f"Healthy cache p99 about {slow_cache(0)[1].p99_ms:.0f} ms; "
-                f"timeout used: {res[2].timeout_ms:.1f} ms (3x the healthy p99).")
+        ax_db.set_ylim(0, 130)
+        charts.finish(ax_db, title="Not waiting for a slow cache sends every read to the DB",
+                      xlabel="strategy", ylabel="reads that query the DB (%)", legend=False)
+        ax_db.legend(frameon=False, loc="upper center")
+        return (f"The healthy cache's p99 is {res[3].timeout_ms:.1f} ms (the hedge waits that long); "
+                f"the timeout is 3x it: {res[2].timeout_ms:.1f} ms.")
 
-    return _plot(draw, {"cache_ms": int_slider("cache answers in (ms)", 0, 200, 10, 100)}, ncols=2, width=13, height=3.9)
+    slider = int_slider("cache answers in (ms)", 0, 200, 10, 100)
+    return _plot(draw, {"cache_ms": slider}, ncols=2, width=13, height=3.9)
 
 
 # -- 3. cold cache -------------------------------------------------------------------------------
@@ -176,18 +203,17 @@ def explore_cold_start() -> LivePlot:
         results.update(runs)
         _timeline(fig.axes, runs, COLD, "restart")
         r, e, d = runs[plan], COLD.end_seconds, COLD_END
-        ax_db, ax_ok, ax_p99 = fig.axes
         cold = runs["cold (no warming)"]
-        charts.finish(ax_db, title=f"Cold: over capacity {cold.seconds_over_capacity(e)} s; {plan}: {r.seconds_over_capacity(e)} s",
-                      xlabel="time (s)", ylabel="DB queries per second")
-        charts.finish(ax_ok, title=f"{plan}: {r.success_rate(d - 20, d):.0%} served at the end",
-                      xlabel="time (s)", ylabel="requests served (%)")
-        charts.finish(ax_p99, title=f"{plan}: p99 {r.p99_ms(d - 20, d):.0f} ms at the end",
-                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        _finish_timeline(fig.axes, (f"Over capacity: cold {cold.seconds_over_capacity(e)} s, plan "
+                                    f"{r.seconds_over_capacity(e)} s",
+                                    f"Plan: {r.success_rate(d - 20, d):.0%} served at the end (cold "
+                                    f"{cold.success_rate(d - 20, d):.0%})",
+                                    f"Plan: p99 {r.p99_ms(d - 20, d):.0f} ms at the end"),
+                         "DB queries per second")
         return (f"{plan}: {r.db_wasted:,} database answers arrived after their caller had given up "
                 f"(cold: {cold.db_wasted:,}).")
 
-    return _plot(draw, {"plan": choice("warming plan", list(WARMING_PLANS), "pre-warm 1,000 hot keys")},
+    return _plot(draw, {"plan": choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")},
                  ncols=3, width=14, height=3.9)
 
 
@@ -203,7 +229,8 @@ def explore_penetration() -> LivePlot:
         base, r = penetration(None), penetration(ttl, bloom=bloom)
         results.update(base=base, run=r)
         ax_q, ax_s = fig.axes
-        ax_q.bar(["no negative cache", "your setting"], [base.db_queries_for_absent_per_second,
+        setting = ("not-found TTL " + ("off" if ttl is None else f"{ttl:g} s")) + (" + Bloom" if bloom else "")
+        ax_q.bar(["no negative cache", setting], [base.db_queries_for_absent_per_second,
                                                           r.db_queries_for_absent_per_second],
                  color=[charts.COLORS[0], charts.COLORS[2]])
         charts.finish(ax_q, title=f"Absent ids: {base.db_queries_for_absent_per_second:.0f} -> "
@@ -242,17 +269,14 @@ def explore_metastable() -> LivePlot:
     def draw(fig: Any, results: dict, fix: str) -> str:
         runs = {"3 retries, no budget": metastable_run("3 retries, no budget"), fix: metastable_run(fix)}
         results.update(runs)
-        _timeline(fig.axes, runs, METASTABLE, "trigger: cache frozen 30 s")
-        ax_db, ax_ok, ax_p99 = fig.axes
-        ax_db.set_yscale("log")
+        _timeline(fig.axes, runs, METASTABLE, "trigger: cache frozen 30 s", log_scale=True)
         e = METASTABLE.end_seconds
         stuck, r = runs["3 retries, no budget"], runs[fix]
-        charts.finish(ax_db, title=f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
-                      f"{r.seconds_over_capacity(e)} s", xlabel="time (s)", ylabel="DB queries per second (log)")
-        charts.finish(ax_ok, title=f"{fix}: {r.success_rate(100, 120):.0%} served at the end",
-                      xlabel="time (s)", ylabel="requests served (%)")
-        charts.finish(ax_p99, title=f"{fix}: p99 {r.p99_ms(100, 120):.0f} ms at the end",
-                      xlabel="time (s)", ylabel="p99 latency (ms)")
+        _finish_timeline(fig.axes, (f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
+                                    f"{r.seconds_over_capacity(e)} s",
+                                    f"{fix}: {r.success_rate(100, 120):.0%} served at the end",
+                                    f"{fix}: p99 {r.p99_ms(100, 120):.0f} ms at the end"),
+                         "DB queries per second (log)")
         return (f"After the cache came back at {e:.0f} s: '{fix}' spent {r.seconds_over_capacity(e)} of "
                 f"{METASTABLE_END - e:.0f} s over capacity; without a budget, {stuck.seconds_over_capacity(e)}.")
 

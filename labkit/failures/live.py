@@ -10,6 +10,7 @@ fault-injecting wrapper over an in-process store.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import time
@@ -66,7 +67,7 @@ class _Wrapper:
     """The no-binary stand-in: the same four phases, injected on an in-process store."""
 
     def __init__(self, timeout_seconds: float) -> None:
-        self.store = FaultyStore(MemoryStore(wall_clock, namespace="failures-live"), wall_clock,
+        self.store = FaultyStore(MemoryStore(wall_clock, namespace="failures-live"),
                                  timeout_seconds=timeout_seconds, latency_seconds=0.0002)
 
     def get(self, key: str) -> str | None:
@@ -190,10 +191,8 @@ def _read(cache: Any, db: Database, guard: CircuitBreaker | None, key: str, phas
                 return
             row = db.read(int(key))
             phase.db_reads += 1
-            try:
+            with contextlib.suppress(*CACHE_ERRORS):
                 cache.set(key, row.value if row else "")
-            except CACHE_ERRORS:
-                pass
             return
     else:
         phase.skipped_by_breaker += 1

@@ -18,6 +18,7 @@ and the same seed gives the same run.
 
 from __future__ import annotations
 
+import contextlib
 import heapq
 import math
 import random
@@ -226,7 +227,7 @@ class _Replay:
         self.clock = VirtualClock()
         self.charge = ChargeClock(self.clock)
         self.inner = MemoryStore(self.charge, namespace="failures-replay")
-        self.cache = FaultyStore(self.inner, self.charge, timeout_seconds=defenses.cache_timeout_seconds)
+        self.cache = FaultyStore(self.inner, timeout_seconds=defenses.cache_timeout_seconds)
         self.gutter = MemoryStore(self.charge, namespace="failures-gutter")
         self.breaker = defenses.breaker(self.clock) if defenses.breaker else None
         limit = defenses.fallback_limit
@@ -363,10 +364,8 @@ class _Replay:
             self.bulkhead.leave()
         if success and fill is not None:
             ttl = self.d.gutter_ttl_seconds if fill is self.gutter else self.tr.cache_ttl_seconds
-            try:
+            with contextlib.suppress(*CACHE_ERRORS):  # a fill into a failed cache is simply lost
                 fill.set(str(req.key), _FRESH, ttl)
-            except CACHE_ERRORS:
-                pass
             self.charge.take()
         group = self.flights.pop(req.key, [req]) if self.d.single_flight else [req]
         for r in group:
@@ -391,14 +390,13 @@ class _Replay:
 
     def fail(self, t: float, req: _Request) -> None:
         d = self.d
-        if req.attempt < d.retries:
-            if d.retry_budget is None or self.retry_tokens >= 1.0:
-                if d.retry_budget is not None:
-                    self.retry_tokens -= 1.0
-                req.attempt += 1
-                delay = self.rng.uniform(0, d.backoff_seconds * 2 ** (req.attempt - 1)) if d.backoff_seconds else 0.0
-                self.at(t + delay, self.arrive, req)
-                return
+        if req.attempt < d.retries and (d.retry_budget is None or self.retry_tokens >= 1.0):
+            if d.retry_budget is not None:
+                self.retry_tokens -= 1.0  # a token bucket: each first attempt adds retry_budget
+            req.attempt += 1
+            delay = self.rng.uniform(0, d.backoff_seconds * 2 ** (req.attempt - 1)) if d.backoff_seconds else 0.0
+            self.at(t + delay, self.arrive, req)
+            return
         self.finish(t, req, False)
 
     def finish(self, t: float, req: _Request, success: bool) -> None:

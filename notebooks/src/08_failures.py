@@ -158,9 +158,10 @@ failures.explore_cold_start()
 #   end of the run**, and only {claim:cold_served:.0%} of requests are served at the end. It
 #   never fills: every load waits behind a full queue, answers after its client gave up, and
 #   so never reaches the cache. A cold cache at peak is not a slow start; it can be a state.
-# * **Pre-warming** 1,000 keys and **single-flight** each help a little, not enough. Pick the
-#   **combined plan**: over capacity for {claim:warm_plan_over_seconds} s instead of
-#   {claim:cold_over_seconds}.
+# * The chart starts with the **combined plan** (pre-warm 1,000 keys, ramp over 45 s,
+#   single-flight): over capacity for {claim:warm_plan_over_seconds} s instead of
+#   {claim:cold_over_seconds}. Pick each strategy alone from the menu: **pre-warming** and
+#   **single-flight** each help a little, not enough; a **ramp** alone starts cold.
 # * **Serving a stale snapshot** never overloads the database at all, if stale data is
 #   acceptable for that data set (notebook 07's budgets tell you which).
 #
