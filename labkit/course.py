@@ -42,7 +42,7 @@ NOTEBOOKS: tuple[Lesson, ...] = (
            "the lab bench; measure first; the staleness meter"),
     Lesson("01", "01_patterns", "Patterns", "patterns", 45,
            "cache-aside, read-through, write-through, write-behind - and a crash"),
-    Lesson("02", "02_invalidation", "Invalidation", "invalidation", 25,
+    Lesson("02", "02_invalidation", "Invalidation", "invalidation", 50,
            "TTL, events over pub/sub, versioned keys, the stale-set race"),
     Lesson("03", "03_ttl_tuning", "TTL tuning", "ttl", 20,
            "hit ratio against staleness: closed-form model vs simulation"),
