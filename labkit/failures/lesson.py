@@ -119,24 +119,35 @@ def _finish_timeline(axes: list[Any], titles: tuple[str, str, str], db_label: st
 # -- 1. cache down ---------------------------------------------------------------------------
 
 
+def _compare(run: Callable[[str], ReplayReport], baseline: str, incident: Any, shade_label: str,
+             control: Any, describe: Callable[[ReplayReport, ReplayReport, str], tuple[tuple[str, str, str], str]],
+             *, log_scale: bool = False) -> LivePlot:
+    """Three timelines (DB load, served, p99): the baseline against the run chosen by ``control``."""
+
+    def draw(fig: Any, results: dict, chosen: str) -> str:
+        runs = {baseline: run(baseline), chosen: run(chosen)}
+        results.update(runs)
+        _timeline(fig.axes, runs, incident, shade_label, log_scale=log_scale)
+        titles, caption = describe(runs[baseline], runs[chosen], chosen)
+        _finish_timeline(fig.axes, titles, "DB queries per second" + (" (log)" if log_scale else ""))
+        return f"{chosen}: {caption}"
+
+    return _plot(draw, {"chosen": control}, ncols=3, width=14, height=3.9)
+
+
 def explore_outage() -> LivePlot:
     """The naive fallback against a chosen strategy, through a 30 s frozen cache."""
+    s, e = OUTAGE.start_seconds, OUTAGE.end_seconds
 
-    def draw(fig: Any, results: dict, strategy: str) -> str:
-        runs = {"fall back to the DB": outage_run("fall back to the DB"), strategy: outage_run(strategy)}
-        results.update(runs)
-        _timeline(fig.axes, runs, OUTAGE, "cache frozen")
-        r, s, e = runs[strategy], OUTAGE.start_seconds, OUTAGE.end_seconds
-        naive_peak = runs["fall back to the DB"].peak_db_qps(s, e) / r.capacity_qps
-        _finish_timeline(fig.axes, (f"Naive fallback: {naive_peak:.1f}x DB capacity",
-                                    f"{strategy}: {r.success_rate(s, e):.0%} served in the outage",
-                                    f"{strategy}: p99 {r.p99_ms(s + 1, e):.0f} ms in the outage"),
-                         "DB queries per second")
-        return (f"{strategy}: peak DB load {r.peak_db_qps(s, e)} queries/s (capacity {r.capacity_qps:.0f}); "
+    def describe(naive: ReplayReport, r: ReplayReport, name: str) -> tuple[tuple[str, str, str], str]:
+        return ((f"Naive fallback: {naive.peak_db_qps(s, e) / r.capacity_qps:.1f}x DB capacity",
+                 f"{name}: {r.success_rate(s, e):.0%} served in the outage",
+                 f"{name}: p99 {r.p99_ms(s + 1, e):.0f} ms in the outage"),
+                f"peak DB load {r.peak_db_qps(s, e)} queries/s (capacity {r.capacity_qps:.0f}); "
                 f"{r.cache_attempts_while_down:,} requests waited for the frozen cache's timeout.")
 
-    return _plot(draw, {"strategy": choice("strategy", list(OUTAGE_STRATEGIES), "+ circuit breaker")},
-                 ncols=3, width=14, height=3.9)
+    return _compare(outage_run, "fall back to the DB", OUTAGE, "cache frozen",
+                    choice("strategy", list(OUTAGE_STRATEGIES), "+ circuit breaker"), describe)
 
 
 def outage_table() -> Table:
@@ -198,23 +209,17 @@ def explore_slow_cache() -> LivePlot:
 
 
 def explore_cold_start() -> LivePlot:
-    def draw(fig: Any, results: dict, plan: str) -> str:
-        runs = {"cold (no warming)": cold_run("cold (no warming)"), plan: cold_run(plan)}
-        results.update(runs)
-        _timeline(fig.axes, runs, COLD, "restart")
-        r, e, d = runs[plan], COLD.end_seconds, COLD_END
-        cold = runs["cold (no warming)"]
-        _finish_timeline(fig.axes, (f"Over capacity: cold {cold.seconds_over_capacity(e)} s, plan "
-                                    f"{r.seconds_over_capacity(e)} s",
-                                    f"Plan: {r.success_rate(d - 20, d):.0%} served at the end (cold "
-                                    f"{cold.success_rate(d - 20, d):.0%})",
-                                    f"Plan: p99 {r.p99_ms(d - 20, d):.0f} ms at the end"),
-                         "DB queries per second")
-        return (f"{plan}: {r.db_wasted:,} database answers arrived after their caller had given up "
+    e, d = COLD.end_seconds, COLD_END
+
+    def describe(cold: ReplayReport, r: ReplayReport, _: str) -> tuple[tuple[str, str, str], str]:
+        return ((f"Over capacity: cold {cold.seconds_over_capacity(e)} s, plan {r.seconds_over_capacity(e)} s",
+                 f"Plan: {r.success_rate(d - 20, d):.0%} served at the end (cold {cold.success_rate(d - 20, d):.0%})",
+                 f"Plan: p99 {r.p99_ms(d - 20, d):.0f} ms at the end"),
+                f"{r.db_wasted:,} database answers arrived after their caller had given up "
                 f"(cold: {cold.db_wasted:,}).")
 
-    return _plot(draw, {"plan": choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")},
-                 ncols=3, width=14, height=3.9)
+    control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")
+    return _compare(cold_run, "cold (no warming)", COLD, "restart", control, describe)
 
 
 COLD_END = 110.0
@@ -266,22 +271,19 @@ def bloom_table(ids: int = 2000, probes: int = 5000) -> Table:
 
 
 def explore_metastable() -> LivePlot:
-    def draw(fig: Any, results: dict, fix: str) -> str:
-        runs = {"3 retries, no budget": metastable_run("3 retries, no budget"), fix: metastable_run(fix)}
-        results.update(runs)
-        _timeline(fig.axes, runs, METASTABLE, "trigger: cache frozen 30 s", log_scale=True)
-        e = METASTABLE.end_seconds
-        stuck, r = runs["3 retries, no budget"], runs[fix]
-        _finish_timeline(fig.axes, (f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
-                                    f"{r.seconds_over_capacity(e)} s",
-                                    f"{fix}: {r.success_rate(100, 120):.0%} served at the end",
-                                    f"{fix}: p99 {r.p99_ms(100, 120):.0f} ms at the end"),
-                         "DB queries per second (log)")
-        return (f"After the cache came back at {e:.0f} s: '{fix}' spent {r.seconds_over_capacity(e)} of "
+    e = METASTABLE.end_seconds
+
+    def describe(stuck: ReplayReport, r: ReplayReport, name: str) -> tuple[tuple[str, str, str], str]:
+        return ((f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
+                 f"{r.seconds_over_capacity(e)} s",
+                 f"{name}: {r.success_rate(100, 120):.0%} served at the end",
+                 f"{name}: p99 {r.p99_ms(100, 120):.0f} ms at the end"),
+                f"after the cache came back at {e:.0f} s, {r.seconds_over_capacity(e)} of "
                 f"{METASTABLE_END - e:.0f} s over capacity; without a budget, {stuck.seconds_over_capacity(e)}.")
 
-    return _plot(draw, {"fix": choice("fix", [f for f in METASTABLE_FIXES if f != "3 retries, no budget"],
-                                      "retry budget (10%)")}, ncols=3, width=14, height=3.9)
+    control = choice("fix", [f for f in METASTABLE_FIXES if f != "3 retries, no budget"], "retry budget (10%)")
+    return _compare(metastable_run, "3 retries, no budget", METASTABLE, "trigger: cache frozen 30 s",
+                    control, describe, log_scale=True)
 
 
 METASTABLE_END = 120.0

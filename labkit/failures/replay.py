@@ -406,15 +406,18 @@ class _Replay:
         self.ok[req.index] = success
 
 
-def _steady_cache(run: _Replay, probabilities: np.ndarray) -> None:
+def _steady_cache(run: _Replay, probabilities: np.ndarray, requested: np.ndarray) -> None:
     """Fill the cache as it would be after a long healthy run: key k present with
-    probability rT/(1+rT) (r its read rate, T the TTL), its TTL partly used up."""
+    probability rT/(1+rT) (r its read rate, T the TTL), its TTL partly used up.
+    Only keys the replay will ask for are stored: the others cannot change its outcome."""
     tr = run.tr
     rng = np.random.default_rng(tr.seed + 2)
     rt = probabilities * tr.rate_per_second * tr.cache_ttl_seconds
     present = rng.random(len(rt)) < rt / (1 + rt)
-    for key in np.flatnonzero(present):
-        run.inner.set(str(int(key)), _FRESH, tr.cache_ttl_seconds * float(rng.uniform(0.01, 1.0)))
+    ttl_left = tr.cache_ttl_seconds * rng.uniform(0.01, 1.0, len(rt))
+    present[np.setdiff1d(np.arange(len(rt)), requested)] = False
+    for key in np.flatnonzero(present).tolist():
+        run.inner.set(str(key), _FRESH, float(ttl_left[key]))
     run.charge.take()
 
 
@@ -443,7 +446,7 @@ def replay(
     cdf[-1] = 1.0
     keys = np.searchsorted(cdf, rng.random(n), side="right")
     run = _Replay(defenses, traffic, incident, capacity)
-    _steady_cache(run, p)
+    _steady_cache(run, p, np.unique(keys))
     run.run(keys, times)
     return ReplayReport(
         defenses=defenses, traffic=traffic, incident=incident, capacity=capacity,
