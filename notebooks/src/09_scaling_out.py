@@ -76,7 +76,7 @@ cluster.show_crossslot(lab)
 # Try your own keys: `cluster.key_slot("any key")` returns the slot.
 
 # %%
-cluster.key_slot("{user:42}:name"), cluster.key_slot("user:42:name")
+print(cluster.key_slot("{user:42}:name"), cluster.key_slot("user:42:name"))
 
 # %% [markdown]
 # ## 2. Adding a node

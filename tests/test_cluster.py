@@ -1,0 +1,468 @@
+"""Notebook 09: a real Redis Cluster, simulated shards, and the lessons they teach.
+
+The fast tests run the engine on simulated shards (virtual clock).  The tests marked
+``redis_server`` start one local cluster for this module and check the same facts on
+it - the slot counts must come out identical, since both route keys with Redis's own
+slot function - then that every process it started is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import time
+
+import pytest
+
+import labkit
+from labkit.clock import VirtualClock
+from labkit.cluster import experiments as ex
+from labkit.cluster import rehash
+from labkit.cluster.checks import copies_needed
+from labkit.cluster.race import FILLS, replica_fill_race
+from labkit.cluster.routing import ReadYourWrites
+from labkit.cluster.shards import FAILOVER_SECONDS, ClusterUnavailable, SimulatedCluster
+from labkit.cluster.slots import SLOTS, hash_tag, key_slot, slot_ranges
+from labkit.errors import LabError
+from labkit.redis_server import redis_server_binary
+
+PREFIX = "labkit:test-learner:09:"
+
+
+def sim() -> SimulatedCluster:
+    return SimulatedCluster(3, 1, clock=VirtualClock())
+
+
+# ---------------------------------------------------------------------------------
+# Slots and hash tags
+# ---------------------------------------------------------------------------------
+
+def test_key_slot_is_redis_crc16_with_hash_tags():
+    assert key_slot("foo") == 12182  # the example in the Redis Cluster specification
+    assert key_slot("{user1000}.following") == key_slot("{user1000}.followers") == key_slot("user1000")
+    assert key_slot("foo{}{bar}") == key_slot(b"foo{}{bar}") != key_slot("bar")  # empty tag: whole key
+    assert key_slot("foo{{bar}}zap") == key_slot("{bar")  # the first '{' to the first '}'
+    assert hash_tag("labkit:a:09:{user:42}:cart") == "user:42" and hash_tag("user:42") is None
+
+
+def test_slot_ranges_cover_every_slot_once():
+    for masters in (1, 3, 4, 7):
+        ranges = slot_ranges(masters)
+        covered = [s for first, last in ranges for s in range(first, last + 1)]
+        assert covered == list(range(SLOTS))
+        sizes = [last - first + 1 for first, last in ranges]
+        assert max(sizes) - min(sizes) <= 1
+
+
+def test_the_prefix_does_not_move_a_tagged_key():
+    a = sim().node_for("labkit:alice:09:{user:42}:name").port
+    b = sim().node_for("labkit:bob:09:{user:42}:name").port
+    assert a == b
+
+
+def test_crossslot_is_refused_and_a_shared_tag_fixes_it():
+    cluster = sim()
+    refused = ex.crossslot_demo(cluster, PREFIX, ["user:42:name", "user:42:email"])
+    fixed = ex.crossslot_demo(cluster, PREFIX, ["{user:42}:name", "{user:42}:email"])
+    assert "CROSSSLOT" in refused
+    assert fixed.endswith("['1', '1']")
+
+
+# ---------------------------------------------------------------------------------
+# Adding a node
+# ---------------------------------------------------------------------------------
+
+@pytest.mark.parametrize("nodes", [1, 2, 3, 5, 9])
+def test_keys_moved_match_the_formulas(nodes):
+    assert abs(rehash.moved_share("modulo", nodes) - nodes / (nodes + 1)) <= 0.02
+    assert abs(rehash.moved_share("hash slots", nodes) - 1 / (nodes + 1)) <= 0.02
+    assert abs(rehash.moved_share("consistent hashing", nodes, vnodes=160) - 1 / (nodes + 1)) <= 0.06
+
+
+def test_rebalancing_gives_the_newcomer_its_share_of_slots():
+    owners = rehash.rebalanced_owners(3)
+    assert owners.count(3) == SLOTS // 4
+    counts = [owners.count(i) for i in range(4)]
+    assert sum(counts) == SLOTS and max(counts) - min(counts) <= 2
+
+
+def test_the_miss_storm_belongs_to_client_side_sharding():
+    modulo, ring = rehash.miss_storm("modulo", 3), rehash.miss_storm("consistent hashing", 3)
+    cluster = rehash.miss_storm("redis cluster", 3)
+    assert modulo[:20].sum() == ring[:20].sum() == 0  # nothing before the join
+    assert modulo.sum() > 2 * ring.sum() > 0
+    assert cluster.sum() == 0
+    assert modulo.argmax() == 20  # the storm peaks the second the node joins
+
+
+def test_resharding_moves_a_quarter_of_the_keys_and_counts_redirects():
+    cluster = sim()
+    result = ex.reshard(cluster, PREFIX)
+    assert result.reads_correct == 2 * result.keys  # every read, mid-move and after, right
+    assert abs(result.moved_share - 1 / 4) <= 0.02
+    assert result.slots_moved == SLOTS // 4
+    newcomer = cluster.masters[-1]
+    keys = [f"{PREFIX}{{user:{i}}}:profile" for i in range(result.keys)]
+    moved = [k for k in keys if cluster.node_for(k) is newcomer]
+    assert len(moved) == result.keys_moved
+    slots = sorted({key_slot(k) for k in moved})
+    # After the handover: one MOVED per slot the old map got wrong, then the map is right.
+    assert result.moved_redirects == len(slots)
+    # Mid-way the keys of the first half of those slots had left: one ASK each, every time.
+    first_half = set(slots[: len(slots) // 2])
+    assert result.ask_redirects == sum(key_slot(k) in first_half for k in moved) > 0
+
+
+def test_adding_a_node_on_a_cluster_the_lab_does_not_own_is_refused():
+    from labkit.cluster.real import RealCluster
+
+    fake = RealCluster.__new__(RealCluster)
+    fake.local = None
+    with pytest.raises(LabError, match="only changes a cluster it started"):
+        fake.add_master()
+
+
+# ---------------------------------------------------------------------------------
+# The hot key
+# ---------------------------------------------------------------------------------
+
+def test_one_master_serves_the_hot_key_and_the_fixes_spread_it():
+    cluster = sim()
+    none = ex.hot_key_load(cluster, PREFIX, fix="none")
+    near = ex.hot_key_load(cluster, PREFIX, fix="near cache")
+    copies = ex.hot_key_load(cluster, PREFIX, fix="copies", copies=6)
+    assert sum(none.counts.values()) == none.requests  # one GET per read, counted by the node
+    assert none.hot_node_share >= 0.5 and none.hot_key_share >= 0.2
+    assert near.near_hits >= 0.9 * near.requests
+    assert sum(near.counts.values()) == near.requests - near.near_hits  # only misses reach a node
+    assert near.hot_node_share <= 0.4
+    assert copies.writes_per_update == 6 and copies.hot_node_share < none.hot_node_share - 0.05
+
+
+def test_the_near_cache_drops_a_key_when_the_node_says_it_changed():
+    from labkit.cluster.tracking import NearCache
+
+    cluster = sim()
+    key = ex.product_key(PREFIX, 0)
+    cluster.set(key, "v1")
+    with NearCache(cluster) as near:
+        assert near.get(key) == "v1" and near.get(key) == "v1"
+        assert (near.hits, near.misses) == (1, 1)
+        cluster.set(key, "v2")
+        assert near.get(key) == "v2"  # not the stale v1
+        assert near.invalidations == 1 and near.misses == 2
+
+
+def test_hot_key_rejects_an_unknown_fix():
+    with pytest.raises(LabError, match="Unknown fix"):
+        ex.hot_key_load(sim(), PREFIX, fix="bigger server")
+
+
+# ---------------------------------------------------------------------------------
+# Replicas, WAIT, read-your-writes
+# ---------------------------------------------------------------------------------
+
+def test_a_lagging_replica_serves_old_values_and_read_your_writes_does_not():
+    run = ex.replica_reads(sim(), PREFIX, lag_seconds=0.3)
+    assert run.stale_reads["replica"] == 9  # the three reloads inside the lag, in each of 3 rounds
+    assert run.stale_reads["read-your-writes"] == run.stale_reads["primary"] == 0
+    assert run.primary_reads["replica"] == 0
+    assert run.primary_reads["read-your-writes"] == 9  # the reload after the window went to the replica
+    late = [r for r in run.timeline if r["policy"] == "read-your-writes" and r["t (s)"] > 0.6]
+    assert late and all(r["read from"] == "replica" and not r["stale"] for r in late)
+
+
+def test_the_window_must_outlast_the_lag():
+    with pytest.raises(LabError, match="longer than the lag"):
+        ex.replica_reads(sim(), PREFIX, lag_seconds=0.5, window_seconds=0.2)
+
+
+def test_wait_reports_the_replica_only_once_it_has_the_write():
+    rows = ex.wait_demo(sim(), PREFIX, lag_seconds=0.3)
+    assert [r["WAIT 1 100 ms answered"] for r in rows] == [0, 1]
+    assert [r["replica holds"] for r in rows] == ["v0", "v1"]
+
+
+def test_router_reference():
+    clock = VirtualClock()
+    router = ReadYourWrites(clock, 1.0)
+    assert router.route("a") == "replica"
+    router.wrote("a")
+    clock.advance(0.9)
+    assert router.route("a") == "primary" and router.route("b") == "replica"
+    clock.advance(0.2)
+    assert router.route("a") == "replica"
+
+
+def test_refilling_from_a_lagging_db_replica_restores_the_old_row():
+    runs = {fill: replica_fill_race(fill) for fill in FILLS}
+    assert runs["from the replica"].stale_reads == runs["from the replica"].reads > 50
+    assert runs["from the primary"].stale_reads == 0
+    assert runs["from the replica + delete again after the lag"].stale_reads == 0
+
+
+# ---------------------------------------------------------------------------------
+# Failover
+# ---------------------------------------------------------------------------------
+
+def test_failover_errors_then_recovers_and_loses_the_unreplicated_writes():
+    result = ex.failover(sim(), PREFIX, replicated=80, unreplicated=20)
+    assert result.recovered and result.recovered_after_seconds == pytest.approx(FAILOVER_SECONDS, abs=0.06)
+    assert abs(result.errors - FAILOVER_SECONDS / 0.05) <= 1  # one failed probe every 50 ms until then
+    assert result.lost_writes == 20  # exactly the acknowledged writes the replica had not applied
+
+
+def test_a_dead_master_without_a_replica_stays_down():
+    cluster = SimulatedCluster(1, 0, clock=VirtualClock())
+    cluster.set("k", "v")
+    cluster.crash(cluster.masters[0])
+    cluster.clock.advance(60)
+    with pytest.raises(ClusterUnavailable):
+        cluster.get("k")
+
+
+# ---------------------------------------------------------------------------------
+# Exercises, lesson views, claims
+# ---------------------------------------------------------------------------------
+
+def test_exercises_accept_the_reference_and_refuse_each_mistake_by_name():
+    from labkit.cluster import lesson
+
+    for exercise in lesson.exercises().values():
+        assert exercise.check(exercise.reference()), exercise.last_feedback
+        for name, mistake in exercise.mistakes().items():
+            assert not exercise.check(mistake), f"{exercise.name}: {name} passed"
+            assert name in exercise.last_feedback, (name, exercise.last_feedback)
+    assert copies_needed() == 6
+
+
+def test_an_untouched_skeleton_is_not_an_attempt(capsys):
+    from labkit.cluster import lesson
+
+    namespace: dict = {}
+    exec(lesson.ROUTER_SKELETON, namespace)
+    exercise = lesson.exercises()["read-your-writes"]
+    assert not exercise.check(namespace["MyRouter"])
+    assert exercise.passed is None and "replace the ..." in capsys.readouterr().out
+
+
+def test_lesson_views_on_simulated_shards_say_simulated():
+    from labkit.cluster import lesson
+
+    lab = lesson.start_lab(simulated=True, quiet=True)
+    try:
+        assert "simulated" in lab.where
+        assert len(lesson.show_keys(lab).rows) == 5
+        reshard = lesson.show_reshard(lab)
+        assert "simulated shards" in reshard.caption
+        hot = lesson.explore_hot_key(lab)
+        assert hot.axes[0].get_title().endswith("(simulated)")
+        replicas = lesson.explore_replicas(lab)
+        assert replicas.axes[0].get_title().endswith("(simulated)")
+        near = lesson.show_near_cache(lab)
+        assert [r["served from"] for r in near.rows][1] == "app memory" and near.rows[3]["served from"] == "node"
+    finally:
+        lab.close()
+
+
+def test_rehash_explorer_draws_both_panels():
+    from labkit.cluster import lesson
+
+    plot = lesson.explore_rehash()
+    left, right = plot.axes
+    assert "1/(n+1)" in left.get_title() and "miss storm" in right.get_title()
+    plot.set(nodes=5)
+    assert "node 6 joins" in plot.axes[1].get_title()
+
+
+def test_claims_hold():
+    from labkit.claims import claims_for
+
+    claims = claims_for("09")
+    assert len(claims) >= 10
+    for claim in claims.values():
+        ok, message = claim.check()
+        assert ok, message
+
+
+def test_lab_errors_are_one_sentence():
+    from labkit.cluster import LocalCluster
+
+    with pytest.raises(LabError, match="masters must be"):
+        LocalCluster(masters=0)
+    with pytest.raises(LabError, match="masters must be"):
+        SimulatedCluster(masters=40)
+
+
+# ---------------------------------------------------------------------------------
+# A real local cluster (one per module), then nothing left running
+# ---------------------------------------------------------------------------------
+
+@pytest.fixture(scope="module")
+def real():
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary on this machine (apt-get install redis-server)")
+    from labkit.cluster import LocalCluster
+    from labkit.cluster.real import RealCluster
+
+    local = LocalCluster(3, 1, spares=1)
+    cluster = RealCluster(local)
+    yield cluster
+    pids = local.pids()
+    cluster.stop()
+    assert all(not os.path.exists(f"/proc/{pid}") or _zombie(pid) for pid in pids)
+
+
+def _zombie(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/stat") as f:
+            return f.read().split(")")[-1].split()[0] == "Z"
+    except OSError:
+        return True
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_real_cluster_is_formed_and_routes_like_redis_py(real):
+    local = real.local
+    assert [n.role for n in local.nodes].count("master") == 3 and len(local.replicas) == 3
+    for node in local.masters + local.replicas:
+        assert "cluster_state:ok" in node.connect().execute_command("CLUSTER", "INFO")
+    key = PREFIX + "{user:42}:name"
+    real.client.set(key, "Ada")
+    assert real.node_for(key).get(key) == "Ada"  # the slot's owner holds it
+    assert real.node_for(key).port == real.client.get_node_from_key(key).port
+    assert all(real.replica_of(m) is not None for m in real.masters)
+    assert "CROSSSLOT" in ex.crossslot_demo(real, PREFIX, ["user:42:name", "user:42:email"])
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_real_cluster_gives_the_simulations_counts(real):
+    """The notebook's sequence on both engines: identical slot counts, the same lessons."""
+    simulated = sim()
+    got = {}
+    for name, cluster in (("real", real), ("sim", simulated)):
+        reshard = ex.reshard(cluster, PREFIX)
+        hot = {fix: ex.hot_key_load(cluster, PREFIX, fix=fix) for fix in ("none", "near cache", "copies")}
+        replicas = ex.replica_reads(cluster, PREFIX, lag_seconds=0.3)
+        wait = ex.wait_demo(cluster, PREFIX, lag_seconds=0.3)
+        got[name] = (reshard, hot, replicas, wait)
+    (r_real, h_real, rep_real, w_real), (r_sim, h_sim, rep_sim, w_sim) = got["real"], got["sim"]
+    assert (r_real.keys_moved, r_real.ask_redirects, r_real.moved_redirects) == (
+        r_sim.keys_moved, r_sim.ask_redirects, r_sim.moved_redirects)
+    assert r_real.reads_correct == 2 * r_real.keys
+    for fix in h_real:  # per-master commands from INFO commandstats equal the simulation's
+        assert sorted(h_real[fix].counts.values()) == sorted(h_sim[fix].counts.values()), fix
+    assert rep_real.stale_reads == rep_sim.stale_reads
+    assert rep_real.stale_reads["replica"] > 0 and rep_real.stale_reads["read-your-writes"] == 0
+    assert [r["WAIT 1 100 ms answered"] for r in w_real] == [r["WAIT 1 100 ms answered"] for r in w_sim] == [0, 1]
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_real_near_cache_hears_client_tracking(real):
+    from labkit.cluster import lesson
+
+    lab = lesson.Lab.__new__(lesson.Lab)
+    lab.cluster, lab.prefix = real, PREFIX
+    table = lesson.show_near_cache(lab)
+    assert [r["served from"] for r in table.rows] == [
+        "node", "app memory", "node sent 1 invalidation", "node"]
+    assert table.rows[3]["value"] == "price-0 (discounted)"
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_real_failover_recovers_and_loses_the_unreplicated_writes(real):
+    result = ex.failover(real, PREFIX, replicated=80, unreplicated=20)
+    assert result.recovered, "the replica was not promoted within 10 s"
+    assert result.errors >= 1  # the client saw the outage before the promotion
+    assert result.lost_writes == 20
+    promoted = [n for n in real.nodes if n.role == "master" and n.running]
+    assert len(promoted) == 4  # three survivors of the resharded four, plus the promoted replica
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_a_learners_redis_and_other_keys_are_untouched(redis_url, monkeypatch):
+    import redis
+
+    from labkit.cluster import lesson
+
+    own = redis.Redis.from_url(redis_url, decode_responses=True)
+    own.set("my-app:session:9", "precious")
+    before = own.dbsize()
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    store = labkit.start("09", quiet=True)
+    lab = lesson.start_lab(store, quiet=True)
+    try:
+        lesson.show_keys(lab)
+        lesson.show_crossslot(lab)
+    finally:
+        lab.close()
+        store.reset()
+    assert own.get("my-app:session:9") == "precious" and own.dbsize() == before
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_an_existing_cluster_by_url_is_only_read_and_written_under_the_prefix(monkeypatch):
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary")
+    from labkit.cluster import LocalCluster, lesson
+
+    with LocalCluster(3, 0) as theirs:
+        theirs.client.set("their:key", "keep")
+        monkeypatch.setenv("REDIS_CLUSTER_URL", theirs.url())
+        lab = lesson.start_lab(quiet=True)
+        assert not lab.cluster.simulated and lab.control.simulated
+        with pytest.raises(LabError, match="only changes a cluster it started"):
+            lab.cluster.add_master()
+        lesson.show_keys(lab)
+        lesson.show_crossslot(lab)
+        lab.close()
+        assert theirs.client.get("their:key") == "keep"
+        assert not any(k.startswith(PREFIX[:7]) for k in theirs.client.keys("labkit:*"))
+        assert all(n.running for n in theirs.nodes)
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_a_cluster_left_running_is_stopped_when_python_exits(tmp_path):
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary")
+    script = ("import json\nfrom labkit.cluster import LocalCluster\n"
+              "c = LocalCluster(2, 1)\nprint(json.dumps({'pids': c.pids(), 'ports': [n.port for n in c.nodes],"
+              " 'dir': str(c._dir)}))\n")  # no stop(): the interpreter's exit must do it
+    out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=120)
+    assert out.returncode == 0, out.stderr
+    started = json.loads(out.stdout.strip().splitlines()[-1])
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline and any(os.path.exists(f"/proc/{p}") and not _zombie(p)
+                                              for p in started["pids"]):
+        time.sleep(0.1)
+    assert not any(os.path.exists(f"/proc/{p}") and not _zombie(p) for p in started["pids"])
+    assert not os.path.exists(started["dir"])
+    import socket
+
+    for port in started["ports"]:
+        with socket.socket() as s:
+            assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+
+
+@pytest.mark.slow
+def test_the_notebook_runs_on_simulated_shards(tmp_path, monkeypatch):
+    from test_notebooks import ROOT, _execute, output_problems
+
+    path = ROOT / "notebooks" / "09_scaling_out.ipynb"
+    monkeypatch.setenv("LABKIT_CLUSTER", "simulated")
+    monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path))
+    nb = _execute(path, tmp_path, audit_charts=True)
+    text = "\n".join(o.get("text", "") for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert output_problems(nb, path.name) == []
+    assert "Cluster ready: simulated shards" in text
+    audit = json.loads(text.split("CHART-AUDIT ", 1)[1].splitlines()[0])
+    assert audit["charts"] >= 4 and audit["problems"] == []
