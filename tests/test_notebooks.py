@@ -258,3 +258,34 @@ def test_a_bad_redis_url_falls_back_and_the_notebook_runs_to_the_end(bad_url, tm
     assert lines[0].startswith("⚠️") and all(len(line) <= 88 for line in lines)
     assert "kernel restart" in " ".join(line.strip() for line in lines)
     assert "Cache Lab ready - cache: fakeredis" in "".join(texts)  # the lab went on, on fakeredis
+
+
+def test_notebook_kernels_under_nbval_never_touch_the_testers_home(tmp_path):
+    """The README's test command in a fresh HOME: a notebook kernel that records
+    progress writes into the run's isolated folder, never ~/.cache-lab (the root
+    conftest sets CACHE_LAB_HOME before any kernel starts)."""
+    import os
+    import shutil
+    import uuid
+
+    import nbformat
+
+    probe_dir = ROOT / "build" / f"isolation-probe-{uuid.uuid4().hex[:8]}"  # build/ is git-ignored
+    probe_dir.mkdir(parents=True)
+    try:
+        nb = nbformat.v4.new_notebook()
+        nb.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+        nb.cells = [nbformat.v4.new_code_cell(
+            "from labkit import progress\nprogress.record('zz', 'isolation', True)\nprogress.learner_id();")]
+        nbformat.write(nb, probe_dir / "probe.ipynb")
+        home = tmp_path / "home"
+        home.mkdir()
+        env = {k: v for k, v in os.environ.items() if k != "CACHE_LAB_HOME"}
+        result = subprocess.run(
+            [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider", str(probe_dir / "probe.ipynb")],
+            cwd=ROOT, env={**env, "HOME": str(home)}, capture_output=True, text=True, timeout=300,
+        )
+    finally:
+        shutil.rmtree(probe_dir, ignore_errors=True)
+    assert result.returncode == 0, result.stdout[-2000:] + result.stderr[-2000:]
+    assert not (home / ".cache-lab").exists(), "a notebook kernel wrote into the tester's ~/.cache-lab"
