@@ -5,6 +5,7 @@ Small modules, one idea each:
 ==================  =====================================================
 ``clock``           wall and virtual clocks (everything time-aware takes one)
 ``store``           the cache store contract: memory, fakeredis, real Redis
+``wrappers``        StoreWrapper (change a few commands), RecordingStore (command log)
 ``connection``      ``connect()``: fakeredis by default, ``REDIS_URL`` if set
 ``database``        the database of record: SQLite with latency and load
 ``workloads``       seeded traces (Zipf, scan, loop, ...) as numpy arrays
@@ -12,7 +13,7 @@ Small modules, one idea each:
 ``charts``          one colour-blind-safe style; titles that state findings
 ``widgets``         live controls bound to a chart; predict-then-run
 ``exercises``       checks, hints, solutions, code graded by replays; the catalogue
-``progress``        what a learner has done, kept on their own machine
+``progress``        what a learner has done and who they are, kept on their machine
 ``claims``          the numbers the notebooks state, computed and checked
 ``course``          the map: every notebook and the concept package behind it
 ``memo``            memo caches behind one registry: ``labkit.forget()``
