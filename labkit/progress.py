@@ -66,27 +66,36 @@ def check_learner(learner: Any) -> str:
 def learner_id() -> str:
     """Who is running the lab: ``$JUPYTERHUB_USER``, else ``$LABKIT_LEARNER``, else a
     random id kept in ``cache_lab_home()/learner`` (made on first use)."""
-    for var in ("JUPYTERHUB_USER", "LABKIT_LEARNER"):
-        value = os.environ.get(var, "").strip()
-        if value:
-            return check_learner(value)
-    return _stored_learner(cache_lab_home() / "learner")
+    environ = os.environ
+    sources = tuple(environ.get(var, "") for var in ("JUPYTERHUB_USER", "LABKIT_LEARNER", "CACHE_LAB_HOME", "HOME"))
+    known = _known_learners.get(sources)
+    if known is None:  # once per setting: stores are made often (one per simulated run)
+        hub_user, learner, _, _ = (value.strip() for value in sources)
+        if hub_user or learner:
+            known = check_learner(hub_user or learner)
+        else:
+            with _lock:
+                known = _read_or_make_learner(cache_lab_home() / "learner")
+        _known_learners[sources] = known
+    return known
 
 
-def _stored_learner(path: Path) -> str:
-    with _lock:
-        with contextlib.suppress(OSError, LabError):
-            return check_learner(path.read_text().strip())
-        new = "learner-" + secrets.token_hex(4)
-        try:
-            path.parent.mkdir(parents=True, exist_ok=True)
-            with _file_lock(path.parent):
-                with contextlib.suppress(OSError, LabError):  # another kernel was first
-                    return check_learner(path.read_text().strip())
-                path.write_text(new + "\n")
-        except OSError:
-            pass  # a read-only home: this kernel keeps its own id
-        return new
+_known_learners: dict[tuple[str, ...], str] = {}
+
+
+def _read_or_make_learner(path: Path) -> str:
+    with contextlib.suppress(OSError, LabError):
+        return check_learner(path.read_text().strip())
+    new = "learner-" + secrets.token_hex(4)
+    try:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with _file_lock(path.parent):
+            with contextlib.suppress(OSError, LabError):  # another kernel was first
+                return check_learner(path.read_text().strip())
+            path.write_text(new + "\n")
+    except OSError:
+        pass  # a read-only home: this kernel keeps its own id
+    return new
 
 
 # -- the progress file -------------------------------------------------------------------
