@@ -228,8 +228,26 @@ def measure_formats(
 # -- sample values (seeded, so sizes are the same on every run) -----------------------
 
 _WORDS = (
-    "steel", "kettle", "walnut", "linen", "copper", "lamp", "ceramic", "mug", "oak", "shelf",
-    "wool", "blanket", "glass", "vase", "cotton", "towel", "brass", "hook", "pine", "stool",
+    "steel",
+    "kettle",
+    "walnut",
+    "linen",
+    "copper",
+    "lamp",
+    "ceramic",
+    "mug",
+    "oak",
+    "shelf",
+    "wool",
+    "blanket",
+    "glass",
+    "vase",
+    "cotton",
+    "towel",
+    "brass",
+    "hook",
+    "pine",
+    "stool",
 )
 
 

@@ -3,11 +3,8 @@ sizing checked on a real server, staleness by sampling - and the exercises."""
 
 from __future__ import annotations
 
-import base64
 import html
 import threading
-import time
-import zlib
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -20,15 +17,34 @@ from ..exercises import Exercise, ExerciseSet
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, slider
 from . import sizing
-from .cost import FORMATS, encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
+from .answers import SHELF_HOT_KEY, check_big_key, check_budget, check_prefix, shelf_values
+from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
 from .metered import MeteredStore, MeterReading
 from .server import Reading, big_keys, hot_keys, info_snapshot, mem_keys, memory_usage, object_freq, read_info, slowlog
-from .staleness import coverage, sample_staleness, wilson_interval
-from .workload import MYSTERY_RUN, MYSTERY_SHOP, SHOP, SHOP_RUN, DataSet, WorkloadRun, run_workload, watched_run
+from .staleness import sample_staleness, stale_flags
+from .workload import (
+    MYSTERY_RUN,
+    SHOP,
+    SHOP_RUN,
+    DataSet,
+    WorkloadRun,
+    run_workload,
+    warm_cache,
+    watched_run,
+)
 
 __all__ = [
-    "Dashboard", "live_dashboard", "draw_hit_ratios", "table", "redis_readings", "key_scans", "key_cost_table",
-    "explore_formats", "explore_sizing", "show_verification", "explore_sampling", "plant_shelf",
+    "Dashboard",
+    "live_dashboard",
+    "draw_hit_ratios",
+    "table",
+    "redis_readings",
+    "key_scans",
+    "key_cost_table",
+    "explore_formats",
+    "explore_sizing",
+    "show_verification",
+    "explore_sampling",
     "exercises",
 ]
 
@@ -60,30 +76,56 @@ def draw_hit_ratios(ax: Any, reading: MeterReading) -> str:
     x = np.arange(len(rows))
     for i, r in enumerate(rows):
         style = charts.series_style(i)
-        ax.bar(x[i], r.hit_ratio * 100, color=style["color"], hatch=["", "//", "..", "xx"][i % 4],
-               edgecolor="black", linewidth=0.6)
-        ax.annotate(f"{r.hit_ratio:.0%}\n{r.lookups / max(reading.overall.lookups, 1):.0%} of reads",
-                    (x[i], r.hit_ratio * 100), xytext=(0, 3), textcoords="offset points", ha="center", fontsize=8)
-    ax.axhline(reading.overall.hit_ratio * 100, **charts.LIMIT_STYLE,
-               label=f"all prefixes: {reading.overall.hit_ratio:.0%}")
+        ax.bar(
+            x[i],
+            r.hit_ratio * 100,
+            color=style["color"],
+            hatch=["", "//", "..", "xx"][i % 4],
+            edgecolor="black",
+            linewidth=0.6,
+        )
+        ax.annotate(
+            f"{r.hit_ratio:.0%}\n{r.lookups / max(reading.overall.lookups, 1):.0%} of reads",
+            (x[i], r.hit_ratio * 100),
+            xytext=(0, 3),
+            textcoords="offset points",
+            ha="center",
+            fontsize=8,
+        )
+    ax.axhline(
+        reading.overall.hit_ratio * 100, **charts.LIMIT_STYLE, label=f"all prefixes: {reading.overall.hit_ratio:.0%}"
+    )
     ax.set_xticks(x, [r.prefix for r in rows])
     ax.set_ylim(0, 118)
     worst = reading.worst()
-    finding = (f"'{worst.prefix}' hits {worst.hit_ratio:.0%} while the average says "
-               f"{reading.overall.hit_ratio:.0%}")
-    charts.finish(ax, title=finding, xlabel="key prefix (bar labels: hit ratio, share of reads)",
-                  ylabel="hit ratio (%)")
+    finding = f"'{worst.prefix}' hits {worst.hit_ratio:.0%} while the average says {reading.overall.hit_ratio:.0%}"
+    charts.finish(
+        ax, title=finding, xlabel="key prefix (bar labels: hit ratio, share of reads)", ylabel="hit ratio (%)"
+    )
     return finding
 
 
 def _draw_latency(ax: Any, reading: MeterReading) -> str:
     rows = sorted(reading.prefixes.values(), key=lambda r: -r.lookups)
     x = np.arange(len(rows))
-    series = [("cache p50", "cache_p50_ms"), ("cache p99", "cache_p99_ms"), ("DB p50", "db_p50_ms"), ("DB p99", "db_p99_ms")]
+    series = [
+        ("cache p50", "cache_p50_ms"),
+        ("cache p99", "cache_p99_ms"),
+        ("DB p50", "db_p50_ms"),
+        ("DB p99", "db_p99_ms"),
+    ]
     for i, (label, attr) in enumerate(series):
         values = [max(getattr(r, attr), 1e-3) for r in rows]
-        ax.bar(x + (i - 1.5) * 0.2, values, width=0.2, color=charts.series_style(i)["color"],
-               hatch=["", "//", "..", "xx"][i], edgecolor="black", linewidth=0.5, label=label)
+        ax.bar(
+            x + (i - 1.5) * 0.2,
+            values,
+            width=0.2,
+            color=charts.series_style(i)["color"],
+            hatch=["", "//", "..", "xx"][i],
+            edgecolor="black",
+            linewidth=0.5,
+            label=label,
+        )
     ax.set_yscale("log")
     ax.set_xticks(x, [r.prefix for r in rows])
     o = reading.overall
@@ -97,19 +139,31 @@ def _draw_rates(ax: Any, reading: MeterReading) -> str:
     x = np.arange(len(rows))
     series = [("DB queries/s", "db_queries"), ("expired/s", "expirations"), ("evicted/s", "evictions")]
     for i, (label, attr) in enumerate(series):
-        ax.bar(x + (i - 1) * 0.27, [reading.per_second(getattr(r, attr)) for r in rows], width=0.27,
-               color=charts.series_style(i)["color"], hatch=["", "//", ".."][i], edgecolor="black",
-               linewidth=0.5, label=label)
+        ax.bar(
+            x + (i - 1) * 0.27,
+            [reading.per_second(getattr(r, attr)) for r in rows],
+            width=0.27,
+            color=charts.series_style(i)["color"],
+            hatch=["", "//", ".."][i],
+            edgecolor="black",
+            linewidth=0.5,
+            label=label,
+        )
     ax.set_xticks(x, [r.prefix for r in rows])
     busiest = max(rows, key=lambda r: r.db_queries)
-    finding = (f"'{busiest.prefix}' sends the DB {reading.per_second(busiest.db_queries):,.0f} queries/s "
-               f"with {busiest.lookups / max(reading.overall.lookups, 1):.0%} of the reads")
+    finding = (
+        f"'{busiest.prefix}' sends the DB {reading.per_second(busiest.db_queries):,.0f} queries/s "
+        f"with {busiest.lookups / max(reading.overall.lookups, 1):.0%} of the reads"
+    )
     charts.finish(ax, title=finding, xlabel="key prefix", ylabel="events per second")
     return finding
 
 
-_VIEWS = {"hit ratio by prefix": draw_hit_ratios, "latency percentiles": _draw_latency,
-          "DB load, expiries, evictions": _draw_rates}
+_VIEWS = {
+    "hit ratio by prefix": draw_hit_ratios,
+    "latency percentiles": _draw_latency,
+    "DB load, expiries, evictions": _draw_rates,
+}
 
 
 class Dashboard:
@@ -119,27 +173,37 @@ class Dashboard:
     the shop in real time; the chart and table refresh every ``refresh_seconds``.
     """
 
-    def __init__(self, store: Store, data_sets: Sequence[DataSet] = SHOP, *,
-                 requests_per_second: float = 2_000.0, refresh_seconds: float = 0.5) -> None:
+    def __init__(
+        self,
+        store: Store,
+        data_sets: Sequence[DataSet] = SHOP,
+        *,
+        requests_per_second: float = 2_000.0,
+        refresh_seconds: float = 1.0,
+    ) -> None:
         self.meter = MeteredStore(store)
         self.data_sets = tuple(data_sets)
         self.requests_per_second = requests_per_second
         self.refresh_seconds = refresh_seconds
         self.runs: list[WorkloadRun] = []
         self._stop = threading.Event()
-        self.plot = LivePlot(self._draw, {"view": choice("show", list(_VIEWS))}, width=9.0, height=3.4,
-                             live={"Run 3 s more": lambda _plot: self.run(3.0)})
+        self.plot = LivePlot(
+            self._draw,
+            {"view": choice("show", list(_VIEWS))},
+            width=9.0,
+            height=3.4,
+            live={"Run 3 s more": lambda _plot: self.run(3.0)},
+        )
 
     def _draw(self, fig: Any, view: str) -> str:
         reading = self.meter.reading()
         _VIEWS[view](fig.axes[0], reading)
         source = "" if self.meter.backend != "redis" else " (server's own INFO numbers: see section 2)"
-        return (f"<b>{reading.overall.lookups:,} reads in {reading.seconds:.1f} s</b>{source}"
-                + reading._repr_html_())
+        return f"<b>{reading.overall.lookups:,} reads in {reading.seconds:.1f} s</b>{source}" + reading._repr_html_()
 
-    def warm_up(self, n_requests: int = 5_000) -> None:
-        """Fill the cache as fast as possible, as a running shop's cache would be, then zero the counters."""
-        run_workload(self.meter, self.data_sets, n_requests=n_requests, seed=10_000, paced=False)
+    def warm_up(self) -> None:
+        """Fill the cache as a shop that has run for a while holds it, then zero the counters."""
+        warm_cache(self.meter, self.data_sets)
         self.meter.restart()
 
     def run(self, seconds: float = 3.0) -> WorkloadRun:
@@ -150,16 +214,26 @@ class Dashboard:
             self.warm_up()
         result: list[WorkloadRun] = []
         self._stop.clear()
-        worker = threading.Thread(target=lambda: result.append(run_workload(
-            self.meter, self.data_sets, n_requests=int(seconds * self.requests_per_second),
-            requests_per_second=self.requests_per_second, seed=len(self.runs), stop=self._stop)), daemon=True)
+        worker = threading.Thread(
+            target=lambda: result.append(
+                run_workload(
+                    self.meter,
+                    self.data_sets,
+                    n_requests=int(seconds * self.requests_per_second),
+                    requests_per_second=self.requests_per_second,
+                    seed=len(self.runs),
+                    stop=self._stop,
+                    seconds=seconds,
+                )
+            ),
+            daemon=True,
+        )
         worker.start()
-        deadline = time.monotonic() + seconds + 5.0  # a slow server gets 5 s of grace, then stops
         while worker.is_alive():
             worker.join(self.refresh_seconds)
-            if time.monotonic() > deadline:
-                self._stop.set()
-            self.plot.redraw(force=True)
+            if worker.is_alive():
+                self.plot.redraw(force=True)
+        self.plot.redraw(force=True)
         self.runs.extend(result)
         return result[0] if result else WorkloadRun()
 
@@ -194,10 +268,25 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
     readings.append(object_freq(store, hot, accesses=max(reads, 1)))
     source, slow = slowlog(store, 3, dash.meter)
     rows = [r.as_row() for r in readings]
+    if not slow:
+        rows.append(
+            {
+                "figure": "SLOWLOG",
+                "value": "empty",
+                "source": source,
+                "what it tells you": "no command ran longer than slowlog-log-slower-than (10 ms by default)",
+            }
+        )
     for entry in slow:
-        rows.append({"figure": "SLOWLOG", "value": ", ".join(f"{k} {v}" for k, v in entry.items()),
-                     "source": source, "what it tells you": "the slowest commands" + (
-                         " the server ran" if source == "server" else " the app timed (round trips)")})
+        rows.append(
+            {
+                "figure": "SLOWLOG",
+                "value": ", ".join(f"{k} {v}" for k, v in entry.items()),
+                "source": source,
+                "what it tells you": "the slowest commands"
+                + (" the server ran" if source == "server" else " the app timed (round trips)"),
+            }
+        )
     where = "a real Redis" if info_snapshot(store) is not None else "fakeredis, which has no INFO"
     return table(rows, note=f"Read from {where}: 'computed' rows are labkit's own arithmetic.")
 
@@ -206,15 +295,28 @@ def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
     """The equivalents of ``redis-cli --bigkeys``, ``--memkeys`` and ``--hotkeys`` over the lab's keys."""
     rows: list[dict[str, Any]] = []
     for f in big_keys(store, n):
-        rows.append({"scan": "--bigkeys (longest values)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source})
+        rows.append(
+            {"scan": "--bigkeys (longest values)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source}
+        )
     for f in mem_keys(store, n):
-        rows.append({"scan": "--memkeys (MEMORY USAGE)", "key": f.key, "size": f"{f.memory_bytes:,} B", "source": f.source})
+        rows.append(
+            {"scan": "--memkeys (MEMORY USAGE)", "key": f.key, "size": f"{f.memory_bytes:,} B", "source": f.source}
+        )
     reads = Counter(h.key for run in dash.runs for h in run.hits)
     for key, count, counter in hot_keys(dict(reads), n):
-        rows.append({"scan": "--hotkeys (OBJECT FREQ)", "key": key, "size": f"{count:,} hits, LFU counter {counter}",
-                     "source": "computed"})
-    return table(rows, note="SCAN walks only this notebook's keys; the hot-key ranking needs an LFU policy "
-                            "on a server, so here it is computed from the hits the app counted.")
+        rows.append(
+            {
+                "scan": "--hotkeys (OBJECT FREQ)",
+                "key": key,
+                "size": f"{count:,} hits, LFU counter {counter}",
+                "source": "computed",
+            }
+        )
+    return table(
+        rows,
+        note="SCAN walks only this notebook's keys; the hot-key ranking needs an LFU policy "
+        "on a server, so here it is computed from the hits the app counted.",
+    )
 
 
 # -- 3 · what a value costs ----------------------------------------------------------------------
@@ -232,16 +334,23 @@ def key_cost_table(store: Store) -> Any:
         store.set(key, value, 60)
         cost = key_cost(store.k(key), value)
         measured = memory_usage(store, key)
-        rows.append({
-            "key": key, "value bytes": cost.value_bytes, "key name bytes": cost.name_bytes,
-            "MEMORY USAGE (computed)": cost.memory_usage_bytes,
-            f"MEMORY USAGE ({measured.source})": measured.value,
-            "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes,
-            "overhead share": f"{cost.overhead_share:.0%}",
-        })
+        rows.append(
+            {
+                "key": key,
+                "value bytes": cost.value_bytes,
+                "key name bytes": cost.name_bytes,
+                "MEMORY USAGE (computed)": cost.memory_usage_bytes,
+                f"MEMORY USAGE ({measured.source})": measured.value,
+                "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes,
+                "overhead share": f"{cost.overhead_share:.0%}",
+            }
+        )
         store.delete(key)
-    return table(rows, note="Overhead: the dict entry (24 B), the key's own string, the value's header (16 B), "
-                            "rounding up to jemalloc's size classes, and the main hash table's buckets.")
+    return table(
+        rows,
+        note="Overhead: the dict entry (24 B), the key's own string, the value's header (16 B), "
+        "rounding up to jemalloc's size classes, and the main hash table's buckets.",
+    )
 
 
 def explore_formats() -> LivePlot:
@@ -249,27 +358,59 @@ def explore_formats() -> LivePlot:
 
     def draw(fig: Any, items: int) -> str:
         feed = sample_feed(items)
-        costs = measure_formats(feed, repeat=15 if items <= 50 else 5)
+        costs = measure_formats(feed, repeat=5)
         size_ax, time_ax = fig.axes
         y = np.arange(len(costs))
         names = [c.format for c in costs]
         for i, c in enumerate(costs):
-            size_ax.barh(y[i], c.memory_bytes / 1024, color=charts.series_style(i)["color"],
-                         hatch="//" if "zlib" in c.format else "", edgecolor="black", linewidth=0.5)
+            size_ax.barh(
+                y[i],
+                c.memory_bytes / 1024,
+                color=charts.series_style(i)["color"],
+                hatch="//" if "zlib" in c.format else "",
+                edgecolor="black",
+                linewidth=0.5,
+            )
         size_ax.set_yticks(y, names)
-        time_ax.barh(y - 0.2, [c.encode_us for c in costs], height=0.4, color=charts.series_style(0)["color"],
-                     label="encode", edgecolor="black", linewidth=0.5)
-        time_ax.barh(y + 0.2, [c.decode_us for c in costs], height=0.4, color=charts.series_style(1)["color"],
-                     hatch="//", label="decode", edgecolor="black", linewidth=0.5)
+        time_ax.barh(
+            y - 0.2,
+            [c.encode_us for c in costs],
+            height=0.4,
+            color=charts.series_style(0)["color"],
+            label="encode",
+            edgecolor="black",
+            linewidth=0.5,
+        )
+        time_ax.barh(
+            y + 0.2,
+            [c.decode_us for c in costs],
+            height=0.4,
+            color=charts.series_style(1)["color"],
+            hatch="//",
+            label="decode",
+            edgecolor="black",
+            linewidth=0.5,
+        )
         time_ax.set_yticks(y, names)
         json_cost = costs[0]
         best = min(costs, key=lambda c: c.memory_bytes)
-        charts.finish(size_ax, title=f"{items} products: {best.format} stores {json_cost.memory_bytes / best.memory_bytes:.1f}x less than JSON",
-                      xlabel="memory per key in Redis (KiB, computed)", ylabel="format")
-        charts.finish(time_ax, title="zlib costs CPU on every write and read",
-                      xlabel="median time (µs, this machine, now)", ylabel="format")
-        return (f"JSON {json_cost.size_bytes:,} B; {best.format} {best.size_bytes:,} B. Times are measured live: "
-                "compare them as ratios.")
+        charts.finish(
+            size_ax,
+            title=f"{items} products: {best.format} stores "
+            f"{json_cost.memory_bytes / best.memory_bytes:.1f}x less than JSON",
+            xlabel="memory per key in Redis (KiB, computed)",
+            ylabel="format",
+        )
+        charts.finish(
+            time_ax,
+            title="zlib costs CPU on every write and read",
+            xlabel="median time (µs, this machine, now)",
+            ylabel="format",
+        )
+        return (
+            f"JSON {json_cost.size_bytes:,} B; {best.format} {best.size_bytes:,} B. Times are measured live: "
+            "compare them as ratios."
+        )
 
     return LivePlot(draw, {"items": int_slider("products in the value", 1, 200, 1, 50)}, ncols=2, width=10, height=3.6)
 
@@ -283,7 +424,7 @@ def explore_sizing() -> LivePlot:
     per_key = sizing.key_bytes()
     capacities = np.arange(1, curve.distinct_keys + 1)
     exact = curve.hits_by_capacity[1:] / curve.requests
-    sampled = sizing.hit_ratio_curve(sizing.sizing_trace(), "lru", capacities.tolist(), sample_rate=0.1)
+    sampled = sizing.shards_curve(0.1)
     mib = capacities * per_key / 2**20
 
     def draw(fig: Any, target: float) -> str:
@@ -292,13 +433,22 @@ def explore_sizing() -> LivePlot:
         ax.plot(mib, exact * 100, **{**charts.series_style(0), "marker": None}, label="exact LRU (stack distances)")
         ax.plot(mib, sampled * 100, **{**charts.series_style(1), "marker": None}, label="SHARDS, 10% of keys")
         ax.axhline(target * 100, color="#777777", linewidth=0.8, linestyle=":")
-        ax.axvline(plan.budget_bytes / 2**20, **charts.LIMIT_STYLE, label=f"budget: {plan.budget_bytes / 2**20:.2f} MiB")
+        ax.axvline(
+            plan.budget_bytes / 2**20, **charts.LIMIT_STYLE, label=f"budget: {plan.budget_bytes / 2**20:.2f} MiB"
+        )
         ax.set_ylim(0, 100)
-        charts.finish(ax, title=f"{target:.0%} hits need {plan.budget_bytes / 2**20:.2f} MiB: "
-                                f"{plan.capacity_keys:,} of {plan.distinct_keys:,} keys",
-                      xlabel=f"memory for cached keys (MiB, at {per_key} B per key)", ylabel="hit ratio (%)")
-        return (f"{plan}. Counting only the values ({plan.value_bytes} B each) would buy "
-                f"{plan.values_only_bytes / 2**20:.2f} MiB - {plan.values_only_bytes / plan.budget_bytes:.0%} of what is needed.")
+        charts.finish(
+            ax,
+            title=f"{target:.0%} hits need {plan.budget_bytes / 2**20:.2f} MiB: "
+            f"{plan.capacity_keys:,} of {plan.distinct_keys:,} keys",
+            xlabel=f"memory for cached keys (MiB, at {per_key} B per key)",
+            ylabel="hit ratio (%)",
+        )
+        return (
+            f"{plan}. Counting only the values ({plan.value_bytes} B each) would buy "
+            f"{plan.values_only_bytes / 2**20:.2f} MiB - "
+            f"{plan.values_only_bytes / plan.budget_bytes:.0%} of what is needed."
+        )
 
     return LivePlot(draw, {"target": slider("target hit ratio", 0.70, 0.92, 0.01, 0.90)})
 
@@ -310,8 +460,10 @@ def show_verification(store: Store | None = None, target: float = 0.9) -> sizing
     plan = sizing.plan_for(target)
     result = sizing.verify_on_server(plan.budget_bytes, policies=("allkeys-lru", "allkeys-lfu"), store=store)
     if result.skipped_reason:
-        print(f"Not verified on a real server ({result.skipped_reason}). The model predicts "
-              f"{plan.predicted_hit_ratio:.1%} hits and {plan.predicted_evictions:,} evictions.")
+        print(
+            f"Not verified on a real server ({result.skipped_reason}). The model predicts "
+            f"{plan.predicted_hit_ratio:.1%} hits and {plan.predicted_evictions:,} evictions."
+        )
         return result
     display(table(result.rows(), note=f"On {result.where}, maxmemory = empty server + {plan.budget_bytes:,} B."))
     fig = charts.new_figure(1, 1, width=8.0, height=3.2)
@@ -319,18 +471,35 @@ def show_verification(store: Store | None = None, target: float = 0.9) -> sizing
     labels = ["model: exact LRU"] + [f"server: {r.policy}" for r in result.runs]
     values = [result.predicted_hit_ratio] + [r.hit_ratio for r in result.runs]
     floors = [sizing.random_floor(result.planned_keys)] + [sizing.random_floor(r.keys_held) for r in result.runs]
-    for i, (label, value) in enumerate(zip(labels, values, strict=True)):
-        ax.barh(i, value * 100, color=charts.series_style(i)["color"], hatch=["", "//", ".."][i % 3],
-                edgecolor="black", linewidth=0.5)
+    for i, value in enumerate(values):
+        ax.barh(
+            i,
+            value * 100,
+            color=charts.series_style(i)["color"],
+            hatch=["", "//", ".."][i % 3],
+            edgecolor="black",
+            linewidth=0.5,
+        )
         ax.annotate(f"{value:.1%}", (value * 100, i), xytext=(4, -3), textcoords="offset points", fontsize=8)
-    ax.plot([f * 100 for f in floors], range(len(floors)), linestyle="none", marker="|", markersize=18,
-            color="black", label="random eviction, same number of keys")
+    ax.plot(
+        [f * 100 for f in floors],
+        range(len(floors)),
+        linestyle="none",
+        marker="|",
+        markersize=18,
+        color="black",
+        label="random eviction, same number of keys",
+    )
     ax.set_yticks(range(len(labels)), labels)
     ax.set_xlim(min(floors + values) * 100 - 4, 100)
     lru = result.runs[0]
-    charts.finish(ax, title=f"Server LRU: {lru.hit_ratio:.1%} vs {result.predicted_hit_ratio:.1%} predicted "
-                            f"({lru.keys_held:,} keys held, {result.planned_keys:,} planned)",
-                  xlabel="hit ratio (%)", ylabel="who measured")
+    charts.finish(
+        ax,
+        title=f"Server LRU: {lru.hit_ratio:.1%} vs {result.predicted_hit_ratio:.1%} predicted "
+        f"({lru.keys_held:,} keys held, {result.planned_keys:,} planned)",
+        xlabel="hit ratio (%)",
+        ylabel="who measured",
+    )
     charts.show(fig)
     return result
 
@@ -340,7 +509,7 @@ def show_verification(store: Store | None = None, target: float = 0.9) -> sizing
 
 def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
     """Twenty independent samples of ``n`` hits, each with its 95% interval, against the truth."""
-    hits = list(hits if hits is not None else watched_run(SHOP_RUN)[1].hits)
+    hits = stale_flags(hits if hits is not None else watched_run(SHOP_RUN)[1].hits)
     sizes = np.array([n for n in (25, 50, 100, 200, 400, 800, 1600, 3200, 6400) if n <= len(hits)])
 
     def draw(fig: Any, sampled: int) -> str:
@@ -348,168 +517,104 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
         truth = sample_staleness(hits, 1).true_share
         half = [np.mean([sample_staleness(hits, int(n), seed=s).half_width for s in range(10)]) for n in sizes]
         width_ax.plot(sizes, np.array(half) * 100, **charts.series_style(0), label="measured (mean of 10 samples)")
-        width_ax.plot(sizes, 196 * np.sqrt(max(truth, 1e-3) * (1 - truth) / sizes), **charts.series_style(1),
-                      label="1.96·sqrt(p(1-p)/n)")
+        width_ax.plot(
+            sizes,
+            196 * np.sqrt(max(truth, 1e-3) * (1 - truth) / sizes),
+            **charts.series_style(1),
+            label="1.96·sqrt(p(1-p)/n)",
+        )
         width_ax.axvline(sampled, **charts.LIMIT_STYLE)
         width_ax.set_xscale("log")
         width_ax.set_yscale("log")
-        charts.finish(width_ax, title="4x the sample halves the interval", xlabel="hits re-read from the DB (log)",
-                      ylabel="95% interval ± (points, log)")
+        charts.finish(
+            width_ax,
+            title="4x the sample halves the interval",
+            xlabel="hits re-read from the DB (log)",
+            ylabel="95% interval ± (points, log)",
+        )
         estimates = [sample_staleness(hits, sampled, seed=s) for s in range(20)]
         for i, e in enumerate(estimates):
             style = charts.series_style(0 if e.covers_truth else 3)
-            ci_ax.errorbar(e.estimate * 100, i, xerr=[[(e.estimate - e.low) * 100], [(e.high - e.estimate) * 100]],
-                           fmt=style["marker"], color=style["color"], capsize=3)
+            ci_ax.errorbar(
+                e.estimate * 100,
+                i,
+                xerr=[[(e.estimate - e.low) * 100], [(e.high - e.estimate) * 100]],
+                fmt=style["marker"],
+                color=style["color"],
+                capsize=3,
+            )
         ci_ax.axvline(truth * 100, **charts.LIMIT_STYLE, label=f"true stale share {truth:.1%}")
         covered = sum(e.covers_truth for e in estimates)
-        charts.finish(ci_ax, title=f"{covered} of 20 intervals from {sampled:,} hits contain the truth",
-                      xlabel="stale share of hits (%)", ylabel="sample number")
-        return (f"Each row re-reads {sampled:,} random hits from the database. Red squares mark intervals that "
-                f"missed the true {truth:.1%}; about 1 in 20 should.")
+        charts.finish(
+            ci_ax,
+            title=f"{covered} of 20 intervals from {sampled:,} hits contain the truth",
+            xlabel="stale share of hits (%)",
+            ylabel="sample number",
+        )
+        return (
+            f"Each row re-reads {sampled:,} random hits from the database. Red squares mark intervals that "
+            f"missed the true {truth:.1%}; about 1 in 20 should."
+        )
 
-    return LivePlot(draw, {"sampled": choice("hits sampled", [int(n) for n in sizes], value=400)},
-                    ncols=2, width=10, height=3.8)
+    return LivePlot(
+        draw, {"sampled": choice("hits sampled", [int(n) for n in sizes], value=400)}, ncols=2, width=10, height=3.8
+    )
 
 
 # -- exercises -----------------------------------------------------------------------------------
 
-SHELF_HOT_KEY = "shelf:flags"
-
-
-def shelf_values() -> dict[str, str]:
-    """The keys the big-key exercise hides among: one long name, one hot key, one
-    big feed stored compressed, one stored as plain JSON."""
-    values = {f"shelf:product:{i}": encode(sample_record(i), "json").decode() for i in range(30)}
-    values["shelf:recently-viewed-by-customer-4711-in-the-last-thirty-days-on-the-mobile-app"] = "[17,42,99]"
-    values[SHELF_HOT_KEY] = '{"dark_mode":true}'
-    values["shelf:feed:home"] = "z:" + base64.b64encode(zlib.compress(encode(sample_feed(200), "json"), 6)).decode()
-    values["shelf:feed:deals"] = encode(sample_feed(60, seed=3), "json").decode()
-    return values
-
-
-def plant_shelf(store: Store) -> dict[str, int]:
-    """Write the exercise's keys into ``store``; return how often each was read (the hot one most)."""
-    for key, value in shelf_values().items():
-        store.set(key, value, 3600)
-    reads = {key: 3 for key in shelf_values()}
-    reads[SHELF_HOT_KEY] = 25_000
-    return reads
-
-
-def _decoded_bytes(value: str) -> int:
-    if value.startswith("z:"):
-        return len(zlib.decompress(base64.b64decode(value[2:])))
-    return len(value.encode())
-
-
-def _check_big_key(answer: Any) -> tuple[bool, str]:
-    values = shelf_values()
-    key = str(answer).split(":", 3)[-1] if str(answer).startswith("labkit:") else str(answer)
-    if key not in values:
-        raise LabError(f"{answer!r} is not one of the shelf's keys; list them with store.scan_keys('shelf:*').")
-    memory = {k: string_key_bytes(k, v) for k, v in values.items()}
-    biggest = max(memory, key=lambda k: memory[k])
-    if key == biggest:
-        return True, f"{key} holds {memory[key]:,} B - the most memory of any shelf key (MEMORY USAGE)."
-    if key == SHELF_HOT_KEY:
-        return False, (f"{key} is the hottest key (read most), but holds only {memory[key]:,} B - "
-                       "the hottest key is not the big key; rank by MEMORY USAGE.")
-    if key == max(values, key=len):
-        return False, (f"{key} has the longest key name, but its value is tiny ({memory[key]:,} B in all) - "
-                       "the longest key name is not the big key.")
-    if key == max(values, key=lambda k: _decoded_bytes(values[k])):
-        return False, (f"{key} is the biggest once decoded ({_decoded_bytes(values[key]):,} B), but it is stored "
-                       f"compressed: Redis holds {memory[key]:,} B. Ranking judged by decoded size misses what Redis holds.")
-    return False, f"{key} holds {memory[key]:,} B; another key holds more. Rank the shelf by MEMORY USAGE."
-
-
-def _check_prefix(answer: Any) -> tuple[bool, str]:
-    reading = watched_run(MYSTERY_RUN)[0]
-    names = list(reading.prefixes)
-    if not isinstance(answer, str) or answer.rstrip(":") not in names:
-        raise LabError(f"Answer with one prefix as a string: one of {', '.join(repr(n) for n in names)}.")
-    chosen = reading.prefixes[answer.rstrip(":")]
-    worst = reading.worst()
-    if chosen.prefix == worst.prefix:
-        return True, (f"'{worst.prefix}' hits {worst.hit_ratio:.0%} against {reading.overall.hit_ratio:.0%} overall: "
-                      "its TTL is far too short for how often it is read.")
-    busiest = max(reading.prefixes.values(), key=lambda r: r.lookups)
-    biggest = max(MYSTERY_SHOP, key=lambda d: d.value_bytes)
-    why = ""
-    if chosen.prefix == busiest.prefix:
-        why = " - the busiest prefix, not the one with the worst hit ratio"
-    elif chosen.prefix == biggest.prefix:
-        why = " - the biggest values, which cost memory, not hits"
-    return False, f"'{chosen.prefix}' hits {chosen.hit_ratio:.0%}{why}. Compare each prefix's own hit ratio."
-
-
-def _check_budget(answer: Any) -> tuple[bool, str, Any]:
-    if isinstance(answer, bool) or not isinstance(answer, (int, float, np.integer, np.floating)) or answer <= 0:
-        raise LabError(f"Answer with a number of bytes, e.g. 1_500_000 (got {answer!r}).")
-    plan = sizing.plan_for(0.9)
-    budget = float(answer)
-    predicted = sizing.hit_ratio_for_budget(budget)
-    if budget < plan.bytes_per_key or abs(budget - plan.capacity_keys) <= 0.1 * plan.capacity_keys:
-        return False, (f"{budget:,.0f} bytes hold {int(budget // plan.bytes_per_key):,} keys: that looks like a key count - objects, not bytes. "
-                       f"maxmemory is in bytes; multiply by what one key costs ({plan.bytes_per_key} B)."), None
-    if abs(budget - plan.values_only_bytes) <= 0.1 * plan.values_only_bytes:
-        return False, (f"{budget:,.0f} B counts only the values ({plan.value_bytes} B each) - values only. Each key "
-                       f"really costs {plan.bytes_per_key} B: key name, dict entry, header, rounding. "
-                       f"The model predicts {predicted:.1%}."), None
-    if predicted < plan.target:
-        return False, f"{budget:,.0f} B predicts {predicted:.1%} hits; 90% needs more.", None
-    if budget > 1.5 * plan.budget_bytes:
-        everything = plan.distinct_keys * plan.bytes_per_key
-        what = " - the whole key space" if budget >= 0.9 * everything else ""
-        return False, (f"{budget:,.0f} B reaches 90%, but so does {plan.budget_bytes:,} B: "
-                       f"{budget / plan.budget_bytes:.1f}x the memory{what}. Size from the curve, not the key count."), None
-    verified = sizing.verify_on_server(int(budget))
-    if verified.skipped_reason:
-        return True, f"{budget:,.0f} B predicts {predicted:.1%} hits (model; no server to check on: {verified.skipped_reason})", None
-    measured = verified.runs[0]
-    # Redis's LRU is approximate (see section 4): it may land up to 4 points under exact LRU.
-    ok = measured.hit_ratio >= plan.target - 0.04
-    return ok, (f"{budget:,.0f} B: model {predicted:.1%}; the lab's own server measured {measured.hit_ratio:.1%} "
-                f"under allkeys-lru with {measured.keys_held:,} keys held"
-                + ("" if ok else " - too far under 90% even for Redis's approximate LRU.")), verified.rows()
-
-
 def exercises(store: Store | None = None) -> ExerciseSet:
     """Notebook 10's exercises: the dragging prefix, a maxmemory for 90%, the big key."""
     plan = sizing.plan_for(0.9)
-    return ExerciseSet({
-        "dragging_prefix": Exercise(
-            NOTEBOOK, "dragging-prefix", check=_check_prefix, kind="value",
-            hint="Meter the mystery shop with MeteredStore, run it, and read reading().prefixes: "
-                 "compare each prefix's own hit ratio with the overall one.",
-            solution=("metered = obs.MeteredStore(labkit.MemoryStore(labkit.VirtualClock()))\n"
-                      "obs.run_workload(metered, obs.MYSTERY_SHOP, n_requests=20_000)\n"
-                      "answer = metered.reading().worst().prefix   # 'stock'"),
-            reference=lambda: watched_run(MYSTERY_RUN)[0].worst().prefix,
-            mistakes={"the busiest prefix": "catalog", "the biggest values": "review"},
-        ),
-        "size_for_90": Exercise(
-            NOTEBOOK, "size-for-90", check=_check_budget, kind="value",
-            hint="Find the smallest capacity whose hit ratio reaches 0.9 on the curve, then multiply by "
-                 "what one key really costs in Redis (obs.sizing.key_bytes()), not by the value size.",
-            solution=("plan = obs.sizing.plan_for(0.9)\n"
-                      f"answer = plan.capacity_keys * obs.sizing.key_bytes()   # {plan.budget_bytes:,} bytes"),
-            reference=lambda: sizing.plan_for(0.9).budget_bytes,
-            mistakes={
-                "values only": lambda: sizing.plan_for(0.9).values_only_bytes,
-                "objects, not bytes": lambda: sizing.plan_for(0.9).capacity_keys,
-                "the whole key space": lambda: sizing.plan_for(0.9).distinct_keys * sizing.key_bytes(),
-            },
-        ),
-        "big_key": Exercise(
-            NOTEBOOK, "big-key", check=_check_big_key, kind="value",
-            hint="obs.mem_keys(store, pattern='shelf:*') ranks the shelf by MEMORY USAGE (computed on fakeredis).",
-            solution="answer = obs.mem_keys(store, 1, pattern='shelf:*')[0].key   # 'shelf:feed:deals'",
-            reference=lambda: max(shelf_values(), key=lambda k: string_key_bytes(k, shelf_values()[k])),
-            mistakes={
-                "the hottest key": SHELF_HOT_KEY,
-                "the longest key name": lambda: max(shelf_values(), key=len),
-                "judged by decoded size": "shelf:feed:home",
-            },
-        ),
-    })
+    return ExerciseSet(
+        {
+            "dragging_prefix": Exercise(
+                NOTEBOOK,
+                "dragging-prefix",
+                check=check_prefix,
+                kind="value",
+                hint="Meter the mystery shop with MeteredStore, run it, and read reading().prefixes: "
+                "compare each prefix's own hit ratio with the overall one.",
+                solution=(
+                    "metered = obs.MeteredStore(labkit.MemoryStore(labkit.VirtualClock()))\n"
+                    "obs.warm_cache(metered, obs.MYSTERY_SHOP); metered.restart()\n"
+                    "obs.run_workload(metered, obs.MYSTERY_SHOP, n_requests=12_000)\n"
+                    "answer = metered.reading().worst().prefix   # 'stock'"
+                ),
+                reference=lambda: watched_run(MYSTERY_RUN)[0].worst().prefix,
+                mistakes={"the busiest prefix": "catalog", "the biggest values": "review"},
+            ),
+            "size_for_90": Exercise(
+                NOTEBOOK,
+                "size-for-90",
+                check=check_budget,
+                kind="value",
+                hint="Find the smallest capacity whose hit ratio reaches 0.9 on the curve, then multiply by "
+                "what one key really costs in Redis (obs.sizing.key_bytes()), not by the value size.",
+                solution=(
+                    "plan = obs.sizing.plan_for(0.9)\n"
+                    f"answer = plan.capacity_keys * obs.sizing.key_bytes()   # {plan.budget_bytes:,} bytes"
+                ),
+                reference=lambda: sizing.plan_for(0.9).budget_bytes,
+                mistakes={
+                    "values only": lambda: sizing.plan_for(0.9).values_only_bytes,
+                    "objects, not bytes": lambda: sizing.plan_for(0.9).capacity_keys,
+                    "the whole key space": lambda: sizing.plan_for(0.9).distinct_keys * sizing.key_bytes(),
+                },
+            ),
+            "big_key": Exercise(
+                NOTEBOOK,
+                "big-key",
+                check=check_big_key,
+                kind="value",
+                hint="obs.mem_keys(store, pattern='shelf:*') ranks the shelf by MEMORY USAGE (computed on fakeredis).",
+                solution="answer = obs.mem_keys(store, 1, pattern='shelf:*')[0].key   # 'shelf:feed:deals'",
+                reference=lambda: max(shelf_values(), key=lambda k: string_key_bytes(k, shelf_values()[k])),
+                mistakes={
+                    "the hottest key": SHELF_HOT_KEY,
+                    "the longest key name": lambda: max(shelf_values(), key=len),
+                    "judged by decoded size": "shelf:feed:home",
+                },
+            ),
+        }
+    )

@@ -109,24 +109,28 @@ class MeterReading:
         total = max(self.overall.lookups, 1)
         out = []
         for r in [*sorted(self.prefixes.values(), key=lambda r: -r.lookups), self.overall]:
-            out.append({
-                "prefix": r.prefix,
-                "share of reads": f"{r.lookups / total:.0%}",
-                "hit ratio": f"{r.hit_ratio:.1%}",
-                "cache p50 / p99 (ms)": f"{r.cache_p50_ms:.2f} / {r.cache_p99_ms:.2f}",
-                "DB p50 / p99 (ms)": f"{r.db_p50_ms:.1f} / {r.db_p99_ms:.1f}" if r.db_queries else "-",
-                "DB queries/s": f"{self.per_second(r.db_queries):,.0f}",
-                "expired/s": f"{self.per_second(r.expirations):,.1f}",
-                "evicted/s": f"{self.per_second(r.evictions):,.1f}",
-                f"memory ({self.memory_source})": f"{r.memory_bytes / 1024:,.0f} KiB",
-            })
+            out.append(
+                {
+                    "prefix": r.prefix,
+                    "share of reads": f"{r.lookups / total:.0%}",
+                    "hit ratio": f"{r.hit_ratio:.1%}",
+                    "cache p50 / p99 (ms)": f"{r.cache_p50_ms:.2f} / {r.cache_p99_ms:.2f}",
+                    "DB p50 / p99 (ms)": f"{r.db_p50_ms:.1f} / {r.db_p99_ms:.1f}" if r.db_queries else "-",
+                    "DB queries/s": f"{self.per_second(r.db_queries):,.0f}",
+                    "expired/s": f"{self.per_second(r.expirations):,.1f}",
+                    "evicted/s": f"{self.per_second(r.evictions):,.1f}",
+                    f"memory ({self.memory_source})": f"{r.memory_bytes / 1024:,.0f} KiB",
+                }
+            )
         return out
 
     def _repr_html_(self) -> str:
         rows = self.rows()
         head = "".join(f"<th>{h}</th>" for h in rows[0])
         body = "".join(
-            "<tr>" + "".join(f"<td>{'<b>' + v + '</b>' if r['prefix'] == 'all' else v}</td>" for v in r.values()) + "</tr>"
+            "<tr>"
+            + "".join(f"<td>{'<b>' + v + '</b>' if r['prefix'] == 'all' else v}</td>" for v in r.values())
+            + "</tr>"
             for r in rows
         )
         return f"<table><tr>{head}</tr>{body}</table>"
@@ -275,7 +279,16 @@ def _read(
     cache = list(c.cache_seconds if cache is None else cache)
     db = list(c.db_seconds if db is None else db)
     return PrefixReading(
-        prefix=name, hits=c.hits, misses=c.misses, sets=c.sets, db_queries=c.db_queries,
-        expirations=c.expirations, evictions=c.evictions, memory_bytes=memory_bytes,
-        cache_p50_ms=_ms(cache, 50), cache_p99_ms=_ms(cache, 99), db_p50_ms=_ms(db, 50), db_p99_ms=_ms(db, 99),
+        prefix=name,
+        hits=c.hits,
+        misses=c.misses,
+        sets=c.sets,
+        db_queries=c.db_queries,
+        expirations=c.expirations,
+        evictions=c.evictions,
+        memory_bytes=memory_bytes,
+        cache_p50_ms=_ms(cache, 50),
+        cache_p99_ms=_ms(cache, 99),
+        db_p50_ms=_ms(db, 50),
+        db_p99_ms=_ms(db, 99),
     )

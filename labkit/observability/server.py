@@ -39,8 +39,16 @@ __all__ = [
     "hot_keys",
 ]
 
-INFO_FIELDS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys", "used_memory",
-               "mem_fragmentation_ratio", "maxmemory", "maxmemory_policy")
+INFO_FIELDS = (
+    "keyspace_hits",
+    "keyspace_misses",
+    "evicted_keys",
+    "expired_keys",
+    "used_memory",
+    "mem_fragmentation_ratio",
+    "maxmemory",
+    "maxmemory_policy",
+)
 _COUNTERS = ("keyspace_hits", "keyspace_misses", "evicted_keys", "expired_keys")
 
 
@@ -54,8 +62,11 @@ class Reading:
     meaning: str
 
     def as_row(self) -> dict[str, str]:
-        value = f"{self.value:,}" if isinstance(self.value, int) else (
-            f"{self.value:.3g}" if isinstance(self.value, float) else str(self.value))
+        value = (
+            f"{self.value:,}"
+            if isinstance(self.value, int)
+            else (f"{self.value:.3g}" if isinstance(self.value, float) else str(self.value))
+        )
         return {"figure": self.name, "value": value, "source": self.source, "what it tells you": self.meaning}
 
 
@@ -96,13 +107,24 @@ def read_info(store: Store, meter: MeteredStore | None = None, before: dict[str,
         return [
             Reading("keyspace_hits", delta["keyspace_hits"], "server", "GETs that found a key (whole server)"),
             Reading("keyspace_misses", delta["keyspace_misses"], "server", "GETs that found nothing"),
-            Reading("hit ratio", delta["keyspace_hits"] / looked if looked else 0.0, "server",
-                    "hits / (hits + misses) - every client's, not only yours"),
+            Reading(
+                "hit ratio",
+                delta["keyspace_hits"] / looked if looked else 0.0,
+                "server",
+                "hits / (hits + misses) - every client's, not only yours",
+            ),
             Reading("evicted_keys", delta["evicted_keys"], "server", "keys thrown out to stay under maxmemory"),
             Reading("expired_keys", delta["expired_keys"], "server", "keys removed because their TTL ran out"),
-            Reading("used_memory", int(now["used_memory"]), "server", "bytes the allocator holds for data and overhead"),
-            Reading("mem_fragmentation_ratio", float(now["mem_fragmentation_ratio"] or 0.0), "server",
-                    "RSS / used_memory: above ~1.5, memory is lost to fragmentation"),
+            Reading(
+                "used_memory", int(now["used_memory"]), "server", "bytes the allocator holds for data and overhead"
+            ),
+            Reading(
+                "mem_fragmentation_ratio",
+                float(now["mem_fragmentation_ratio"] or 0.0),
+                "server",
+                "RSS / used_memory: above ~1.5 on a full server, memory is lost to fragmentation "
+                "(a nearly empty server reads high: RSS holds the allocator's fixed pools)",
+            ),
         ]
     if meter is None:
         return [Reading("INFO", "unavailable", "computed", "no server and no metered store to compute from")]
@@ -131,8 +153,12 @@ def memory_usage(store: Store, key: str) -> Reading:
     stored = store.get(key)
     if stored is None:
         return Reading(f"MEMORY USAGE {key}", 0, "computed", "no such key")
-    return Reading(f"MEMORY USAGE {key}", string_key_bytes(store.k(key), stored), "computed",
-                   "dict entry + key name + value object, rounded to jemalloc's size classes")
+    return Reading(
+        f"MEMORY USAGE {key}",
+        string_key_bytes(store.k(key), stored),
+        "computed",
+        "dict entry + key name + value object, rounded to jemalloc's size classes",
+    )
 
 
 def lfu_counter(accesses: int, *, log_factor: int = 10, seed: int = 0) -> int:
@@ -155,14 +181,22 @@ def object_freq(store: Store, key: str, accesses: int | None = None) -> Reading:
     client = server_client(store)
     if client is not None:
         try:
-            return Reading(f"OBJECT FREQ {key}", int(client.object("freq", store.k(key))), "server",
-                           "Redis's logarithmic access counter (0-255)")
+            return Reading(
+                f"OBJECT FREQ {key}",
+                int(client.object("freq", store.k(key))),
+                "server",
+                "Redis's logarithmic access counter (0-255)",
+            )
         except Exception:  # noqa: BLE001 - "An LFU maxmemory policy is not selected"
             pass
     if accesses is None:
         return Reading(f"OBJECT FREQ {key}", "n/a", "computed", "needs an LFU policy on the server, or an access count")
-    return Reading(f"OBJECT FREQ {key}", lfu_counter(accesses), "computed",
-                   f"the LFU counter {accesses:,} reads would give (lfu-log-factor 10)")
+    return Reading(
+        f"OBJECT FREQ {key}",
+        lfu_counter(accesses),
+        "computed",
+        f"the LFU counter {accesses:,} reads would give (lfu-log-factor 10)",
+    )
 
 
 def slowlog(store: Store, count: int = 5, meter: MeteredStore | None = None) -> tuple[str, list[dict[str, Any]]]:
@@ -172,8 +206,15 @@ def slowlog(store: Store, count: int = 5, meter: MeteredStore | None = None) -> 
     if client is not None:
         try:
             entries = client.slowlog_get(count)
-            return "server", [{"duration (µs)": e["duration"], "command": " ".join(str(a) for a in e["command"][:3])
-                               if isinstance(e["command"], list) else str(e["command"])[:60]} for e in entries]
+            return "server", [
+                {
+                    "duration (µs)": e["duration"],
+                    "command": " ".join(str(a) for a in e["command"][:3])
+                    if isinstance(e["command"], list)
+                    else str(e["command"])[:60],
+                }
+                for e in entries
+            ]
         except Exception:  # noqa: BLE001
             pass
     if meter is None:
@@ -218,7 +259,9 @@ def scan_keys(store: Store, pattern: str = "*", reads: dict[str, int] | None = N
             out = []
     for key, value in zip(keys, store.get_many(keys), strict=True):
         if value is not None:
-            out.append(KeyFinding(key, len(value.encode()), string_key_bytes(store.k(key), value), reads.get(key), "computed"))
+            out.append(
+                KeyFinding(key, len(value.encode()), string_key_bytes(store.k(key), value), reads.get(key), "computed")
+            )
     return out
 
 

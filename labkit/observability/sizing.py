@@ -42,6 +42,7 @@ __all__ = [
     "Verification",
     "sizing_trace",
     "sizing_curve",
+    "shards_curve",
     "key_bytes",
     "capacity_for",
     "plan_for",
@@ -51,7 +52,7 @@ __all__ = [
 ]
 
 SIZING_NAMESPACE, SIZING_LEARNER = "10", "sizing"  # keys on the lab's own server: labkit:sizing:10:size:<id>
-_BATCH = 200  # requests per EVALSHA: small, so reply buffers stay far below the budget
+_BATCH = 500  # requests per EVALSHA: small, so reply buffers stay far below the budget
 
 # One cache-aside read per key, in order, inside the server: GET, and SET on a miss.
 _GET_OR_FILL = """
@@ -91,6 +92,13 @@ def sizing_trace(workload: SizingWorkload = SIZING) -> np.ndarray:
 @memo(maxsize=8)
 def sizing_curve(workload: SizingWorkload = SIZING) -> LRUCurve:
     return lru_curve(sizing_trace(workload))
+
+
+@memo(maxsize=8)
+def shards_curve(rate: float = 0.1, workload: SizingWorkload = SIZING) -> np.ndarray:
+    """LRU hit ratio at capacities 1..distinct keys, estimated from a ``rate`` SHARDS sample."""
+    capacities = range(1, sizing_curve(workload).distinct_keys + 1)
+    return hit_ratio_curve(sizing_trace(workload), "lru", list(capacities), sample_rate=rate)
 
 
 def key_bytes(workload: SizingWorkload = SIZING) -> int:
@@ -145,9 +153,11 @@ class SizingPlan:
         return self.capacity_keys * self.value_bytes
 
     def __str__(self) -> str:
-        return (f"{self.target:.0%} needs {self.capacity_keys:,} keys x {self.bytes_per_key} B = "
-                f"{self.budget_bytes / 2**20:.2f} MiB (SHARDS {self.shards_rate:.0%} sample: "
-                f"{self.shards_capacity_keys:,} keys)")
+        return (
+            f"{self.target:.0%} needs {self.capacity_keys:,} keys x {self.bytes_per_key} B = "
+            f"{self.budget_bytes / 2**20:.2f} MiB (SHARDS {self.shards_rate:.0%} sample: "
+            f"{self.shards_capacity_keys:,} keys)"
+        )
 
 
 def predicted_evictions(curve: LRUCurve, capacity: int) -> int:
@@ -161,17 +171,20 @@ def plan_for(target: float = 0.9, workload: SizingWorkload = SIZING, shards_rate
     """The memory budget for ``target`` from the exact curve, with SHARDS's estimate beside it."""
     target = _check_target(target, workload)
     curve = sizing_curve(workload)
-    capacities = np.arange(1, curve.distinct_keys + 1)
     exact = curve.hits_by_capacity[1:] / curve.requests
     capacity = capacity_for(exact, target)
-    sampled = hit_ratio_curve(sizing_trace(workload), "lru", capacities.tolist(), sample_rate=shards_rate)
-    shards_capacity = capacity_for(sampled, target) or curve.distinct_keys
+    shards_capacity = capacity_for(shards_curve(shards_rate, workload), target) or curve.distinct_keys
     assert capacity is not None  # _check_target keeps the target reachable
     return SizingPlan(
-        target=target, capacity_keys=capacity, bytes_per_key=key_bytes(workload),
-        value_bytes=workload.value_bytes, predicted_hit_ratio=curve.hit_ratio(capacity),
-        predicted_evictions=predicted_evictions(curve, capacity), shards_rate=shards_rate,
-        shards_capacity_keys=shards_capacity, distinct_keys=curve.distinct_keys,
+        target=target,
+        capacity_keys=capacity,
+        bytes_per_key=key_bytes(workload),
+        value_bytes=workload.value_bytes,
+        predicted_hit_ratio=curve.hit_ratio(capacity),
+        predicted_evictions=predicted_evictions(curve, capacity),
+        shards_rate=shards_rate,
+        shards_capacity_keys=shards_capacity,
+        distinct_keys=curve.distinct_keys,
     )
 
 
@@ -230,22 +243,36 @@ class Verification:
 
     def rows(self, workload: SizingWorkload = SIZING) -> list[dict[str, str]]:
         curve = sizing_curve(workload)
-        out = [{"": "predicted (exact LRU, model)", "keys held": f"{self.planned_keys:,}",
-                "hit ratio": f"{self.predicted_hit_ratio:.1%}", "evicted keys": f"{self.predicted_evictions:,}",
+        out = [
+            {
+                "": "predicted (exact LRU, model)",
+                "keys held": f"{self.planned_keys:,}",
+                "hit ratio": f"{self.predicted_hit_ratio:.1%}",
+                "evicted keys": f"{self.predicted_evictions:,}",
                 "exact LRU, same keys": f"{self.predicted_hit_ratio:.1%}",
-                "random eviction, same keys": f"{random_floor(self.planned_keys, workload):.1%}"}]
+                "random eviction, same keys": f"{random_floor(self.planned_keys, workload):.1%}",
+            }
+        ]
         for r in self.runs:
-            out.append({"": f"server, {r.policy} (INFO)", "keys held": f"{r.keys_held:,}",
-                        "hit ratio": f"{r.hit_ratio:.1%}", "evicted keys": f"{r.evicted_keys:,}",
-                        "exact LRU, same keys": f"{curve.hit_ratio(max(r.keys_held, 1)):.1%}",
-                        "random eviction, same keys": f"{random_floor(r.keys_held, workload):.1%}"})
+            out.append(
+                {
+                    "": f"server, {r.policy} (INFO)",
+                    "keys held": f"{r.keys_held:,}",
+                    "hit ratio": f"{r.hit_ratio:.1%}",
+                    "evicted keys": f"{r.evicted_keys:,}",
+                    "exact LRU, same keys": f"{curve.hit_ratio(max(r.keys_held, 1)):.1%}",
+                    "random eviction, same keys": f"{random_floor(r.keys_held, workload):.1%}",
+                }
+            )
         return out
 
     def __str__(self) -> str:
         if self.skipped_reason:
             return f"Not verified on a server: {self.skipped_reason}"
-        return "\n".join(f"{r['']:32} keys {r['keys held']:>6}  hit ratio {r['hit ratio']:>6}  "
-                         f"evicted {r['evicted keys']:>7}" for r in self.rows())
+        return "\n".join(
+            f"{r['']:32} keys {r['keys held']:>6}  hit ratio {r['hit ratio']:>6}  evicted {r['evicted keys']:>7}"
+            for r in self.rows()
+        )
 
 
 def _db_keys(info: dict[str, Any]) -> int:
@@ -276,8 +303,16 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
         stats = client.info("stats", "keyspace")
         held = _db_keys(stats) - keys_before
     store.reset()
-    return ServerRun(policy, limit, baseline, held, int(stats["keyspace_hits"]), int(stats["keyspace_misses"]),
-                     int(stats["evicted_keys"]), seconds)
+    return ServerRun(
+        policy,
+        limit,
+        baseline,
+        held,
+        int(stats["keyspace_hits"]),
+        int(stats["keyspace_misses"]),
+        int(stats["evicted_keys"]),
+        seconds,
+    )
 
 
 def verify_on_server(
@@ -300,8 +335,10 @@ def verify_on_server(
     curve = sizing_curve(workload)
     planned = int(budget_bytes // key_bytes(workload))
     result = Verification(
-        budget_bytes=int(budget_bytes), predicted_hit_ratio=curve.hit_ratio(max(planned, 1)) if planned else 0.0,
-        predicted_evictions=predicted_evictions(curve, max(planned, 1)), planned_keys=planned,
+        budget_bytes=int(budget_bytes),
+        predicted_hit_ratio=curve.hit_ratio(max(planned, 1)) if planned else 0.0,
+        predicted_evictions=predicted_evictions(curve, max(planned, 1)),
+        planned_keys=planned,
     )
     with demo_server(store) as found:
         if isinstance(found, str):

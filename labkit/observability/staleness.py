@@ -11,6 +11,7 @@ sample size: its width shrinks like 1/sqrt(n), so four times the sample halves i
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -18,7 +19,7 @@ import numpy as np
 from ..errors import LabError
 from .workload import Hit
 
-__all__ = ["wilson_interval", "StalenessEstimate", "sample_staleness", "coverage", "sample_size_for"]
+__all__ = ["stale_flags", "wilson_interval", "StalenessEstimate", "sample_staleness", "coverage", "sample_size_for"]
 
 Z_95 = 1.959963984540054  # the normal quantile for a two-sided 95% interval
 
@@ -62,37 +63,44 @@ class StalenessEstimate:
         return (self.high - self.low) / 2
 
     def __str__(self) -> str:
-        return (f"{self.stale} stale of {self.sampled:,} sampled hits: {self.estimate:.1%} "
-                f"(95% interval {self.low:.1%}-{self.high:.1%}); all hits: {self.true_share:.1%}")
+        return (
+            f"{self.stale} stale of {self.sampled:,} sampled hits: {self.estimate:.1%} "
+            f"(95% interval {self.low:.1%}-{self.high:.1%}); all hits: {self.true_share:.1%}"
+        )
 
 
-def _check_hits(hits: list[Hit]) -> np.ndarray:
-    if not hits:
+def stale_flags(hits: Sequence[Hit] | np.ndarray) -> np.ndarray:
+    """One bool per hit: was it stale?  (An array of bools passes through.)"""
+    if isinstance(hits, np.ndarray):
+        flags = hits.astype(bool, copy=False)
+    else:
+        flags = np.fromiter((h.stale for h in hits), dtype=bool, count=len(hits))
+    if flags.size == 0:
         raise LabError("There are no cache hits to sample; run a workload through the cache first.")
-    return np.fromiter((h.stale for h in hits), dtype=bool, count=len(hits))
+    return flags
 
 
-def sample_staleness(hits: list[Hit], sampled: int, *, seed: int = 0) -> StalenessEstimate:
+def sample_staleness(hits: Sequence[Hit] | np.ndarray, sampled: int, *, seed: int = 0) -> StalenessEstimate:
     """Re-read ``sampled`` random hits "from the database" (each hit carries the
     database's version at read time) and estimate the stale share with its interval."""
-    stale_flags = _check_hits(hits)
+    flags = stale_flags(hits)
     if isinstance(sampled, bool) or not isinstance(sampled, int) or not 1 <= sampled <= len(hits):
         raise LabError(f"sampled must be a whole number between 1 and {len(hits):,} (got {sampled!r}).")
-    pick = np.random.default_rng(seed).choice(len(hits), size=sampled, replace=False)
-    stale = int(stale_flags[pick].sum())
+    pick = np.random.default_rng(seed).choice(len(flags), size=sampled, replace=False)
+    stale = int(flags[pick].sum())
     low, high = wilson_interval(stale, sampled)
-    return StalenessEstimate(sampled, stale, low, high, float(stale_flags.mean()))
+    return StalenessEstimate(sampled, stale, low, high, float(flags.mean()))
 
 
-def coverage(hits: list[Hit], sampled: int, *, trials: int = 200, seed: int = 0) -> float:
+def coverage(hits: Sequence[Hit] | np.ndarray, sampled: int, *, trials: int = 200, seed: int = 0) -> float:
     """Share of ``trials`` independent samples whose 95% interval contains the truth
     (about 0.95 is what "95% interval" promises)."""
-    stale_flags = _check_hits(hits)
-    truth = float(stale_flags.mean())
+    flags = stale_flags(hits)
+    truth = float(flags.mean())
     rng = np.random.default_rng(seed)
     covered = 0
     for _ in range(trials):
-        stale = int(stale_flags[rng.choice(len(hits), size=sampled, replace=False)].sum())
+        stale = int(flags[rng.choice(len(flags), size=sampled, replace=False)].sum())
         low, high = wilson_interval(stale, sampled)
         covered += low <= truth <= high
     return covered / trials
