@@ -1,0 +1,107 @@
+#!/usr/bin/env python3
+"""Figures for notebook 09 (run by hand): the local cluster and the lesson's experiments.
+
+    python benchmarks/bench_cluster.py
+
+Targets from the issue: ``LocalCluster(3, 1)`` up with ``cluster_state:ok`` in under
+5 s; the notebook top to bottom in under 30 s on both paths (a real cluster, and
+simulated shards with ``LABKIT_CLUSTER=simulated``).  The machine is noisy, so each
+start-up figure is the best of a few runs, and the notebook figures are single runs
+(they start a kernel each).
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+from labkit.clock import VirtualClock
+from labkit.cluster import LocalCluster, SimulatedCluster
+from labkit.cluster import experiments as ex
+from labkit.redis_server import redis_server_binary
+
+ROOT = Path(__file__).resolve().parent.parent
+REPEATS = 3
+START_TARGET_SECONDS = 5.0
+NOTEBOOK_TARGET_SECONDS = 30.0
+PREFIX = "labkit:bench:09:"
+
+
+def bench_start() -> None:
+    print("\nLocalCluster(3, 1): start, form, wait for cluster_state:ok and replicas in sync; then stop")
+    starts, stops = [], []
+    for _ in range(REPEATS):
+        t0 = time.perf_counter()
+        cluster = LocalCluster(3, 1)
+        starts.append(time.perf_counter() - t0)
+        t1 = time.perf_counter()
+        cluster.stop()
+        stops.append(time.perf_counter() - t1)
+    ok = "ok" if min(starts) < START_TARGET_SECONDS else "MISSED"
+    print(f"start: best {min(starts):.2f} s, runs {', '.join(f'{s:.2f}' for s in starts)}  target "
+          f"< {START_TARGET_SECONDS:g} s: {ok}")
+    print(f"stop:  best {min(stops):.2f} s")
+
+
+def _reshard(cluster, prefix: str) -> None:
+    ex.reshard(cluster, prefix)
+
+
+def _hot_keys(cluster, prefix: str) -> None:
+    for fix in ("none", "near cache", "copies"):
+        ex.hot_key_load(cluster, prefix, fix=fix)
+
+
+def bench_experiments() -> None:
+    print("\nThe notebook's experiments, one run each (real cluster vs simulated shards)")
+    engines = {"simulated": lambda: SimulatedCluster(3, 1, clock=VirtualClock())}
+    if redis_server_binary():
+        from labkit.cluster.real import RealCluster
+
+        engines["real"] = lambda: RealCluster(LocalCluster(3, 1, spares=1))
+    print(f"{'engine':<10} {'reshard':>8} {'hot key x3':>11} {'replicas':>9} {'failover':>9}   seconds")
+    for name, make in engines.items():
+        cluster = make()
+        times = []
+        for run in (_reshard, _hot_keys, ex.replica_reads, ex.failover):
+            t0 = time.perf_counter()
+            run(cluster, PREFIX)
+            times.append(time.perf_counter() - t0)
+        cluster.stop()
+        print(f"{name:<10} " + " ".join(f"{t:>{w}.2f}" for t, w in zip(times, (8, 11, 9, 9), strict=True)))
+
+
+def bench_notebook() -> None:
+    print("\nNotebook 09 top to bottom (nbclient, a fresh kernel each)")
+    paths = {"simulated": {"LABKIT_CLUSTER": "simulated"}}
+    if redis_server_binary():
+        paths["real cluster"] = {}
+    code = ("import nbformat, sys\nfrom nbclient import NotebookClient\n"
+            "nb = nbformat.read(sys.argv[1], as_version=4)\n"
+            "NotebookClient(nb, timeout=120, kernel_name='python3').execute()\n")
+    for name, extra in paths.items():
+        env = {**os.environ, **extra}
+        env.pop("REDIS_CLUSTER_URL", None)
+        t0 = time.perf_counter()
+        done = subprocess.run([sys.executable, "-c", code, str(ROOT / "notebooks" / "09_scaling_out.ipynb")],
+                              env=env, capture_output=True, text=True)
+        seconds = time.perf_counter() - t0
+        ok = "ok" if done.returncode == 0 and seconds < NOTEBOOK_TARGET_SECONDS else "MISSED"
+        print(f"{name:<14} {seconds:6.1f} s  target < {NOTEBOOK_TARGET_SECONDS:g} s: {ok}"
+              + ("" if done.returncode == 0 else f"  (failed: {done.stderr.strip().splitlines()[-1]})"))
+
+
+def main() -> None:
+    if redis_server_binary():
+        bench_start()
+    else:
+        print("redis-server is not installed: only the simulated figures follow.")
+    bench_experiments()
+    bench_notebook()
+
+
+if __name__ == "__main__":
+    main()
