@@ -1,10 +1,10 @@
 """How fast is notebook 03's simulation?  Prints figures; run by hand.
 
-    python benchmarks/bench_ttl.py
+    python benchmarks/bench_ttl.py [--sliders]
 
 Targets: one simulated day of traffic for 10,000 keys (millions of events) in
-under 1 s; a TTL slider move redraws the model curve in under 100 ms and the
-simulation dots in under 300 ms (median).  The machine is shared and noisy, so
+under 1 s; every slider redraws kernel-side in about 100 ms or less (median), so
+the browser redraw stays within 2x the ~110 ms floor of the stack (issue #14).  The machine is shared and noisy, so
 each figure is the median of a few repeats, and comparisons are ratios taken in
 the same run.
 """
@@ -12,6 +12,7 @@ the same run.
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
 import numpy as np
@@ -61,32 +62,52 @@ def replay_speed() -> None:
     )
 
 
+def _forget() -> None:
+    import labkit
+
+    forget = getattr(labkit, "forget", None)
+    forget() if forget else ttl.clear_caches()  # the latter: the code before labkit.memo
+
+
+# Every slider of notebook 03 and the values a learner's key presses visit.
+SLIDERS = {
+    "explore": {
+        "ttl_seconds": [360.0, 432.0, 518.0, 622.0],
+        "reads_per_second": [60.0, 72.0, 86.0, 104.0],
+        "writes_per_key_per_hour": [2.4, 2.9, 3.5, 4.1],
+        "alpha": [0.85, 0.8, 0.75, 0.7],
+    },
+    "explore_bands": {"ttl_seconds": [12.0, 14.4, 17.3, 20.7], "alpha": [0.85, 0.8, 0.75, 0.7]},
+    "explore_cost": {"ttl_seconds": [1.2, 1.44, 1.73, 2.07], "cache_ms": [0.55, 0.6, 0.65, 0.7],
+                     "db_ms": [2.5, 3.0, 3.5, 4.0]},
+    "explore_jitter": {"jitter_percent": [15.0, 20.0, 25.0, 30.0], "ttl_seconds": [600.0, 60.0, 300.0, 600.0]},
+}
+
+
 def slider_moves() -> None:
-    print("\nNotebook chart (1,000 keys, 50 reads/s), one TTL slider move:")
-    traffic = ttl.EXERCISE_TRAFFIC
-    grid = np.logspace(-1, np.log10(ttl.TTL_MAX_SECONDS), 160)
-    model_s, _ = timed(lambda: (ttl.model_curve(traffic, grid), ttl.model(traffic, 300.0),
-                                ttl.break_even_ttl(traffic, 0.5, 2.0)), 7)
-    print(f"  model curve + marker + break-even: {model_s * 1000:6.1f} ms (median)")
-    first_s, _ = timed(lambda: [ttl.chart_point(traffic, t) for t in ttl.SIM_TTLS], 1)
-    print(f"  first draw's simulated dots (6 TTLs, events drawn once): {first_s * 1000:6.0f} ms")
-    new_dot = []
-    for ttl_seconds in np.logspace(0, np.log10(ttl.TTL_MAX_SECONDS), 9):
-        seconds, _ = timed(lambda t=float(ttl_seconds): ttl.chart_point.__wrapped__(traffic, t), 1)
-        new_dot.append(seconds)
-    print(
-        f"  simulated dot at a new TTL: median {statistics.median(new_dot) * 1000:6.0f} ms, "
-        f"max {max(new_dot) * 1000:6.0f} ms (over 9 TTLs from 1 s to 6 h)"
-    )
-    plot = ttl.explore()
-    redraw = []
-    for ttl_seconds in (30.0, 120.0, 600.0, 1800.0, 7200.0):
-        start = time.perf_counter()
-        plot.set(ttl_seconds=ttl_seconds)
-        redraw.append(time.perf_counter() - start)
-    print(
-        f"  whole LivePlot redraw incl. PNG rendering: median {statistics.median(redraw) * 1000:6.0f} ms"
-    )
+    """Kernel-side time of each key press (the synchronous redraw), first move and median of four.
+
+    A move that needs new simulated dots redraws the model at once and simulates the
+    dots in the background; "dots in" is how long until they are drawn too.
+    """
+    print("\nNotebook 03, every slider: four key presses each, from a cold start (nothing memoized)")
+    print(f"  {'chart / slider':<42} {'first':>8} {'median':>8} {'max':>8} {'dots in (median)':>17}")
+    for factory, sliders in SLIDERS.items():
+        for name, values in sliders.items():
+            _forget()
+            plot = getattr(ttl, factory)()
+            if hasattr(plot, "wait_idle"):
+                plot.wait_idle(120)
+            press, settle = [], []
+            for value in values:
+                start = time.perf_counter()
+                plot.set(**{name: value})
+                press.append(time.perf_counter() - start)
+                if hasattr(plot, "wait_idle"):
+                    plot.wait_idle(120)
+                settle.append(time.perf_counter() - start)
+            print(f"  {factory + ' / ' + name:<42} {press[0] * 1e3:7.0f}  {statistics.median(press) * 1e3:7.0f} "
+                  f" {max(press) * 1e3:7.0f}  {statistics.median(settle) * 1e3:15.0f}")
 
 
 def jitter_speed() -> None:
@@ -100,7 +121,10 @@ def jitter_speed() -> None:
 
 
 if __name__ == "__main__":
-    one_day_of_ten_thousand_keys()
-    replay_speed()
-    slider_moves()
-    jitter_speed()
+    if sys.argv[1:] == ["--sliders"]:
+        slider_moves()
+    else:
+        one_day_of_ten_thousand_keys()
+        replay_speed()
+        slider_moves()
+        jitter_speed()

@@ -9,6 +9,7 @@ slider answers in one draw and the dots follow.
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Iterable
 from typing import Any
 
@@ -55,10 +56,23 @@ def _dots(traffic: Traffic, ttls: Iterable[float], *, wait: bool) -> dict[float,
 
 
 def _simulate_later(plot: LivePlot, traffic: Traffic, ttls: Iterable[float]) -> None:
-    """Simulate missing dots in the background; the plot redraws with them when done."""
+    """Simulate missing dots in the background; the plot redraws with them when done.
+
+    Called from inside a draw: the simulation starts once that draw's image is out,
+    so it never slows the redraw the learner is waiting for.
+    """
     missing = [t for t in ttls if (traffic, t) not in _SIMULATED]
-    if missing:
-        plot.run_live(f"simulate {traffic} {missing}", lambda _p: _dots(traffic, missing, wait=True))
+    if not missing:
+        return
+    drawn = plot.redraws
+
+    def simulate(_plot: LivePlot) -> None:
+        deadline = time.monotonic() + 5.0
+        while plot.redraws <= drawn and time.monotonic() < deadline:
+            time.sleep(0.01)
+        _dots(traffic, missing, wait=True)
+
+    plot.run_live(f"simulate {traffic} {missing}", simulate)
 
 
 def _fixed_title_position(fig: Any) -> None:
@@ -170,6 +184,7 @@ def draw_tradeoff(
         title=f"The DB answers {here_model.db_reads_per_second:.3g} of {traffic.reads_per_second:g} reads/s",
         xlabel="TTL (log scale)", ylabel="DB queries per second",
     )
+    ax_db.legend(frameon=False, fontsize="x-small", loc="lower left")  # a fixed place is cheaper than "best"
     _fixed_title_position(fig)
     simulated = (
         f"simulation {here_sim.hit_ratio:.1%} and {here_sim.stale_read_share:.2%} "
