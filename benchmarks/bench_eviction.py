@@ -5,6 +5,7 @@ Run by hand (it prints figures; it asserts nothing):
 
     python benchmarks/bench_eviction.py            # about a minute
     python benchmarks/bench_eviction.py --quick    # 200k requests instead of 1M
+    python benchmarks/bench_eviction.py --sliders  # only notebook 05's slider redraws
 
 Every contender replays the same Zipf trace (alpha 0.8, 100,000 keys) at the
 same capacities, in interleaved rounds; each figure is the best of its rounds,
@@ -78,7 +79,11 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="200k requests, one round")
     parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--sliders", action="store_true", help="only the notebook's slider redraws")
     args = parser.parse_args()
+    if args.sliders:
+        print("\n".join(slider_redraws(rounds=args.rounds)))
+        return
     n_requests = 200_000 if args.quick else 1_000_000
     rounds = 1 if args.quick else args.rounds
     trace = workloads.zipf(n_requests, 100_000, 0.8, seed=0)
@@ -129,20 +134,34 @@ def main() -> None:
         f"({min(lcs_times) / min(curve_times):.1f}x slower)"
     )
 
-    # The notebook's capacity slider: redraw time once the curves are computed.
+    # The notebook's sliders, kernel side: redraw time once the curves are computed, next to
+    # the floor (one small line chart through the same LivePlot), measured in turns.
+    print()
+    for line in slider_redraws(rounds=3 if not args.quick else 1):
+        print(line)
+
+
+def slider_redraws(rounds: int = 3) -> list[str]:
+    """Median kernel-side redraw (``plot.draw_seconds``) of every slider in notebook 05,
+    and of a floor chart, moved in turns so both see the same machine load."""
+    from labkit import widgets
     from labkit.eviction import lesson
 
-    plot = eviction.explore()
-    for _ in range(3):
-        for percent in lesson.CAPACITY_PERCENTS:
+    floor = widgets.LivePlot(lambda fig, n: fig.axes[0].plot(range(n), range(n)) and None,
+                             {"n": widgets.int_slider("n", 2, 12, 1, 2)})
+    plot = eviction.explore(warm_up=False)
+    for _ in range(rounds):
+        for i, percent in enumerate(lesson.CAPACITY_PERCENTS):
             plot.set(percent=percent)
-    redraws = plot.draw_seconds[1:]
-    print(
-        f"capacity slider redraw: median {statistics.median(redraws) * 1000:.0f} ms, "
-        f"max {max(redraws) * 1000:.0f} ms over {len(redraws)} moves (first draw, with simulation: "
-        f"{plot.draw_seconds[0]:.2f} s)"
-    )
-
+            floor.set(n=3 + i)
+    ours, base = statistics.median(plot.draw_seconds[1:]), statistics.median(floor.draw_seconds[1:])
+    return [
+        f"floor chart redraw (one line, 9x3.6 in): median {base * 1000:.0f} ms",
+        f"05 capacity slider redraw: median {ours * 1000:.0f} ms ({ours / base:.1f}x the floor), "
+        f"max {max(plot.draw_seconds[1:]) * 1000:.0f} ms over {len(plot.draw_seconds) - 1} moves "
+        f"(first draw, with simulation: {plot.draw_seconds[0]:.2f} s)",
+        "(05's other controls are menus: a new trace, alpha or policy set simulates, a second or two)",
+    ]
 
 if __name__ == "__main__":
     main()
