@@ -124,10 +124,17 @@ def copies_node_share() -> float:
     return _hot("copies").hot_node_share
 
 
-@claim("replica_stale_reads", notebook="09", fact="reloads read from a lagging replica return the old value",
-       holds=lambda v: v > 0)
+@claim("replica_stale_reads", notebook="09",
+       fact="every reload read from the replica inside its lag returns the old value (three per round)",
+       holds=lambda v: v == 3 * _replicas().reads["replica"] // 4)
 def replica_stale_reads() -> int:
     return _replicas().stale_reads["replica"]
+
+
+@claim("replica_reads", notebook="09", fact="each router serves two rounds of four reloads",
+       holds=lambda v: v == 8)
+def replica_reads() -> int:
+    return _replicas().reads["replica"]
 
 
 @claim("ryw_stale_reads", notebook="09", fact="read-your-writes routing gives no stale reloads", holds=lambda v: v == 0)

@@ -242,7 +242,7 @@ def tag_on_replicated_master(cluster: Any, prefix: str, base: str) -> tuple[str,
     raise LabError("This experiment needs a master with a replica; start the cluster with replicas=1.")
 
 
-def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds: int = 3,
+def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds: int = 2,
                   window_seconds: float = RYW_WINDOW_SECONDS) -> ReplicaReads:
     """A user writes their profile and reloads it; three routers serve the reloads.
 

@@ -307,7 +307,7 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
     rs, ryw = run.stale_reads["replica"], run.stale_reads["read-your-writes"]
     charts.finish(ax, title=lab.title(lab.control, f"Replica reads: {rs} of {run.reads['replica']} stale; "
                                                    f"read-your-writes: {ryw}"),
-                  xlabel="where the user's reloads are read", ylabel="reads (of 12)")
+                  xlabel="where the user's reloads are read", ylabel=f"reads (of {run.reads['replica']})")
     window = ex.RYW_WINDOW_SECONDS
     return (f"The replica lagged {lag_seconds:g} s behind its master. Reading it right after a write returned the "
             f"old profile <b>{rs}</b> times; routing this user's reads to the primary for {window:g} s after their "

@@ -211,7 +211,7 @@ cluster.explore_replicas(lab)
 # ### What to notice
 #
 # * Every reload inside the lag read the old profile from the replica: **{claim:replica_stale_reads}
-#   of 12** reads were stale. The user saved, reloaded and saw the save undone.
+#   of {claim:replica_reads}** reads were stale. The user saved, reloaded and saw the save undone.
 # * Read-your-writes had **{claim:ryw_stale_reads}** stale reads. Only this user's reads of a
 #   key they had just written went to the primary; the reload at 0.7 s, after the window, went
 #   back to the replica, which had caught up, and so would every other user's reads. The
