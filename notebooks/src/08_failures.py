@@ -372,4 +372,4 @@ ex["warming-plan"].check(plan)
 # * Burton H. Bloom, "Space/Time Trade-offs in Hash Coding with Allowable Errors", CACM 1970.
 
 # %%
-store.reset()
+store.reset();
