@@ -245,7 +245,7 @@ class Dashboard:
         self.plot._ipython_display_()
 
 
-def live_dashboard(store: Store, seconds: float = 3.0) -> Dashboard:
+def live_dashboard(store: Store, seconds: float = 2.0) -> Dashboard:
     """Show the dashboard and run the shop through it for ``seconds`` of real time."""
     from IPython.display import display
 

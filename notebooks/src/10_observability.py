@@ -37,7 +37,7 @@ store = labkit.start("10")
 # dashboard needs: hits and misses, the latency of every cache command and every database
 # read behind a miss, keys that expired or vanished early (evicted), and the memory of what
 # it wrote. The cell below fills the cache as a shop that has been running a while holds
-# it, then runs the shop for three seconds of real time (up to 2,000 reads a second) and
+# it, then runs the shop for two seconds of real time (up to 2,000 reads a second) and
 # redraws the dashboard as the traffic flows.
 
 # %%
@@ -49,7 +49,7 @@ labkit.widgets.predict(
 
 # %%
 before = obs.info_snapshot(store)  # the server's counters now (None on fakeredis)
-dash = obs.live_dashboard(store, seconds=3)
+dash = obs.live_dashboard(store, seconds=2)
 
 # %% [markdown]
 # **What to notice**: the average looks healthy, yet one bar is far below the line. In the
