@@ -377,6 +377,13 @@ def test_the_two_titles_never_disagree(percent, alpha):
     assert "leads" not in left and not any(lesson.LABELS[p] in left for p in MODERN if p != "lru")
 
 
+def test_titles_call_ties_ties():
+    left, right = lesson.comparison_titles("loop", 5, "classic: lru fifo lfu clock")
+    assert left.startswith("every policy ties at every size") and right.startswith("At 5%: all tie")
+    left, _ = lesson.comparison_titles("loop", 5, "modern: lru sieve s3fifo arc tinylfu")
+    assert left.startswith("LRU, SIEVE and ARC trail at every size")
+
+
 # --------------------------------------------------------------- exercises
 
 

@@ -136,20 +136,31 @@ def comparison_titles(shape: str, percent: float, policy_set: str, alpha: float 
     """
     policies = _policies(policy_set)
     lines = curves(shape, alpha, policies)
-    worst_each = {min(policies, key=lambda p, i=i: lines[p][i]) for i in range(len(CAPACITY_PERCENTS))}
-    if len(worst_each) == 1:
-        (worst,) = worst_each
-        trails = f"{LABELS[worst]} trails at every size"
+    sizes = range(len(CAPACITY_PERCENTS))
+    spread = [max(lines[p][i] for p in policies) - min(lines[p][i] for p in policies) for i in sizes]
+    low = [min(lines[p][i] for p in policies) for i in sizes]
+    always_worst = [p for p in policies if all(lines[p][i] - low[i] < TIE for i in sizes)]
+    if max(spread) < TIE:
+        trails = "every policy ties at every size"
+    elif always_worst:
+        names = [LABELS[p] for p in always_worst]
+        who = names[0] if len(names) == 1 else ", ".join(names[:-1]) + " and " + names[-1]
+        trails = f"{who} {'trails' if len(names) == 1 else 'trail'} at every size"
     else:
         mean = {p: float(np.mean(lines[p])) for p in policies}
         trails = f"{LABELS[min(policies, key=mean.__getitem__)]} trails on average"
-    below_opt = all(lines["opt"][i] > max(lines[p][i] for p in policies) for i in range(len(CAPACITY_PERCENTS)))
+    below_opt = all(lines["opt"][i] - max(lines[p][i] for p in policies) >= TIE for i in sizes)
     left = f"{trails}; {'none reaches OPT' if below_opt else 'OPT is the ceiling'}"
     here = compare(shape, percent, policies, alpha)
     best = max(policies, key=here.__getitem__)
     gap = (here["opt"] - here[best]) * 100
-    right = f"At {percent}%: {LABELS[best]} best, {gap:.0f} points under OPT"
+    leader = "all tie" if here[best] - min(here[p] for p in policies) < TIE else f"{LABELS[best]} best"
+    under = f"{gap:.0f} points under OPT" if gap >= TIE * 100 else "level with OPT"
+    right = f"At {percent}%: {leader}, {under}"
     return left, right
+
+
+TIE = 0.005  # hit-ratio gaps under half a point are ties on the charts
 
 
 # Tick positions of the capacity axis: a log scale drawn by hand (matplotlib's log
@@ -173,7 +184,7 @@ def _draw_comparison(fig: Any, percent: int, shape: str, alpha: float, policy_se
     charts.finish(curves_ax, title=left_title, xlabel="cache size (% of distinct keys, log scale)",
                   ylabel="hit ratio (fraction of requests)")
     # A fixed place: the default "best" placement searches the data on every draw (a fifth of a redraw).
-    curves_ax.legend(frameon=False, loc="lower right", ncols=2)
+    curves_ax.legend(frameon=False, loc="upper left", ncols=2)
     here = compare(shape, percent, policies, alpha)
     names = [*policies, "opt"]
     values = [here[p] for p in names]
