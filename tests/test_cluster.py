@@ -267,6 +267,19 @@ def test_lesson_views_on_simulated_shards_say_simulated():
         lab.close()
 
 
+def test_without_redis_server_the_lab_uses_simulated_shards(monkeypatch):
+    from labkit.cluster import lesson
+
+    monkeypatch.setattr(lesson, "redis_server_binary", lambda: None)
+    monkeypatch.delenv("REDIS_CLUSTER_URL", raising=False)
+    monkeypatch.delenv("LABKIT_CLUSTER", raising=False)
+    lab = lesson.start_lab(quiet=True)
+    try:
+        assert lab.cluster.simulated and lab.control is lab.cluster and lab.local is None
+    finally:
+        lab.close()
+
+
 def test_rehash_explorer_draws_both_panels():
     from labkit.cluster import lesson
 
@@ -383,6 +396,12 @@ def test_real_failover_recovers_and_loses_the_unreplicated_writes(real):
     assert result.lost_writes == 20
     promoted = [n for n in real.nodes if n.role == "master" and n.running]
     assert len(promoted) == 4  # three survivors of the resharded four, plus the promoted replica
+    crashed = next(n for n in real.local.nodes if n.role == "master" and not n.running)
+    real.local.start_node(crashed)  # it comes back from its nodes.conf and follows the new master
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline and crashed.connect().info("replication")["role"] != "slave":
+        time.sleep(0.1)
+    assert crashed.connect().info("replication")["role"] == "slave"
 
 
 @pytest.mark.slow

@@ -38,7 +38,7 @@ def key_table(cluster: Any, prefix: str, names: list[str]) -> list[dict[str, Any
     rows = []
     for name in names:
         key = prefix + name
-        rows.append({"key": name, "hashed part": hash_tag(key) or "(whole key)",
+        rows.append({"key": name, "hashed part": hash_tag(key) or "(the whole key, prefix included)",
                      "slot": key_slot(key), "node": cluster.node_for(key).name})
     return rows
 

@@ -303,7 +303,7 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
     ax.bar(xs + 0.2, primary, 0.4, label="reads sent to the primary", color=charts.series_style(0)["color"],
            hatch="//", edgecolor="white")
     ax.set_xticks(xs, policies)
-    ax.set_ylim(0, run.reads["replica"] * 1.15)
+    ax.set_ylim(0, run.reads["replica"] * 1.4)  # room for the legend above the bars
     rs, ryw = run.stale_reads["replica"], run.stale_reads["read-your-writes"]
     charts.finish(ax, title=lab.title(lab.control, f"Replica reads: {rs} of {run.reads['replica']} stale; "
                                                    f"read-your-writes: {ryw}"),
