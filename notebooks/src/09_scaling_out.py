@@ -115,11 +115,11 @@ cluster.explore_rehash()
 #   database, most of them in the first seconds. The cache was warm, and the keys just ended
 #   up on nodes that do not have them. Redis Cluster has no storm, because it moves the data.
 #
-# Now do it for real: add a fourth master and move it a quarter of the slots. For each slot
-# the cluster marks it *migrating* on the old owner and *importing* on the new one, moves
-# the keys (`MIGRATE`), then hands the slot over (`CLUSTER SETSLOT ... NODE`). A client that
-# read the slot map before the change reads every key twice: once when half of the slots'
-# keys have moved, once after.
+# Now do it for real: add a fourth master and move it a quarter of the slots. Each slot that
+# holds keys is marked *migrating* on the old owner and *importing* on the new one, its keys
+# move (`MIGRATE`), and then the slot is handed over (`CLUSTER SETSLOT ... NODE`); an empty
+# slot is simply handed over. A client that read the slot map before the change reads every
+# key twice: once when the keys of half of those slots have moved, and once after.
 
 # %%
 cluster.show_reshard(lab)
