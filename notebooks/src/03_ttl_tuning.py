@@ -187,7 +187,7 @@ ttl.explore_jitter()
 # %%
 ex = ttl.exercises()
 traffic = ttl.EXERCISE_TRAFFIC   # the defaults above: 1,000 keys, 50 reads/s, 2 writes per key per hour
-traffic
+print(traffic)
 
 # %% [markdown]
 # **1. A staleness budget.** The product team accepts at most **2% stale reads**. What
