@@ -181,9 +181,11 @@ def check_negative_ttl(ttl: Any) -> tuple[bool, str]:
     if isinstance(ttl, bool) or not isinstance(ttl, (int, float)) or not 0 < ttl <= 3600:
         raise LabError(f"The not-found TTL is a number of seconds between 0 and 3600 (got {ttl!r}).")
     r = penetration(float(ttl))
-    if r.oldest_false_not_found_seconds > NEW_ID_BUDGET_SECONDS:
-        return False, (f"a new id was still reported 'not found' {r.oldest_false_not_found_seconds:.0f} s after "
-                       f"it was created - over the staleness budget of {NEW_ID_BUDGET_SECONDS:.0f} s")
+    if ttl > NEW_ID_BUDGET_SECONDS:
+        # The replay may not catch the worst case; the TTL is the guarantee that matters.
+        return False, (f"a new id can read 'not found' for up to {ttl:g} s after it is created (the replay saw "
+                       f"{r.oldest_false_not_found_seconds:.0f} s) - over the staleness budget of "
+                       f"{NEW_ID_BUDGET_SECONDS:.0f} s")
     if r.db_queries_for_absent_per_second > ABSENT_QUERY_BUDGET:
         return False, (f"absent ids still cost {r.db_queries_for_absent_per_second:.0f} DB queries/s, over the "
                        f"{ABSENT_QUERY_BUDGET:.0f} the database can spare - too short to protect the database")

@@ -97,7 +97,7 @@ def cold_run(plan: dict[str, Any] | str) -> ReplayReport:
 
 # -- 5. a 30 s cache outage with retries: metastable ------------------------------------------
 METASTABLE = Incident(fault="hang", start_seconds=20, down_seconds=30, comes_back="warm")
-METASTABLE_TRAFFIC = Traffic(duration_seconds=120)
+METASTABLE_TRAFFIC = Traffic(duration_seconds=90)
 _RETRYING = Defenses(fallback="database", retries=3)
 
 METASTABLE_FIXES: dict[str, Defenses] = {

@@ -31,6 +31,7 @@ from .incidents import (
     COLD,
     METASTABLE,
     METASTABLE_FIXES,
+    METASTABLE_TRAFFIC,
     OUTAGE,
     OUTAGE_STRATEGIES,
     WARMING_PLANS,
@@ -271,22 +272,21 @@ def bloom_table(ids: int = 2000, probes: int = 5000) -> Table:
 
 
 def explore_metastable() -> LivePlot:
-    e = METASTABLE.end_seconds
+    e, d = METASTABLE.end_seconds, METASTABLE_TRAFFIC.duration_seconds
 
     def describe(stuck: ReplayReport, r: ReplayReport, name: str) -> tuple[tuple[str, str, str], str]:
         return ((f"After the trigger: over capacity {stuck.seconds_over_capacity(e)} s vs "
                  f"{r.seconds_over_capacity(e)} s",
-                 f"{name}: {r.success_rate(100, 120):.0%} served at the end",
-                 f"{name}: p99 {r.p99_ms(100, 120):.0f} ms at the end"),
+                 f"{name}: {r.success_rate(d - 20, d):.0%} served at the end",
+                 f"{name}: p99 {r.p99_ms(d - 20, d):.0f} ms at the end"),
                 f"after the cache came back at {e:.0f} s, {r.seconds_over_capacity(e)} of "
-                f"{METASTABLE_END - e:.0f} s over capacity; without a budget, {stuck.seconds_over_capacity(e)}.")
+                f"{d - e:.0f} s over capacity; without a budget, {stuck.seconds_over_capacity(e)}.")
 
     control = choice("fix", [f for f in METASTABLE_FIXES if f != "3 retries, no budget"], "retry budget (10%)")
     return _compare(metastable_run, "3 retries, no budget", METASTABLE, "trigger: cache frozen 30 s",
                     control, describe, log_scale=True)
 
 
-METASTABLE_END = 120.0
 
 
 _SKELETON = '''class Breaker:

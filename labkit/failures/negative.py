@@ -52,7 +52,7 @@ def penetration(
     absent_reads_per_id_per_second: float = 1.0,
     present_reads_per_second: float = 50.0,
     created_per_second: float = 1.0,
-    duration_seconds: float = 90.0,
+    duration_seconds: float = 60.0,
     seed: int = 0,
 ) -> PenetrationResult:
     """Replay ``duration_seconds`` of reads; count the database queries absent ids cause."""

@@ -256,21 +256,24 @@ class _Replay:
     def run(self, keys: np.ndarray, times: np.ndarray) -> None:
         self.latency = np.zeros(len(keys))
         self.ok = np.zeros(len(keys), dtype=bool)
-        self.arrival = times
         self.at(self.inc.start_seconds, self.fail_cache)
         self.at(self.inc.end_seconds, self.heal_cache)
-        events, push_next = self.events, iter(range(len(keys)))
-        nxt = next(push_next, None)
+        events, clock, heappop = self.events, self.clock, heapq.heappop
+        arrivals = zip(range(len(keys)), keys.tolist(), times.tolist(), strict=True)  # plain floats: fast
+        nxt = next(arrivals, None)
         while nxt is not None or events:
-            if nxt is not None and (not events or times[nxt] <= events[0][0]):
-                while self.breaker is not None and len(self.states) < times[nxt]:
-                    self.states.append(str(getattr(self.breaker, "state", "?")))
-                self.clock.set(float(times[nxt]))
-                self.arrive(float(times[nxt]), _Request(int(keys[nxt]), float(times[nxt]), nxt))
-                nxt = next(push_next, None)
+            if nxt is not None and (not events or nxt[2] <= events[0][0]):
+                index, key, t = nxt
+                if self.breaker is not None:
+                    while len(self.states) < t:
+                        self.states.append(str(getattr(self.breaker, "state", "?")))
+                clock.set(t)
+                self.arrive(t, _Request(key, t, index))
+                nxt = next(arrivals, None)
                 continue
-            t, _, fn, args = heapq.heappop(events)
-            self.clock.set(max(t, self.clock.now()))
+            t, _, fn, args = heappop(events)
+            if t > clock.now():
+                clock.set(t)
             fn(t, *args)
 
     # -- the incident -----------------------------------------------------------------------
