@@ -196,9 +196,9 @@ failures.bloom_table()
 # %% [markdown]
 # A filter of `m` bits with `k` hash functions holding `n` ids lets an absent id through with
 # probability about `(1 - e^(-kn/m))^k`. The measured rate agrees with the formula (at 8 bits
-# per id, measured / formula = {claim:bloom_fpr_ratio:.2f}). Ten bits per id cost a little over
-# a kilobyte per thousand ids and keep false positives near 1%. (Redis 8 ships Bloom filters as
-# `BF.ADD` / `BF.EXISTS`; the lab's Redis 7 does not, so labkit brings a small one.)
+# per id, measured / formula = {claim:bloom_fpr_ratio:.2f}), so you can size a filter before
+# you build it: read the table for the memory a false-positive rate costs. (Redis 8 ships Bloom
+# filters as `BF.ADD` / `BF.EXISTS`; the lab's Redis 7 does not, so labkit brings a small one.)
 #
 # ## 5. Metastable failure: the outage that does not end
 #
