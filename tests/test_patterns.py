@@ -817,3 +817,37 @@ def test_explore_shows_exactly_what_compare_reports():
         remembered = _compare_remembered(flush_interval_ms=flush, write_ratio=0.3, alpha=0.9,
                                          db_latency_ms=5.0, crash_at=None, **EXPLORE)
         assert remembered == compare(write_ratio=0.3, flush_interval_ms=flush, **EXPLORE)
+
+
+@pytest.mark.slow
+def test_a_shown_chart_warms_the_next_slider_step_so_a_move_replays_nothing():
+    from labkit.patterns import lesson
+
+    plot = explore()
+    plot.warm_up()  # what showing the chart does
+    plot.warmer.wait()
+    assert plot.warmer.warmed > 0
+    plot.warmer.enabled = False  # count only the move's own replays, not the next warming
+    start = plot.values
+    for name in plot.controls:
+        for step in lesson._steps_from(plot.controls[name], start[name]):
+            misses = lesson._replayed.cache_info().misses
+            plot.set(**{name: step})
+            assert lesson._replayed.cache_info().misses == misses, f"moving {name} one step replayed"
+            plot.set(**{name: start[name]})
+
+
+def test_warming_waits_until_the_chart_is_shown():
+    plot = explore()
+    plot.set(write_ratio=0.35)
+    assert plot.warmer.warmed == 0 and not plot.warmer.enabled
+
+
+def test_one_keyboard_step_on_each_kind_of_slider():
+    from labkit.patterns import lesson
+    from labkit.widgets import log_slider, slider
+
+    assert lesson._steps_from(slider("s", 0.0, 0.9, 0.05, 0.2), 0.2) == pytest.approx([0.25, 0.15])
+    assert lesson._steps_from(slider("s", 0.0, 0.9, 0.05, 0.9), 0.9) == pytest.approx([0.85])
+    up, down = lesson._steps_from(log_slider("l", 0.5, 50.0, 5.0), 5.0)
+    assert up == pytest.approx(5 * 10 ** 0.05) and down == pytest.approx(5 * 10 ** -0.05)

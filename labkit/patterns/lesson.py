@@ -8,6 +8,9 @@ learner's cache-aside).
 
 from __future__ import annotations
 
+import math
+import threading
+from collections.abc import Callable
 from typing import Any
 
 import numpy as np
@@ -35,6 +38,8 @@ _LABELS = {"cache-aside": "cache-\naside", "read-through": "read-\nthrough",
 
 def _grouped_bars(ax: Any, reports: list[PatternReport], series: list[tuple[str, list[float]]],
                   *, label_format: str = "") -> None:
+    from matplotlib.ticker import MaxNLocator
+
     from .. import charts
 
     x = np.arange(len(reports))
@@ -47,6 +52,15 @@ def _grouped_bars(ax: Any, reports: list[PatternReport], series: list[tuple[str,
             ax.bar_label(bars, [format(v, label_format) for v in values],
                          fontsize=9 * (1.45 if charts.is_presentation() else 1.0))
     ax.set_xticks(x, [_LABELS.get(r.pattern, r.pattern) for r in reports])
+    # Four or five value ticks read as well as eight, and every label costs drawing time.
+    ax.yaxis.set_major_locator(MaxNLocator(nbins=4, integer=True))
+
+
+def _share_the_pattern_axis(top: Any) -> None:
+    """A top-row panel: the panel below it names the same four patterns in the same
+    places, so this one leaves its pattern labels to that one."""
+    top.tick_params(axis="x", labelbottom=False)
+    top.xaxis.label.set_visible(False)
 
 
 def _legend_on_top(ax: Any, ncol: int) -> None:
@@ -92,7 +106,7 @@ def draw_comparison(fig: Any, results: dict[str, PatternReport], *, crash_note: 
     ax_lat.set_yscale("log")
     top = max(max(r.read_p99_ms, r.write_p99_ms) for r in reports)
     ax_lat.set_ylim(0.1, top * 6)
-    ax_lat.yaxis.set_major_locator(FixedLocator([0.1, 0.2, 0.5, 1, 2, 5, 10, 20, 50, 100, 200]))
+    ax_lat.yaxis.set_major_locator(FixedLocator([0.1, 1, 10, 100, 1000]))
     ax_lat.yaxis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
     ax_lat.yaxis.set_minor_locator(NullLocator())  # dozens of minor ticks cost a third of a redraw
     title = "Request latency per pattern"
@@ -124,6 +138,8 @@ def draw_comparison(fig: Any, results: dict[str, PatternReport], *, crash_note: 
         xlabel="pattern", ylabel="writes lost (count)", legend=False,
     )
     ax_lost.set_ylim(0, max(5, 1.2 * lost))
+    _share_the_pattern_axis(ax_db)
+    _share_the_pattern_axis(ax_lat)
 
     wb = by.get("write-behind")
     parts = []
@@ -151,32 +167,108 @@ def _compare_remembered(flush_interval_ms: float, **kwargs: Any) -> dict[str, Pa
     }
 
 
+class _Warmer:
+    """Replays, in the background, the settings one slider step away from the chart's.
+
+    A move then finds its replay remembered and redraws at drawing speed.  Each new
+    redraw starts a new generation; an older generation stops at its next replay,
+    so warming never queues up behind a learner who moves quickly.
+    """
+
+    def __init__(self, controls: dict[str, Any], replay: Callable[[str, dict[str, Any]], Any]) -> None:
+        self.controls, self.replay = controls, replay
+        self.enabled = False
+        self.generation = 0
+        self.warmed = 0  # replays run ahead of a move (for the benchmark)
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def neighbours(self, values: dict[str, Any]) -> list[dict[str, Any]]:
+        """Every setting one step away, the last-moved slider's first."""
+        out = []
+        for name, widget in self.controls.items():
+            for value in _steps_from(widget, values[name]):
+                out.append({**values, name: value})
+        return out
+
+    def cancel(self) -> int:
+        """Stop the running generation at its next replay (a redraw needs the CPU)."""
+        with self._lock:
+            self.generation += 1
+            return self.generation
+
+    def start(self, values: dict[str, Any]) -> None:
+        if not self.enabled:
+            return
+        generation = self.cancel()
+        todo = self.neighbours(values)
+        self._thread = threading.Thread(target=self._work, args=(generation, todo), name="labkit-01-warm",
+                                        daemon=True)
+        self._thread.start()
+
+    def wait(self, timeout: float = 30.0) -> None:
+        """Wait for the current warming to finish (benchmarks; a learner never waits)."""
+        if self._thread is not None:
+            self._thread.join(timeout)
+
+    def _work(self, generation: int, todo: list[dict[str, Any]]) -> None:
+        for settings in todo:
+            for name in PATTERNS:
+                if self.generation != generation:
+                    return
+                try:
+                    self.replay(name, settings)
+                except Exception:  # warming is a courtesy: a failure shows on the real move
+                    return
+                self.warmed += 1
+
+
+def _steps_from(widget: Any, value: float) -> list[float]:
+    """The values one keyboard step below and above ``value`` on this slider."""
+    if hasattr(widget, "base"):  # a log slider steps its exponent
+        exponent = math.log(value, widget.base)
+        candidates = [widget.base ** (exponent + d * widget.step) for d in (1, -1)]
+        low, high = widget.base ** widget.min, widget.base ** widget.max
+    else:
+        candidates = [value + d * widget.step for d in (1, -1)]
+        low, high = widget.min, widget.max
+    return [c for c in candidates if low - 1e-9 <= c <= high + 1e-9]
+
+
+def _settings_key(values: dict[str, Any]) -> dict[str, float]:
+    """Slider values rounded, so a value the browser computed finds the one warmed here."""
+    return {name: round(float(v), 4) for name, v in values.items()}
+
+
 def explore(*, n_requests: int = EXPLORE_DEFAULTS["n_requests"], n_keys: int = EXPLORE_DEFAULTS["n_keys"],
             seed: int = EXPLORE_DEFAULTS["seed"]) -> Any:
     """The four patterns side by side on one workload, with live controls.
 
     "Crash now" stops the run at a random request (a new one each press);
-    until it is pressed, the process crashes after the last request.
+    until it is pressed, the process crashes after the last request.  Once the
+    chart is shown, the replays one slider step away run in the background
+    (``plot.warm_up()``), so the next move redraws without replaying.
     """
     from ..widgets import LivePlot, log_slider, slider
 
-    state = {"presses": 0, "crash_at": None}
+    state: dict[str, Any] = {"presses": 0, "crash_at": None}
 
     def crash_now(_plot: Any) -> None:
         state["presses"] += 1
         rng = np.random.default_rng(seed + state["presses"])
         state["crash_at"] = int(rng.integers(n_requests // 4, n_requests))
 
-    def draw(fig: Any, write_ratio: float, alpha: float, db_latency_ms: float,
-             flush_interval_ms: float) -> str:
-        crash_at = state["crash_at"]
-        results = _compare_remembered(
-            write_ratio=round(write_ratio, 4), alpha=round(alpha, 4),
-            db_latency_ms=round(db_latency_ms, 4), flush_interval_ms=round(flush_interval_ms, 4),
-            n_requests=n_requests, seed=seed, n_keys=n_keys, crash_at=crash_at,
-        )
+    def replay_one(pattern: str, values: dict[str, Any]) -> PatternReport:
+        settings = _settings_key(values)
+        flush = settings.pop("flush_interval_ms") if pattern == "write-behind" else 500.0
+        return _replayed(pattern, flush, n_requests=n_requests, seed=seed, n_keys=n_keys,
+                         crash_at=state["crash_at"], **{k: v for k, v in settings.items()
+                                                         if k != "flush_interval_ms"})
+
+    def draw(fig: Any, **values: float) -> str:
+        results = {name: replay_one(name, values) for name in PATTERNS}
         served = next(iter(results.values())).requests_run
-        lost = results["write-behind"].lost_on_crash if "write-behind" in results else 0
+        lost = results["write-behind"].lost_on_crash
         note = (f"The process crashed after request {served:,} of {n_requests:,}: "
                 f"write-behind lost {lost} acknowledged writes.")
         return draw_comparison(fig, results, crash_note=note)
@@ -188,8 +280,27 @@ def explore(*, n_requests: int = EXPLORE_DEFAULTS["n_requests"], n_keys: int = E
         "flush_interval_ms": log_slider("write-behind flush every (ms)", 10.0, 5000.0,
                                         EXPLORE_DEFAULTS["flush_interval_ms"]),
     }
-    return LivePlot(draw, controls, nrows=2, ncols=2, width=10.0, height=6.6,
-                    buttons={"Crash now": crash_now})
+    warmer = _Warmer(controls, replay_one)
+
+    class ComparisonPlot(LivePlot):
+        def redraw(self, force: bool = False) -> None:
+            warmer.cancel()  # the redraw gets the CPU; warming resumes from the new values
+            super().redraw(force)
+            warmer.start(self.values)
+
+        def warm_up(self) -> None:
+            """Replay the settings one slider step away in the background, from now on."""
+            warmer.enabled = True
+            warmer.start(self.values)
+
+        def _ipython_display_(self) -> None:
+            super()._ipython_display_()
+            self.warm_up()
+
+    plot = ComparisonPlot(draw, controls, nrows=2, ncols=2, width=10.0, height=6.6,
+                          buttons={"Crash now": crash_now})
+    plot.warmer = warmer
+    return plot
 
 
 # -- 5. Exercises ------------------------------------------------------------------------------
