@@ -418,3 +418,39 @@ def test_every_data_command_goes_through_the_fault_but_cleanup_does_not(backend)
             call()
     assert store.scan_keys("*") == ["n"] and store.prefix == inner.prefix
     assert store.reset() == 1, "the lab's own cleanup works while the cache is down"
+
+
+# -- the database's capacity model against what a FIFO queue must do ---------------------------
+
+
+def test_queue_database_matches_the_closed_form_of_a_burst():
+    from labkit.failures.replay import DatabaseCapacity, QueueDatabase
+
+    # 12 queries at once on 4 workers of 80 ms: the n-th answers after (n // 4 + 1) * 80 ms.
+    db = QueueDatabase(DatabaseCapacity(workers=4, query_seconds=0.08, queue_limit=100), None, 10)
+    answers = [db.submit(1.0) for _ in range(12)]
+    assert [status for status, _ in answers] == ["ok"] * 12
+    assert [round(t - 1.0, 3) for _, t in answers] == [0.08] * 4 + [0.16] * 4 + [0.24] * 4
+
+
+def test_queue_database_never_serves_more_than_its_capacity_and_refuses_when_full():
+    from labkit.failures.replay import DatabaseCapacity, QueueDatabase
+
+    cap = DatabaseCapacity(workers=4, query_seconds=0.08, queue_limit=10)
+    db = QueueDatabase(cap, None, 20)
+    statuses = [db.submit(i * 0.001)[0] for i in range(2000)]  # 1,000 queries/s for 2 s
+    assert db.served.max() <= cap.queries_per_second + cap.workers
+    assert statuses.count("refused") == db.refused > 1500
+    below = QueueDatabase(cap, None, 20)
+    times = [below.submit(i * 0.05)[1] - i * 0.05 for i in range(100)]  # 20/s: no one waits
+    assert max(times) == pytest.approx(0.08)
+
+
+def test_load_shedding_drops_queries_that_waited_too_long_without_using_a_worker():
+    from labkit.failures.replay import DatabaseCapacity, QueueDatabase
+
+    db = QueueDatabase(DatabaseCapacity(workers=1, query_seconds=0.1, queue_limit=100), 0.25, 10)
+    answers = [db.submit(0.0) for _ in range(6)]
+    # waits 0, 0.1, 0.2 are served; 0.3 is shed at once, and so is everyone behind it
+    assert [s for s, _ in answers] == ["ok", "ok", "ok", "shed", "shed", "shed"]
+    assert db.submit(0.31) == ("ok", pytest.approx(0.41)), "shed queries did not occupy the worker"

@@ -231,7 +231,8 @@ failures.explore_metastable()
 # * **Backoff with jitter** alone: still over capacity for **{claim:meta_over_backoff} s**. Spreading
 #   retries in time does not reduce how many there are. Backoff protects against synchronized
 #   bursts; a budget limits the amplification. Use both.
-# * Warming (section 3) is the fix when the trigger also empties the cache.
+# * When the trigger also empties the cache, add section 3's warming: a cold cache at peak
+#   sustains an overload on its own.
 #
 # ## Exercises
 #
