@@ -454,3 +454,38 @@ def test_load_shedding_drops_queries_that_waited_too_long_without_using_a_worker
     # waits 0, 0.1, 0.2 are served; 0.3 is shed at once, and so is everyone behind it
     assert [s for s, _ in answers] == ["ok", "ok", "ok", "shed", "shed", "shed"]
     assert db.submit(0.31) == ("ok", pytest.approx(0.41)), "shed queries did not occupy the worker"
+
+
+def test_live_outage_says_so_in_one_line_when_no_redis_server_is_installed(monkeypatch):
+    from labkit.failures import live
+
+    monkeypatch.setattr(live, "redis_server_binary", lambda: None)
+    r = live.run_live_outage(use_real_server=True, phase_seconds=0.1, keys=5)
+    assert r.backend == "fault-injecting wrapper"
+    assert r.note.count(".") == 1 and "No redis-server" in r.note
+
+
+@pytest.mark.slow
+def test_the_views_show_what_the_claims_state():
+    from labkit import failures
+    from labkit.claims import claims_for
+
+    claims = {c.name: c.value() for c in claims_for("08").values()}
+    outage = failures.explore_outage()
+    outage.set(chosen="fall back to the DB")
+    assert f"{claims['fallback_peak_ratio']:.1f}x DB capacity" in outage.axes[0].get_title()
+    outage.set(chosen="+ circuit breaker")
+    assert f"p99 {claims['breaker_p99_ms']:.0f} ms" in outage.axes[2].get_title()
+    cold = failures.explore_cold_start()
+    said = f"cold {claims['cold_over_seconds']} s, plan {claims['warm_plan_over_seconds']} s"
+    assert said in cold.axes[0].get_title()
+    meta = failures.explore_metastable()
+    assert f"over capacity {claims['meta_over_no_budget']} s vs {claims['meta_over_budget']} s" in (
+        meta.axes[0].get_title())
+    slow = failures.explore_slow_cache()
+    assert "100 ms cache" in slow.axes[0].get_title() and len(slow.results["results"]) == 5
+    pen = failures.explore_penetration()
+    pen.set(bloom=True)
+    assert pen.results["run"].bloom and pen.results["run"].db_queries_for_absent_per_second < 5
+    table = str(failures.outage_table())
+    assert "+ gutter cache" in table and "fall back to the DB" in table
