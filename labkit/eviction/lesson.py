@@ -447,7 +447,9 @@ def _check_redis_policy(answer: Any) -> tuple[bool, str]:
 
 # -- implement SIEVE (or CLOCK) -------------------------------------------------
 
-SIEVE_SKELETON = '''class MySieve(eviction.Policy):
+# The notebook's cell subclasses eviction.Policy; the grader needs only access(), so the
+# skeleton stands alone (it runs without any import).
+SIEVE_SKELETON = '''class MySieve:
     """SIEVE: new keys join at the head; a hand walks from the tail (oldest) towards
     the head, sparing keys visited since it last passed (clearing their bit, leaving
     them in place) and evicting the first unvisited key."""
