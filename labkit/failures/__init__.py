@@ -3,10 +3,12 @@
 The engine (pure: no widgets, no charts): :mod:`.faults` (a store that refuses,
 hangs, slows or drops), :mod:`.breaker` (circuit breaker, bulkhead), :mod:`.bloom`
 (a Bloom filter and its false-positive formula), :mod:`.replay` (a service replayed
-through an incident, request by request, on virtual time), :mod:`.slow` (a slow
-cache's latency), :mod:`.negative` (penetration and negative caching) and
-:mod:`.live` (a real redis-server the lab starts, freezes and kills).  The notebook's
-views and exercises are in :mod:`.lesson`, loaded on first use.
+through an incident, request by request, on virtual time), :mod:`.incidents` (the
+notebook's named incidents and defenses), :mod:`.slow` (a slow cache's latency),
+:mod:`.negative` (penetration and negative caching), :mod:`.live` (a real
+redis-server the lab starts, freezes and kills) and :mod:`.checks` (the replays
+that grade the exercises).  The notebook's views and exercises are in
+:mod:`.lesson`, loaded on first use; :mod:`.claims` holds the numbers its prose states.
 """
 
 from __future__ import annotations

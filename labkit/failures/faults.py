@@ -6,7 +6,7 @@ on, makes each command fail the way a sick Redis does to a redis-py client:
 ``refuse``  the process is gone: the connection is refused at once (``CacheDown``).
 ``hang``    the process is frozen (SIGSTOP, a full network buffer): nothing answers,
             so the client waits for its own timeout (``CacheTimeout``); with no
-            timeout it would wait forever, which is redis-py's default.
+            timeout it would wait forever.
 ``slow``    every answer takes ``delay_seconds``; past the client timeout it is a hang.
 ``drop``    each reply is lost with probability ``drop_share`` (a flaky network).
 

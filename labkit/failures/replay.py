@@ -24,7 +24,7 @@ import math
 import random
 from collections import deque
 from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
@@ -461,6 +461,3 @@ def replay(
         breaker_states=run.states,
     )
 
-
-def with_changes(defenses: Defenses, **changes: Any) -> Defenses:
-    return replace(defenses, **changes)
