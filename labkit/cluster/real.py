@@ -38,14 +38,15 @@ def _redis_errors() -> tuple[type[BaseException], ...]:
 class RealNode:
     """One node of a real cluster, reached directly (no redirects followed)."""
 
-    def __init__(self, port: int, role: str, node_id: str, process_node: ClusterNode | None = None) -> None:
-        self.port, self.role, self.node_id = port, role, node_id
+    def __init__(self, port: int, role: str, node_id: str, process_node: ClusterNode | None = None,
+                 host: str = "127.0.0.1") -> None:
+        self.host, self.port, self.role, self.node_id = host, port, role, node_id
         self.process_node = process_node
         self._conn: Any = None
 
     @property
     def name(self) -> str:
-        return f"127.0.0.1:{self.port}"
+        return f"{self.host}:{self.port}"
 
     @property
     def running(self) -> bool:
@@ -56,7 +57,7 @@ class RealNode:
         if self._conn is None:
             import redis
 
-            self._conn = redis.Redis(host="127.0.0.1", port=self.port, decode_responses=True, protocol=2,
+            self._conn = redis.Redis(host=self.host, port=self.port, decode_responses=True, protocol=2,
                                      single_connection_client=True, socket_timeout=2.0,
                                      socket_connect_timeout=0.5)
             if self.role == "replica":
@@ -133,11 +134,12 @@ class RealCluster:
         for line in conn.execute_command("CLUSTER", "NODES").splitlines():
             parts = line.split()
             node_id, address, flags = parts[0], parts[1], parts[2]
-            port = int(address.split("@")[0].rsplit(":", 1)[1])
+            host, _, port_text = address.split("@")[0].rpartition(":")
+            port = int(port_text)
             role = "master" if "master" in flags else "replica"
             node = by_port.get(port)
             if node is None:
-                node = RealNode(port, role, node_id, processes.get(port))
+                node = RealNode(port, role, node_id, processes.get(port), host or "127.0.0.1")
                 nodes.append(node)
             node.role = role
             if role == "master":

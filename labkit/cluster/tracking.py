@@ -23,17 +23,17 @@ class _NodeTracker:
 
     CHANNEL = "__redis__:invalidate"
 
-    def __init__(self, port: int) -> None:
+    def __init__(self, host: str, port: int) -> None:
         import redis
 
-        self.listener = redis.Connection(host="127.0.0.1", port=port, decode_responses=True, protocol=2,
+        self.listener = redis.Connection(host=host, port=port, decode_responses=True, protocol=2,
                                          socket_timeout=2.0)
         self.listener.connect()
         self.listener.send_command("CLIENT", "ID")
         listener_id = int(self.listener.read_response())
         self.listener.send_command("SUBSCRIBE", self.CHANNEL)
         self.listener.read_response()  # the subscribe confirmation
-        self.data = redis.Redis(host="127.0.0.1", port=port, decode_responses=True, protocol=2,
+        self.data = redis.Redis(host=host, port=port, decode_responses=True, protocol=2,
                                 single_connection_client=True, socket_timeout=2.0)
         self.data.execute_command("CLIENT", "TRACKING", "ON", "REDIRECT", listener_id)
 
@@ -92,7 +92,7 @@ class NearCache:
         else:
             tracker = self._trackers.get(node.port)
             if tracker is None:
-                tracker = self._trackers[node.port] = _NodeTracker(node.port)
+                tracker = self._trackers[node.port] = _NodeTracker(node.host, node.port)
             value = tracker.data.get(key)
         self._values[key] = value
         return value
