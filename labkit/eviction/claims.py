@@ -65,3 +65,11 @@ def shards_lru_error_points() -> float:
        holds=lambda v: lesson.sizing_hit_ratio(v) >= lesson.SIZING_TARGET)
 def sizing_capacity() -> int:
     return lesson.sizing_answer()
+
+
+@claim("defaults_gap_points", notebook=NOTEBOOK,
+       fact="W-TinyLFU and S3-FIFO are each within two points of the best policy on all three workloads",
+       holds=lambda v: 0 <= v <= 2)
+def defaults_gap_points() -> float:
+    picks = lesson.best_picks()
+    return max(max(scores.values()) - min(scores["tinylfu"], scores["s3fifo"]) for scores in picks.values()) * 100

@@ -182,7 +182,7 @@ ex.workloads.check(answer)
 # <details><summary>Solution</summary>
 #
 # `{"catalogue": "tinylfu", "nightly-report": "tinylfu", "news": "arc"}`. W-TinyLFU and
-# S3-FIFO are within two points of the best on all three, which is why they are popular
+# S3-FIFO are within {claim:defaults_gap_points:.1f} points of the best on all three, which is why they are popular
 # defaults. Stable popularity and one-off scans both reward a policy that makes newcomers
 # prove themselves (LRU and FIFO do not); a moving hot set needs one that also forgets, which
 # rules out plain LFU.
