@@ -19,16 +19,14 @@ from .. import charts
 from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet
 from ..widgets import LivePlot, choice, log_slider, slider
+from . import settings
 from ._common import _check_ttl
 from .jitter import jitter_timeline
 from .model import break_even_hit_ratio, break_even_ttl, longest_ttl_within, model, model_curve, read_latency_ms
 from .settings import (
     CHART_CACHE_MS,
     CHART_DB_MS,
-    DATA_SETS,
     EXERCISE_TRAFFIC,
-    JITTER_TRAFFIC,
-    SIM_TTLS,
     STALE_BUDGET,
     TTL_MAX_SECONDS,
     TTL_MIN_SECONDS,
@@ -145,7 +143,7 @@ def draw_tradeoff(
     ttl = float(ttl_seconds)
     grid = np.logspace(-1, math.log10(TTL_MAX_SECONDS), 100)
     curve = model_curve(traffic, grid)
-    dots = _dots(traffic, [*SIM_TTLS, ttl], wait=wait)
+    dots = _dots(traffic, [*settings.SIM_TTLS, ttl], wait=wait)
     dot_ttls = sorted(dots)
     here_sim, here_model = dots.get(ttl), model(traffic, ttl)
     break_even = break_even_ttl(traffic, CHART_CACHE_MS, CHART_DB_MS)
@@ -191,7 +189,7 @@ def draw_tradeoff(
         f"({_runs_note(here_sim)}). No stale read was older than "
         f"{format_seconds(here_sim.max_stale_age_seconds)} (the TTL bounds it)."
         if here_sim is not None else
-        f"simulating the dots for this setting ({len(dots)} of {len(SIM_TTLS) + 1} ready)…"
+        f"simulating the dots for this setting ({len(dots)} of {len(settings.SIM_TTLS) + 1} ready)…"
     )
     return (
         f"TTL {format_seconds(ttl)}: model {here_model.hit_ratio:.1%} hits and "
@@ -209,7 +207,7 @@ def explore(ttl_seconds: float = 300.0) -> LivePlot:
     """
     return _progressive(
         draw_tradeoff, lambda v: (_traffic(v["alpha"], v["reads_per_second"], v["writes_per_key_per_hour"]),
-                                  [*SIM_TTLS, float(v["ttl_seconds"])]),
+                                  [*settings.SIM_TTLS, float(v["ttl_seconds"])]),
         {
             "ttl_seconds": log_slider("TTL (s)", TTL_MIN_SECONDS, TTL_MAX_SECONDS, ttl_seconds),
             "reads_per_second": log_slider("reads/s (all keys)", 1, 200, 50),
@@ -336,8 +334,8 @@ def explore_cost(ttl_seconds: float = 1.0) -> LivePlot:
 def draw_jitter(fig: Any, jitter_percent: float = 10.0, ttl_seconds: float = 300.0) -> str:
     """DB reads per second after a bulk warm-up, without and with jitter."""
     ttl = float(ttl_seconds)
-    plain = jitter_timeline(JITTER_TRAFFIC, ttl, 0.0)
-    jittered = jitter_timeline(JITTER_TRAFFIC, ttl, jitter_percent / 100)
+    plain = jitter_timeline(settings.JITTER_TRAFFIC, ttl, 0.0)
+    jittered = jitter_timeline(settings.JITTER_TRAFFIC, ttl, jitter_percent / 100)
     (ax,) = fig.axes
     seconds = np.arange(plain.db_reads_per_second.size)
     for i, (result, label) in enumerate(
@@ -358,8 +356,8 @@ def draw_jitter(fig: Any, jitter_percent: float = 10.0, ttl_seconds: float = 300
                   ylabel="DB queries per second")
     _fixed_title_position(fig)
     return (
-        f"{JITTER_TRAFFIC.n_keys:,} keys filled at t=0 with a {format_seconds(ttl)} TTL, "
-        f"{JITTER_TRAFFIC.reads_per_second:g} reads/s. Mean DB load: "
+        f"{settings.JITTER_TRAFFIC.n_keys:,} keys filled at t=0 with a {format_seconds(ttl)} TTL, "
+        f"{settings.JITTER_TRAFFIC.reads_per_second:g} reads/s. Mean DB load: "
         f"{plain.mean_db_reads_per_second:.1f} /s without jitter, "
         f"{jittered.mean_db_reads_per_second:.1f} /s with it."
     )
@@ -388,7 +386,7 @@ def data_set_table(cache_ms: float = CHART_CACHE_MS, db_ms: float = CHART_DB_MS)
     rows = "".join(
         f"<tr><td>{d.name}</td><td>{d.reads_per_second:g}</td><td>{d.writes_per_hour:.3g}</td>"
         f"<td>{d.stale_budget:.1%}</td></tr>"
-        for d in DATA_SETS
+        for d in settings.DATA_SETS
     )
     return HTML(
         "<table><tr><th>data set</th><th>reads/s per key</th><th>writes/hour per key</th>"
@@ -405,7 +403,7 @@ def exercises() -> ExerciseSet:
     """The notebook's three exercises, with checks that accept a small margin."""
     longest = longest_ttl_within(EXERCISE_TRAFFIC, STALE_BUDGET)
     shortest = break_even_ttl(EXERCISE_TRAFFIC, CHART_CACHE_MS, CHART_DB_MS)
-    needs = {d.name for d in DATA_SETS if needs_event_invalidation(d, CHART_CACHE_MS, CHART_DB_MS)}
+    needs = {d.name for d in settings.DATA_SETS if needs_event_invalidation(d, CHART_CACHE_MS, CHART_DB_MS)}
 
     def check_longest(answer: Any) -> tuple[bool, str]:
         ttl = _check_ttl(answer, "your TTL")
@@ -431,7 +429,7 @@ def exercises() -> ExerciseSet:
         if isinstance(answer, str) or not hasattr(answer, "__iter__"):
             raise LabError("Answer with a set of data set names, e.g. {'stock level'}.")
         chosen = {str(a) for a in answer}
-        unknown = chosen - {d.name for d in DATA_SETS}
+        unknown = chosen - {d.name for d in settings.DATA_SETS}
         if unknown:
             raise LabError(f"Unknown data set {sorted(unknown)[0]!r}; use the names from the table.")
         missing, extra = needs - chosen, chosen - needs
