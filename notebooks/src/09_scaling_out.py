@@ -140,7 +140,8 @@ cluster.show_reshard(lab)
 #
 # Slots spread *keys* evenly, but not *traffic*. Here 10,000 reads hit 1,000 products with a
 # Zipf popularity (alpha 1.2), so product 0 alone takes about **{claim:hot_key_share:.0%}** of
-# them. Each master's own `INFO commandstats` counts what it served. Two fixes are measured:
+# them. Each master's own `INFO commandstats` counts what it served (on simulated shards, a
+# counter per node does). Two fixes are measured:
 #
 # * a **near cache** in the app: hot values kept in process memory. To stay correct, the
 #   app turns on **server-assisted invalidation** (`CLIENT TRACKING`): each node remembers
@@ -163,9 +164,10 @@ cluster.explore_hot_key(lab)
 # %% [markdown]
 # ### What to notice
 #
-# * Without a fix, one master served **{claim:hot_node_share:.0%}** of all commands; a fair share
-#   among the four masters is {claim:fair_share:.0%}. In production that master hits 100% CPU while the others idle, and adding nodes
-#   does not help: the hot key is in one slot, and a slot is never split.
+# * Without a fix, one master served **{claim:hot_node_share:.0%}** of all commands; a fair
+#   share among the four masters is {claim:fair_share:.0%}. Under real load that master runs
+#   out of CPU first while the others still have room, and adding nodes does not help: the
+#   hot key is in one slot, and a slot is never split.
 # * With the near cache, **{claim:near_cache_hits}** of 10,000 reads never left the app, and the
 #   busiest master's share fell to **{claim:near_cache_node_share:.0%}**.
 # * Copies brought it to **{claim:copies_node_share:.0%}** at the default of six. Copies are not free.
