@@ -35,19 +35,9 @@ from .demos import CrashReport, Table, crash_demo, race_demo, walkthrough
 from .grader import CacheAsideBase
 from .replay import PatternReport, compare, lost_writes_by_db_state
 
-__all__ = [
-    "PATTERNS",
-    "Pattern",
-    "PatternStats",
-    "CacheAside",
-    "ReadThrough",
-    "ReadThroughCache",
-    "WriteThrough",
-    "WriteBehind",
-    "make_pattern",
-    "cache_key",
-    "cache_if_newer",
-    "parse_cached",
+__all__ = [  # the engine's names, then the lesson's (loaded on use)
+    "PATTERNS", "Pattern", "PatternStats", "CacheAside", "ReadThrough", "ReadThroughCache",
+    "WriteThrough", "WriteBehind", "make_pattern", "cache_key", "parse_cached", "cache_if_newer",
     "PatternReport",
     "compare",
     "lost_writes_by_db_state",

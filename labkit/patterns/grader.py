@@ -160,6 +160,15 @@ class _World:
         self.db = Database(self.clock, rows=10, latency_seconds=_DB_LATENCY_SECONDS)
         self.timeline = Timeline(self.store, self.db, row_id)
 
+    @classmethod
+    def of(cls, answer: Any, row_id: int) -> _World:
+        """A world for ``answer``, once it is known to be a cache-aside class."""
+        _check_class(answer)
+        return cls(answer, row_id)
+
+    def apps(self, *names: str) -> list[tuple[Any, Actor]]:
+        return [self.app(name) for name in names]
+
     def app(self, name: str) -> tuple[Any, Actor]:
         actor = Actor(name, self.timeline)
         app = self.answer(InterleavedStore(self.store, actor), InterleavedDatabase(self.db, actor),
@@ -204,8 +213,7 @@ def _check_class(answer: Any) -> None:
 
 
 def hits_after_a_fill(answer: type) -> Verdict:
-    _check_class(answer)
-    world = _World(answer, row_id=3)
+    world = _World.of(answer, row_id=3)
     app, _ = world.app("reader")
     got = [app.read(3) for _ in range(3)]
     for row in got:
@@ -231,10 +239,8 @@ def _writer_order(actor: Actor) -> str:
 
 
 def the_write_path(answer: type) -> Verdict:
-    _check_class(answer)
-    world = _World(answer, row_id=3)
-    reader, _ = world.app("reader")
-    writer, writing = world.app("writer")
+    world = _World.of(answer, row_id=3)
+    (reader, _), (writer, writing) = world.apps("reader", "writer")
     reader.read(3)
     served: list[Row] = []
     truth_then: list[Row] = []
@@ -269,10 +275,8 @@ def the_write_path(answer: type) -> Verdict:
 
 
 def _two_writers(answer: type) -> Verdict:
-    world = _World(answer, row_id=5)
-    reader, _ = world.app("reader")
-    first, first_writing = world.app("writer A")
-    second, _ = world.app("writer B")
+    world = _World.of(answer, row_id=5)
+    (reader, _), (first, first_writing), (second, _) = world.apps("reader", "writer A", "writer B")
     reader.read(5)
     first_writing.after_change = lambda: second.write(5, "from B")
     first.write(5, "from A")
@@ -286,10 +290,8 @@ def _two_writers(answer: type) -> Verdict:
 
 
 def the_stale_set_race(answer: type) -> Verdict:
-    _check_class(answer)
-    world = _World(answer, row_id=4)
-    reader, reading = world.app("slow reader")
-    writer, _ = world.app("writer")
+    world = _World.of(answer, row_id=4)
+    (reader, reading), (writer, _) = world.apps("slow reader", "writer")
     reading.after_db_read = lambda: writer.write(4, "new")
     reader.read(4)  # misses, loads v1; the writer commits v2 and does its cache step; then the fill
     if reading.after_db_read is not None:
@@ -312,10 +314,8 @@ def the_stale_set_race(answer: type) -> Verdict:
 
 
 def a_database_failure_mid_write(answer: type) -> Verdict:
-    _check_class(answer)
-    world = _World(answer, row_id=6)
-    reader, _ = world.app("reader")
-    writer, _ = world.app("writer")
+    world = _World.of(answer, row_id=6)
+    (reader, _), (writer, _) = world.apps("reader", "writer")
     reader.read(6)
     world.db.fail_next_writes(1)
     try:
@@ -337,10 +337,8 @@ def a_database_failure_mid_write(answer: type) -> Verdict:
 
 
 def a_ttl_backstop(answer: type) -> Verdict:
-    _check_class(answer)
-    world = _World(answer, row_id=8)
-    reader, _ = world.app("reader")
-    writer, _ = world.app("writer")
+    world = _World.of(answer, row_id=8)
+    (reader, _), (writer, _) = world.apps("reader", "writer")
     reader.read(8)
     writer.write(8, "new")
     reader.read(8)
