@@ -117,6 +117,8 @@ invalidation.explore_events(store)
 #   flushes. A message that arrives late (number 4 after 5) is no gap: drop its key and
 #   do not move the count back. Gaps are only noticed when the next message comes, so
 #   busy systems also publish a small heartbeat carrying the latest number every second.
+#   Here one writer numbers its own messages; with several writers, take each number
+#   from one shared counter (an `INCR` on the server) or track one count per writer.
 #
 # A flush costs one refill per key from the shared cache, which is cheap next to
 # serving a wrong price for 20 seconds. Switch *C's near cache* in the chart above to
