@@ -441,6 +441,23 @@ def test_a_never_ending_hand_is_stopped_and_named():
     assert stuck.timed_out and len(stuck.hits) == 8  # every key visited, then the first newcomer
 
 
+def test_the_replay_time_limit_keeps_an_outer_alarm_running():
+    import signal
+
+    from labkit.eviction.replay import time_limit
+
+    previous = signal.signal(signal.SIGALRM, lambda *_: None)
+    try:
+        signal.setitimer(signal.ITIMER_REAL, 30.0)
+        with time_limit(5.0):
+            pass
+        left, _ = signal.getitimer(signal.ITIMER_REAL)
+        assert 20.0 < left <= 30.0  # a test timeout (pytest-timeout uses SIGALRM) still stands
+    finally:
+        signal.setitimer(signal.ITIMER_REAL, 0)
+        signal.signal(signal.SIGALRM, previous)
+
+
 def test_sizing_exercise_reference_reaches_the_target_and_half_of_it_does_not():
     answer = lesson.sizing_answer()
     assert lesson.sizing_hit_ratio(answer) >= lesson.SIZING_TARGET
