@@ -332,7 +332,8 @@ def test_sampling_estimates_the_true_stale_share():
 
 def test_exercise_references_pass_and_mistakes_are_refused_by_name():
     ex = exercises(labkit.connect("fakeredis://", namespace="obs-ex"))
-    assert set(ex) == {"dragging_prefix", "size_for_90", "big_key"}
+    assert set(ex) == {"dragging_prefix", "size_for_90", "big_key", "stale_sampler"}
+    assert ex.stale_sampler.kind == "implement"
     for exercise in ex.values():
         assert exercise.check(exercise.reference()), exercise.last_feedback
         assert len(exercise.mistakes()) >= 2

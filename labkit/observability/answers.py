@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import base64
 import zlib
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import LabError
+from ..exercises import Verdict
 from ..store import Store
 from . import sizing
 from .cost import encode, sample_feed, sample_record, string_key_bytes
-from .workload import MYSTERY_RUN, MYSTERY_SHOP, watched_run
+from .workload import MYSTERY_RUN, MYSTERY_SHOP, SHOP_RUN, watched_run
 
-__all__ = ["SHELF_HOT_KEY", "shelf_values", "plant_shelf", "check_big_key", "check_prefix", "check_budget"]
+__all__ = [
+    "SHELF_HOT_KEY", "shelf_values", "plant_shelf", "check_big_key", "check_prefix", "check_budget",
+    "SAMPLER_SKELETON", "estimate_stale_share", "SAMPLER_SCENARIOS", "SAMPLER_MISTAKES",
+]
 
 SHELF_HOT_KEY = "shelf:flags"
 
@@ -157,3 +162,145 @@ def check_budget(answer: Any) -> tuple[bool, str, Any]:
         ),
         verified.rows(),
     )
+
+
+# -- implement: the staleness sampler ---------------------------------------------------------------
+
+SAMPLER_SKELETON = '''def estimate_stale_share(hits, is_stale, n):
+    """Estimate the share of stale cache hits by re-reading at most n of them.
+
+    hits: a list of cache hits, in the order they happened.
+    is_stale(hit): re-reads that hit's row from the database (one query) and says
+        whether the cached copy was stale.
+    Return (estimate, low, high): the stale share in the sample and its 95% interval
+    (obs.wilson_interval(stale, n) computes one).
+    """
+    ...
+'''
+
+
+def estimate_stale_share(hits, is_stale, n):
+    """Re-read a random sample of ``n`` hits; the stale share and its Wilson interval."""
+    import random
+
+    from labkit.observability import wilson_interval
+
+    sample = random.sample(hits, n)
+    stale = sum(1 for hit in sample if is_stale(hit))
+    low, high = wilson_interval(stale, n)
+    return stale / n, low, high
+
+
+@dataclass(frozen=True)
+class SampledHit:
+    """A hit as the sampler sees it: which key, and when (its position in the traffic)."""
+
+    key: str
+    at: int
+
+
+def _graded_hits() -> tuple[list[SampledHit], np.ndarray]:
+    hits = watched_run(SHOP_RUN)[1].hits
+    return [SampledHit(h.key, h.index) for h in hits], np.fromiter((h.stale for h in hits), dtype=bool)
+
+
+def _call(answer: Any, hits: list[SampledHit], flags: np.ndarray, n: int, seed: int) -> tuple[tuple[float, ...], int]:
+    """Run the learner's sampler once with seeded randomness; return its answer and its re-reads."""
+    import random
+
+    index = {id(h): i for i, h in enumerate(hits)}
+    calls = 0
+
+    def is_stale(hit: SampledHit) -> bool:
+        nonlocal calls
+        calls += 1
+        return bool(flags[index[id(hit)]])
+
+    state, np_state = random.getstate(), np.random.get_state()
+    random.seed(seed)
+    np.random.seed(seed)
+    try:
+        result = answer(hits, is_stale, n)
+    finally:
+        random.setstate(state)
+        np.random.set_state(np_state)
+    try:
+        estimate, low, high = (float(x) for x in result)
+    except (TypeError, ValueError):
+        raise LabError(f"Return (estimate, low, high) - three numbers (got {result!r}).") from None
+    return (estimate, low, high), calls
+
+
+def _budget(answer: Any) -> Verdict:
+    hits, flags = _graded_hits()
+    (estimate, _low, _high), calls = _call(answer, hits, flags, 200, seed=1)
+    if calls > 200:
+        return Verdict(False, f"asked for 200 re-reads, your sampler made {calls:,} database queries - the sign "
+                              "of re-reads every hit: the check would load the database like the cache never existed.",
+                       [{"hits": len(hits), "sample asked": 200, "re-reads made": calls}])
+    return Verdict(True, f"{calls} re-reads, estimate {estimate:.1%}")
+
+
+def _unbiased(answer: Any) -> Verdict:
+    hits, flags = _graded_hits()
+    truth = float(flags.mean())
+    rows = []
+    for trial in range(30):
+        (estimate, low, high), _ = _call(answer, hits, flags, 400, seed=100 + trial)
+        rows.append({"trial": trial + 1, "estimate": f"{estimate:.2%}", "interval": f"{low:.2%}-{high:.2%}",
+                     "truth": f"{truth:.2%}"})
+        rows[-1]["_value"] = estimate
+    mean = float(np.mean([r.pop("_value") for r in rows]))
+    if abs(mean - truth) > max(0.01, truth / 3):
+        return Verdict(False, f"30 samples of 400 averaged {mean:.2%}; all hits: {truth:.2%} - the sign of the "
+                              "first n hits: traffic comes in time order and staleness builds up, so the sample "
+                              "must be random.",
+                       rows[:8])
+    return Verdict(True, f"30 samples averaged {mean:.2%} against {truth:.2%}")
+
+
+def _covers(answer: Any) -> Verdict:
+    hits, flags = _graded_hits()
+    truth = float(flags.mean())
+    rows, covered = [], 0
+    for trial in range(100):
+        (estimate, low, high), _ = _call(answer, hits, flags, 100, seed=1000 + trial)
+        if not -1e-9 <= low <= estimate + 1e-9 and estimate <= high + 1e-9 and high <= 1.0 + 1e-9:
+            return Verdict(False, f"trial {trial + 1}: ({estimate:.3f}, {low:.3f}, {high:.3f}) is not "
+                                  "0 <= low <= estimate <= high <= 1.")
+        covered += low <= truth <= high
+        if len(rows) < 8:
+            rows.append({"trial": trial + 1, "estimate": f"{estimate:.2%}", "low": f"{low:.2%}", "high": f"{high:.2%}",
+                         "contains the truth": "yes" if low <= truth <= high else "NO"})
+    if covered < 85:
+        return Verdict(False, f"only {covered} of 100 intervals contain the true {truth:.2%} (a 95% interval should "
+                              "hold it about 95 times) - a zero-width interval, or one too narrow, claims a "
+                              "certainty a sample of 100 does not have.", rows)
+    return Verdict(True, f"{covered} of 100 intervals contain the truth")
+
+
+def first_n_sampler(hits, is_stale, n):
+    from labkit.observability import wilson_interval
+
+    stale = sum(1 for hit in hits[:n] if is_stale(hit))
+    return (stale / n, *wilson_interval(stale, n))
+
+
+def every_hit_sampler(hits, is_stale, n):
+    from labkit.observability import wilson_interval
+
+    stale = sum(1 for hit in hits if is_stale(hit))
+    return (stale / len(hits), *wilson_interval(stale, len(hits)))
+
+
+def pointwise_sampler(hits, is_stale, n):
+    import random
+
+    share = sum(1 for hit in random.sample(hits, n) if is_stale(hit)) / n
+    return share, share, share
+
+
+SAMPLER_SCENARIOS = [("a budget of re-reads", _budget), ("a random sample", _unbiased),
+                     ("an honest interval", _covers)]
+SAMPLER_MISTAKES = {"re-reads every hit": every_hit_sampler, "the first n hits": first_n_sampler,
+                    "a zero-width interval": pointwise_sampler}

@@ -13,11 +13,21 @@ import numpy as np
 
 from .. import charts
 from ..errors import LabError
-from ..exercises import Exercise, ExerciseSet
+from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, slider
 from . import sizing
-from .answers import SHELF_HOT_KEY, check_big_key, check_budget, check_prefix, shelf_values
+from .answers import (
+    SAMPLER_MISTAKES,
+    SAMPLER_SCENARIOS,
+    SAMPLER_SKELETON,
+    SHELF_HOT_KEY,
+    check_big_key,
+    check_budget,
+    check_prefix,
+    estimate_stale_share,
+    shelf_values,
+)
 from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
 from .metered import MeteredStore, MeterReading
 from .server import Reading, big_keys, hot_keys, info_snapshot, mem_keys, memory_usage, object_freq, read_info, slowlog
@@ -615,6 +625,16 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                     "the longest key name": lambda: max(shelf_values(), key=len),
                     "judged by decoded size": "shelf:feed:home",
                 },
+            ),
+            "stale_sampler": Implement(
+                NOTEBOOK,
+                "stale-sampler",
+                [Scenario(name, run) for name, run in SAMPLER_SCENARIOS],
+                hint="random.sample(hits, n) picks n hits at random; count the stale ones with is_stale, "
+                "and let obs.wilson_interval(stale, n) give the interval.",
+                reference=estimate_stale_share,
+                mistakes=SAMPLER_MISTAKES,
+                skeleton=SAMPLER_SKELETON,
             ),
         }
     )

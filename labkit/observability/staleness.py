@@ -37,7 +37,10 @@ def wilson_interval(stale: int, sampled: int, z: float = Z_95) -> tuple[float, f
     denominator = 1 + z * z / sampled
     centre = (p + z * z / (2 * sampled)) / denominator
     half = z * math.sqrt(p * (1 - p) / sampled + z * z / (4 * sampled * sampled)) / denominator
-    return max(0.0, centre - half), min(1.0, centre + half)
+    # At 0 or n the bound is exactly 0 or 1; rounding must not lift it past the estimate.
+    low = 0.0 if stale == 0 else max(0.0, centre - half)
+    high = 1.0 if stale == sampled else min(1.0, centre + half)
+    return low, high
 
 
 @dataclass(frozen=True)

@@ -18,7 +18,7 @@
 # [05 · Eviction](05_eviction.ipynb) (the LRU curve, SHARDS, Redis's sampled LRU). No Redis
 # server of your own: the sizing check starts a throwaway one when `redis-server` is installed.
 #
-# **Time**: 35 minutes (22 teaching + 13 exercises).
+# **Time**: 40 minutes (22 teaching + 18 exercises).
 
 # %%
 import labkit
@@ -288,6 +288,44 @@ ex.big_key.check(answer)
 # ```
 # `shelf:feed:home` is bigger once decoded, but Redis holds its compressed form; rank by
 # `MEMORY USAGE`, not by name length, reads or decoded size.
+# </details>
+
+# %% [markdown]
+# ### Exercise 4 · Write the staleness sampler
+#
+# Section 5's estimate, as code you could run in production. `hits` is the shop's hits in the
+# order they happened; `is_stale(hit)` re-reads one from the database (a query, so the check
+# counts them) and says whether the cached copy was stale. The lab replays your sampler on the
+# shop's hits: within its budget of re-reads, 30 times for bias, 100 times for its intervals.
+
+# %%
+import random
+
+
+def estimate_stale_share(hits, is_stale, n):
+    """Estimate the share of stale cache hits by re-reading at most n of them.
+
+    Return (estimate, low, high): the stale share in the sample and its 95% interval
+    (obs.wilson_interval(stale, n) computes one).
+    """
+    ...
+
+
+ex.stale_sampler.check(estimate_stale_share)
+
+# %% [markdown]
+# <details><summary>Solution</summary>
+#
+# ```python
+# def estimate_stale_share(hits, is_stale, n):
+#     sample = random.sample(hits, n)
+#     stale = sum(1 for hit in sample if is_stale(hit))
+#     low, high = obs.wilson_interval(stale, n)
+#     return stale / n, low, high
+# ```
+# Re-reading every hit is exact but costs the database a query per hit; the first `n` hits are
+# the freshest (staleness builds up over time); a bare percentage with no interval claims a
+# certainty that 100 re-reads do not give.
 # </details>
 
 # %% [markdown]
