@@ -75,3 +75,12 @@ def crash_lost() -> int:
        holds=lambda v: 30 <= v <= 60)
 def crash_acknowledged() -> int:
     return _crash().acknowledged_writes
+
+
+@claim("aside_median_read_ms_half_writes", notebook=NOTEBOOK,
+       fact="at 50% writes cache-aside's median read pays a database query (>= the 5 ms query) "
+            "while write-through's median read is still a hit (under 1 ms)",
+       holds=lambda v: v >= EXPLORE_DEFAULTS["db_latency_ms"]
+       and _side_by_side(write_ratio=0.5)["write-through"].read_p50_ms < 1.0)
+def aside_median_read_ms_half_writes() -> float:
+    return _side_by_side(write_ratio=0.5)["cache-aside"].read_p50_ms

@@ -80,9 +80,10 @@ patterns.walkthrough(store)
 # 1. **Database first.** It is the source of truth. If it refuses the write, the cache
 #    has not been touched and still matches it.
 # 2. **Then the cache**, and only ever *forward*: the new row replaces the cached one
-#    only if its version is newer (an atomic compare-and-set). Two writers can reach the
-#    cache in the opposite order to the one in which they reached the database; the
-#    version check stops the slower one from putting the older row back.
+#    only if its version is newer (`store.set_if_newer`: one atomic step, a Lua script on
+#    Redis). Two writers can reach the cache in the opposite order to the one in which
+#    they reached the database; the version check stops the slower one from putting the
+#    older row back.
 # 3. **If the cache half fails, delete the key.** The next read reloads the committed row.
 #
 # Writing the cache first would be faster to explain and wrong: if the database then
@@ -93,8 +94,9 @@ patterns.walkthrough(store)
 # acknowledgement - the writer's own next read included - gets the new row, and no later
 # fill can put an older one back. It does **not** promise that other readers never see an
 # older row: between the database commit and the cache update, a reader that hits the
-# cache still gets the old row. That window is one cache round trip long, but it is there;
-# a read that must never be behind (the check before moving money) reads the database.
+# cache still gets the old row. That window is usually one cache round trip, longer if the
+# writer stalls in between, but it is always there; a read that must never be behind (the
+# check before moving money) reads the database.
 #
 # ## A race the table did not show
 #
@@ -168,7 +170,8 @@ patterns.explore()
 #   **Crash now** a few times: the longer the interval, the more is at risk.
 # * Push **writes** to 0.5: cache-aside's hit ratio falls to
 #   {claim:aside_hit_ratio_half_writes:.0%} because every write empties a key, and its median
-#   read pays the database's price, while write-through's median read is still a hit.
+#   read pays the database's price ({claim:aside_median_read_ms_half_writes:.1f} ms), while
+#   write-through's median read is still a hit.
 #
 # ## A crash, on your cache
 #
