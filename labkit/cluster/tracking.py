@@ -97,7 +97,7 @@ class NearCache:
         self._values[key] = value
         return value
 
-    def wait_for_invalidations(self, timeout_seconds: float = 0.5) -> None:
+    def wait_for_invalidations(self, timeout_seconds: float = 2.0) -> None:
         """Give the nodes' messages a moment to arrive (real cluster) and apply them."""
         if not self._trackers:
             return
