@@ -442,8 +442,10 @@ def test_event_widget(redis_store):
     assert "t = 21 s" in plot.axes[0].get_title()
     plot.set(near_cache="also flushes on a reconnect or a gap")
     assert "flushed when it reconnected: stale for 2 reads" in plot.axes[0].get_title()
+    assert "no longer decides it" in plot.last_result  # the TTL slider says why it changes nothing now
     plot.set(lose_message=False)
     assert "nobody served an old row" in plot.axes[0].get_title()
+    assert "neither the near-cache TTL nor C's near cache changes" in plot.last_result
     for ttl in (5, 30, 10):
         plot.set(near_ttl_seconds=ttl)
     assert plot.redraws == 6

@@ -19,7 +19,7 @@ from ..store import Store
 from ..widgets import LivePlot, choice, log_slider, slider, toggle
 from ..wrappers import RecordingStore
 from .lossy import LOSSY_SCENARIOS, run_lossy_scenario
-from .near import LossSafeNearCache, NearCache, simulate_events
+from .near import DISCONNECTED_SECONDS, LossSafeNearCache, NearCache, simulate_events
 from .race import (
     LEASE_PREFIX,
     STRATEGIES,
@@ -134,7 +134,16 @@ def explore_events(store: Store) -> LivePlot:
         _legend(ax, "upper left")
         _fixed_title_position(fig)
         counts = ", ".join(f"{n}: {run.stale_reads[n]}" for n in run.served)
-        return f"Stale reads per instance ({counts}); messages that never reached C: {run.lost[last]}."
+        caption = f"Stale reads per instance ({counts}); messages that never reached C: {run.lost[last]}."
+        # Say why a control that changes nothing in this state has no visible effect.
+        if not lose_message:
+            caption += (" With no message lost, neither the near-cache TTL nor C's near cache changes "
+                        "what anyone serves: every copy is dropped by its message, and an expired copy is "
+                        "refilled with the same row.")
+        elif flush and near_ttl_seconds > DISCONNECTED_SECONDS[1] - DISCONNECTED_SECONDS[0]:
+            caption += (" With the flush, C's stale stretch ends at the reconnect, so the near-cache TTL "
+                        "no longer decides it.")
+        return caption
 
     controls = {
         "near_ttl_seconds": slider("near-cache TTL (s)", 2, 40, 1, 20),
