@@ -92,14 +92,21 @@ class ChartImage(W.Image):
 # ipywidgets 8.1 draws a slider's handle as a noUiSlider <div role="slider"> with no
 # accessible name: the visible label beside it is a <label> that is not tied to it
 # (ipywidgets passes noUiSlider no handleAttributes, and no widget option reaches the
-# handle).  This snippet, shown once with each live chart, links each handle to its
-# visible label with aria-labelledby.  It runs in JupyterLab and Notebook 7 (trusted
-# output, as every output of a cell the learner ran is); where scripts do not run
-# (an untrusted or static copy) the sliders still work, only unnamed.
+# handle).  This snippet, shown with each live chart and prediction, links each
+# handle to its visible label with aria-labelledby.  It also keeps arrow keys for
+# the focused control: the notebook's command mode binds them (ArrowUp/Down move to
+# another cell; ArrowLeft/Right move between headings), and Notebook 7 handles its
+# shortcuts before the control sees the key.  Marking the key handled
+# (preventDefault) in the capture phase makes the shortcut engine skip it while the
+# slider still moves; radio buttons, whose arrow keys are the browser's own default
+# action, are moved here.  It runs in JupyterLab and Notebook 7 (trusted output, as
+# every output of a cell the learner ran is); where scripts do not run (an
+# untrusted or static copy) the controls still work with the mouse, only unnamed.
 _ACCESSIBILITY_JS = """
 (function () {
   if (window.__labkitA11y) { window.__labkitA11y(); return; }
   var n = 0, queued = false;
+  var ARROWS = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
   function fix() {
     queued = false;
     document.querySelectorAll('.widget-slider').forEach(function (box) {
@@ -112,6 +119,17 @@ _ACCESSIBILITY_JS = """
       });
     });
   }
+  window.addEventListener('keydown', function (e) {
+    if (ARROWS.indexOf(e.key) < 0 || !e.target || !e.target.closest) return;
+    if (e.target.closest('.noUi-handle')) { e.preventDefault(); return; }
+    var radio = e.target.closest('.widget-radio-box input[type=radio]');
+    if (!radio || e.key.indexOf('Arrow') !== 0) return;
+    e.preventDefault();
+    var all = Array.prototype.slice.call(radio.closest('.widget-radio-box').querySelectorAll('input[type=radio]'));
+    var step = (e.key === 'ArrowDown' || e.key === 'ArrowRight') ? 1 : -1;
+    var next = all[(all.indexOf(radio) + step + all.length) % all.length];
+    if (next && !next.disabled) { next.focus(); next.click(); }
+  }, true);
   window.__labkitA11y = fix;
   new MutationObserver(function () {
     if (!queued) { queued = true; requestAnimationFrame(fix); }
@@ -123,9 +141,11 @@ _ACCESSIBILITY_JS = """
 
 def name_controls() -> None:
     """Give every slider handle on the page its visible label as its accessible name."""
+    from IPython.core.interactiveshell import InteractiveShell
     from IPython.display import Javascript, display
 
-    display(Javascript(_ACCESSIBILITY_JS))
+    if InteractiveShell.initialized():  # in a kernel; a plain script would print the object
+        display(Javascript(_ACCESSIBILITY_JS))
 
 
 # --- the prediction nudge ---------------------------------------------------------
@@ -434,6 +454,7 @@ def predict(question: str, options: Sequence[str], *, notebook: str = "", name: 
             progress.record_prediction(notebook, name, str(radio.value))
 
     lock.on_click(on_lock)
+    name_controls()  # arrow keys choose (the notebook's own shortcuts would take them)
     box = W.VBox([prompt, radio, lock, said])
     box.prediction = record  # type: ignore[attr-defined]
     box.lock = lock  # type: ignore[attr-defined]
