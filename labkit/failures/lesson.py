@@ -161,7 +161,7 @@ def outage_table() -> Table:
                      "p99 in the outage (ms)": round(r.p99_ms(s + 1, e)),
                      "requests that waited for the timeout": r.cache_attempts_while_down,
                      "served after it (last 10 s)": f"{r.success_rate(60, 70):.0%}"})
-    return Table(rows, f"30 s frozen cache, 200 requests/s, DB capacity {outage_run(name).capacity_qps:.0f} queries/s")
+    return Table(rows, f"30 s frozen cache, 200 requests/s, DB capacity {r.capacity_qps:.0f} queries/s")
 
 
 def live_outage(store: Store, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:

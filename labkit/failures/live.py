@@ -27,7 +27,10 @@ from .faults import CACHE_ERRORS, FaultyStore
 
 __all__ = ["LivePhase", "LiveOutage", "run_live_outage", "PHASES"]
 
-PHASES = ("healthy", "frozen (SIGSTOP)", "killed (SIGKILL)", "restarted (empty)")
+PHASES = ("healthy", "frozen", "killed", "restarted (empty)")
+# How each backend brings a phase about, shown next to its name.
+_HOW_REAL = {"frozen": "SIGSTOP", "killed": "SIGKILL"}
+_HOW_WRAPPER = {"frozen": "injected hang", "killed": "injected refusal"}
 
 
 @dataclass
@@ -152,11 +155,12 @@ def run_live_outage(
     try:
         for k in range(keys):
             cache.set(str(k), f"item {k}")
+        how = _HOW_REAL if use_real_server else _HOW_WRAPPER
         for name in PHASES:
             cache.phase(name)
             if on_phase:
                 on_phase(name)
-            phase = LivePhase(name)
+            phase = LivePhase(f"{name} ({how[name]})" if name in how else name)
             phases.append(phase)
             end = time.perf_counter() + phase_seconds
             i = 0
