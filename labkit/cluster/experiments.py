@@ -220,6 +220,7 @@ def hot_key_load(cluster: Any, prefix: str, *, fix: str = "none", copies: int = 
 POLICIES = ("replica", "primary", "read-your-writes")
 READ_OFFSETS = (0.0, 0.1, 0.2)  # seconds after the write, while the replica lags
 RYW_WINDOW_SECONDS = 0.6  # longer than any lag the lesson's slider offers
+LAG_SECONDS = 0.4  # the replica's lag by default: the last read inside it has 0.2 s to spare
 
 
 @dataclass
@@ -242,7 +243,7 @@ def tag_on_replicated_master(cluster: Any, prefix: str, base: str) -> tuple[str,
     raise LabError("This experiment needs a master with a replica; start the cluster with replicas=1.")
 
 
-def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds: int = 2,
+def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = LAG_SECONDS, rounds: int = 2,
                   window_seconds: float = RYW_WINDOW_SECONDS) -> ReplicaReads:
     """A user writes their profile and reloads it; three routers serve the reloads.
 
@@ -289,7 +290,7 @@ def replica_reads(cluster: Any, prefix: str, *, lag_seconds: float = 0.3, rounds
     return out
 
 
-def wait_demo(cluster: Any, prefix: str, *, lag_seconds: float = 0.3) -> list[dict[str, Any]]:
+def wait_demo(cluster: Any, prefix: str, *, lag_seconds: float = LAG_SECONDS) -> list[dict[str, Any]]:
     """WAIT 1 after a write, with the replica lagging and after it caught up."""
     tag, primary, replica = tag_on_replicated_master(cluster, prefix, "profile")
     key = f"{prefix}{{{tag}}}:wait"

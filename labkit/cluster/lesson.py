@@ -321,7 +321,7 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
 
 def explore_replicas(lab: Lab) -> LivePlot:
     return LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds),
-                    {"lag_seconds": slider("replica lag (s)", 0.1, 0.5, 0.1, 0.3)}, width=9.0, height=3.6)
+                    {"lag_seconds": slider("replica lag (s)", 0.1, 0.5, 0.1, ex.LAG_SECONDS)}, width=9.0, height=3.6)
 
 
 def show_replica_timeline(lab: Lab) -> Table:

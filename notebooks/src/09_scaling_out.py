@@ -201,8 +201,8 @@ cluster.show_near_cache(lab)
 
 # %%
 labkit.widgets.predict(
-    "The replica lags 0.3 s. Of the user's three quick reloads from the replica, how many show the old profile?",
-    ["none: 0.3 s is nothing", "some of them", "all three"],
+    "The replica lags 0.4 s. Of the user's three quick reloads from the replica, how many show the old profile?",
+    ["none: 0.4 s is nothing", "some of them", "all three"],
     notebook="09", name="replica-lag",
 )
 
