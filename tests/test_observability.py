@@ -295,6 +295,11 @@ def test_predicted_hit_ratio_agrees_with_a_real_server():
     assert 0.85 * plan.capacity_keys <= lru.keys_held <= plan.capacity_keys
     # the policy gap: between random eviction and exact LRU at the keys actually held
     assert sizing.random_floor(lru.keys_held) - 0.01 <= lru.hit_ratio <= curve.hit_ratio(lru.keys_held) + 0.01
+    # OBJECT FREQ under allkeys-lfu: the server's counter is the computed one, give or take its coin flips
+    assert [key for key, _, _ in lfu.object_freqs][:2] == ["size:0", "size:1"]
+    for _key, reads, freq in lfu.object_freqs:
+        model = np.median([lfu_counter(reads - 1, seed=s) for s in range(9)])
+        assert abs(freq - model) <= max(3, 0.15 * model), (_key, reads, freq, model)
     # the server's own counters add up: each miss SETs, so what is not held was evicted
     for run in (lru, lfu):
         assert run.keyspace_hits + run.keyspace_misses == sizing.SIZING.n_requests

@@ -7,6 +7,8 @@ asserted by the tests marked ``redis_server``.
 
 from __future__ import annotations
 
+import numpy as np
+
 from ..claims import claim
 from . import sizing
 from .cost import encode, key_cost, sample_feed, sample_record
@@ -149,3 +151,17 @@ def coverage_400() -> float:
        holds=lambda v: 1_000 <= v <= 20_000)
 def sample_for_half_point() -> int:
     return sample_size_for(0.005, true_stale_share())
+
+
+@claim("hottest_key_reads", notebook=NB, fact="the sizing workload's hottest key is read thousands of times",
+       holds=lambda v: 5_000 <= v <= 30_000)
+def hottest_key_reads() -> int:
+    return int((sizing.sizing_trace() == 0).sum())
+
+
+@claim("hottest_lfu_counter", notebook=NB, fact="that many reads raise Redis's LFU counter only to a few dozen "
+       "(logarithmic, 255 at most)", holds=lambda v: 20 <= v <= 120)
+def hottest_lfu_counter() -> int:
+    from .server import lfu_counter
+
+    return int(np.median([lfu_counter(hottest_key_reads() - 1, seed=s) for s in range(9)]))

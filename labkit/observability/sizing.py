@@ -216,6 +216,8 @@ class ServerRun:
     keyspace_misses: int
     evicted_keys: int
     seconds: float
+    # Under allkeys-lfu: (key, GETs in the trace, OBJECT FREQ) for a few keys, hottest first.
+    object_freqs: tuple[tuple[str, int, int], ...] = ()
 
     @property
     def hit_ratio(self) -> float:
@@ -302,17 +304,26 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
         # One INFO for counters and key count: any later command may evict a few more keys.
         stats = client.info("stats", "keyspace")
         held = _db_keys(stats) - keys_before
+        freqs = _object_freqs(client, store, keys) if policy == "allkeys-lfu" else ()
     store.reset()
     return ServerRun(
-        policy,
-        limit,
-        baseline,
-        held,
-        int(stats["keyspace_hits"]),
-        int(stats["keyspace_misses"]),
-        int(stats["evicted_keys"]),
-        seconds,
+        policy, limit, baseline, held, int(stats["keyspace_hits"]), int(stats["keyspace_misses"]),
+        int(stats["evicted_keys"]), seconds, freqs,
     )
+
+
+def _object_freqs(client: Any, store: RedisStore, keys: list[str], ranks: tuple[int, ...] = (0, 1, 10, 100)):
+    """OBJECT FREQ of the keys of popularity ``ranks`` (0: the hottest), with their GET counts."""
+    counts: dict[str, int] = {}
+    for key in keys:
+        counts[key] = counts.get(key, 0) + 1
+    ranked = sorted(counts, key=lambda k: -counts[k])
+    out = []
+    for rank in ranks:
+        if rank < len(ranked) and client.exists(ranked[rank]):
+            key = ranked[rank]
+            out.append((key[len(store.prefix):], counts[key], int(client.object("freq", key))))
+    return tuple(out)
 
 
 def verify_on_server(

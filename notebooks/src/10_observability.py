@@ -182,6 +182,11 @@ verification = obs.show_verification(store)
 #   the choice is close to random. Random eviction at the planned keys gives
 #   {claim:random_floor:.1%} - the floor the approximation cannot fall below; exact LRU is the
 #   ceiling. The tests assert the server lands between them.
+#
+# The second table reads `OBJECT FREQ` on the `allkeys-lfu` run, the server's own LFU counter:
+# the hottest key, read {claim:hottest_key_reads:,} times, sits at a few dozen of a possible 255
+# (labkit's computed counter - the same coin flips, `lfu-log-factor` 10 - says
+# {claim:hottest_lfu_counter}), and the server's value lands beside it.
 
 # %% [markdown]
 # ## 5 · Is the cache right?
