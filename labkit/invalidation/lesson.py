@@ -194,8 +194,10 @@ def explore_versioned(store: Store, keys: int = 2000, *, name: str = "tenant:99"
 
 def draw_race(fig: Any, stepper: RaceStepper) -> str:
     lanes, versions = fig.axes
-    lanes.set_xlim(0.5, len(stepper.schedule) + 0.5)
+    steps = len(stepper.schedule)
+    lanes.set_xlim(0.5, steps + 0.5)
     lanes.set_ylim(-0.6, 1.6)
+    lanes.set_xticks(range(1, steps + 1))  # whole steps only: half the tick labels to draw
     lanes.set_yticks([0, 1], ["writer", "reader"])
     for i, actor in enumerate(stepper.schedule, start=1):
         if i > len(stepper.events):
@@ -219,7 +221,8 @@ def draw_race(fig: Any, stepper: RaceStepper) -> str:
     for ev in stepper.events:
         if ev.cache_state in ("empty", "lease"):
             versions.text(ev.index, 0.7, ev.cache_state, ha="center", fontsize=8, color="#555555")
-    versions.set_xlim(-0.5, len(stepper.schedule) + 0.5)
+    versions.set_xlim(-0.5, steps + 0.5)
+    versions.set_xticks(range(0, steps + 1))
     versions.set_ylim(0.4, 2.6)
     versions.set_yticks([1, 2])
     if stepper.done:
