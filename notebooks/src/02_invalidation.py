@@ -171,7 +171,7 @@ invalidation.explore_versioned(store)
 # * Right after the bump the old keys are unreachable, but they still occupy memory
 #   until they expire.
 # * On fakeredis, timings are in-process; set `REDIS_URL` to see the round trips of a
-#   real server. `benchmarks/bench_invalidation.py` compares the two over 100,000 keys.
+#   real server. `benchmarks/bench_invalidation.py` compares the two over 20,000 keys.
 #
 # ## 4. The stale-set race in cache-aside
 #
