@@ -47,16 +47,46 @@ def price_read_share() -> float:
     return r.prefixes["price"].lookups / r.overall.lookups
 
 
-@claim("product_key_bytes", notebook=NB, fact="a ~300-byte product costs tens of bytes more than its value "
+@claim("price_db_share", notebook=NB, fact="prices, a tenth of the reads, send the database the largest share "
+       "of its queries", holds=lambda v: v >= max(0.4, 3 * price_read_share()))
+def price_db_share() -> float:
+    r = _reading()
+    return r.prefixes["price"].db_queries / r.overall.db_queries
+
+
+@claim("price_expired_per_second", notebook=NB, fact="price keys expire by the hundred every second",
+       holds=lambda v: v >= 50)
+def price_expired_per_second() -> float:
+    r = _reading()
+    return r.per_second(r.prefixes["price"].expirations)
+
+
+# The notebook's keys look like this one (labkit:<learner id>:10:...), so lengths match.
+_PREFIX = "labkit:learner-00000000:10:"
+
+
+@claim("price_key_bytes", notebook=NB, fact="a 4-character price costs Redis about 90 bytes",
+       holds=lambda v: 60 <= v <= 120)
+def price_key_bytes() -> int:
+    return key_cost(_PREFIX + "price:17", "1999").memory_usage_bytes
+
+
+@claim("product_value_bytes", notebook=NB, fact="a product record is a couple of hundred bytes of JSON",
+       holds=lambda v: 150 <= v <= 400)
+def product_value_bytes() -> int:
+    return len(encode(sample_record(42), "json"))
+
+
+@claim("product_key_bytes", notebook=NB, fact="a product costs tens of bytes more than its JSON "
        "(MEMORY USAGE, computed)", holds=lambda v: 20 <= v - len(encode(sample_record(42), "json")) <= 150)
 def product_key_bytes() -> int:
-    return key_cost("labkit:learner:10:product:42", encode(sample_record(42), "json").decode()).memory_usage_bytes
+    return key_cost(_PREFIX + "product:42", encode(sample_record(42), "json").decode()).memory_usage_bytes
 
 
 @claim("small_value_overhead", notebook=NB, fact="for a 4-byte price, overhead is most of the key's memory",
        holds=lambda v: v >= 0.8)
 def small_value_overhead() -> float:
-    return key_cost("labkit:learner:10:price:17", "1999").overhead_share
+    return key_cost(_PREFIX + "price:17", "1999").overhead_share
 
 
 @claim("msgpack_saving", notebook=NB, fact="msgpack stores a product record smaller than JSON",
@@ -165,3 +195,21 @@ def hottest_lfu_counter() -> int:
     from .server import lfu_counter
 
     return int(np.median([lfu_counter(hottest_key_reads() - 1, seed=s) for s in range(9)]))
+
+
+def _hits_per_second() -> float:
+    r = _reading()
+    return r.per_second(r.overall.hits)
+
+
+@claim("seconds_for_400", notebook=NB, fact="re-reading one hit in a hundred collects 400 in well under a minute",
+       holds=lambda v: 5 <= v <= 60)
+def seconds_for_400() -> float:
+    return 400 / (_hits_per_second() / 100)
+
+
+@claim("sampling_db_load", notebook=NB, fact="re-reading one hit in a hundred adds under a tenth to the DB's load",
+       holds=lambda v: v < 0.1)
+def sampling_db_load() -> float:
+    r = _reading()
+    return (_hits_per_second() / 100) / r.per_second(r.overall.db_queries)

@@ -58,8 +58,9 @@ dash = obs.live_dashboard(store, seconds=2)
 # `product:` {claim:product_hit_ratio:.0%}. Prices are only {claim:price_read_share:.0%} of
 # the reads, so their collapse moves the average by a few points - nobody would page on that.
 # A per-prefix hit ratio, one line of code in the wrapper, finds it at once. Switch the
-# dashboard to *DB load, expiries, evictions*: the 10% of reads that are prices send the
-# database the most queries and expire over a hundred keys a second. *Run 3 s more* keeps the
+# dashboard to *DB load, expiries, evictions*: the prices send the database
+# {claim:price_db_share:.0%} of its queries (in the replay) and expire about
+# {claim:price_expired_per_second:,.0f} keys a second. *Run 3 s more* keeps the
 # shop running; the ratios climb as the long-TTL data sets warm up, the price bar does not.
 
 # %% [markdown]
@@ -114,9 +115,9 @@ obs.key_cost_table(store)
 
 # %% [markdown]
 # **What to notice**: for a small value, overhead is nearly everything: the 4-byte price
-# costs about 90 bytes, {claim:small_value_overhead:.0%} of it overhead (Redis even stores
-# the number inside the header, and it is still mostly overhead). A ~300-byte product costs
-# {claim:product_key_bytes} bytes. Long key names are not free either: the name is part of
+# costs {claim:price_key_bytes} bytes, {claim:small_value_overhead:.0%} of it overhead (Redis even stores
+# the number inside the header, and it is still mostly overhead). A product record of
+# {claim:product_value_bytes} bytes of JSON costs {claim:product_key_bytes}. Long key names are not free either: the name is part of
 # every key. And `MEMORY USAGE` leaves out one cost that `used_memory` counts: the main hash
 # table, 8 bytes per bucket, with the bucket count a power of two at or above the key count.
 #
@@ -157,7 +158,8 @@ obs.explore_sizing()
 # So check it. The next cell starts a throwaway `redis-server` (never yours), sets `maxmemory`
 # to what the empty server uses plus that budget, replays the same 100,000 reads as
 # cache-aside `GET`-then-`SET`, under `allkeys-lru` and then `allkeys-lfu`, and reads the
-# server's own `INFO` counters.
+# server's own `INFO` counters. (Where `redis-server` is not installed it says so in one line
+# and shows the model's prediction only.)
 
 # %%
 labkit.widgets.predict(
@@ -176,12 +178,14 @@ verification = obs.show_verification(store)
 #
 # - **Per-key overhead the model did not count.** The server holds fewer keys than planned:
 #   besides what `MEMORY USAGE` reports, the budget also pays for the hash table growing in
-#   powers of two, client buffers and the eviction pool. Buy headroom (10-15%) over the model.
+#   powers of two and for client buffers. Buy headroom over the model: the tests allow the
+#   server up to 15% fewer keys than planned, and it needs most of that.
 # - **Redis's LRU is sampled.** It evicts the idlest of 5 random keys, and its LRU clock ticks
 #   once a second: in a replay that lasts about a second every key looks equally recent, so
 #   the choice is close to random. Random eviction at the planned keys gives
-#   {claim:random_floor:.1%} - the floor the approximation cannot fall below; exact LRU is the
-#   ceiling. The tests assert the server lands between them.
+#   {claim:random_floor:.1%}. At the keys the server really held, the table's last two
+#   columns bracket sampled LRU: random eviction below, exact LRU above; the tests assert the
+#   server lands between them (within a point).
 #
 # The second table reads `OBJECT FREQ` on the `allkeys-lfu` run, the server's own LFU counter:
 # the hottest key, read {claim:hottest_key_reads:,} times, sits at a few dozen of a possible 255
@@ -212,9 +216,9 @@ obs.explore_sampling()
 # with a 95% interval of ±{claim:half_width_400:.1%} that contains the truth; across 200 such
 # samples, {claim:coverage_400:.0%} of the intervals did - what "95%" promises. The interval
 # shrinks like 1/√n: to pin staleness to ±0.5 points takes about {claim:sample_for_half_point:,}
-# re-reads. At 2,000 reads a second, re-reading one hit in a hundred collects 400 in about
-# twenty seconds and adds well under a tenth to the database's load - cheap enough to run all
-# the time.
+# re-reads. At the shop's 2,000 reads a second, re-reading one hit in a hundred collects 400
+# in {claim:seconds_for_400:.0f} seconds and adds {claim:sampling_db_load:.0%} to the
+# database's load - cheap enough to run all the time.
 
 # %% [markdown]
 # ## Exercises
