@@ -489,3 +489,31 @@ def test_the_views_show_what_the_claims_state():
     assert pen.results["run"].bloom and pen.results["run"].db_queries_for_absent_per_second < 5
     table = str(failures.outage_table())
     assert "+ gutter cache" in table and "fall back to the DB" in table
+
+
+@pytest.mark.redis_server
+def test_redis_py_retries_a_timed_out_command_by_default(redis_server):
+    """The premise of the 'about a minute' claim, at a 50 ms timeout instead of 5 s: the
+    default client tries again after a timeout, so a frozen server costs many timeouts."""
+    import signal
+    import time
+
+    import redis
+
+    from labkit.redis_server import LocalRedis
+
+    server = LocalRedis()
+    try:
+        client = redis.Redis(port=server.port, socket_timeout=0.05)  # every other setting: the defaults
+        client.set("k", "v")
+        pid = int(client.info("server")["process_id"])
+        os.kill(pid, signal.SIGSTOP)
+        started = time.perf_counter()
+        with pytest.raises(redis.TimeoutError):
+            client.get("k")
+        waited = time.perf_counter() - started
+        os.kill(pid, signal.SIGCONT)
+    finally:
+        server.stop()
+    retries = client.get_retry().get_retries()
+    assert retries >= 3 and waited >= (retries + 1) * 0.05, "each retry waited its own timeout"

@@ -86,7 +86,7 @@ failures.outage_table()
 # come from the fault injector.
 #
 # Timeouts deserve care: with redis-py's defaults (a 5 s socket timeout, 10 retries with
-# backoff), one command to a frozen server can wait about **{claim:redis_default_wait_seconds} s**.
+# backoff), one command to a frozen server can wait up to about **{claim:redis_default_wait_seconds} s**.
 # Set `socket_timeout` and `socket_connect_timeout` from your cache's own latency, and
 # decide retries yourself (`retry=Retry(NoBackoff(), 0)` switches them off).
 
