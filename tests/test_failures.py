@@ -517,3 +517,16 @@ def test_redis_py_retries_a_timed_out_command_by_default(redis_server):
         server.stop()
     retries = client.get_retry().get_retries()
     assert retries >= 3 and waited >= (retries + 1) * 0.05, "each retry waited its own timeout"
+
+
+def test_a_healthy_replay_misses_as_often_as_the_ttl_formula_says():
+    """Independent reference: with a TTL of T, a key read r times a second misses r / (1 + rT)
+    times a second (one miss per TTL cycle), so the database sees the sum over keys."""
+    from labkit.workloads import zipf_probabilities
+
+    traffic = Traffic(duration_seconds=60)
+    r = replay(Defenses(), traffic=traffic, incident=Incident(fault="none", start_seconds=0, down_seconds=0))
+    rates = zipf_probabilities(traffic.keys, traffic.zipf_alpha) * traffic.rate_per_second
+    expected = float((rates / (1 + rates * traffic.cache_ttl_seconds)).sum())
+    assert r.mean_db_qps(0, 60) == pytest.approx(expected, rel=0.15)
+    assert r.success_rate() == 1.0
