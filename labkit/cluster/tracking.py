@@ -13,6 +13,7 @@ On simulated shards the node calls :meth:`NearCache.invalidate` itself.
 from __future__ import annotations
 
 import contextlib
+import select
 from typing import Any
 
 __all__ = ["NearCache"]
@@ -65,8 +66,15 @@ class NearCache:
         self._trackers: dict[int, _NodeTracker] = {}
         self.hits = self.misses = self.invalidations = 0
 
-    def _drain(self) -> None:
-        for tracker in self._trackers.values():
+    def _drain(self, *, every_node: bool = False) -> None:
+        trackers = list(self._trackers.values())
+        # One select() over every listener asks "did any node say anything?" in one
+        # system call per read; only a node that did is read from.
+        sockets = {t.listener._sock: t for t in trackers if getattr(t.listener, "_sock", None) is not None}
+        if not every_node and len(sockets) == len(trackers):
+            ready, _, _ = select.select(list(sockets), [], [], 0)
+            trackers = [sockets[sock] for sock in ready]
+        for tracker in trackers:
             for key in tracker.invalidated():
                 self.invalidate(key)
 
@@ -107,7 +115,7 @@ class NearCache:
         while time.monotonic() < deadline:
             if any(t.listener.can_read(timeout=0.01) for t in self._trackers.values()):
                 break
-        self._drain()
+        self._drain(every_node=True)  # can_read() may have buffered the message already
 
     def close(self) -> None:
         for tracker in self._trackers.values():
