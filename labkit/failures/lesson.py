@@ -29,6 +29,7 @@ from .checks import (
 )
 from .incidents import (
     COLD,
+    COLD_TRAFFIC,
     METASTABLE,
     METASTABLE_FIXES,
     METASTABLE_TRAFFIC,
@@ -210,7 +211,7 @@ def explore_slow_cache() -> LivePlot:
 
 
 def explore_cold_start() -> LivePlot:
-    e, d = COLD.end_seconds, COLD_END
+    e, d = COLD.end_seconds, COLD_TRAFFIC.duration_seconds
 
     def describe(cold: ReplayReport, r: ReplayReport, _: str) -> tuple[tuple[str, str, str], str]:
         return ((f"Over capacity: cold {cold.seconds_over_capacity(e)} s, plan {r.seconds_over_capacity(e)} s",
@@ -221,9 +222,6 @@ def explore_cold_start() -> LivePlot:
 
     control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")
     return _compare(cold_run, "cold (no warming)", COLD, "restart", control, describe)
-
-
-COLD_END = 110.0
 
 
 # -- 4. penetration ---------------------------------------------------------------------------------
