@@ -315,7 +315,7 @@ def wait_demo(cluster: Any, prefix: str, *, lag_seconds: float = LAG_SECONDS) ->
 class FailoverResult:
     acknowledged_writes: int
     unreplicated_writes: int
-    lost_writes: int
+    lost_writes: int | None  # None: the replica had not taken over when the probing gave up
     errors: int
     recovered_after_seconds: float | None
     timeline: list[tuple[float, bool]]
@@ -326,7 +326,7 @@ class FailoverResult:
 
 
 def failover(cluster: Any, prefix: str, *, replicated: int = 80, unreplicated: int = 20,
-             probe_every_seconds: float = 0.05, give_up_seconds: float = 10.0) -> FailoverResult:
+             probe_every_seconds: float = 0.05, give_up_seconds: float = 15.0) -> FailoverResult:
     """Crash a master after ``unreplicated`` acknowledged writes its replica has not
     applied yet; probe the cluster until the replica takes over; count the writes lost."""
     clock = cluster.clock
@@ -352,7 +352,7 @@ def failover(cluster: Any, prefix: str, *, replicated: int = 80, unreplicated: i
         recovered = clock.now() - start
         timeline.append((recovered, True))
         break
-    lost = 0
+    lost = None
     if recovered is not None:
         if hasattr(cluster, "refresh"):
             cluster.refresh()

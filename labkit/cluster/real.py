@@ -207,24 +207,27 @@ class RealCluster:
             groups.setdefault(self.owner(key_slot(key)), []).append(i)
         return groups
 
+    def _pipelined(self, keys: list[str], add: Any) -> list[Any]:
+        """``add(pipe, key)`` for every key, one pipeline per node; the results in key order."""
+        results: list[Any] = [None] * len(keys)
+        for node, positions in self._by_node(keys).items():
+            try:
+                pipe = node.conn.pipeline(transaction=False)
+                for i in positions:
+                    add(pipe, keys[i])
+                answers = pipe.execute()
+            except _redis_errors() as exc:
+                raise ClusterUnavailable(f"Node {node.name} did not answer ({type(exc).__name__}).") from None
+            for i, answer in zip(positions, answers, strict=True):
+                results[i] = answer
+        return results
+
     def get_all(self, keys: list[str]) -> list[str | None]:
         """One GET per key, pipelined per node (what RedisCluster's pipeline does, with less Python)."""
-        values: list[str | None] = [None] * len(keys)
-        for node, positions in self._by_node(keys).items():
-            pipe = node.conn.pipeline(transaction=False)
-            for i in positions:
-                pipe.get(keys[i])
-            for i, value in zip(positions, pipe.execute(), strict=True):
-                values[i] = value
-        return values
+        return self._pipelined(keys, lambda pipe, key: pipe.get(key))
 
     def set_all(self, mapping: dict[str, str]) -> None:
-        keys = list(mapping)
-        for node, positions in self._by_node(keys).items():
-            pipe = node.conn.pipeline(transaction=False)
-            for i in positions:
-                pipe.set(keys[i], mapping[keys[i]])
-            pipe.execute()
+        self._pipelined(list(mapping), lambda pipe, key: pipe.set(key, mapping[key]))
 
     def mget_one_node(self, keys: list[str]) -> list[str | None]:
         """MGET sent straight to the node of the first key: the server checks the slots."""
@@ -346,8 +349,15 @@ class RealCluster:
         master.close()
 
     def refresh(self) -> None:
-        """Re-read roles and slot owners from the cluster (after a failover)."""
-        self._load_topology()
+        """Re-read roles and slot owners from the cluster (after a failover), waiting until
+        the node asked no longer lists a stopped master as the owner of any slot."""
+
+        def settled() -> bool:
+            self._slot_owner = [None] * SLOTS
+            self._load_topology()
+            return all(owner is not None and owner.running for owner in self._slot_owner)
+
+        _wait(settled, 15.0, "every slot served by a running master")
         self.client.nodes_manager.initialize()
         for node in self.nodes:
             if node.role == "master" and node._conn is not None:
