@@ -50,8 +50,8 @@ def meter_overhead() -> None:
             store.set(f"user:{i}", "x")
         metered = MeteredStore(store)
         keys = [f"user:{i}" for i in range(10_000)]
-        plain_s, _ = timed(lambda s=store: [s.get(k) for k in keys])
-        meter_s, _ = timed(lambda m=metered: [m.get(k) for k in keys])
+        plain_s, _ = timed(lambda s=store, keys=keys: [s.get(k) for k in keys])
+        meter_s, _ = timed(lambda m=metered, keys=keys: [m.get(k) for k in keys])
         print(f"  {name:9}: plain {plain_s / len(keys) * 1e6:5.1f} µs, metered {meter_s / len(keys) * 1e6:5.1f} µs "
               f"(+{(meter_s - plain_s) / len(keys) * 1e6:4.1f} µs)")
         store.reset()
