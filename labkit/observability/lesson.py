@@ -234,27 +234,28 @@ class Dashboard:
         if not self.runs and not self.meter.reading().overall.lookups:
             self.warm_up()
         result: list[WorkloadRun] = []
+        failed: list[BaseException] = []
         self._stop.clear()
-        worker = threading.Thread(
-            target=lambda: result.append(
-                run_workload(
-                    self.meter,
-                    self.data_sets,
-                    n_requests=int(seconds * self.requests_per_second),
-                    requests_per_second=self.requests_per_second,
-                    seed=len(self.runs),
-                    stop=self._stop,
+
+        def work() -> None:
+            try:
+                result.append(run_workload(
+                    self.meter, self.data_sets, n_requests=int(seconds * self.requests_per_second),
+                    requests_per_second=self.requests_per_second, seed=len(self.runs), stop=self._stop,
                     seconds=seconds,
-                )
-            ),
-            daemon=True,
-        )
+                ))
+            except Exception as exc:  # noqa: BLE001 - reported below as one sentence, not a thread traceback
+                failed.append(exc)
+
+        worker = threading.Thread(target=work, daemon=True)
         worker.start()
         while worker.is_alive():
             worker.join(self.refresh_seconds)
             if worker.is_alive():
                 self.plot.redraw(force=True)
         self.plot.redraw(force=True)
+        if failed:
+            raise LabError(f"The shop stopped: {failed[0]}. Check the cache server, then run the cell again.")
         self.runs.extend(result)
         return result[0] if result else WorkloadRun()
 
