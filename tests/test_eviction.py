@@ -366,6 +366,7 @@ def test_explore_redraws_from_memory_and_titles_state_the_finding():
     assert timeline.axes[0].get_title().endswith("LFU never recovers")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("percent", lesson.CAPACITY_PERCENTS)
 @pytest.mark.parametrize("alpha", lesson.ALPHAS)
 def test_the_two_titles_never_disagree(percent, alpha):
@@ -377,6 +378,7 @@ def test_the_two_titles_never_disagree(percent, alpha):
     assert "leads" not in left and not any(lesson.LABELS[p] in left for p in MODERN if p != "lru")
 
 
+@pytest.mark.slow
 def test_titles_call_ties_ties():
     left, right = lesson.comparison_titles("loop", 5, "classic: lru fifo lfu clock")
     assert left.startswith("every policy ties at every size") and right.startswith("At 5%: all tie")
@@ -404,6 +406,7 @@ def test_exercise_redis_policy():
         assert not ex.redis_policy.check(wrong)
 
 
+@pytest.mark.slow
 def test_every_exercise_passes_its_reference_and_refuses_each_mistake_by_name():
     ex = eviction.exercises()
     assert [e.kind for e in ex.values()] == ["choice", "implement", "value", "choice"]
