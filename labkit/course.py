@@ -46,7 +46,7 @@ NOTEBOOKS: tuple[Lesson, ...] = (
            "TTL, events over pub/sub, versioned keys, the stale-set race"),
     Lesson("03", "03_ttl_tuning", "TTL tuning", "ttl", 20,
            "hit ratio against staleness: closed-form model vs simulation"),
-    Lesson("04", "04_stampede", "Stampede", "stampede", 35,
+    Lesson("04", "04_stampede", "Stampede", "stampede", 45,
            "200 threads, one expiring key, locks, single-flight, XFetch"),
     Lesson("05", "05_eviction", "Eviction", "eviction", 40,
            "LRU, LFU, SIEVE, S3-FIFO, ARC, TinyLFU against Belady's optimum"),

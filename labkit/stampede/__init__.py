@@ -2,17 +2,24 @@
 
 ==================  ===================================================================
 ``defenses``        the cache entry (value + logical expiry + recompute time), the
-                    locks (naive and correct), single-flight, XFetch, stale-while-
-                    revalidate: one reader's request under each
+                    locks (the common recipe and the correct one), single-flight,
+                    XFetch, stale-while-revalidate: one reader's request under each
 ``herd``            the live herd: N real threads on one hot key (``run_herd``), the
                     expired-lock scenario, and a step-by-step replay of any lock
 ``simulation``      the same on a virtual clock: 10,000 clients over an hour in well
                     under two seconds, TTL jitter for many keys, the cost of protection
-``lesson``          the notebook's live charts and exercises
+``preview``         the live experiments' virtual-clock twins (what a slider shows)
+``loader``          a complete loader's five properties, each checked by a replay
+``loaders``         the reference loader and the common mistakes it is graded against
+``lesson``          the notebook's live charts and exercises (loaded on use)
+``claims``          the numbers notebook 04's prose states
 ==================  ===================================================================
 """
 
 from __future__ import annotations
+
+import importlib
+from typing import Any
 
 from .defenses import (
     DEFENSES,
@@ -29,17 +36,8 @@ from .defenses import (
     release_lock,
 )
 from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
-from .lesson import (
-    brief_lock_replay,
-    compare_defenses,
-    exercises,
-    explore_herd,
-    explore_jitter,
-    explore_lock_ttl,
-    explore_protection,
-    explore_stall,
-    explore_xfetch,
-)
+from .loader import DB_DOWN, NOT_FOUND, pack, unpack
+from .preview import preview_expired_lock, preview_herd, preview_stall
 from .simulation import (
     SIM_DEFENSES,
     poisson_arrivals,
@@ -66,19 +64,27 @@ __all__ = [
     "run_herd",
     "run_expired_lock",
     "replay_lock",
+    "preview_herd",
+    "preview_expired_lock",
+    "preview_stall",
+    "NOT_FOUND",
+    "DB_DOWN",
+    "pack",
+    "unpack",
     "SIM_DEFENSES",
     "simulate_herd",
     "simulate_traffic",
     "poisson_arrivals",
     "synchronized_expiry",
     "protection_costs",
-    "explore_herd",
-    "explore_lock_ttl",
-    "explore_stall",
-    "compare_defenses",
-    "explore_xfetch",
-    "explore_jitter",
-    "explore_protection",
-    "brief_lock_replay",
-    "exercises",
 ]
+
+# The lesson layer (charts, widgets) loads when a notebook first asks for it.
+_LESSON = {"explore_herd", "explore_lock_ttl", "explore_stall", "compare_defenses", "explore_xfetch",
+           "explore_jitter", "explore_protection", "common_lock_replay", "exercises"}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LESSON:
+        return getattr(importlib.import_module(".lesson", __name__), name)
+    raise AttributeError(f"module 'labkit.stampede' has no attribute {name!r}")

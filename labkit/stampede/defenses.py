@@ -17,7 +17,7 @@ time next to the value anyway.
 The defenses
 ------------
 ``none``           cache-aside: every reader that finds the value expired queries the DB.
-``naive-lock``     the brief's pseudocode, faithfully: SET NX lock, unconditional DEL,
+``naive-lock``     the common lock recipe, faithfully: SET NX lock, unconditional DEL,
                    fixed 50 ms retry with no deadline (two flaws, kept on purpose).
 ``lock``           SET NX PX with a unique token, a lease renewed while the refresh
                    runs, release by compare-and-delete, bounded jittered wait, then the
@@ -158,7 +158,7 @@ class Settings:
     poll_seconds: float = 0.01
     beta: float = 1.0
     serve_stale: bool = True
-    naive_retry_seconds: float = 0.05  # the brief's wait(50ms)
+    naive_retry_seconds: float = 0.05  # the recipe's wait(50ms)
 
     def __post_init__(self) -> None:
         check_lock_ttl(self.lock_ttl_seconds)
@@ -183,7 +183,7 @@ def release_lock(store: Store, lock_key: str, token: str) -> bool:
 
 
 def naive_acquire(store: Store, lock_key: str, ttl_seconds: float) -> str | None:
-    """The brief's acquireLock: SET NX with a TTL.
+    """The common recipe's acquireLock: SET NX with a TTL.
 
     It stores a token only so the lab can see whose lock a release removed; the
     naive release below never looks at it.
@@ -193,7 +193,7 @@ def naive_acquire(store: Store, lock_key: str, ttl_seconds: float) -> str | None
 
 
 def naive_release(store: Store, lock_key: str, token: str) -> None:
-    """The brief's releaseLock: an unconditional DEL - it frees whoever holds the lock now."""
+    """The common recipe's releaseLock: an unconditional DEL - it frees whoever holds the lock now."""
     store.delete(lock_key)
 
 
@@ -393,7 +393,7 @@ class HotKey:
         return Read(Outcome.LOADED, self.load(None).version)
 
     def _read_naive_lock(self, reader: int, rng: random.Random) -> Read:
-        # The brief's getUser, as written: no deadline, no stale fallback, and a
+        # The common recipe's getUser, as written: no deadline, no stale fallback, and a
         # release that does not check whose lock it deletes.
         retried = False
         while not self.stop.is_set():

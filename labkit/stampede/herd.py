@@ -6,7 +6,7 @@ real Redis) and a :class:`~labkit.database.Database` on the wall clock.  The rep
 counts the database queries that one expiry caused, each reader's latency and
 outcome, and the number of queries in flight over time.
 
-:func:`run_expired_lock` replays the brief's first flaw (a lock TTL shorter than the
+:func:`run_expired_lock` replays the common lock recipe's first flaw (a lock TTL shorter than the
 query) and :func:`replay_lock` replays it step by step on a virtual clock against
 any ``acquire``/``release`` pair - the learner's included.
 """
@@ -256,7 +256,7 @@ def run_expired_lock(
     db_latency_seconds: float = 0.15,
     stagger_seconds: float = 0.06,
 ) -> HerdReport:
-    """The brief's first flaw: the lock expires while its holder's query still runs.
+    """The common recipe's first flaw: the lock expires while its holder's query still runs.
 
     ``callers`` arrive ``stagger_seconds`` apart at an empty cache.  With the naive
     lock each newcomer finds the lock expired, takes it and starts its own refresh,

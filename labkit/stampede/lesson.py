@@ -13,11 +13,12 @@ import numpy as np
 
 from .. import charts
 from ..errors import LabError
-from ..exercises import Exercise
+from ..exercises import Exercise, ExerciseSet, Implement, Scenario, Verdict
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, log_slider, slider, toggle
 from .defenses import DEFENSES, Outcome, check_beta, naive_acquire, naive_release
 from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
+from .preview import VIRTUAL, preview_expired_lock, preview_herd, preview_stall
 from .simulation import (
     SIM_DEFENSES,
     poisson_arrivals,
@@ -52,15 +53,39 @@ _OUTCOME_LABEL = {
 }
 
 
-def _plot(draw: Callable[..., str], controls: dict[str, Any], **shape: Any) -> LivePlot:
+RECIPE = "common lock recipe"
+CORRECT = "correct lock"
+_LIVE = "Run live"
+
+
+def _plot(draw: Callable[..., str], controls: dict[str, Any], *,
+          live: Callable[[dict[str, Any]], Any] | None = None, **shape: Any) -> LivePlot:
+    """A LivePlot; with ``live``, its ``draw(fig, results, live, **values)`` also sees the last live run.
+
+    ``live(values)`` runs the real experiment for the current settings (real threads,
+    real time); its result is passed to ``draw`` only while the settings still match.
+    """
     results: dict[str, Any] = {}
+    plot: list[LivePlot] = []
 
     def wrapped(fig: Any, **values: Any) -> str:
-        return draw(fig, results, **values)
+        if live is None:
+            return draw(fig, results, **values)
+        ran = plot[0].live_results.get(_LIVE) if plot else None
+        matching = ran[1] if ran is not None and ran[0] == values else None
+        return draw(fig, results, matching, **values)
 
-    plot = LivePlot(wrapped, controls, **shape)
-    plot.results = results  # type: ignore[attr-defined]
-    return plot
+    buttons = None if live is None else {_LIVE: lambda p: (dict(p.values), live(dict(p.values)))}
+    made = LivePlot(wrapped, controls, live=buttons, **shape)
+    plot.append(made)
+    made.results = results  # type: ignore[attr-defined]
+    return made
+
+
+def _source(report: HerdReport) -> str:
+    if report.backend == VIRTUAL:
+        return "preview on the virtual clock; press Run live for real threads"
+    return f"live: real threads on {report.backend}, {report.wall_seconds:.2f} s"
 
 
 def _limit_line(ax: Any, label: str = "limit: 1 query per expiry") -> None:
@@ -90,14 +115,19 @@ def _latency_scatter(ax: Any, report: Any, give_up_ms: float | None = None) -> N
                    label=f"{_OUTCOME_LABEL[outcome]} ({len(picked)})")
 
 
+def _queries(n: int) -> str:
+    return f"{n} DB quer{'y' if n == 1 else 'ies'}"
+
+
 # -- 1. the herd -----------------------------------------------------------------------------
 
 
 def explore_herd(store: Store) -> LivePlot:
-    """Run a live herd on every change: readers, DB latency, defense."""
+    """One expiry, a burst of readers: sliders preview on the virtual clock, Run live releases threads."""
 
-    def draw(fig: Any, results: dict, readers: int, db_latency_ms: int, defense: str) -> str:
-        r = run_herd(defense, readers, store, db_latency_seconds=db_latency_ms / 1000)
+    def draw(fig: Any, results: dict, live: HerdReport | None, readers: int, db_latency_ms: int,
+             defense: str) -> str:
+        r = live or preview_herd(defense, readers, db_latency_seconds=db_latency_ms / 1000)
         results["report"] = r
         ax_t, ax_l, ax_q = fig.axes
         _timeline_steps(ax_t, r, 0, f"{defense}")
@@ -111,66 +141,75 @@ def explore_herd(store: Store) -> LivePlot:
         _limit_line(ax_q)
         ax_q.set_yscale("log")
         ax_q.set_ylim(0.5, max(2 * r.readers, 10))
-        charts.finish(ax_q, title=f"{r.db_queries} DB quer{'y' if r.db_queries == 1 else 'ies'} for one expiry",
+        charts.finish(ax_q, title=f"{_queries(r.db_queries)} for one expiry",
                       xlabel="defense", ylabel="DB queries (log scale)")
-        return (f"{r.readers} readers, {r.backend}: {r.summary()}. "
-                f"Wall time {r.wall_seconds:.2f} s.")
+        return f"{r.readers} readers ({_source(r)}): {r.summary()}."
+
+    def run(values: dict[str, Any]) -> HerdReport:
+        return run_herd(values["defense"], values["readers"], store,
+                        db_latency_seconds=values["db_latency_ms"] / 1000)
 
     controls = {
         "readers": int_slider("readers", 10, 400, 10, 200),
         "db_latency_ms": int_slider("DB latency (ms)", 5, 100, 5, 50),
-        "defense": choice("defense", list(DEFENSES), "none"),
+        "defense": choice("defense", list(SIM_DEFENSES), "none"),
     }
-    return _plot(draw, controls, ncols=3, width=13, height=3.8)
+    return _plot(draw, controls, live=run, ncols=3, width=13, height=3.8)
 
 
-# -- 2. the brief's two flaws ---------------------------------------------------------------
+# -- 2. the common recipe's flaws -------------------------------------------------------------
 
 
 def explore_lock_ttl(store: Store, *, db_latency_ms: int = 150) -> LivePlot:
-    """Three callers 60 ms apart; the lock TTL against a 150 ms query, naive vs correct."""
+    """Three callers 60 ms apart; the lock TTL against a 150 ms query, the recipe vs the correct lock."""
 
-    def draw(fig: Any, results: dict, lock_ttl_ms: int) -> str:
-        naive = run_expired_lock("naive-lock", store, lock_ttl_seconds=lock_ttl_ms / 1000,
-                                 db_latency_seconds=db_latency_ms / 1000)
-        fixed = run_expired_lock("lock", store, lock_ttl_seconds=lock_ttl_ms / 1000,
-                                 db_latency_seconds=db_latency_ms / 1000)
+    def draw(fig: Any, results: dict, live: tuple[HerdReport, HerdReport] | None, lock_ttl_ms: int) -> str:
+        if live is None:
+            naive, fixed = (preview_expired_lock(d, lock_ttl_seconds=lock_ttl_ms / 1000,
+                                                 db_latency_seconds=db_latency_ms / 1000)
+                            for d in ("naive-lock", "lock"))
+        else:
+            naive, fixed = live
         results.update(naive=naive, fixed=fixed)
         ax_t, ax_b = fig.axes
-        _timeline_steps(ax_t, naive, 0, "brief's lock")
-        _timeline_steps(ax_t, fixed, 1, "correct lock")
+        _timeline_steps(ax_t, naive, 0, RECIPE)
+        _timeline_steps(ax_t, fixed, 1, CORRECT)
         _limit_line(ax_t, "limit: 1 refresh")
-        title = f"Brief's lock: {naive.peak_db_in_flight} refreshes at once; correct: {fixed.peak_db_in_flight}"
-        charts.finish(ax_t, title=title,
-                      xlabel="time (ms)", ylabel="refresh queries in flight")
+        title = f"Common lock recipe: {naive.peak_db_in_flight} refreshes at once; correct: {fixed.peak_db_in_flight}"
+        charts.finish(ax_t, title=title, xlabel="time (ms)", ylabel="refresh queries in flight")
         labels = ["refreshes at once", "foreign locks freed", "DB queries"]
         x = np.arange(len(labels))
-        for i, (name, r) in enumerate((("brief's lock", naive), ("correct lock", fixed))):
+        for i, (name, r) in enumerate(((RECIPE, naive), (CORRECT, fixed))):
             values = [r.peak_db_in_flight, r.foreign_lock_frees, r.db_queries]
             ax_b.bar(x + (i - 0.5) * 0.38, values, width=0.38, color=charts.COLORS[i], label=name,
                      hatch=None if i == 0 else "//")
         ax_b.set_xticks(x, labels)
         charts.finish(ax_b, title=f"Lock TTL {lock_ttl_ms} ms vs a {db_latency_ms} ms query",
                       xlabel="what happened", ylabel="count")
-        return (f"Brief's lock: {naive.db_queries} refreshes, {naive.foreign_lock_frees} foreign lock(s) freed. "
-                f"Correct lock: {fixed.db_queries} refresh, {fixed.foreign_lock_frees} foreign locks freed "
-                f"({fixed.counts[Outcome.WAITED]} callers waited and got the fresh value).")
+        return (f"{_source(naive).capitalize()}. The recipe: {naive.db_queries} refreshes, "
+                f"{naive.foreign_lock_frees} foreign lock(s) freed. Correct lock: {fixed.db_queries} refresh, "
+                f"{fixed.foreign_lock_frees} foreign locks freed ({fixed.counts[Outcome.WAITED]} callers waited "
+                "and got the fresh value).")
 
-    return _plot(draw, {"lock_ttl_ms": int_slider("lock TTL (ms)", 20, 400, 10, 50)}, ncols=2, width=12)
+    def run(values: dict[str, Any]) -> tuple[HerdReport, HerdReport]:
+        ttl, latency = values["lock_ttl_ms"] / 1000, db_latency_ms / 1000
+        return tuple(run_expired_lock(d, store, lock_ttl_seconds=ttl, db_latency_seconds=latency)
+                     for d in ("naive-lock", "lock"))  # type: ignore[return-value]
+
+    return _plot(draw, {"lock_ttl_ms": int_slider("lock TTL (ms)", 20, 400, 10, 50)}, live=run,
+                 ncols=2, width=12)
 
 
 def explore_stall(store: Store, *, readers: int = 30) -> LivePlot:
-    """A stalled database: the naive retry never returns; the correct lock meets its deadline."""
+    """A stalled database: the recipe's retry never returns; the correct lock meets its deadline."""
+    names = (RECIPE, f"{CORRECT}, stale copy", f"{CORRECT}, no stale copy")
 
-    def draw(fig: Any, results: dict, deadline_s: float) -> str:
+    def draw(fig: Any, results: dict, live: dict[str, HerdReport] | None, deadline_s: float) -> str:
         give_up = deadline_s + 0.25
-        runs = {
-            "brief's lock": run_herd("naive-lock", readers, store, stall_db=True, stale_copy=True,
-                                     give_up_seconds=give_up),
-            "correct lock, stale copy": run_herd("lock", readers, store, stall_db=True,
-                                                 wait_seconds=deadline_s, give_up_seconds=give_up),
-            "correct lock, no stale copy": run_herd("lock", readers, store, stall_db=True, stale_copy=False,
-                                                    wait_seconds=deadline_s, give_up_seconds=give_up),
+        runs = live or {
+            names[0]: preview_stall("naive-lock", readers, deadline_seconds=deadline_s),
+            names[1]: preview_stall("lock", readers, deadline_seconds=deadline_s, stale_copy=True),
+            names[2]: preview_stall("lock", readers, deadline_seconds=deadline_s, stale_copy=False),
         }
         results.update(runs)
         ax = fig.axes[0]
@@ -181,38 +220,58 @@ def explore_stall(store: Store, *, readers: int = 30) -> LivePlot:
                        color=style["color"], marker="x" if r.stuck_readers else style["marker"])
         ax.axhline(deadline_s * 1000, color=charts.COLORS[3], linestyle=":", label="the readers' deadline")
         ax.axhline(give_up * 1000, color="#777777", linestyle="-.", label="we stopped watching (still waiting)")
-        ax.set_xticks(range(len(runs)), [
-            f"{name}\n{r.returned}/{readers} returned" for name, r in runs.items()])
+        ax.set_xticks(range(len(runs)), [f"{name}\n{r.returned}/{readers} returned" for name, r in runs.items()])
         naive, stale, bare = runs.values()
-        charts.finish(ax, title=(f"Stalled DB: brief's lock {naive.returned}/{readers} returned; "
+        charts.finish(ax, title=(f"Stalled DB: the recipe {naive.returned}/{readers} returned; "
                                  f"correct lock {stale.returned + bare.returned}/{2 * readers}, all by the deadline"),
                       xlabel="defense", ylabel="reader latency (ms)", legend=True)
-        return (f"Correct lock: {stale.served_stale} served the stale copy, {bare.counts[Outcome.ERROR]} failed fast "
-                f"with: \u201c{bare.errors[0] if bare.errors else ''}\u201d")
+        return (f"{_source(stale).capitalize()}. Correct lock: {stale.served_stale} served the stale copy, "
+                f"{bare.counts[Outcome.ERROR]} failed fast with: \u201c{bare.errors[0] if bare.errors else ''}\u201d")
 
-    return _plot(draw, {"deadline_s": slider("reader deadline (s)", 0.1, 1.0, 0.1, 0.3)}, width=11, height=4)
+    def run(values: dict[str, Any]) -> dict[str, HerdReport]:
+        deadline = values["deadline_s"]
+        give_up = deadline + 0.25
+        return {
+            names[0]: run_herd("naive-lock", readers, store, stall_db=True, stale_copy=True, give_up_seconds=give_up),
+            names[1]: run_herd("lock", readers, store, stall_db=True, wait_seconds=deadline, give_up_seconds=give_up),
+            names[2]: run_herd("lock", readers, store, stall_db=True, stale_copy=False, wait_seconds=deadline,
+                               give_up_seconds=give_up),
+        }
+
+    return _plot(draw, {"deadline_s": slider("reader deadline (s)", 0.1, 1.0, 0.1, 0.3)}, live=run,
+                 width=11, height=4)
 
 
 # -- 3. the defenses side by side -------------------------------------------------------------
 
 
 def compare_defenses(store: Store, *, readers: int = 200, db_latency_seconds: float = 0.05) -> LivePlot:
-    """Every defense against the same herd, next to the virtual-clock simulation's count."""
+    """Every defense against the same herd: the live herd next to the virtual-clock simulation.
 
-    def draw(fig: Any, results: dict, processes: int) -> str:
-        reports: dict[str, HerdReport] = {}
-        simulated: dict[str, int] = {}
-        for d in DEFENSES:
-            r = run_herd(d, readers, store, db_latency_seconds=db_latency_seconds, app_processes=processes)
-            reports[d] = r
-            if d in SIM_DEFENSES:
-                simulated[d] = simulate_herd(d, readers, recompute_seconds=db_latency_seconds,
-                                             parallel_queries=16, app_processes=processes).db_queries
-        results.update(reports=reports, simulated=simulated)
+    The first draw releases a real herd per defense (one app process); the slider then
+    previews other process counts on the virtual clock, and Run live measures them.
+    """
+
+    def live_herds(processes: int) -> dict[str, HerdReport]:
+        return {d: run_herd(d, readers, store, db_latency_seconds=db_latency_seconds, app_processes=processes)
+                for d in DEFENSES}
+
+    first = ({"processes": 1}, live_herds(1))
+
+    def draw(fig: Any, results: dict, live: dict[str, HerdReport] | None, processes: int) -> str:
+        if live is None and processes == first[0]["processes"]:
+            live = first[1]
+        simulated = {d: simulate_herd(d, readers, recompute_seconds=db_latency_seconds, parallel_queries=16,
+                                      app_processes=processes).db_queries for d in SIM_DEFENSES}
+        previews = {d: preview_herd(d, readers, db_latency_seconds=db_latency_seconds, app_processes=processes)
+                    for d in SIM_DEFENSES}
+        shown = live or previews
+        results.update(reports=shown, simulated=simulated, live=live is not None)
         ax_q, ax_p, ax_c = fig.axes
-        names = list(DEFENSES)
+        names = list(shown)
         x = np.arange(len(names))
-        ax_q.bar(x, [reports[d].db_queries for d in names], color=charts.COLORS[0], label="live herd")
+        ax_q.bar(x, [shown[d].db_queries for d in names], color=charts.COLORS[0],
+                 label="live herd" if live else "virtual clock")
         sx = [i for i, d in enumerate(names) if d in simulated]
         ax_q.scatter(sx, [simulated[names[i]] for i in sx], marker="D", s=40, color=charts.COLORS[1],
                      zorder=3, label="simulation, same parameters")
@@ -220,21 +279,27 @@ def compare_defenses(store: Store, *, readers: int = 200, db_latency_seconds: fl
         ax_q.set_yscale("log")
         ax_q.set_ylim(0.5, 3 * readers)
         ax_q.set_xticks(x, names, rotation=30)
-        charts.finish(ax_q, title="Lock, single-flight and SWR reach the limit of 1",
-                      xlabel="defense", ylabel="DB queries per expiry (log)")
-        ax_p.bar(x, [reports[d].latency_ms(99) for d in names], color=charts.COLORS[2])
+        limit = ("Lock, single-flight and SWR reach the limit of 1" if processes == 1 else
+                 f"With {processes} app processes only the lock and SWR reach 1")
+        charts.finish(ax_q, title=limit, xlabel="defense", ylabel="DB queries per expiry (log)")
+        ax_p.bar(x, [shown[d].latency_ms(99) for d in names], color=charts.COLORS[2])
         ax_p.set_xticks(x, names, rotation=30)
         charts.finish(ax_p, title="The herd is also the slowest for readers",
                       xlabel="defense", ylabel="p99 reader latency (ms)")
-        ax_c.bar(x, [reports[d].commands_per_read for d in names], color=charts.COLORS[4])
-        ax_c.set_xticks(x, names, rotation=30)
-        charts.finish(ax_c, title="Defenses pay in cache round trips",
+        commands = first[1] if live is None else live
+        ax_c.bar(np.arange(len(commands)), [r.commands_per_read for r in commands.values()], color=charts.COLORS[4])
+        ax_c.set_xticks(np.arange(len(commands)), list(commands), rotation=30)
+        measured_at = processes if live is not None else first[0]["processes"]
+        charts.finish(ax_c, title=f"Defenses pay in cache round trips (live, {measured_at} process)",
                       xlabel="defense", ylabel="store commands per read")
-        lines = [f"{d}: {reports[d].db_queries} live / {simulated.get(d, '-')} simulated, "
-                 f"{reports[d].commands_per_read:.1f} commands per read" for d in names]
-        return "<br>".join(lines)
+        source = ("live herds on real threads" if live is not None else
+                  "virtual-clock preview; press Run live to release real herds at this process count")
+        lines = [f"{d}: {shown[d].db_queries} ({'live' if live else 'preview'}) / {simulated.get(d, '-')} "
+                 "simulated" for d in names]
+        return f"{source}.<br>" + "<br>".join(lines)
 
-    return _plot(draw, {"processes": int_slider("app processes", 1, 8, 1, 1)}, ncols=3, width=13, height=4)
+    return _plot(draw, {"processes": int_slider("app processes", 1, 8, 1, 1)},
+                 live=lambda values: live_herds(values["processes"]), ncols=3, width=13, height=4)
 
 
 # -- 4. steady traffic: XFetch ---------------------------------------------------------------
@@ -401,73 +466,71 @@ def check_scenarios(answers: dict[str, str]) -> tuple[bool, str]:
     return True, " ".join(f"{n}: {s['why']}" for n, s in SCENARIOS.items())
 
 
-def check_lock(acquire: Callable[..., Any], release: Callable[..., Any]) -> tuple[bool, str]:
-    replay = replay_lock(acquire, release)
-    if replay.passed:
-        return True, "in the expired-lock replay, A's late release left B's lock alone."
-    return False, replay.problem or ""
+LOADER_SKELETON = '''def read(store, db, row_id, clock, *, ttl_seconds=30.0, not_found_ttl_seconds=5.0,
+         lock_ttl_seconds=1.0, wait_seconds=0.5):
+    """Return row_id's value through the cache, or None if the row does not exist.
+
+    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}". Store values with
+    pack(value, fresh_for_seconds, clock) and keep the key longer (10x), so an expired
+    copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    db.read(row_id, timeout_seconds=...) returns a Row (.value) or None, and raises
+    DatabaseError / DatabaseTimeout. clock.now() and clock.sleep(s) tell and pass time.
+    """
+    ...'''
 
 
-LOCK_SOLUTION = '''import uuid
+def _replay_scenario(name: str, replay: Callable[[Any], Any]) -> Scenario:
+    def run(read: Any) -> Verdict:
+        if not callable(read):
+            raise LabError("Answer with your read(store, db, row_id, clock, ...) function.")
+        result = replay(read)
+        return Verdict(result.passed, result.message, result.rows)
 
-def acquire(store, lock_key, ttl_seconds):
-    token = uuid.uuid4().hex                                   # only this caller knows it
-    if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True):
-        return token
-    return None
-
-def release(store, lock_key, token):
-    store.compare_and_delete(lock_key, token)                  # atomic: Lua on Redis
-
-ex["fix-the-lock"].check(acquire, release)'''
+    return Scenario(name, run)
 
 
-def _stub(*args: Any) -> None: ...
+def _loader_exercise() -> Implement:
+    from . import loaders
+    from .loader import REPLAYS
+
+    return Implement(
+        NOTEBOOK, "complete-loader", [_replay_scenario(name, replay) for name, replay in REPLAYS],
+        hint=("Five properties, one replay each: a unique token and compare_and_delete (expired lock); "
+              "when someone else holds the lock, return the stale copy at once (herd); cache NOT_FOUND "
+              "for not_found_ttl_seconds (missing id); when your query fails, cache DB_DOWN for a second "
+              "so the waiters fail fast (failing database); a deadline for the query and the wait "
+              "(stalled database)."),
+        reference=loaders.read,
+        mistakes=loaders.MISTAKES,
+        skeleton=LOADER_SKELETON,
+    )
 
 
-def _unfinished(answer: Any) -> bool:
-    """``...`` anywhere a learner still has to write something, or a function left as ``...``."""
-    if answer is ...:
-        return True
-    if isinstance(answer, dict):
-        return any(v is ... for v in answer.values())
-    code = getattr(answer, "__code__", None)
-    return code is not None and code.co_code == _stub.__code__.co_code and code.co_consts == _stub.__code__.co_consts
-
-
-class _Exercise(Exercise):
-    """An exercise that also treats ``{"A": ...}`` and a function whose body is ``...`` as not attempted."""
-
-    def check(self, *answer: Any) -> bool:
-        if any(_unfinished(a) for a in answer):
-            answer = (...,)
-        return super().check(*answer)
-
-
-def exercises() -> dict[str, Exercise]:
-    return {
-        "fix-the-lock": _Exercise(
-            NOTEBOOK, "fix-the-lock", check_lock,
-            hint="Give each acquire() its own token (uuid.uuid4().hex) and let release() delete the lock "
-                 "only if it still holds that token: store.compare_and_delete(lock_key, token).",
-            solution=LOCK_SOLUTION,
-        ),
-        "pick-beta": _Exercise(
-            NOTEBOOK, "pick-beta", check_beta_choice,
+def exercises(store: Store | None = None) -> ExerciseSet:
+    """Notebook 04's exercises (the replays build their own stores: ``store`` is unused)."""
+    return ExerciseSet({
+        "complete-loader": _loader_exercise(),
+        "pick-beta": Exercise(
+            NOTEBOOK, "pick-beta", check_beta_choice, kind="value",
             hint="A miss happens when nobody recomputed early enough. With 20 reads/s and a 0.4 s "
                  "recompute, only about 8 reads arrive per recompute time: beta=1 is not enough. "
                  "Try values between 1 and 10.",
             solution="beta = 2   # any beta from about 1.5 to 5 passes\nex[\"pick-beta\"].check(beta)",
+            reference=lambda: 2.0,
+            mistakes={"too timid": 0.5, "too eager": 50.0},
         ),
-        "choose-defense": _Exercise(
-            NOTEBOOK, "choose-defense", check_scenarios,
+        "choose-defense": Exercise(
+            NOTEBOOK, "choose-defense", check_scenarios, kind="choice",
             hint="Ask three questions: may a reader see an old value? Is the herd one process or many? "
                  "Do many keys expire at the same moment?",
             solution="answers = {\"A\": \"lock\", \"B\": \"swr\", \"C\": \"jitter\"}   # B: \"xfetch\" also passes",
+            reference=lambda: {"A": "lock", "B": "swr", "C": "jitter"},
+            mistakes={"single-flight across 40 servers": {"A": "single-flight", "B": "swr", "C": "jitter"},
+                      "a lock where keys share an expiry": {"A": "lock", "B": "swr", "C": "lock"}},
         ),
-    }
+    })
 
 
-def brief_lock_replay() -> str:
-    """The brief's acquire/release in the step-by-step replay (what the exercise fixes)."""
+def common_lock_replay() -> str:
+    """The common lock recipe's acquire/release in the step-by-step replay."""
     return str(replay_lock(naive_acquire, naive_release))

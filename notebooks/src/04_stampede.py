@@ -13,9 +13,9 @@
 #
 # | | |
 # |---|---|
-# | **What you'll learn** | why a herd overloads the database and slows *every* reader; how to build a lock that is actually correct (the usual pseudocode has two bugs you will watch fail); single-flight, XFetch (early recompute), stale-while-revalidate and TTL jitter, each measured; why protection belongs on hot keys only |
+# | **What you'll learn** | why a herd overloads the database and slows *every* reader; how to build a loader that is actually correct (the common lock recipe fails five ways, and you will watch each fail); single-flight, XFetch (early recompute), stale-while-revalidate and TTL jitter, each measured; why protection belongs on hot keys only |
 # | **What you need** | notebook 00 (the lab bench) and 03 (TTLs). Python threads help, but are not required. |
-# | **Time** | 35 minutes (20 teaching and experimenting + 15 for the exercises) |
+# | **Time** | 45 minutes (20 teaching and experimenting + 25 for the exercises: you write a complete loader) |
 
 # %%
 import labkit
@@ -34,6 +34,10 @@ store = labkit.start("04")
 # The database is the lab's SQLite, made slow on purpose: a query takes 50 ms while
 # up to 16 run at once, and longer when more pile up, the way a real server queues
 # work it cannot do in parallel.
+#
+# The sliders answer at once because they replay the herd on a **virtual clock** (the
+# same rules, simulated in a millisecond). **Run live** releases the real threads on
+# the real cache and database, and draws what they did.
 
 # %%
 labkit.widgets.predict(
@@ -43,8 +47,13 @@ labkit.widgets.predict(
 )
 
 # %%
-herd = stampede.explore_herd(store)
-herd
+stampede.explore_herd(store)
+
+# %% [markdown]
+# And once for real, right here: 200 threads on the cache you connected above.
+
+# %%
+print(stampede.run_herd("none", 200, store).summary())
 
 # %% [markdown]
 # ### What to notice
@@ -55,24 +64,29 @@ herd
 # * **Middle:** each dot is one reader. Every reader that missed queried the database
 #   itself, and the later it joined the pile, the longer its own query took: the herd
 #   makes *every* reader slow, not just the database.
-# * **Right:** close to one query per reader for a single expiry, against a limit of one
-#   (dashed).
+# * **Right:** {claim:herd_queries} queries for a single expiry of 200 readers, against a limit
+#   of one (dashed). The live run above agrees, give or take a few readers who arrived
+#   after the refill.
 # * Move **readers** down to 10: the herd shrinks but every reader still queries. Set
-#   **DB latency** to 5 ms: the refill lands sooner, so only readers who arrive within
-#   those 5 ms miss. Whether that is fewer depends on how quickly your machine starts
-#   200 threads; on a fast one they all arrive inside 5 ms and all still query.
-#   The herd is the number of readers who arrive *during one recompute*.
+#   **DB latency** to 5 ms and press **Run live**: the refill lands sooner, so only readers
+#   who arrive within those 5 ms miss. Whether that is fewer depends on how quickly your
+#   machine starts 200 threads; on a fast one they all arrive inside 5 ms and all still
+#   query. The herd is the number of readers who arrive *during one recompute*.
 # * Try the **defense** menu now if you like; the rest of the notebook takes the
 #   defenses one at a time.
 #
-# ## The usual lock, and its two bugs
+# ## The common lock recipe, and how it fails
 #
 # The standard advice: on a miss, take a lock in the cache; the winner queries the
-# database and refills; everyone else waits a little and reads again. A typical
-# sketch takes the lock with `SET lock NX` plus a TTL (5 s), releases it with a plain
+# database and refills; everyone else waits a little and reads again. The common
+# recipe takes the lock with `SET lock 1 NX` plus a TTL (5 s), releases it with a plain
 # `DEL` in a `finally`, and has losers sleep 50 ms and call the whole function again.
 #
-# The idea is right, but the sketch has two bugs:
+# The idea is right. A correct lock needs four properties: it is **owned** (a unique
+# token says whose it is), it is **released only by its owner** (atomically), it
+# **outlives the work** (a lease renewed while the query runs), and its waiters have a
+# **deadline**. The recipe has none of the four: every holder writes the same value, so
+# not even the lock itself knows whose it is. That shows up as five failures:
 #
 # 1. **It can free someone else's lock.** If the query outlives the lock's TTL, the
 #    lock expires while its holder is still working, a second caller takes it and
@@ -81,20 +95,31 @@ herd
 # 2. **It can wait forever.** If the database stalls, the holder never returns, and
 #    every other caller sleeps 50 ms and retries with no deadline: the herd becomes a
 #    pile of requests that never answer.
+# 3. **It never caches "not found".** A lookup of an id that does not exist returns
+#    `null`, caches nothing, and the next lookup asks the database again: every request
+#    for a missing id reaches the database (notebook 08 shows what that does at scale).
+# 4. **A failing database is retried by every waiter.** When the holder's query errors,
+#    it releases the lock and returns the error; the next waiter takes the lock and tries
+#    the failing database again, then the next, one by one.
+# 5. **It never serves the stale copy**, so every waiter waits for the refresh even when
+#    an answer a moment old would do.
 #
-# The lab's **correct lock** fixes both. It stores a random token as the lock's value
-# and releases with an atomic *compare-and-delete* (a tiny Lua script on Redis), so it
-# can only ever delete its own lock. While its query runs it renews its lease, so a
-# slow query does not lose the lock. It re-reads the cache after winning the lock, in
-# case someone refilled it a moment earlier. Its waiters poll with jittered backoff
-# until a **deadline**, and then serve the stale copy, or fail fast with a clear error.
+# The lab's **correct lock** fixes the first two here. It stores a random token as the
+# lock's value and releases with an atomic *compare-and-delete*, so it can only ever
+# delete its own lock. That needs a tiny Lua script on Redis 7 (`GET`, compare, `DEL` in
+# one step); Redis 8.4 has it as one command (`DELEX key IFEQ token`) and Valkey 9 as
+# `DELIFEQ`. While its query runs it renews its lease, so a slow query does not lose the
+# lock. It re-reads the cache after winning the lock, in case someone refilled it a moment
+# earlier. Its waiters poll with jittered backoff until a **deadline**, and then serve the
+# stale copy, or fail fast with a clear error. The other three are exercise 1: you write
+# the complete loader.
 #
 # Below, three callers arrive 60 ms apart at an empty cache; the query takes 150 ms and
 # the lock's TTL is 50 ms.
 
 # %%
 labkit.widgets.predict(
-    "With a 50 ms lock TTL and a 150 ms query, how many refreshes does the usual lock run at once?",
+    "With a 50 ms lock TTL and a 150 ms query, how many refreshes does the common lock recipe run at once?",
     ["1: that is what the lock is for", "2 or more", "0: the lock expires before anyone refreshes"],
     notebook="04", name="expired-lock",
 )
@@ -105,11 +130,11 @@ stampede.explore_lock_ttl(store)
 # %% [markdown]
 # ### What to notice
 #
-# * The usual lock runs **several refreshes at once** (three, when the timing is as
-#   planned), and A's release **frees C's lock** (the middle bar). Nothing raised an
-#   error; the only sign is the extra load.
+# * The common recipe runs **{claim:recipe_refreshes_at_once} refreshes at once**, and A's release
+#   **frees C's lock** (the middle bar). Nothing raised an error; the only sign is the
+#   extra load. Press **Run live** to see the same with real threads and real time.
 # * The correct lock runs **one** refresh; the two late callers wait and get the fresh value.
-# * Slide the **lock TTL** above 150 ms: the usual lock now behaves. That is why the bug
+# * Slide the **lock TTL** above 150 ms: the recipe now behaves. That is why the bug
 #   survives code review. It only appears on the day a query is slower than usual, which
 #   is exactly the day the database is already in trouble.
 #
@@ -117,7 +142,7 @@ stampede.explore_lock_ttl(store)
 # against your own code):
 
 # %%
-print(stampede.brief_lock_replay())
+print(stampede.common_lock_replay())
 
 # %% [markdown]
 # Now the second bug. The database **stalls**: every query hangs. Each reader has a
@@ -129,7 +154,7 @@ stampede.explore_stall(store)
 # %% [markdown]
 # ### What to notice
 #
-# * **Usual lock: not one reader returned.** They are all still sleeping and retrying;
+# * **The recipe: not one reader returned.** They are all still sleeping and retrying;
 #   in a server each one would hold a worker thread and a client connection until the
 #   database came back.
 # * **Correct lock: every reader returned by its deadline**, plus a few milliseconds of
@@ -168,9 +193,10 @@ stampede.compare_defenses(store)
 # %% [markdown]
 # ### What to notice
 #
-# * **Lock, single-flight and SWR reach the limit of exactly one query** (the tests check
-#   this on fakeredis and on a real Redis server, run after run). The diamonds are the
-#   virtual-clock simulation with the same parameters; it agrees.
+# * With one app process, **lock, single-flight and SWR reach the limit of exactly one
+#   query** (the tests check this on fakeredis and on a real Redis server, run after
+#   run). The first chart is a live herd per defense; the diamonds are the virtual-clock
+#   simulation with the same parameters, and it agrees.
 # * **XFetch sends the herd straight through.** It works by refreshing *before* expiry;
 #   once the value has already expired there is nothing left to do early. The next
 #   section shows where it shines.
@@ -180,7 +206,8 @@ stampede.compare_defenses(store)
 #   lease renewals). Single-flight costs fewer commands than no defense at all, because
 #   waiters never touch the cache again.
 # * Raise **app processes** to 4: single-flight now sends up to 4 queries (one per
-#   process); the distributed lock still sends 1.
+#   process); the distributed lock still sends 1. The slider previews on the virtual
+#   clock; **Run live** releases the real herds at that process count.
 #
 # ## Steady traffic: XFetch
 #
@@ -206,8 +233,8 @@ stampede.explore_xfetch()
 # %% [markdown]
 # ### What to notice
 #
-# * With no defense, each expiry costs about **51 queries** (one, plus the 50 readers that
-#   arrive during the 50 ms recompute), every expiry.
+# * With no defense, each expiry costs about **{claim:steady_none_queries_per_expiry:.0f} queries** (one, plus the
+#   50 readers that arrive during the 50 ms recompute), every expiry.
 # * **XFetch: readers never see the expiry**: someone always refreshed in time, a fraction
 #   of a second early. It is not a lock, so a reader who arrives during the early refresh
 #   may also decide to recompute: a few queries per expiry, not exactly one.
@@ -230,9 +257,9 @@ stampede.explore_jitter()
 # %% [markdown]
 # ### What to notice
 #
-# * Same TTL for all: **1,000 refreshes in one second**, every five minutes, and the
+# * Same TTL for all: **{claim:jitter_flat_peak:,} refreshes in one second**, every five minutes, and the
 #   pattern never fades.
-# * With ±10% jitter, the first wave is spread over a minute (a few dozen refreshes per
+# * With ±10% jitter, the first wave is spread over a minute ({claim:jitter_peak} refreshes per
 #   second at most), and each later wave is spread wider.
 #
 # ## What protection costs, and why only hot keys need it
@@ -248,14 +275,15 @@ stampede.explore_protection()
 # %% [markdown]
 # ### What to notice
 #
-# * Only the **25 hottest keys** ever see two or more concurrent queries at expiry. For
+# * Only the **{claim:herd_keys} hottest keys** ever see two or more concurrent queries at expiry. For
 #   every other key a "stampede" is one reader.
 # * A cold key is read about once per TTL, so nearly every read is a refresh and pays the
 #   lock's bookkeeping; a hot key pays it once per tens of thousands of reads.
-# * Protecting the hottest 100 keys costs **+6.6 commands/s** and saves **4.4** duplicate
-#   queries/s. Untick **protect hot keys only**: protecting all 10,000 costs **+513
-#   commands/s** to save **7.9**. The extra 3.5 come as stray single duplicates spread
-#   across thousands of cold keys, none of them a herd.
+# * Protecting the hottest 100 keys costs **+{claim:hot_protection_commands:.1f} commands/s** and saves
+#   **{claim:hot_protection_saves:.1f}** duplicate queries/s. Untick **protect hot keys only**: protecting
+#   all 10,000 costs **+{claim:all_protection_commands:,.0f} commands/s** to save **{claim:all_protection_saves:.1f}**. The extra
+#   savings come as stray single duplicates spread across thousands of cold keys, none
+#   of them a herd.
 #
 # ## Exercises
 #
@@ -265,43 +293,57 @@ stampede.explore_protection()
 ex = stampede.exercises()
 
 # %% [markdown]
-# **1. Fix the usual lock.** Write `acquire(store, lock_key, ttl_seconds)`, which returns
-# a token when it takes the lock and `None` when someone else holds it, and
-# `release(store, lock_key, token)`. The check replays the expired-lock scenario: A takes
-# the lock, the lock expires during A's query, B takes it, A finishes and releases. B's
-# lock must survive. The store offers `set(key, value, ttl_seconds=..., nx=True)`, `get`,
-# `delete` and `compare_and_delete(key, expected)`.
+# **1. Write a complete loader.** Every request for a row goes through `read(...)`. Make
+# it correct in all five ways the common recipe fails: a lock that is **owned** (a unique
+# token, released with `store.compare_and_delete`), the **stale copy served** at once while
+# someone else refreshes, **"not found" cached** for `not_found_ttl_seconds`, a **failing
+# database shared** (when your refresh fails, cache `DB_DOWN` for a second so waiters fail
+# fast instead of each retrying), and a **deadline** for the query and the wait. The check
+# replays six scenarios on real threads (fill and hit, the expired lock, a 200-reader herd,
+# a missing id, a failing database, a stalled database) and shows the first one your loader
+# fails, with what happened. The helpers: `pack(value, fresh_for_seconds, clock)` and
+# `unpack(raw, clock) -> (value, fresh)` keep a value with its logical expiry, so an expired
+# copy stays readable as *stale*; `NOT_FOUND` and `DB_DOWN` are the two sentinels to cache.
 
 # %%
-def acquire(store, lock_key, ttl_seconds):
-    ...   # return a token if you took the lock, None if someone holds it
+import uuid
+
+from labkit.database import DatabaseError, DatabaseTimeout
+from labkit.stampede import DB_DOWN, NOT_FOUND, pack, unpack
 
 
-def release(store, lock_key, token):
-    ...   # free the lock, but only if it is still yours
+def read(store, db, row_id, clock, *, ttl_seconds=30.0, not_found_ttl_seconds=5.0,
+         lock_ttl_seconds=1.0, wait_seconds=0.5):
+    """Return row_id's value through the cache, or None if the row does not exist.
+
+    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}". Store values with
+    pack(value, fresh_for_seconds, clock) and keep the key longer (10x), so an expired
+    copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    db.read(row_id, timeout_seconds=...) returns a Row (.value) or None, and raises
+    DatabaseError / DatabaseTimeout. clock.now() and clock.sleep(s) tell and pass time.
+    """
+    ...
 
 
-ex["fix-the-lock"].check(acquire, release)
+ex["complete-loader"].check(read)
 
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# ```python
-# import uuid
+# Run `ex["complete-loader"].solution()` to see the reference loader. Its shape:
 #
-# def acquire(store, lock_key, ttl_seconds):
-#     token = uuid.uuid4().hex                     # only this caller knows it
-#     if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True):
-#         return token
-#     return None
+# 1. GET the key. Fresh: return it (`None` for `NOT_FOUND`; raise for a fresh `DB_DOWN`).
+#    Expired: remember it as the stale copy.
+# 2. Try the lock with a fresh `uuid4` token (`SET NX` with `lock_ttl_seconds`).
+# 3. **Won:** query with `timeout_seconds` = what is left of the deadline; cache the row
+#    (or `NOT_FOUND` for `not_found_ttl_seconds`); on a database error return the stale
+#    copy if there is one, else cache `DB_DOWN` for a second and raise; always release
+#    with `compare_and_delete(lock, token)`.
+# 4. **Lost:** return the stale copy at once if there is one; else sleep 10 ms and go back
+#    to 1, until the deadline, then raise.
 #
-# def release(store, lock_key, token):
-#     store.compare_and_delete(lock_key, token)    # atomic: a Lua script on Redis
-# ```
-#
-# A random token makes the lock *yours*; compare-and-delete makes the release check that
-# and delete in one atomic step. A `GET` followed by a `DEL` would not do: the lock can
-# change hands between the two commands.
+# Each of the six replays checks one of these lines: remove one and exactly one replay
+# fails, naming the mistake.
 # </details>
 #
 # **2. Pick beta.** A product page takes **0.4 s** to rebuild, is read **20 times a
@@ -316,9 +358,9 @@ ex["pick-beta"].check(beta)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# Any beta from about 1.5 to 5 passes; `beta = 2` gives no miss in 100% of about 620
-# expiries, refreshing about 3 s early. At beta = 1 only about 8 reads arrive per recompute
-# time, and roughly one expiry in 25 slips through to readers. A rough guide: the chance
+# Any beta from about 1.5 to 5 passes; `beta = 2` gives no miss in 100% of {claim:beta_task_expiries}
+# expiries, refreshing {claim:beta_two_lead_seconds:.1f} s early on average. At beta = 1 only about 8 reads
+# arrive per recompute time, and {claim:beta_one_slips:.0%} of expiries slip through to readers. A rough guide: the chance
 # that an expiry reaches readers is about `exp(-rate · δ · β · e^(-1/β))`, so beta has to
 # grow as `rate · δ` shrinks. Too large, and you recompute many seconds early, which is
 # just a shorter TTL.
@@ -356,7 +398,9 @@ ex["choose-defense"].check(answers)
 #   them slow, not just the database. The limit to aim for is one query per expiry.
 # * A correct cache lock needs a **unique token**, an **atomic compare-and-delete** release,
 #   a lease that outlives the work, and a **deadline** after which it serves stale data or
-#   fails fast. The common sketch has none of the last three.
+#   fails fast. The common recipe has none of the four.
+# * A complete loader also caches **"not found"** (briefly) and **shares a failure** for a
+#   moment, so absent ids and a failing database do not turn every request into a query.
 # * **Single-flight** is free and in-process (one query per process); a **distributed lock**
 #   coordinates servers; **SWR** never makes anyone wait but serves stale data; **XFetch**
 #   refreshes before expiry and needs steady traffic (raise beta when reads are sparse).
@@ -381,4 +425,4 @@ ex["choose-defense"].check(answers)
 #   stampede charts this notebook builds on.
 
 # %%
-store.reset()
+store.reset();

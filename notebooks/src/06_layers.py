@@ -324,4 +324,4 @@ ex["staleness"].check(seconds)
 
 # %%
 lab.stop()
-store.reset()
+store.reset();

@@ -318,4 +318,4 @@ ex["all-green"].check(my_design)
 # * The Redis documentation (redis.io/docs): "Key eviction" and "Client-side caching".
 
 # %%
-store.reset()
+store.reset();
