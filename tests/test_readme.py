@@ -36,6 +36,17 @@ def test_readme_maps_every_notebook():
         assert f"notebooks/{nb.name}" in readme, f"README's notebook map lacks {nb.name}"
 
 
+def test_readme_minutes_agree_with_the_course_map():
+    from labkit.course import NOTEBOOKS
+
+    readme = (ROOT / "README.md").read_text()
+    for lesson in NOTEBOOKS:
+        row = re.search(rf"^\| {lesson.number} \| .*\| (\d+) \|$", readme, re.M)
+        assert row and int(row.group(1)) == lesson.minutes, (
+            f"README says {row and row.group(1)} minutes for {lesson.number}; the notebook says {lesson.minutes}"
+        )
+
+
 def test_requirements_install_labkit_and_keep_test_tools_out():
     lab = (ROOT / "requirements.txt").read_text()
     assert "-e ." in lab.splitlines()
