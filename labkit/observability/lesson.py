@@ -84,6 +84,16 @@ def table(rows: Sequence[Mapping[str, Any]], note: str = "") -> Any:
     return HTML(f"<table><tr>{head}</tr>{body}</table>{tail}")
 
 
+def _plain_ticks(*axes: Any) -> None:
+    """Log-scale ticks as plain numbers (0.1, 1, 10): easier to read than 10^-1, and
+    no math-text layout on every redraw."""
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
+    for axis in axes:
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
+        axis.set_minor_formatter(NullFormatter())
+
+
 # -- 1 · the four numbers ------------------------------------------------------------------
 
 
@@ -148,6 +158,7 @@ def _draw_latency(ax: Any, reading: MeterReading) -> str:
             label=label,
         )
     ax.set_yscale("log")
+    _plain_ticks(ax.yaxis)
     ax.set_xticks(x, [r.prefix for r in rows])
     o = reading.overall
     finding = f"A miss costs the DB's {o.db_p50_ms:.1f} ms; a hit {o.cache_p50_ms * 1000:.0f} µs (medians)"
@@ -555,6 +566,9 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
         width_ax.axvline(sampled, **charts.LIMIT_STYLE)
         width_ax.set_xscale("log")
         width_ax.set_yscale("log")
+        _plain_ticks(width_ax.xaxis, width_ax.yaxis)
+        points = np.array(half) * 100
+        width_ax.set_yticks([t for t in (0.25, 0.5, 1, 2, 5, 10, 20) if points.min() / 1.3 <= t <= points.max() * 1.3])
         charts.finish(
             width_ax,
             title="4x the sample halves the interval",
@@ -566,7 +580,7 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
             style = charts.series_style(0 if e.covers_truth else 3)
             ci_ax.errorbar(
                 e.estimate * 100,
-                i,
+                i + 1,
                 xerr=[[(e.estimate - e.low) * 100], [(e.high - e.estimate) * 100]],
                 fmt=style["marker"],
                 color=style["color"],
@@ -574,6 +588,7 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
             )
         ci_ax.axvline(truth * 100, **charts.LIMIT_STYLE, label=f"true stale share {truth:.1%}")
         covered = sum(e.covers_truth for e in estimates)
+        ci_ax.set_yticks([1, 5, 10, 15, 20])
         charts.finish(
             ci_ax,
             title=f"{covered} of 20 intervals from {sampled:,} hits contain the truth",
