@@ -407,6 +407,23 @@ def test_real_failover_recovers_and_loses_the_unreplicated_writes(real):
 
 @pytest.mark.slow
 @pytest.mark.redis_server
+def test_local_cluster_moves_a_slot_with_its_keys(real):
+    local = real.local
+    key = PREFIX + "{moving}:k"
+    real.set(key, "still here")
+    slot = key_slot(key)
+    source = real.owner(slot)
+    target = next(n for n in local.masters if n.running and n.port != source.port)
+    assert local.migrate_slots([slot], target) == 1
+    real.refresh()  # this view of the cluster learns the new owner from the nodes
+    assert real.owner(slot).port == target.port
+    assert target.connect().get(key) == "still here"
+    with pytest.raises(LabError, match="already live on"):
+        local.migrate_slots([slot], target)
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
 def test_a_learners_redis_and_other_keys_are_untouched(redis_url, monkeypatch):
     import redis
 
