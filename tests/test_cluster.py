@@ -280,6 +280,15 @@ def test_without_redis_server_the_lab_uses_simulated_shards(monkeypatch):
         lab.close()
 
 
+def test_starting_the_lab_again_stops_the_previous_one():
+    from labkit.cluster import lesson
+
+    first = lesson.start_lab(simulated=True, quiet=True)
+    second = lesson.start_lab(simulated=True, quiet=True)
+    assert first._closed and not second._closed
+    second.close()
+
+
 def test_rehash_explorer_draws_both_panels():
     from labkit.cluster import lesson
 

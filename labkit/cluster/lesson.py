@@ -138,10 +138,19 @@ class Lab:
         return f"<cluster Lab: {self.where}>"
 
 
+_latest: list[Lab] = []
+
+
 def start_lab(store: Any = None, *, simulated: bool | None = None, quiet: bool = False) -> Lab:
-    """The notebook's cluster, keys under ``store.prefix`` (the learner's own prefix)."""
+    """The notebook's cluster, keys under ``store.prefix`` (the learner's own prefix).
+
+    Running the setup cell again stops the cluster the previous run started first.
+    """
+    while _latest:
+        _latest.pop().close()
     prefix = store.prefix if store is not None else "labkit:09:"
     lab = Lab(prefix, simulated=simulated)
+    _latest.append(lab)
     if not quiet:
         print(f"Cluster ready: {lab.where}. Stopped when you run the last cell or leave.")
     return lab
