@@ -190,8 +190,10 @@ def _draw_comparison(fig: Any, percent: int, shape: str, alpha: float, policy_se
     values = [here[p] for p in names]
     colours = [charts.series_style(i)["color"] for i in range(len(policies))] + ["white"]
     bars = bars_ax.bar([LABELS[p] for p in names], values, color=colours)
-    bars[-1].set_hatch("//")
+    # OPT: white with a dashed outline, like its dashed curve (a hatch costs a tenth of a redraw).
     bars[-1].set_edgecolor("#000000")
+    bars[-1].set_linestyle("--")
+    bars[-1].set_linewidth(1.2)
     for bar, value in zip(bars, values, strict=True):
         bars_ax.text(bar.get_x() + bar.get_width() / 2, value + 0.01, f"{value:.0%}", ha="center", fontsize=8)
     bars_ax.set_ylim(0, 1.08)  # labels fit unrotated (rotated text costs a fifth of the panel's redraw)
