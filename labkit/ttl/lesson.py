@@ -14,6 +14,7 @@ from collections.abc import Iterable
 from typing import Any
 
 import numpy as np
+from matplotlib.ticker import MaxNLocator
 
 from .. import charts
 from ..errors import LabError
@@ -71,6 +72,9 @@ def _simulate_later(plot: LivePlot, traffic: Traffic, ttls: Iterable[float]) -> 
         _dots(traffic, missing, wait=True)
 
     plot.run_live(f"simulate {traffic} {missing}", simulate)
+
+
+_PERCENT_TICKS = (0, 25, 50, 75, 100)
 
 
 def _fixed_title_position(fig: Any) -> None:
@@ -160,6 +164,7 @@ def draw_tradeoff(
     _mark_ttl(ax, ttl)
     _ttl_axis(ax, grid[0], grid[-1])
     ax.set_ylim(0, 104)
+    ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
     charts.finish(
         ax,
         title=f"At {format_seconds(ttl)}: {here_model.hit_ratio:.0%} hits, "
@@ -177,6 +182,7 @@ def draw_tradeoff(
     _mark_ttl(ax_db, ttl)
     _ttl_axis(ax_db, grid[0], grid[-1])
     ax_db.set_ylim(0, traffic.reads_per_second * 1.08)
+    ax_db.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
     charts.finish(
         ax_db,
         title=f"The DB answers {here_model.db_reads_per_second:.3g} of {traffic.reads_per_second:g} reads/s",
@@ -254,6 +260,7 @@ def draw_bands(fig: Any, ttl_seconds: float = 10.0, alpha: float = 0.9, *, wait:
     _mark_ttl(ax, ttl)
     _ttl_axis(ax, grid[0], grid[-1])
     ax.set_ylim(0, 104)
+    ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
     # The simulated figures once they are ready; the model's until then.
     band_hits = ([b.hit_ratio for b in here.bands] if here is not None
                  else list(model(traffic, ttl).band_hit_ratios))
