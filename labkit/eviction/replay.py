@@ -20,7 +20,8 @@ from typing import Any
 from ..errors import LabError
 from .policies import Policy
 
-__all__ = ["Replay", "TooSlow", "replay", "first_divergence", "time_limit", "make_learner_policy"]
+__all__ = ["Replay", "TooSlow", "Divergence", "replay", "first_divergence", "divergence_rows", "same_hits",
+           "time_limit", "make_learner_policy"]
 
 
 class TooSlow(Exception):
@@ -90,7 +91,6 @@ def replay(policy: Policy, keys: Sequence[int], *, seconds: float = 1.0) -> Repl
 @dataclass(frozen=True)
 class Divergence:
     request: int  # index in the trace
-    key: int
     expected_hit: bool
     got_hit: bool
 
@@ -99,7 +99,7 @@ def first_divergence(expected: Sequence[bool], got: Sequence[bool]) -> Divergenc
     """The first request where two hit sequences differ (None if they agree on their common part)."""
     for i, (a, b) in enumerate(zip(expected, got, strict=False)):
         if a != b:
-            return Divergence(i, -1, a, b)
+            return Divergence(i, a, b)
     return None
 
 
