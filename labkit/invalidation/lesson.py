@@ -11,6 +11,8 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
+from matplotlib.ticker import MaxNLocator
+
 from .. import charts, invalidation  # reference answers are written as a learner writes them
 from ..clock import VirtualClock
 from ..database import Database, Row
@@ -65,12 +67,13 @@ def draw_ttl(fig: Any, ttl_seconds: float) -> str:
                       color=charts.series_style(3)["color"], alpha=0.15, label="stale")
     charts.finish(left, title=f"Key {run.shown_key}: readers lag each write until the copy expires",
                   xlabel="time (s, simulated)", ylabel="row version")
-    left.yaxis.get_major_locator().set_params(integer=True)
+    left.yaxis.set_major_locator(MaxNLocator(5, integer=True))  # few tick labels: cheaper to draw
     _legend(left, "upper left")
     right.plot(run.stale_times, run.stale_ages_seconds, linestyle="none", markersize=3,
                label="one stale read", color=charts.series_style(1)["color"], marker=charts.series_style(1)["marker"])
     right.axhline(ttl_seconds, label=f"TTL = {ttl_seconds:.3g} s", **charts.LIMIT_STYLE)
     right.set_ylim(0, ttl_seconds * 1.5)  # room for the legend above the TTL line
+    right.yaxis.set_major_locator(MaxNLocator(5, steps=[1, 2, 5, 10]))
     charts.finish(right, title=f"No stale read was older than the TTL (max {run.max_stale_age_seconds:.1f} s)",
                   xlabel="time (s, simulated)", ylabel="age of the value read (s)")
     _legend(right, "upper right")
