@@ -129,8 +129,10 @@ class Lab:
             return
         self._closed = True
         for cluster in {id(self.cluster): self.cluster, id(self.control): self.control}.values():
-            with contextlib.suppress(Exception):  # a crashed node cannot be cleaned; it is stopped below
-                cluster.delete_prefix(self.prefix)
+            # A cluster the lab started dies with its keys; someone else's keeps only theirs.
+            if not cluster.simulated and getattr(cluster, "local", None) is None:
+                with contextlib.suppress(Exception):  # a node that went away cannot be cleaned
+                    cluster.delete_prefix(self.prefix)
             cluster.stop()
         atexit.unregister(self.close)
 
