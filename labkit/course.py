@@ -8,11 +8,14 @@ exercises, as the notebook itself states it (a test keeps the two in step).
 
 from __future__ import annotations
 
+import importlib
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from typing import Any
 
 from .errors import LabError
 
-__all__ = ["Lesson", "NOTEBOOKS", "lesson", "numbers"]
+__all__ = ["Lesson", "NOTEBOOKS", "lesson", "numbers", "lesson_attributes"]
 
 
 @dataclass(frozen=True)
@@ -75,3 +78,22 @@ def lesson(number: str | int) -> Lesson:
     if key not in _BY_NUMBER:
         raise LabError(f"There is no notebook {number!r}; the course has {', '.join(_BY_NUMBER)}.")
     return _BY_NUMBER[key]
+
+
+def lesson_attributes(package: str, names: Iterable[str]) -> Callable[[str], Any]:
+    """A package's module ``__getattr__`` that loads its lesson layer on first use.
+
+    Every concept package exports its engine and lists the lesson's names here, so
+    importing the engine (claims, the capstone, tests) never loads widgets or charts::
+
+        __getattr__ = lesson_attributes(__name__, {"explore", "exercises"})
+    """
+    lazy = frozenset(names)
+
+    def __getattr__(name: str) -> Any:
+        if name in lazy:
+            module = importlib.import_module(".lesson", package)
+            return module if name == "lesson" else getattr(module, name)
+        raise AttributeError(f"module {package!r} has no attribute {name!r}")
+
+    return __getattr__

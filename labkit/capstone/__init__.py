@@ -16,9 +16,7 @@ True
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, PATTERNS, POLICIES, REFERENCE_DESIGN, Design, Plan
 from .scorecard import AXES, Axis, DataSetScore, Scorecard, score
 from .service import DATA_SET_NAMES, DATA_SETS, DataSet
@@ -56,7 +54,4 @@ _LESSON = {"DayReport", "compare", "draw_db_load", "draw_scorecard", "exercises"
            "run_day", "service_table"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.capstone' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)

@@ -13,9 +13,7 @@ that grade the exercises).  The notebook's views and exercises are in
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .bloom import BloomFilter, bits_for, expected_false_positive_rate, optimal_hashes
 from .breaker import CLOSED, HALF_OPEN, OPEN, Bulkhead, CircuitBreaker
 from .faults import CACHE_ERRORS, CacheDown, CacheTimeout, ChargeClock, FaultyStore, is_cache_failure
@@ -32,7 +30,4 @@ _LESSON = {"explore_outage", "outage_table", "live_outage", "explore_slow_cache"
            "explore_penetration", "bloom_table", "explore_metastable", "exercises"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.failures' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)

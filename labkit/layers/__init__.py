@@ -15,9 +15,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .experiments import REFERENCE_POLICY, REQUIREMENTS, grade_headers
 from .http_cache import Exchange, HttpCache
 from .origin import OriginServer, QueryCache, Shop
@@ -58,7 +56,4 @@ _LESSON = {"describe", "exercises", "explore_leak", "explore_revalidation", "exp
            "explore_traffic", "explore_waterfall"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.layers' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)

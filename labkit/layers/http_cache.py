@@ -30,24 +30,9 @@ from email.utils import formatdate
 
 from ..errors import LabError
 from ..memo import memo
+from . import rfc9111 as rfc
 from .origin import etag_matches
 from .policy import freshness_is_ambiguous
-from .rfc9111 import (
-    CacheMiss,
-    CacheOptions,
-    CouldNotBeStored,
-    Entry,
-    FromCache,
-    Headers,
-    IdleClient,
-    InvalidateEntries,
-    NeedRevalidation,
-    NeedToBeUpdated,
-    Request,
-    Response,
-    StoreAndUse,
-    vary_matches,
-)
 from .trace import HEADER_BYTES, Trace
 
 __all__ = ["Exchange", "HttpCache", "Link", "OriginClient", "Upstream"]
@@ -69,16 +54,16 @@ class Exchange:
     meta: dict[str, str] = field(default_factory=dict)
 
 
-Upstream = Callable[[Request, Trace], Exchange]
+Upstream = Callable[[rfc.Request, Trace], Exchange]
 
 
-def _plain(headers: Headers) -> dict[str, str]:
+def _plain(headers: rfc.Headers) -> dict[str, str]:
     return {k: headers[k] for k in headers}
 
 
 @dataclass
 class _Stored:
-    entry: Entry
+    entry: rfc.Entry
     body: bytes
     answered_by: str
     response_time: float
@@ -105,7 +90,7 @@ class HttpCache:
         self.shared = shared
         self.upstream = upstream
         self.lookup_seconds = lookup_seconds
-        self.options = CacheOptions(shared=shared, supported_methods=["GET", "HEAD"])
+        self.options = rfc.CacheOptions(shared=shared, supported_methods=["GET", "HEAD"])
         self._entries: dict[str, list[_Stored]] = {}
         self.hits = self.misses = self.revalidations = self.not_modified = 0
 
@@ -133,21 +118,21 @@ class HttpCache:
     def _age(self, stored: _Stored, now: float) -> float:
         return stored.corrected_initial_age + max(0.0, now - stored.response_time)
 
-    def _view(self, stored: _Stored, now: float, wall_second: int) -> Entry:
+    def _view(self, stored: _Stored, now: float, wall_second: int) -> rfc.Entry:
         """The stored entry as hishel should judge it now (see the module notes)."""
         lists = dict(stored.base_view_headers())
         lists["date"] = [_http_date(wall_second - math.floor(self._age(stored, now)))]
         response = stored.entry.response
-        return Entry(stored.entry.id, stored.entry.request,
-                     Response(response.status_code, Headers(lists), None))
+        return rfc.Entry(stored.entry.id, stored.entry.request,
+                     rfc.Response(response.status_code, rfc.Headers(lists), None))
 
-    def handle(self, request: Request, trace: Trace) -> Exchange:
+    def handle(self, request: rfc.Request, trace: Trace) -> Exchange:
         trace.spend(self.name, self.lookup_seconds, "lookup")
         client_condition = None
         if self.shared and any(h in request.headers for h in _CONDITIONAL):
             client_condition = request.headers.get("if-none-match")
             kept = {k: request.headers[k] for k in request.headers if k not in _CONDITIONAL}
-            request = replace(request, headers=Headers(kept))
+            request = replace(request, headers=rfc.Headers(kept))
         exchange = self._run(request, trace)
         if (client_condition and exchange.status == 200 and "etag" in exchange.headers
                 and etag_matches(client_condition, exchange.headers["etag"])):
@@ -157,32 +142,32 @@ class HttpCache:
             return replace(exchange, status=304, headers=headers, body=b"")
         return exchange
 
-    def _run(self, request: Request, trace: Trace) -> Exchange:
+    def _run(self, request: rfc.Request, trace: Trace) -> Exchange:
         clock = trace.clock
         now = clock.now()
         wall_second = int(time.time())
         stored_here = self._entries.get(request.url, [])
         views = {s.entry.id: s for s in stored_here}
-        state = IdleClient(options=self.options).next(
+        state = rfc.IdleClient(options=self.options).next(
             request, [self._view(s, now, wall_second) for s in stored_here]
         )
         upstream: Exchange | None = None
         sent_at = now
         while True:
-            if isinstance(state, (CacheMiss, NeedRevalidation)):
-                if isinstance(state, NeedRevalidation):
+            if isinstance(state, (rfc.CacheMiss, rfc.NeedRevalidation)):
+                if isinstance(state, rfc.NeedRevalidation):
                     self.revalidations += 1
                 else:
                     self.misses += 1
                 sent_at = clock.now()
                 upstream = self.upstream(state.request, trace)
-                state = state.next(Response(upstream.status, Headers(upstream.headers)))
-            elif isinstance(state, InvalidateEntries):
+                state = state.next(rfc.Response(upstream.status, rfc.Headers(upstream.headers)))
+            elif isinstance(state, rfc.InvalidateEntries):
                 drop = set(state.entry_ids)
                 self._entries[request.url] = [s for s in self._entries.get(request.url, [])
                                               if s.entry.id not in drop]
                 state = state.next()
-            elif isinstance(state, NeedToBeUpdated):
+            elif isinstance(state, rfc.NeedToBeUpdated):
                 assert upstream is not None
                 for updated in state.updating_entries:
                     old = views[updated.id]
@@ -191,7 +176,7 @@ class HttpCache:
                     old.response_time = clock.now()
                     old.corrected_initial_age = _age_header(upstream.headers) + (clock.now() - sent_at)
                 state = state.next()
-            elif isinstance(state, FromCache):
+            elif isinstance(state, rfc.FromCache):
                 stored = views[state.entry.id]
                 headers = _plain(state.entry.response.headers)
                 headers["age"] = str(int(self._age(stored, clock.now())))
@@ -200,24 +185,24 @@ class HttpCache:
                     return Exchange(200, headers, stored.body, self.name)
                 return Exchange(200, headers, stored.body, self.name,
                                 revalidated_by=upstream.answered_by)
-            elif isinstance(state, StoreAndUse):
+            elif isinstance(state, rfc.StoreAndUse):
                 assert upstream is not None
                 self._store(request, state.response, upstream, clock.now(), sent_at)
                 return upstream
-            elif isinstance(state, CouldNotBeStored):
+            elif isinstance(state, rfc.CouldNotBeStored):
                 assert upstream is not None
                 return upstream
             else:  # pragma: no cover - hishel added a state we do not know
                 raise LabError(f"Unexpected cache state {type(state).__name__}.")
 
-    def _store(self, request: Request, response: Response, upstream: Exchange,
+    def _store(self, request: rfc.Request, response: rfc.Response, upstream: Exchange,
                now: float, sent_at: float) -> None:
-        entry = Entry(id=uuid.uuid4(), request=request, response=response)
+        entry = rfc.Entry(id=uuid.uuid4(), request=request, response=response)
         # A browser keeps one response per URL: a Vary mismatch is a miss, and the new
         # response replaces the old.  A shared cache may keep one per Vary variant, and
         # a new response replaces the variant it would be chosen for.
         kept = [s for s in self._entries.get(request.url, [])
-                if self.shared and not vary_matches(request, s.entry)]
+                if self.shared and not rfc.vary_matches(request, s.entry)]
         kept.append(_Stored(entry, upstream.body, upstream.answered_by, now,
                             _age_header(upstream.headers) + (now - sent_at)))
         self._entries[request.url] = kept
@@ -248,7 +233,7 @@ class Link:
         self.target = target
         self.bytes_carried = 0
 
-    def __call__(self, request: Request, trace: Trace) -> Exchange:
+    def __call__(self, request: rfc.Request, trace: Trace) -> Exchange:
         trace.spend(self.name, self.rtt_seconds / 2, "request")
         exchange = self.target(request, trace)
         size = HEADER_BYTES + len(exchange.body)
@@ -293,7 +278,7 @@ class OriginClient:
                     ) from None
         raise AssertionError("unreachable")
 
-    def __call__(self, request: Request, trace: Trace) -> Exchange:
+    def __call__(self, request: rfc.Request, trace: Trace) -> Exchange:
         status, headers, body = self.send(request.method, request.url, _plain(request.headers))
         if status == 500:
             raise LabError(f"The origin failed while serving {request.url}: {body.decode()[:200]}")

@@ -15,9 +15,7 @@ on first use):
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from . import cost, sizing, staleness
 from .answers import plant_shelf
 from .cost import bytes_per_key, decode, encode, key_cost, measure_formats, string_key_bytes
@@ -40,9 +38,4 @@ _LESSON_NAMES = {
 }
 
 
-def __getattr__(name: str) -> Any:
-    # The lesson layer (widgets, charts) loads only when a notebook asks for it.
-    if name in _LESSON_NAMES:
-        lesson = importlib.import_module(".lesson", __name__)
-        return lesson if name == "lesson" else getattr(lesson, name)
-    raise AttributeError(f"module 'labkit.observability' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON_NAMES)

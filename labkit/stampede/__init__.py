@@ -18,9 +18,7 @@
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .defenses import (
     DEFENSES,
     CacheUnavailable,
@@ -84,7 +82,4 @@ _LESSON = {"explore_herd", "explore_lock_ttl", "explore_stall", "compare_defense
            "explore_jitter", "explore_protection", "common_lock_replay", "exercises"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.stampede' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)
