@@ -337,6 +337,7 @@ def build(out: Path, wanted: Iterable[str] = (), jobs: int = 2,
     print(f"Executing {len(built)} notebooks on fakeredis, {jobs} at a time ...", flush=True)
     executed = execute_all(built, jobs)
     out.mkdir(parents=True, exist_ok=True)
+    (out / ".nojekyll").write_text("")  # GitHub Pages serves the files as they are
     pages = []
     for lesson in built:
         nb = nbformat.reads(executed[lesson.slug], as_version=4)
