@@ -71,8 +71,10 @@ def key_presses(widget, presses: int = 4, direction: int = 1) -> list[float]:
     return [round(widget.base ** s, 6) if log else round(s, 6) for s in steps]
 
 
-def drive(make_plot, *, warm: bool) -> dict[str, tuple[float, float]]:
-    """Per control: median wall and redraw-thread CPU seconds of four key presses.
+def drive(make_plot, *, warm: bool) -> dict[str, tuple[float, float, float]]:
+    """Per control: median wall and redraw-thread CPU seconds of four key presses, and
+    the median ratio of each press's CPU to the floor measured right after it (the
+    machine is shared: a floor taken once drifts with the load).
 
     Cold presses go up from the start, warm ones down, so no press finds a value an
     earlier pass remembered.  ``warm``: the plot is shown (``warm_up()``) and given a
@@ -87,27 +89,29 @@ def drive(make_plot, *, warm: bool) -> dict[str, tuple[float, float]]:
         if warm and hasattr(plot, "warm_up"):
             plot.warm_up()
             plot.warmer.wait()
-        wall, cpu = [], []
+        wall, cpu, ratio = [], [], []
         for value in key_presses(plot.controls[name], direction=-1 if warm else 1):
             w, c = time.perf_counter(), time.thread_time()
             plot.set(**{name: value})
             wall.append(time.perf_counter() - w)
             cpu.append(time.thread_time() - c)
+            ratio.append(cpu[-1] / trivial_chart_seconds(repeats=3))
             if warm and hasattr(plot, "warmer"):
                 plot.warmer.wait()
-        out[name] = (statistics.median(wall), statistics.median(cpu))
+        out[name] = (statistics.median(wall), statistics.median(cpu), statistics.median(ratio))
     return out
 
 
 def print_redraws(title: str, make_plot) -> None:
     floor = trivial_chart_seconds()
     print(f"{title}: redraw per control, median of 4 key presses (kernel side)")
-    print(f"  floor, same run: one small line chart to PNG = {floor * 1000:.0f} ms cpu")
+    print(f"  floor (one small line chart to PNG), at the start: {floor * 1000:.0f} ms cpu;"
+          " ratios use the floor measured after each press")
     for warm in (False, True):
         label = "shown, warmed" if warm else "cold"
-        for name, (wall, cpu) in drive(make_plot, warm=warm).items():
+        for name, (wall, cpu, ratio) in drive(make_plot, warm=warm).items():
             print(f"  {label:<13} {name:<18} wall {wall * 1000:5.0f} ms | cpu {cpu * 1000:5.0f} ms"
-                  f" = {cpu / floor:4.1f}x the floor")
+                  f" = {ratio:4.1f}x the floor")
 
 
 def bench_redraws() -> None:
