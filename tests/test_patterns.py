@@ -851,3 +851,14 @@ def test_one_keyboard_step_on_each_kind_of_slider():
     assert lesson._steps_from(slider("s", 0.0, 0.9, 0.05, 0.9), 0.9) == pytest.approx([0.85])
     up, down = lesson._steps_from(log_slider("l", 0.5, 50.0, 5.0), 5.0)
     assert up == pytest.approx(5 * 10 ** 0.05) and down == pytest.approx(5 * 10 ** -0.05)
+
+
+def test_the_package_exports_the_engine_and_loads_the_lesson_on_use():
+    import subprocess
+    import sys
+
+    code = ("import sys, labkit.patterns as p; p.compare(n_requests=50, n_keys=10); "
+            "print('labkit.patterns.lesson' in sys.modules, 'labkit.widgets' in sys.modules, "
+            "'matplotlib' in sys.modules); p.exercises; print('labkit.patterns.lesson' in sys.modules)")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.split() == ["False", "False", "False", "True"]
