@@ -300,13 +300,16 @@ class LocalCluster:
             if node.running:
                 assert node.process is not None
                 node.process.terminate()
+        # One deadline for all of them (they shut down in parallel), then SIGKILL stragglers.
+        deadline = time.monotonic() + 5.0
+        while time.monotonic() < deadline and any(n.running for n in self.nodes):
+            time.sleep(0.01)
         for node in self.nodes:
+            if node.running:
+                assert node.process is not None
+                node.process.kill()
             if node.process is not None:
-                try:
-                    node.process.wait(timeout=5)
-                except subprocess.TimeoutExpired:
-                    node.process.kill()
-                    node.process.wait()
+                node.process.wait()  # reaped: no zombie left behind
         shutil.rmtree(self._dir, ignore_errors=True)
         atexit.unregister(self.stop)
 
