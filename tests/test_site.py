@@ -84,8 +84,10 @@ def _saved_state() -> dict:
         "chart": {"model_name": "ImageModel", "state": {"format": "png", "tooltip": "SIEVE keeps 54% of reads"},
                   "buffers": [{"path": ["value"], "data": "iVBORw0KGgo=", "encoding": "base64"}]},
         "caption": {"model_name": "HTMLModel", "state": {"value": "<b>What to notice:</b> the scan"}},
+        "log": {"model_name": "OutputModel",
+                "state": {"outputs": [{"output_type": "stream", "name": "stdout", "text": "3 writes lost\n"}]}},
         "plot": {"model_name": "VBoxModel",
-                 "state": {"children": [_ref("row"), _ref("chart"), _ref("caption"), _ref("missing")]}},
+                 "state": {"children": [_ref("row"), _ref("chart"), _ref("caption"), _ref("log"), _ref("missing")]}},
     }
     return {STATE: {"state": state, "version_major": 2, "version_minor": 0}}
 
@@ -98,7 +100,7 @@ def test_a_widget_view_is_drawn_from_its_saved_state_without_javascript():
     # Every control shows its saved value; a hidden one and a missing model show nothing.
     assert re.search(r"TTL \(s\)</b> 300<", html) and re.search(r"policy</b> SIEVE<", html)
     assert "Run live" in html and "disabled" in html
-    assert "What to notice" in html and "never shown" not in html
+    assert "What to notice" in html and "<pre>3 writes lost\n</pre>" in html and "never shown" not in html
     assert html.startswith("<div class='labkit-static'>")
 
 
