@@ -26,7 +26,6 @@ that each reference answer passes and each listed mistake is refused by name.
 from __future__ import annotations
 
 import dis
-import html
 import importlib
 import inspect
 import textwrap
@@ -284,17 +283,18 @@ class Implement(Exercise):
 def _show_evidence(evidence: Any) -> None:
     """A small table (list of dict rows) or a chart, under the verdict."""
     if isinstance(evidence, list) and evidence and isinstance(evidence[0], Mapping):
-        rows = evidence[:_MAX_EVIDENCE_ROWS]
-        cut = len(evidence) - len(rows)
+        from .tables import Table
+
+        table = Table(evidence, "What happened in the replay that failed", max_rows=_MAX_EVIDENCE_ROWS)
         try:
             from IPython import get_ipython
-            from IPython.display import HTML, display
+            from IPython.display import display
         except ImportError:  # plain Python: a text table
             get_ipython = None  # type: ignore[assignment]
         if get_ipython is not None and get_ipython() is not None:
-            display(HTML(_html_table(rows, cut)))
+            display(table)
         else:
-            print(_text_table(rows, cut))
+            print(textwrap.indent(str(table), "   "))
         return
     if hasattr(evidence, "savefig"):
         from . import charts
@@ -308,34 +308,6 @@ def _show_evidence(evidence: Any) -> None:
             display(evidence)
         return
     print(f"   {evidence}")
-
-
-def _columns(rows: list[Mapping[str, Any]]) -> list[str]:
-    cols: list[str] = []
-    for row in rows:
-        cols.extend(c for c in row if c not in cols)
-    return cols
-
-
-def _html_table(rows: list[Mapping[str, Any]], cut: int) -> str:
-    cols = _columns(rows)
-    head = "".join(f"<th scope='col'>{html.escape(str(c))}</th>" for c in cols)
-    body = "".join(
-        "<tr>" + "".join(f"<td>{html.escape(str(r.get(c, '')))}</td>" for c in cols) + "</tr>" for r in rows
-    )
-    more = f"<p>... and {cut} more rows.</p>" if cut else ""
-    return ("<table><caption>What happened in the replay that failed</caption>"
-            f"<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>{more}")
-
-
-def _text_table(rows: list[Mapping[str, Any]], cut: int) -> str:
-    cols = _columns(rows)
-    cells = [[str(c) for c in cols]] + [[str(r.get(c, "")) for c in cols] for r in rows]
-    widths = [max(len(row[i]) for row in cells) for i in range(len(cols))]
-    lines = ["   " + "  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)) for row in cells]
-    if cut:
-        lines.append(f"   ... and {cut} more rows.")
-    return "\n".join(lines)
 
 
 class ExerciseSet(Mapping[str, Exercise]):

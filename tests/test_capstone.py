@@ -148,7 +148,7 @@ def test_private_headers_end_leaks_on_write_ends_staleness_and_only_memory_is_le
 
 def test_knob_table_agrees_with_the_explorer():
     table = capstone.knob_table()
-    rows = {r[0]: r for r in table.rows}
+    rows = {r[0]: r for r in table.cells}
     assert rows["naive, unchanged"][-1] == "DB load, stampede, p99 latency, staleness, leaks, memory"
     assert rows["catalogue TTL 300 s"][1] == "720 at 19:30"
     assert rows["landing page: lock"][2] == "1" and rows["landing page: swr"][2] == "1"

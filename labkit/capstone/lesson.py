@@ -11,8 +11,9 @@ import numpy as np
 from .. import charts
 from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
+from ..tables import Table
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
-from .scorecard import AXES, Scorecard, _Table, score
+from .scorecard import AXES, Scorecard, score
 from .service import (
     CACHE_OBJECTS,
     DATA_SETS,
@@ -35,7 +36,7 @@ _FLOOR, _CEILING = 0.01, 1e4  # ratios outside this range are drawn at its edge
 PER_USER_HEADERS = ("public, max-age=300", "private, no-cache", "private, no-store")
 
 
-def service_table() -> _Table:
+def service_table() -> Table:
     """The six data sets: what they hold, their traffic, and what each may tolerate."""
     head = ["data set", "what it is", "keys", "reads/day", "writes/day", "stale budget",
             "lost-write budget", "served at", "hottest key at peak"]
@@ -46,7 +47,7 @@ def service_table() -> _Table:
          f"{ds.hot_key_reads_per_second:g} reads/s, rebuilt in {ds.recompute_seconds * 1000:g} ms"]
         for ds in DATA_SETS.values()
     ]
-    return _Table(head, rows, note=(
+    return Table(rows, columns=head, note=(
         f"Whole service: the database takes {DB_CAPACITY_QPS} queries/s; a hot key may cost "
         f"{STAMPEDE_BUDGET_QUERIES} queries per expiry; reads p99 &le; {P99_BUDGET_MS:g} ms; "
         f"no page may reach the wrong user; the cache node holds {CACHE_OBJECTS:,} objects and "
@@ -306,7 +307,7 @@ _EXPLORER_DEFAULTS = {"catalogue_ttl": 3600, "ttl_jitter": 0.0, "landing_defense
                       "per_user_headers": PER_USER_HEADERS[0], "invalidation": "ttl-only"}
 
 
-def knob_table(*, seed: int = 0) -> _Table:
+def knob_table(*, seed: int = 0) -> Table:
     """What each of the explorer's knobs does on its own (and four of them together)."""
     head = ["change to the naive design", "busiest DB second", "landing page: queries per expiry",
             "landing p99 (ms)", "leaks", "budgets failed"]
@@ -318,7 +319,7 @@ def knob_table(*, seed: int = 0) -> _Table:
                      str(card.data_sets["landing"].stampede_queries),
                      f"{card.data_sets['landing'].p99_ms:,.1f}", f"{card.axes['leaks'].value:,.0f}",
                      ", ".join(card.failed) or "none"])
-    return _Table(head, rows)
+    return Table(rows, columns=head)
 
 
 # -- exercises --------------------------------------------------------------------------------

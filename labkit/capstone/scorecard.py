@@ -24,6 +24,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from ..errors import LabError
+from ..tables import Table
 from .day import cdn_leaks, deploy_refreshes, eviction_hit_ratio, hot_key_at_peak, replay_data_set
 from .design import Design
 from .service import (
@@ -129,7 +130,7 @@ class Scorecard:
                 "<table><tr><th>axis</th><th>measured</th><th>budget</th><th>verdict</th>"
                 f"<th style='text-align:left'>why</th></tr>{body}</table>")
 
-    def data_set_table(self) -> _Table:
+    def data_set_table(self) -> Table:
         """Per data set: what each axis measured, to find which data set fails."""
         head = ["data set", "hit ratio", "DB queries", "stale reads", "oldest read (s)",
                 "stale budget (s)", "p99 (ms)", "queries/expiry", "lost writes", "leaks",
@@ -141,31 +142,7 @@ class Scorecard:
              f"{s.leaks} / {s.page_views}" if s.page_views else "-", f"{s.eviction_hit_ratio:.0%}"]
             for s in self.data_sets.values()
         ]
-        return _Table(head, rows)
-
-
-class _Table:
-    """A small table that shows as HTML in a notebook and as text elsewhere."""
-
-    def __init__(self, head: list[str], rows: list[list[str]], note: str = "") -> None:
-        self.head, self.rows, self.note = head, rows, note
-
-    def _repr_html_(self) -> str:
-        th = "".join(f"<th>{h}</th>" for h in self.head)
-        trs = "".join("<tr>" + "".join(f"<td>{c}</td>" for c in r) + "</tr>" for r in self.rows)
-        note = f"<p>{self.note}</p>" if self.note else ""
-        return f"<table><tr>{th}</tr>{trs}</table>{note}"
-
-    def __str__(self) -> str:
-        widths = [max(len(h), *(len(r[i]) for r in self.rows)) for i, h in enumerate(self.head)]
-
-        def line(cells: list[str]) -> str:
-            return "  ".join(c.rjust(w) for c, w in zip(cells, widths, strict=True))
-
-        text = "\n".join([line(self.head)] + [line(r) for r in self.rows])
-        return f"{text}\n{self.note}" if self.note else text
-
-    __repr__ = __str__
+        return Table(rows, columns=head)
 
 
 _SINGULAR = {"queries": "query", "writes": "write", "page views": "page view", "queries/s": "query/s"}

@@ -6,7 +6,6 @@ holds what the chart shows, so tests can check it.
 
 from __future__ import annotations
 
-import html
 from collections.abc import Callable
 from typing import Any
 
@@ -15,6 +14,7 @@ import numpy as np
 from .. import charts
 from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from ..store import Store
+from ..tables import Table
 from ..widgets import LivePlot, choice, int_slider, toggle
 from .bloom import BloomFilter, expected_false_positive_rate, optimal_hashes
 from .checks import (
@@ -51,29 +51,6 @@ __all__ = [
 ]
 
 NOTEBOOK = "08"
-
-
-class Table:
-    """A small table that shows as HTML in a notebook and as text elsewhere."""
-
-    def __init__(self, rows: list[dict[str, Any]], note: str = "") -> None:
-        self.rows, self.note = rows, note
-
-    def _repr_html_(self) -> str:
-        head = "".join(f"<th>{html.escape(str(c))}</th>" for c in self.rows[0])
-        body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>"
-                       for r in self.rows)
-        note = f"<p>{html.escape(self.note)}</p>" if self.note else ""
-        return f"{note}<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def __str__(self) -> str:
-        cols = list(self.rows[0])
-        widths = [max(len(str(c)), *(len(str(r[c])) for r in self.rows)) for c in cols]
-        lines = ["  ".join(str(c).ljust(w) for c, w in zip(cols, widths, strict=True))]
-        lines += ["  ".join(str(r[c]).ljust(w) for c, w in zip(cols, widths, strict=True)) for r in self.rows]
-        return "\n".join(([self.note] if self.note else []) + lines)
-
-    __repr__ = __str__
 
 
 def _plot(draw: Callable[..., str], controls: dict[str, Any], **shape: Any) -> LivePlot:
