@@ -66,10 +66,9 @@ _TEMPLATE = r"""
 <style type="text/css">
 /* The static copy of a widget view shows only until the widget manager draws the view. */
 .jupyter-widgets .widget-subarea ~ .labkit-static { display: none; }
-.labkit-static { margin: 0.25em 0 0.75em; }
+.labkit-static { margin: 0.25em 0 0.75em; font-family: var(--jp-ui-font-family, sans-serif); font-size: 0.9em; }
 .labkit-static img { max-width: 100%; height: auto; display: block; }
 .labkit-row { display: flex; flex-wrap: wrap; gap: 0.4em 1.2em; align-items: center; }
-.labkit-control { font-family: var(--jp-ui-font-family, sans-serif); font-size: 0.9em; }
 .labkit-control b { font-weight: 600; }
 .labkit-reading-note { max-width: 60em; margin: 1em auto; padding: 0.6em 1em; border-left: 4px solid #0072B2;
   background: #eef5fb; font-family: var(--jp-ui-font-family, sans-serif); font-size: 0.95em; line-height: 1.45; }
