@@ -27,7 +27,9 @@ hides it once the manager has drawn the live view, so a reader sees one or the o
 Determinism: ``REDIS_URL`` and ``JUPYTERHUB_USER`` unset (fakeredis), a fixed
 learner id (``LABKIT_LEARNER=reader``, so the printed key prefix is the same every
 run), a fixed ``PYTHONHASHSEED``, and a temporary ``CACHE_LAB_HOME``, so the build
-writes no exercise progress.  The notebooks seed their own workloads.
+writes no exercise progress.  The notebooks seed their own workloads, so two builds
+differ only where a live demo reads the wall clock (a real store's remaining TTL, by
+milliseconds) or times real threads and servers.
 """
 
 from __future__ import annotations
