@@ -110,6 +110,18 @@ def test_binder_start_claims_no_server_it_did_not_start(redis_server):
     assert redis.Redis.from_url(redis_server.url).ping()  # the other server was left alone
 
 
+def test_binder_start_keeps_a_hub_s_shared_redis_url():
+    """A hub that sets REDIS_URL (one Redis for the room) keeps it: no private server, nothing owned."""
+    show = "import os; print(os.environ.get('REDIS_URL'), repr(os.environ.get('LABKIT_OWNS_REDIS_RUN_ID')))"
+    env = {k: v for k, v in os.environ.items() if k != "LABKIT_OWNS_REDIS_RUN_ID"}
+    shared = "redis://redis.hub.internal:6379/0"
+    result = subprocess.run(["bash", str(BINDER / "start"), sys.executable, "-c", show],
+                            env={**env, "REDIS_URL": shared, "CACHE_LAB_REDIS_PORT": "1"},
+                            capture_output=True, text=True, timeout=60)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == [shared, "None"]
+
+
 def test_binder_pins_exist_on_the_index():
     """Every pinned release is on the package index for this Python (a dry run, nothing
     installed).  That they also resolve together follows from the pins agreeing with
