@@ -14,9 +14,7 @@ The lesson layer (``explore``, ``draw_comparison``, ``exercises``) loads on firs
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .core import (
     PATTERNS,
     CacheAside,
@@ -55,7 +53,4 @@ __all__ = [  # the engine's names, then the lesson's (loaded on use)
 _LESSON = {"explore", "draw_comparison", "exercises", "FITS"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.patterns' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)

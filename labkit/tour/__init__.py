@@ -6,9 +6,7 @@ The package exports the engine (:mod:`~labkit.tour.system`); the lesson layer
 
 from __future__ import annotations
 
-import importlib
-from typing import Any
-
+from ..course import lesson_attributes
 from .system import Measurement, longest_ttl_under, mean_cut, mean_read_ms, measure
 
 __all__ = ["Measurement", "measure", "longest_ttl_under", "mean_read_ms", "mean_cut",
@@ -17,7 +15,4 @@ __all__ = ["Measurement", "measure", "longest_ttl_under", "mean_read_ms", "mean_
 _LESSON = {"explore", "exercises", "course_map", "CourseMap"}
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.tour' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)
