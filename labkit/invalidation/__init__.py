@@ -25,9 +25,9 @@ staleness meter can compare a cached version with the database's.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..course import lesson_attributes
 from .lossy import LOSSY_SCENARIOS, LossyRun, run_lossy_scenario
 from .near import (
     AppInstance,
@@ -136,8 +136,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The lesson layer (widgets, charts) loads on first use, so engines stay light.
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.invalidation' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)

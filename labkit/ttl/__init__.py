@@ -46,9 +46,9 @@ its exercises.
 
 from __future__ import annotations
 
-import importlib
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
+from ..course import lesson_attributes
 from ._common import TICKS_PER_SECOND
 from .events import Events, Writes, make_events
 from .jitter import JitterResult, bulk_warm_up, jitter_timeline, jittered_ttl
@@ -152,8 +152,4 @@ __all__ = [
 ]
 
 
-def __getattr__(name: str) -> Any:
-    # The lesson layer (widgets, charts) loads on first use, so the engine stays light.
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.ttl' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON)
