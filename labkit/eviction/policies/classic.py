@@ -9,7 +9,7 @@ from __future__ import annotations
 from collections import OrderedDict, deque
 
 from .base import Policy
-from .draws import random_slots
+from .draws import SlotDraws
 
 __all__ = ["LRU", "FIFO", "Clock", "RandomEviction", "LFU"]
 
@@ -162,7 +162,7 @@ class RandomEviction(Policy):
         super().__init__(capacity, seed=seed)
         self._slots: list[int] = []  # slot -> key
         self._slot_of: dict[int, int] = {}
-        self._victims = random_slots(seed, capacity)
+        self._victims = SlotDraws(seed, capacity)
 
     def access(self, key: int) -> bool:
         if key in self._slot_of:
@@ -171,15 +171,15 @@ class RandomEviction(Policy):
             self._slot_of[key] = len(self._slots)
             self._slots.append(key)
             return False
-        slot = next(self._victims)
+        (slot,) = self._victims.take()
         del self._slot_of[self._slots[slot]]
         self._slots[slot] = key
         self._slot_of[key] = slot
         return False
 
     def run(self, keys: list[int]) -> int:
-        slots, slot_of, capacity = self._slots, self._slot_of, self.capacity
-        next_victim, hits = self._victims.__next__, 0
+        slots, slot_of, capacity, victims = self._slots, self._slot_of, self.capacity, self._victims
+        draws, d, hits = victims.values, victims.position, 0
         for key in keys:
             if key in slot_of:
                 hits += 1
@@ -187,10 +187,14 @@ class RandomEviction(Policy):
                 slot_of[key] = len(slots)
                 slots.append(key)
             else:
-                slot = next_victim()
+                if d == len(draws):
+                    draws, d = victims.refill(), 0
+                slot = draws[d]
+                d += 1
                 del slot_of[slots[slot]]
                 slots[slot] = key
                 slot_of[key] = slot
+        victims.position = d
         return hits
 
     def cached_keys(self) -> set[int]:

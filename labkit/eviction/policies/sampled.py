@@ -11,19 +11,18 @@ slightly pessimistic for Redis.
 
 Keys live in numbered slots, and what a policy knows about a key (last use,
 counter, expiry) is kept in a list indexed by slot: one list index per sampled
-key instead of a slot lookup and a dict lookup.  The worst of five samples is
-found with the builtin ``min`` over the five scores (ties go to the first key
-sampled, as in Redis's scan).
+key instead of a slot lookup and a dict lookup.  With Redis's default of five
+samples the comparison is written out, 2-3x faster than ``min(sample, key=...)``
+(ties go to the first key sampled, as in Redis's scan).
 """
 
 from __future__ import annotations
 
 import random
-from collections.abc import Iterator
 from typing import ClassVar
 
 from .base import Policy
-from .draws import random_slots
+from .draws import SlotDraws
 
 __all__ = ["RedisLRU", "RedisLFU", "VolatileTTL"]
 
@@ -47,7 +46,7 @@ class _SampledPolicy(Policy):
         self._slots: list[int] = []  # slot -> key
         self._slot_of: dict[int, int] = {}
         self._score: list[int] = []  # slot -> score (the lowest is evicted)
-        self._samples: Iterator[tuple[int, ...]] = random_slots(seed, capacity, samples, batch=self._batch)
+        self._samples = SlotDraws(seed, capacity, batch=self._batch * samples)
         self._now = 0  # request number
 
     def score_on_write(self, key: int, now: int) -> int:
@@ -66,7 +65,7 @@ class _SampledPolicy(Policy):
             self._slots.append(key)
             self._score.append(0)
         else:
-            slot = _first_lowest(self._score, next(self._samples))
+            slot = _first_lowest(self._score, self._samples.take(self.samples))
             del self._slot_of[self._slots[slot]]
             self._slots[slot] = key
         self._slot_of[key] = slot
@@ -75,7 +74,8 @@ class _SampledPolicy(Policy):
 
     def run(self, keys: list[int]) -> int:
         score, slots, slot_of, capacity = self._score, self._slots, self._slot_of, self.capacity
-        next_sample, five, touch = self._samples.__next__, self.samples == 5, self.touch_on_hit
+        samples, five, touch = self.samples, self.samples == 5, self.touch_on_hit
+        draws, d = self._samples.values, self._samples.position
         write_score, base, spread, salt = self._inline_write_score()
         filled, now, hits = len(slots), self._now, 0  # `now` stays as it was if keys is empty
         for now, key in enumerate(keys, self._now + 1):  # request numbers, counted in C
@@ -90,21 +90,30 @@ class _SampledPolicy(Policy):
                 score.append(0)
                 filled += 1
             else:
-                sample = next_sample()
-                if five:
-                    a, b, c, d, e = sample
-                    sa, sb, sc, sd, se = score[a], score[b], score[c], score[d], score[e]
-                    low = min(sa, sb, sc, sd, se)
-                    slot = a if sa == low else b if sb == low else c if sc == low else d if sd == low else e
+                if d + samples > len(draws):
+                    draws, d = self._samples.refill(), 0
+                if five:  # written out: 2-3x faster than min(sample, key=...)
+                    slot, b, c, s4, e = draws[d : d + 5]
+                    low = score[slot]
+                    if (t := score[b]) < low:
+                        slot, low = b, t
+                    if (t := score[c]) < low:
+                        slot, low = c, t
+                    if (t := score[s4]) < low:
+                        slot, low = s4, t
+                    if score[e] < low:
+                        slot = e
                 else:
-                    slot = _first_lowest(score, sample)
+                    slot = _first_lowest(score, draws[d : d + samples])
+                d += samples
                 del slot_of[slots[slot]]
                 slots[slot] = key
             slot_of[key] = slot
-            # score_on_write() inlined as now + base + hash % spread: a method call per
-            # miss costs more than the rest of the miss.
-            score[slot] = now + base + ((key * 2654435761 + salt) & 0xFFFFFFFF) % spread if write_score else now
-        self._now = now
+            if write_score:  # score_on_write() inlined: a method call per miss costs more than the miss
+                score[slot] = now + base + ((key * 2654435761 + salt) & 0xFFFFFFFF) % spread
+            else:
+                score[slot] = now
+        self._now, self._samples.position = now, d
         return hits
 
     def _inline_write_score(self) -> tuple[bool, int, int, int]:
@@ -204,7 +213,7 @@ class RedisLFU(_SampledPolicy):
             self._counter.append(0)
             self._touched.append(0)
         else:
-            slot = min(next(self._samples), key=lambda s: self._counter[s] - (self._now - self._touched[s])
+            slot = min(self._samples.take(self.samples), key=lambda s: self._counter[s] - (self._now - self._touched[s])
                        // self.decay_period_requests)
             del self._slot_of[self._slots[slot]]
             self._slots[slot] = key
@@ -216,7 +225,8 @@ class RedisLFU(_SampledPolicy):
         counter, touched, slots, slot_of = self._counter, self._touched, self._slots, self._slot_of
         capacity, period = self.capacity, self.decay_period_requests
         coin, log_factor, init = self._coin, self.log_factor, self.init_value
-        next_sample, five, filled = self._samples.__next__, self.samples == 5, len(slots)
+        samples, five, filled = self.samples, self.samples == 5, len(slots)
+        draws, position = self._samples.values, self._samples.position
         now, hits = self._now, 0  # `now` stays as it was if keys is empty
         for now, key in enumerate(keys, self._now + 1):  # request numbers, counted in C
             if key in slot_of:
@@ -237,7 +247,10 @@ class RedisLFU(_SampledPolicy):
                 touched.append(now)
                 filled += 1
             else:
-                sample = next_sample()
+                if position + samples > len(draws):
+                    draws, position = self._samples.refill(), 0
+                sample = draws[position : position + samples]
+                position += samples
                 if five:  # the decayed counters compared; the first lowest goes
                     a, b, c, d, e = sample
                     ca = counter[a] - (now - touched[a]) // period
@@ -245,8 +258,15 @@ class RedisLFU(_SampledPolicy):
                     cc = counter[c] - (now - touched[c]) // period
                     cd = counter[d] - (now - touched[d]) // period
                     ce = counter[e] - (now - touched[e]) // period
-                    low = min(ca, cb, cc, cd, ce)
-                    slot = a if ca == low else b if cb == low else c if cc == low else d if cd == low else e
+                    slot = a
+                    if cb < ca:
+                        slot, ca = b, cb
+                    if cc < ca:
+                        slot, ca = c, cc
+                    if cd < ca:
+                        slot, ca = d, cd
+                    if ce < ca:
+                        slot = e
                 else:
                     slot = min(sample, key=lambda s: counter[s] - (now - touched[s]) // period)  # noqa: B023
                 del slot_of[slots[slot]]
@@ -254,5 +274,5 @@ class RedisLFU(_SampledPolicy):
             slot_of[key] = slot
             counter[slot] = init
             touched[slot] = now
-        self._now = now
+        self._now, self._samples.position = now, position
         return hits
