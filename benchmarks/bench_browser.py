@@ -93,7 +93,7 @@ def time_slider(page, handle, presses: int = PRESSES) -> list[float | None]:
     other = "ArrowLeft" if first == "ArrowRight" else "ArrowRight"
     times: list[float | None] = []
     for i in range(presses):
-        page.evaluate(_ARM, [handle, image])
+        page.evaluate(_ARM, [handle.element_handle(), image])
         handle.focus()
         page.keyboard.press(first if i % 2 == 0 else other)
         try:
