@@ -19,15 +19,20 @@ import hashlib
 import itertools
 import json
 import threading
+import time
 from collections import OrderedDict
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from email.utils import formatdate
+from http import HTTPStatus
+from http.server import ThreadingHTTPServer
+from socketserver import StreamRequestHandler
 from urllib.parse import parse_qs, urlsplit
 
 from ..clock import Clock
 from ..database import Database, Row
 from ..errors import LabError, check_positive, check_ttl
+from ..memo import memo
 from ..store import Store
 from .policy import ASSET_PATH, ENDPOINTS, HeaderSet
 from .trace import LatencyModel
@@ -341,37 +346,88 @@ class Shop:
         return OriginResponse(204, {"cache-control": "no-store"})
 
 
-class _Handler(BaseHTTPRequestHandler):
-    protocol_version = "HTTP/1.1"  # keep-alive: one connection serves a whole replay
-    disable_nagle_algorithm = True  # headers and body leave at once, no 40 ms stalls
+_MAX_LINE = 65_536
+_MAX_HEADERS = 100
+
+
+@memo(maxsize=64)
+def _date_header(epoch_second: int) -> bytes:
+    return f"date: {formatdate(epoch_second, usegmt=True)}\r\n".encode()
+
+
+class _Handler(StreamRequestHandler):
+    """HTTP/1.1 with keep-alive, written out by hand.
+
+    ``BaseHTTPRequestHandler`` parses every request's headers with the email package
+    and writes the status line, headers and body in separate calls: about 0.2 ms of
+    CPU per request, most of a replay's cost.  The shop needs only the request line,
+    the headers as a dict and a ``Content-Length`` body; the whole response leaves
+    in one ``sendall``.
+    """
+
     timeout = 10
+    disable_nagle_algorithm = True  # headers and body leave at once, no 40 ms stalls
     server: _LabHTTPServer
 
-    def _serve(self) -> None:
-        length = int(self.headers.get("content-length") or 0)
-        body = self.rfile.read(length) if length else b""
-        shop = self.server.shops.get(self.headers.get("x-lab-site", ""))
-        if shop is None:
-            resp = OriginResponse(404, {"cache-control": "no-store"}, b'{"error": "unknown site"}')
+    def handle(self) -> None:
+        try:
+            while self._serve_one():
+                pass
+        except (OSError, ValueError):  # the client went away or sent garbage: drop it
+            pass
+
+    def _serve_one(self) -> bool:
+        """Answer one request; False when the connection should close."""
+        line = self.rfile.readline(_MAX_LINE + 1)
+        if not line:
+            return False
+        parts = line.decode("latin-1").split()
+        if len(parts) != 3 or not parts[2].startswith("HTTP/") or len(line) > _MAX_LINE:
+            self._send(OriginResponse(400, {"cache-control": "no-store"}, b'{"error": "bad request"}'),
+                       "GET", keep_alive=False)
+            return False
+        method, path, version = parts
+        headers: dict[str, str] = {}
+        for _ in range(_MAX_HEADERS + 1):
+            raw = self.rfile.readline(_MAX_LINE + 1)
+            if raw in (b"\r\n", b"\n", b""):
+                break
+            name, _, value = raw.decode("latin-1").partition(":")
+            headers[name.strip().lower()] = value.strip()
         else:
-            headers = {k.lower(): v for k, v in self.headers.items()}
-            try:
-                resp = shop.handle(self.command, self.path, headers, body)
-            except Exception as exc:  # a broken layer shows up as a 500, never a hang
-                message = json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()
-                resp = OriginResponse(500, {"cache-control": "no-store"}, message)
-        self.send_response(resp.status)
-        for name, value in resp.headers.items():
-            self.send_header(name, value)
-        self.send_header("content-length", str(len(resp.body)))
-        self.end_headers()
-        if resp.body and self.command != "HEAD":
-            self.wfile.write(resp.body)
+            self._send(OriginResponse(431, {"cache-control": "no-store"}), method, keep_alive=False)
+            return False
+        length = int(headers.get("content-length") or 0)
+        body = self.rfile.read(length) if length else b""
+        connection = headers.get("connection", "").lower()
+        keep_alive = connection != "close" and (version != "HTTP/1.0" or connection == "keep-alive")
+        self._send(self._response(method, path, headers, body), method, keep_alive=keep_alive)
+        return keep_alive
 
-    do_GET = do_POST = do_HEAD = _serve
+    def _response(self, method: str, path: str, headers: dict[str, str], body: bytes) -> OriginResponse:
+        if method not in ("GET", "HEAD", "POST"):
+            return OriginResponse(501, {"cache-control": "no-store"})
+        shop = self.server.shops.get(headers.get("x-lab-site", ""))
+        if shop is None:
+            return OriginResponse(404, {"cache-control": "no-store"}, b'{"error": "unknown site"}')
+        try:
+            return shop.handle(method, path, headers, body)
+        except Exception as exc:  # a broken layer shows up as a 500, never a hang
+            message = json.dumps({"error": f"{type(exc).__name__}: {exc}"}).encode()
+            return OriginResponse(500, {"cache-control": "no-store"}, message)
 
-    def log_message(self, format: str, *args: object) -> None:  # quiet in notebooks
-        pass
+    def _send(self, resp: OriginResponse, method: str, *, keep_alive: bool) -> None:
+        try:
+            reason = HTTPStatus(resp.status).phrase
+        except ValueError:
+            reason = ""
+        head = [f"HTTP/1.1 {resp.status} {reason}\r\n"]
+        head += [f"{name}: {value}\r\n" for name, value in resp.headers.items()]
+        head.append(f"content-length: {len(resp.body)}\r\n")
+        if not keep_alive:
+            head.append("connection: close\r\n")
+        out = "".join(head).encode("latin-1") + _date_header(int(time.time())) + b"\r\n"
+        self.wfile.write(out + resp.body if resp.body and method != "HEAD" else out)
 
 
 class _LabHTTPServer(ThreadingHTTPServer):
