@@ -318,6 +318,59 @@ def test_lab_errors_are_one_sentence():
         SimulatedCluster(masters=40)
 
 
+def test_rehash_sliders_only_draw_what_building_the_chart_computed(monkeypatch):
+    from labkit.cluster import lesson
+
+    plot = lesson.explore_rehash()
+
+    def computed_again(*_a, **_k):
+        raise AssertionError("a slider move recomputed a ring: the sweep should have memoized it")
+
+    monkeypatch.setattr(rehash, "_ring_owner", computed_again)
+    monkeypatch.setattr(rehash, "zipf", computed_again)
+    for vnodes in lesson.REHASH_VNODES:
+        for nodes in (1, 5, 9):
+            plot.set(vnodes=vnodes, nodes=nodes)
+            assert "could not update" not in plot.caption.value
+    assert f"node {9 + 1} joins" in plot.axes[1].get_title()
+
+
+def test_a_cluster_like_another_has_its_masters_slot_map_and_counts():
+    original = sim()
+    ex.reshard(original, PREFIX)  # four masters, uneven ranges: the shape a preview must copy
+    copy = SimulatedCluster.like(original)
+    assert [m.name for m in copy.masters] == [m.name for m in original.masters]
+    assert all(copy.owner(s).name == original.owner(s).name for s in range(0, SLOTS, 7))
+    assert len({n.port for n in copy.nodes}) == len(copy.nodes)  # no replica shares a master's name
+    for copies in (3, 8):
+        real = ex.hot_key_load(original, PREFIX, fix="copies", copies=copies)
+        preview = ex.hot_key_load(copy, PREFIX, fix="copies", copies=copies)
+        assert preview.counts == real.counts
+
+
+def test_on_simulated_shards_the_sliders_run_the_experiment_and_need_no_live_button():
+    from labkit.cluster import lesson
+
+    lab = lesson.start_lab(simulated=True, quiet=True)
+    try:
+        hot, replicas = lesson.explore_hot_key(lab), lesson.explore_replicas(lab)
+        assert not hot.live_buttons and not replicas.live_buttons
+        replicas.set(lag_seconds=0.2)
+        assert replicas.axes[0].get_title().endswith("(simulated)") and "preview" not in replicas.last_result
+        hot.set(copies=9)
+        assert "9 copies of the hot key" in hot.axes[0].get_legend_handles_labels()[1]
+    finally:
+        lab.close()
+
+
+def test_the_replica_fill_race_says_it_is_simulated():
+    from labkit.cluster import lesson
+
+    table = lesson.show_replica_fill()
+    assert table.caption.startswith("Simulated on a virtual clock")
+    assert [r["stale reads in the next minute"] > 0 for r in table.rows] == [f == FILLS[0] for f in FILLS]
+
+
 # ---------------------------------------------------------------------------------
 # A real local cluster (one per module), then nothing left running
 # ---------------------------------------------------------------------------------
@@ -512,3 +565,44 @@ def test_the_notebook_runs_on_simulated_shards(tmp_path, monkeypatch):
     assert "Cluster ready: simulated shards" in text
     audit = json.loads(text.split("CHART-AUDIT ", 1)[1].splitlines()[0])
     assert audit["charts"] >= 4 and audit["problems"] == []
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_on_a_real_cluster_sliders_preview_at_once_and_run_live_measures(monkeypatch):
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary on this machine (apt-get install redis-server)")
+    from labkit.cluster import lesson
+
+    monkeypatch.delenv("REDIS_CLUSTER_URL", raising=False)
+    monkeypatch.delenv("LABKIT_CLUSTER", raising=False)
+    lab = lesson.start_lab(quiet=True)
+    try:
+        assert not lab.cluster.simulated
+        lesson.show_reshard(lab)
+        hot = lesson.explore_hot_key(lab)
+        labels = lambda: hot.axes[0].get_legend_handles_labels()[1]  # noqa: E731
+        assert "6 copies of the hot key" in labels()  # the chart opens on a real run
+        served = lab.cluster.command_counts()
+        hot.set(copies=9)
+        assert "9 copies of the hot key (simulated preview)" in labels()
+        assert lab.cluster.command_counts() == served  # the preview sent nothing to the real cluster
+        preview = hot.last_result
+        hot.run_live(lesson.LIVE, lambda plot: lesson._hot(lab, "copies", plot.values["copies"]))
+        assert hot.wait_idle(30)
+        assert "9 copies of the hot key" in labels() and "preview" not in hot.last_result
+        assert hot.last_result.split("Busiest")[1] == preview.split("Busiest")[1].split(" The copies")[0]
+
+        replicas = lesson.explore_replicas(lab)
+        assert "simulated" not in replicas.axes[0].get_title()
+        replicas.set(lag_seconds=0.2)
+        assert replicas.axes[0].get_title().endswith("(simulated preview)")
+        button = replicas.live_buttons[lesson.LIVE]
+        button.click()
+        assert button.description == "running…"  # at once, before the real run ends
+        assert replicas.wait_idle(30)
+        run = lab.results[("replicas", 0.2, "live")]
+        assert run.stale_reads["replica"] > 0 and run.stale_reads["read-your-writes"] == 0
+        assert "simulated" not in replicas.axes[0].get_title()
+    finally:
+        lab.close()

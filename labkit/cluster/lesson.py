@@ -14,6 +14,7 @@ import atexit
 import contextlib
 import html
 import os
+import threading
 from typing import Any
 
 import numpy as np
@@ -43,6 +44,7 @@ from .checks import (
 from .race import FILLS, replica_fill_race
 from .routing import ReadYourWrites
 from .shards import SimulatedCluster
+from .slots import SLOTS
 
 __all__ = [
     "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard",
@@ -116,6 +118,9 @@ class Lab:
                 ports = ", ".join(str(n.port) for n in self.local.nodes if n.role != "spare")
                 self.where = f"a real Redis Cluster on 127.0.0.1 (3 masters + 3 replicas, ports {ports})"
         self.results: dict[Any, Any] = {}
+        # One experiment at a time on the lab's own cluster: a "Run live" in one chart must
+        # not count its commands into another chart's run.
+        self.live_lock = threading.Lock()
         self._closed = False
         atexit.register(self.close)
 
@@ -184,18 +189,30 @@ def show_crossslot(lab: Lab) -> None:
 # ---------------------------------------------------------------------------------
 
 def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
+    from matplotlib.legend_handler import HandlerTuple
+    from matplotlib.ticker import MaxNLocator
+
     left, right = fig.axes
-    xs = np.arange(1, 10)
+    xs = np.array(REHASH_NODES)
+    pairs = []
     for i, scheme in enumerate(rehash.SCHEMES):
         style = charts.series_style(i)
         measured = [rehash.moved_share(scheme, int(n), vnodes=vnodes) for n in xs]
-        left.plot(xs, [rehash.formula_share(scheme, int(n)) for n in xs], color=style["color"],
-                  linestyle=style["linestyle"], label=f"{scheme}: formula")
-        left.plot(xs, measured, color=style["color"], marker=style["marker"], linestyle="none",
-                  label=f"{scheme}: measured")
+        line, = left.plot(xs, [rehash.formula_share(scheme, int(n)) for n in xs], color=style["color"],
+                          linestyle=style["linestyle"], label=f"{scheme}: formula")
+        dots, = left.plot(xs, measured, color=style["color"], marker=style["marker"], linestyle="none",
+                          label=f"{scheme}: measured")
+        pairs.append((line, dots))
     left.set_ylim(0, 1)
-    charts.finish(left, title="Modulo moves most keys; slots and rings move 1/(n+1)",
-                  xlabel="nodes before one joins", ylabel="share of keys that move")
+    # Few ticks: drawing tick labels is most of a redraw's cost, and these carry the story.
+    left.set_xticks([1, 3, 5, 7, 9])
+    left.set_yticks([0, 0.25, 0.5, 0.75, 1])
+    charts.finish(left, title="Modulo moves most keys; slots and rings 1/(n+1)",
+                  xlabel="nodes before one joins", ylabel="share of keys that move", legend=False)
+    # One legend row per scheme (line = formula, marker = measured): a third of the text to draw.
+    left.legend(pairs, [f"{s} (line: formula, dots: measured)" if i == 0 else s
+                        for i, s in enumerate(rehash.SCHEMES)],
+                handler_map={tuple: HandlerTuple(ndivide=None)}, frameon=False)
     seconds = np.arange(60)
     storms = {s: rehash.miss_storm(s, nodes, vnodes=vnodes)
               for s in ("modulo", "consistent hashing", "redis cluster")}
@@ -203,19 +220,36 @@ def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
         style = charts.series_style(i if scheme != "redis cluster" else 3)
         right.plot(seconds, series, color=style["color"], linestyle=style["linestyle"], label=scheme)
     right.axvline(20, **charts.LIMIT_STYLE, label="node joins")
-    charts.finish(right, title=f"Client-side sharding: a miss storm when node {nodes + 1} joins",
+    right.set_xticks([0, 20, 40, 60])
+    right.yaxis.set_major_locator(MaxNLocator(4, integer=True))
+    charts.finish(right, title=f"A miss storm when node {nodes + 1} joins",
                   xlabel="time (s)", ylabel="database reads per second")
     mod, ring = storms["modulo"].sum(), storms["consistent hashing"].sum()
-    return (f"With {nodes} nodes, modulo sharding sent <b>{mod:,}</b> extra reads to the database, "
-            f"consistent hashing ({vnodes} virtual nodes each) <b>{ring:,}</b>, Redis Cluster <b>0</b>: "
+    return (f"With {nodes} nodes and client-side sharding, modulo sent <b>{mod:,}</b> extra reads to the "
+            f"database, consistent hashing ({vnodes} virtual nodes each) <b>{ring:,}</b>, Redis Cluster <b>0</b>: "
             "it moves the data with the slot.")
+
+
+REHASH_VNODES = (1, 16, 160)
+REHASH_NODES = range(1, 10)
+
+
+def _sweep_rehash() -> None:
+    """Every setting the two controls reach, computed once (memoized in ``rehash``, about
+    0.1 s): a move then only draws."""
+    for vnodes in REHASH_VNODES:
+        for nodes in REHASH_NODES:
+            for scheme in rehash.SCHEMES:
+                rehash.moved_share(scheme, nodes, vnodes=vnodes)
+                rehash.miss_storm(scheme, nodes, vnodes=vnodes)
 
 
 def explore_rehash() -> LivePlot:
     """Keys moved by a join (measured vs formula) and the database's miss storm."""
+    _sweep_rehash()
     return LivePlot(_draw_rehash, {
-        "vnodes": choice("virtual nodes per node (ring)", [1, 16, 160], 160),
-        "nodes": int_slider("nodes before the join", 1, 9, 1, 3),
+        "vnodes": choice("virtual nodes per node (ring)", list(REHASH_VNODES), 160),
+        "nodes": int_slider("nodes before the join", REHASH_NODES[0], REHASH_NODES[-1], 1, 3),
     }, ncols=2, width=11.0, height=3.8)
 
 
@@ -242,43 +276,84 @@ def show_reshard(lab: Lab) -> Table:
 # ---------------------------------------------------------------------------------
 
 FIXES = ("none", "near cache", "copies")
+LIVE = "Run live"
 
 
-def _hot(lab: Lab, fix: str, copies: int) -> ex.HotKeyResult:
-    key = ("hot", fix, copies if fix == "copies" else 0)
+def _preview(lab: Lab, cluster: Any) -> Any:
+    """Where a slider's experiment runs at once: ``cluster`` itself when it is simulated,
+    else simulated shards with its masters and slot map (the same engine code, a virtual
+    clock, the same counts); "Run live" runs it on ``cluster``."""
+    if cluster.simulated:
+        return cluster
+    layout = tuple(cluster.owner(s).port for s in range(SLOTS))
+    made = lab.results.get(("preview", id(cluster)))
+    if made is None or made[0] != layout:  # a reshard or failover since: shape a new one
+        made = lab.results[("preview", id(cluster))] = (layout, SimulatedCluster.like(cluster))
+    return made[1]
+
+
+def _engine_tag(cluster: Any, live: bool) -> Any:
+    # Results are kept per engine: "live" for the lab's own cluster, else per preview.
+    return "live" if live else id(cluster)
+
+
+def _hot(lab: Lab, fix: str, copies: int, *, live: bool = True) -> ex.HotKeyResult:
+    """One hot-key run, measured once per setting: on the lab's cluster (``live``) or its preview."""
+    cluster = lab.cluster if live else _preview(lab, lab.cluster)
+    key = ("hot", fix, copies if fix == "copies" else 0, _engine_tag(cluster, live))
     if key not in lab.results:
-        lab.results[key] = ex.hot_key_load(lab.cluster, lab.prefix, fix=fix, copies=copies)
+        with lab.live_lock if live else contextlib.nullcontext():
+            lab.results[key] = ex.hot_key_load(cluster, lab.prefix, fix=fix, copies=copies)
     return lab.results[key]
+
+
+def _measured(lab: Lab, kind: str, *setting: Any) -> Any:
+    """The run at this setting on the lab's own (real) cluster, if one was made."""
+    return lab.results.get((kind, *setting, "live"))
 
 
 def _draw_hot(lab: Lab, fig: Any, copies: int) -> str:
     ax = fig.axes[0]
-    runs = [_hot(lab, fix, copies) for fix in FIXES]
+    spread = _measured(lab, "hot", "copies", copies) if not lab.cluster.simulated else None
+    preview = spread is None and not lab.cluster.simulated
+    runs = [_hot(lab, "none", copies), _hot(lab, "near cache", copies), spread or _hot(lab, "copies", copies, live=False)]
     nodes = sorted(runs[0].counts)
     width = 0.26
     for i, run in enumerate(runs):
         total = sum(run.counts.values())
         shares = [run.counts.get(n, 0) / total for n in nodes]
         label = run.fix if run.fix != "copies" else f"{copies} copies of the hot key"
-        ax.bar(np.arange(len(nodes)) + (i - 1) * width, shares, width, label=label,
+        ax.bar(np.arange(len(nodes)) + (i - 1) * width, shares, width,
+               label=label + (" (simulated preview)" if i == 2 and preview else ""),
                color=charts.series_style(i)["color"], hatch=["", "//", ".."][i], edgecolor="white")
     ax.axhline(1 / len(nodes), **charts.LIMIT_STYLE, label="fair share")
     ax.set_xticks(np.arange(len(nodes)), [f"master {n.rsplit(':', 1)[1]}" for n in nodes])
     ax.set_ylim(0, 1)
+    ax.set_yticks([0, 0.25, 0.5, 0.75, 1])  # few tick labels: most of a redraw's cost
     base, near, spread = runs
     charts.finish(ax, title=lab.title(lab.cluster, f"One master served {base.hot_node_share:.0%} of commands; "
                                                    f"a near cache {near.hot_node_share:.0%}"),
                   xlabel="master (port)", ylabel="share of the commands it served")
+    where = (f" The copies at this setting are a <b>preview on simulated shards</b> with this cluster's slot map "
+             f"(the same counts, computed at once); press <b>{LIVE}</b> to measure them on the real cluster."
+             if preview else "")
     return (f"{base.requests:,} reads, {base.hot_key_share:.0%} of them for one product. Busiest master: "
             f"<b>{base.hot_node_share:.0%}</b> of commands without a fix, <b>{near.hot_node_share:.0%}</b> with a "
             f"near cache ({near.near_hits:,} reads never left the app), <b>{spread.hot_node_share:.0%}</b> with "
-            f"{copies} copies, which cost <b>{spread.writes_per_update} SETs per update</b> instead of 1.")
+            f"{copies} copies, which cost <b>{spread.writes_per_update} SETs per update</b> instead of 1.{where}")
 
 
 def explore_hot_key(lab: Lab) -> LivePlot:
-    """Commands per master under a Zipf workload, from each node's INFO commandstats."""
-    return LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies),
-                    {"copies": int_slider("copies of the hot key", 2, 12, 1, 6)}, width=9.0, height=3.8)
+    """Commands per master under a Zipf workload, from each node's INFO commandstats.
+
+    The chart opens on runs measured on the lab's cluster; the copies slider previews
+    other settings on simulated shards at once, and "Run live" measures the current one."""
+    control = int_slider("copies of the hot key", 2, 12, 1, 6)
+    if not lab.cluster.simulated:
+        _hot(lab, "copies", control.value)  # the default setting, measured for real
+    live = None if lab.cluster.simulated else {LIVE: lambda plot: _hot(lab, "copies", plot.values["copies"])}
+    return LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies), {"copies": control},
+                    live=live, width=9.0, height=3.8)
 
 
 def show_near_cache(lab: Lab) -> Table:
@@ -305,11 +380,22 @@ def show_near_cache(lab: Lab) -> Table:
 # 4. Replicas and lag
 # ---------------------------------------------------------------------------------
 
-def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
-    key = ("replicas", round(lag_seconds, 2))
+def _replicas(lab: Lab, lag_seconds: float, *, live: bool = True) -> ex.ReplicaReads:
+    """One replica experiment, measured once per lag: on the lab's cluster (``live``) or its preview."""
+    cluster = lab.control if live else _preview(lab, lab.control)
+    key = ("replicas", round(lag_seconds, 2), _engine_tag(cluster, live))
     if key not in lab.results:
-        lab.results[key] = ex.replica_reads(lab.control, lab.prefix, lag_seconds=lag_seconds)
-    run = lab.results["replicas-last"] = lab.results[key]
+        with lab.live_lock if live else contextlib.nullcontext():
+            lab.results[key] = ex.replica_reads(cluster, lab.prefix, lag_seconds=lag_seconds)
+    return lab.results[key]
+
+
+def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
+    run = _measured(lab, "replicas", round(lag_seconds, 2)) if not lab.control.simulated else None
+    preview = run is None and not lab.control.simulated
+    run = run or _replicas(lab, lag_seconds, live=False)
+    lab.results["replicas-last"] = run
+    lab.results["replicas-last-simulated"] = lab.control.simulated or preview
     ax = fig.axes[0]
     policies = list(ex.POLICIES)
     stale = [run.stale_reads[p] for p in policies]
@@ -320,26 +406,38 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
            hatch="//", edgecolor="white")
     ax.set_xticks(xs, policies)
     ax.set_ylim(0, run.reads["replica"] * 1.4)  # room for the legend above the bars
+    ax.set_yticks(np.arange(0, run.reads["replica"] + 1, 2))
     rs, ryw = run.stale_reads["replica"], run.stale_reads["read-your-writes"]
-    charts.finish(ax, title=lab.title(lab.control, f"Replica reads: {rs} of {run.reads['replica']} stale; "
-                                                   f"read-your-writes: {ryw}"),
+    title = f"Replica reads: {rs} of {run.reads['replica']} stale; read-your-writes: {ryw}"
+    charts.finish(ax, title=f"{title} (simulated preview)" if preview else lab.title(lab.control, title),
                   xlabel="where the user's reloads are read", ylabel=f"reads (of {run.reads['replica']})")
     window = ex.RYW_WINDOW_SECONDS
+    where = (f" This lag is a <b>preview on simulated shards</b> (virtual clock, at once); press <b>{LIVE}</b> "
+             "to pause the real replica for it." if preview else "")
     return (f"The replica lagged {lag_seconds:g} s behind its master. Reading it right after a write returned the "
             f"old profile <b>{rs}</b> times; routing this user's reads to the primary for {window:g} s after their "
-            f"write gave <b>{ryw}</b> stale reads, and the reload after that window went back to the replica.")
+            f"write gave <b>{ryw}</b> stale reads, and the reload after that window went back to the replica.{where}")
 
 
 def explore_replicas(lab: Lab) -> LivePlot:
-    return LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds),
-                    {"lag_seconds": slider("replica lag (s)", 0.1, 0.5, 0.1, ex.LAG_SECONDS)}, width=9.0, height=3.6)
+    """Stale reads per router.  On a real cluster the chart opens on a real run; the lag
+    slider previews other lags on simulated shards at once, and "Run live" pauses the
+    real replica for the current one."""
+    control = slider("replica lag (s)", 0.1, 0.5, 0.1, ex.LAG_SECONDS)
+    real = not lab.control.simulated
+    if real:
+        _replicas(lab, control.value)  # the default setting, measured for real
+    live = {LIVE: lambda plot: _replicas(lab, plot.values["lag_seconds"])} if real else None
+    return LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds), {"lag_seconds": control},
+                    live=live, width=9.0, height=3.6)
 
 
 def show_replica_timeline(lab: Lab) -> Table:
     run = lab.results.get("replicas-last")
     if run is None:
         raise LabError("Run the replica experiment above first (explore_replicas).")
-    return Table(run.timeline, "The first round: one write at t = 0, then four reloads per router")
+    where = " (simulated)" if lab.results.get("replicas-last-simulated") else ""
+    return Table(run.timeline, f"The first round: one write at t = 0, then four reloads per router{where}")
 
 
 def show_wait(lab: Lab) -> Table:
@@ -351,7 +449,8 @@ def show_replica_fill(lag_seconds: float = 0.5) -> Table:
     for fill in FILLS:
         run = replica_fill_race(fill, lag_seconds=lag_seconds)
         rows.append({"the reader fills the cache": fill, "stale reads in the next minute": run.stale_reads})
-    return Table(rows, f"Delete after the write, then a refill 50 ms later; the DB replica lags {lag_seconds:g} s")
+    return Table(rows, f"Simulated on a virtual clock: delete after the write, then a refill 50 ms later; "
+                       f"the database replica lags {lag_seconds:g} s")
 
 
 # ---------------------------------------------------------------------------------

@@ -95,12 +95,24 @@ def moved_share(scheme: str, nodes: int, *, n_keys: int = 10_000, vnodes: int = 
     formula_share(scheme, nodes)  # validates the scheme
     if not isinstance(nodes, int) or nodes < 1:
         raise LabError(f"nodes must be a whole number >= 1 (got {nodes!r}).")
+    vnodes = vnodes if scheme == "consistent hashing" else 0  # only the ring has virtual nodes
     before = _owners(scheme, nodes, n_keys, vnodes, False)
     after = _owners(scheme, nodes, n_keys, vnodes, True)
     return float(np.mean(before != after))
 
 
-@memo(maxsize=64)
+@memo(maxsize=8)
+def _first_requests(n_keys: int, requests_per_second: int, seconds: int, join_at_seconds: int,
+                    seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each key requested after the join, and the index of its first such request: the
+    same trace for every scheme and node count, so a slider's move only recounts."""
+    trace = zipf(requests_per_second * seconds, n_keys, 0.9, seed=seed)
+    start = join_at_seconds * requests_per_second
+    keys, first_index = np.unique(trace[start:], return_index=True)
+    return keys, first_index + start
+
+
+@memo(maxsize=128)
 def miss_storm(scheme: str, nodes: int = 3, *, n_keys: int = 10_000, requests_per_second: int = 2_000,
                seconds: int = 60, join_at_seconds: int = 20, vnodes: int = 160, seed: int = 3) -> np.ndarray:
     """Database reads per second around a node joining (the cache warm before it).
@@ -109,12 +121,10 @@ def miss_storm(scheme: str, nodes: int = 3, *, n_keys: int = 10_000, requests_pe
     its new node and goes to the database.  Redis Cluster moves the data with the slot,
     so none do (``scheme="redis cluster"``).
     """
-    trace = zipf(requests_per_second * seconds, n_keys, 0.9, seed=seed)
     if scheme == "redis cluster":
         return np.zeros(seconds, dtype=int)
+    vnodes = vnodes if scheme == "consistent hashing" else 0  # only the ring has virtual nodes
     moved = _owners(scheme, nodes, n_keys, vnodes, False) != _owners(scheme, nodes, n_keys, vnodes, True)
-    start = join_at_seconds * requests_per_second
-    after = trace[start:]
-    keys, first_index = np.unique(after, return_index=True)
-    misses = first_index[moved[keys]] + start
+    keys, first_request = _first_requests(n_keys, requests_per_second, seconds, join_at_seconds, seed)
+    misses = first_request[moved[keys]]
     return np.bincount(misses // requests_per_second, minlength=seconds)[:seconds]

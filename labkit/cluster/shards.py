@@ -10,7 +10,7 @@ run the same code and give the same counts wherever the engine is deterministic.
 
 from __future__ import annotations
 
-from collections import deque
+from collections import Counter, deque
 from typing import Any
 
 from ..clock import Clock, VirtualClock
@@ -166,6 +166,25 @@ class SimulatedCluster:
         self._migrating: dict[int, SimNode] = {}  # slot -> target, while keys move
         self._promote_at: dict[int, float] = {}  # port of a crashed master -> when its replica takes over
 
+    @classmethod
+    def like(cls, other: Any, *, clock: Clock | None = None) -> SimulatedCluster:
+        """Simulated shards shaped like ``other``: its masters (same names), one replica
+        each, and its slot map.  A lesson previews a real cluster's experiment on them
+        (virtual clock, in-process): where keys land, and so every count, is the same."""
+        masters = other.masters
+        sim = cls(len(masters), 1, clock=clock)
+        real_ports = {m.port for m in masters}
+        spare_ports = (p for p in range(7000, 7000 + 4 * len(sim.nodes)) if p not in real_ports)
+        by_port: dict[int, SimNode] = {}
+        for node, master in zip(sim.masters, masters, strict=True):
+            node.port = master.port
+            by_port[master.port] = node
+        for replica in (n for n in sim.nodes if n.role == "replica"):
+            replica.port = next(spare_ports)
+        sim._slot_owner = [by_port[other.owner(s).port] for s in range(SLOTS)]
+        sim._next_port = max(n.port for n in sim.nodes) + 1  # a node added later takes a free name
+        return sim
+
     def _new_node(self, role: str) -> SimNode:
         node = SimNode(self, self._next_port, role)
         self._next_port += 1
@@ -201,10 +220,10 @@ class SimulatedCluster:
         """One GET per key, counted per node as the server counts them; fetched with one
         MGET per node of the distinct keys (a fakeredis round trip costs a real one's)."""
         by_node: dict[SimNode, set[str]] = {}
-        for key in keys:
+        for key, reads in Counter(keys).items():  # route each distinct key once: hot keys repeat
             node = self.node_for(key)
             node._check_alive()
-            node.commands += 1
+            node.commands += reads
             by_node.setdefault(node, set()).add(key)
         found: dict[str, str | None] = {}
         for node, wanted in by_node.items():

@@ -173,6 +173,10 @@ cluster.explore_hot_key(lab)
 # * Copies brought it to **{claim:copies_node_share:.0%}** at the default of six. Copies are not free.
 #   Each update is now six writes, and two copies may still share a master (drag the slider
 #   and watch the bars). They suit a key that is read far more than written.
+# * The chart opened on runs measured on the cluster. On a real cluster, moving the slider
+#   shows a **preview** at once: the same experiment on simulated shards shaped like your
+#   cluster (same masters, same slot map, so the same counts), labelled "simulated preview".
+#   **Run live** measures the current setting on the real cluster (about half a second).
 #
 # The near cache is only safe because the server tells it about changes. Watch one change
 # arrive:
@@ -218,6 +222,10 @@ cluster.explore_replicas(lab)
 #   key they had just written went to the primary; the reload at 0.7 s, after the window, went
 #   back to the replica, which had caught up, and so would every other user's reads. The
 #   window must be longer than the worst lag you expect; move the slider and watch the counts.
+# * On a real cluster the chart opened on a real run (the replica paused for 0.4 s). Another
+#   lag is previewed at once on simulated shards, on a virtual clock (the title says
+#   "simulated preview"); **Run live** pauses the real replica for it, which takes about 1.5 s
+#   of real time.
 #
 # The first round, read by read:
 
@@ -236,7 +244,9 @@ cluster.show_wait(lab)
 # **The stale-set race, across machines.** Notebook 02's race needs an unlucky interleaving
 # of a few milliseconds. A lagging *database* replica widens it to the whole lag. The writer
 # commits and deletes the cached row, a reader misses 50 ms later, and it refills the cache
-# from a replica that has not applied the commit yet. The old row is back, for a whole TTL:
+# from a replica that has not applied the commit yet. The old row is back, for a whole TTL.
+# This one is **simulated**: the lab's database and its replica run on a virtual clock (no
+# real database replica is started), so the count is the same on every run:
 
 # %%
 cluster.show_replica_fill()
