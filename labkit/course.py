@@ -51,7 +51,7 @@ NOTEBOOKS: tuple[Lesson, ...] = (
            "hit ratio against staleness: closed-form model vs simulation"),
     Lesson("04", "04_stampede", "Stampede", "stampede", 45,
            "200 threads, one expiring key, locks, single-flight, XFetch"),
-    Lesson("05", "05_eviction", "Eviction", "eviction", 40,
+    Lesson("05", "05_eviction", "Eviction", "eviction", 45,
            "LRU, LFU, SIEVE, S3-FIFO, ARC, TinyLFU against Belady's optimum"),
     Lesson("06", "06_layers", "Layers", "layers", 25,
            "browser, CDN, app, database over real HTTP - and a cross-user leak"),
