@@ -12,9 +12,8 @@ redis-server the lab owns.  The package exports the engine; the lesson layer
 >>> eviction.simulate(trace, "sieve", 1_000).hit_ratio  # doctest: +SKIP
 """
 
-import importlib
-from typing import Any
 
+from ..course import lesson_attributes
 from .policies import POLICY_CLASSES, Policy, next_use_positions
 from .redis_demo import DEMO_POLICIES, RedisDemo, RedisRun, real_eviction_demo, redis_config
 from .simulator import (
@@ -69,9 +68,4 @@ __all__ = [
 _LESSON = {"explore", "explore_timeline", "table", "show_redis_demo", "exercises", "sizing_trace"}
 
 
-def __getattr__(name: str) -> Any:
-    if name == "lesson":
-        return importlib.import_module(".lesson", __name__)
-    if name in _LESSON:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.eviction' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON | {"lesson"})
