@@ -121,10 +121,8 @@ def bench_notebook() -> None:
 def _press_all(plot, name: str) -> tuple[float, float, float]:
     """Median wall ms, redraw CPU ms and CPU/floor ratio of four key presses of one control."""
     widget = plot.controls[name]
-    if hasattr(widget, "options"):  # a dropdown: step through its other options
-        values = [o for o in widget.options if o != widget.value] * 2
-    else:
-        values = key_presses(widget)
+    others = [o for o in getattr(widget, "options", ()) if o != widget.value]
+    values = others * 2 if others else key_presses(widget)  # a dropdown: its other options
     wall, cpu, ratio = [], [], []
     for value in values[:4]:
         w, c = time.perf_counter(), time.thread_time()

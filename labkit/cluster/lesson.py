@@ -289,6 +289,7 @@ def _preview(lab: Lab, cluster: Any) -> Any:
     made = lab.results.get(("preview", id(cluster)))
     if made is None or made[0] != layout:  # a reshard or failover since: shape a new one
         made = lab.results[("preview", id(cluster))] = (layout, SimulatedCluster.like(cluster))
+        lab.results.setdefault("previews", []).append(made[1])  # alive, so its id names only it
     return made[1]
 
 
@@ -316,7 +317,8 @@ def _draw_hot(lab: Lab, fig: Any, copies: int) -> str:
     ax = fig.axes[0]
     spread = _measured(lab, "hot", "copies", copies) if not lab.cluster.simulated else None
     preview = spread is None and not lab.cluster.simulated
-    runs = [_hot(lab, "none", copies), _hot(lab, "near cache", copies), spread or _hot(lab, "copies", copies, live=False)]
+    spread = spread or _hot(lab, "copies", copies, live=False)
+    runs = [_hot(lab, "none", copies), _hot(lab, "near cache", copies), spread]
     nodes = sorted(runs[0].counts)
     width = 0.26
     for i, run in enumerate(runs):
