@@ -9,8 +9,8 @@ Safety rules, in order:
 
 1. If a ``redis-server`` program is installed, start a throwaway one
    (:class:`~labkit.redis_server.LocalRedis`): the lab owns it outright.
-2. Otherwise use the notebook's own server only if the lab owns it
-   (``store.lab_owned_server``, set by ``LABKIT_OWNS_REDIS=1`` as on Binder).
+2. Otherwise use the notebook's own server only if the lab started it
+   (``store.lab_owned_server``: its ``run_id`` is the one ``binder/start`` recorded).
 3. Otherwise - a learner's own server, or fakeredis, which accepts
    ``CONFIG SET maxmemory`` but never evicts - run nothing and say why.
 
@@ -47,7 +47,7 @@ REDIS_TO_SIMULATOR = {
     "noeviction": None,
 }
 DEMO_POLICIES = tuple(REDIS_TO_SIMULATOR)
-_PREFIX = "labkit:05:evict-demo:"
+_PREFIX = "labkit:05:evict-demo:"  # on a throwaway server; else under the learner's prefix
 
 
 @dataclass(frozen=True)
@@ -102,9 +102,9 @@ def redis_config(client: Any, **settings: str) -> Iterator[dict[str, str]]:
             client.config_set(name, value)
 
 
-def _delete_demo_keys(client: Any) -> None:
+def _delete_demo_keys(client: Any, prefix: str = _PREFIX) -> None:
     batch = []
-    for key in client.scan_iter(match=_PREFIX + "*", count=1000):
+    for key in client.scan_iter(match=prefix + "*", count=1000):
         batch.append(key)
         if len(batch) >= 500:
             client.delete(*batch)
@@ -149,8 +149,9 @@ def run_policy(
     value_bytes: int = 1_024,
     budget_bytes: int = 1_000_000,
     lru_pause_seconds: float = 1.1,
+    prefix: str = _PREFIX,
 ) -> RedisRun:
-    """Fill a real server under ``policy`` and count what survived.
+    """Fill a real server under ``policy`` and count what survived (keys under ``prefix``).
 
     ``maxmemory`` is set to what the server already uses plus ``budget_bytes``,
     so the experiment behaves the same on an empty or a busy server.
@@ -161,9 +162,9 @@ def run_policy(
     """
     check_choice("maxmemory-policy", policy, DEMO_POLICIES)
     value = "x" * value_bytes
-    hot = [f"{_PREFIX}hot:{i}" for i in range(hot_keys)]
-    cold = [f"{_PREFIX}cold:{i}" for i in range(cold_keys)]
-    _delete_demo_keys(client)
+    hot = [f"{prefix}hot:{i}" for i in range(hot_keys)]
+    cold = [f"{prefix}cold:{i}" for i in range(cold_keys)]
+    _delete_demo_keys(client, prefix)
     limit = int(client.info("memory")["used_memory"]) + budget_bytes
     with redis_config(client, maxmemory=str(limit), maxmemory_policy=policy):
         evicted_before = _evicted_total(client)
@@ -191,7 +192,7 @@ def run_policy(
         evicted = _evicted_total(client) - evicted_before
         hot_kept = sum(client.exists(*hot[i : i + 500]) for i in range(0, hot_keys, 500))
         cold_kept = sum(client.exists(*cold[i : i + 500]) for i in range(0, cold_keys, 500))
-    _delete_demo_keys(client)
+    _delete_demo_keys(client, prefix)
     capacity = hot_kept + cold_kept
     return RedisRun(
         policy=policy,
@@ -227,7 +228,7 @@ def demo_server(store: Any = None) -> Iterator[tuple[Any, str] | str]:
     elif backend == "redis":
         yield (
             "no redis-server program here, and your REDIS_URL server is yours: the lab never "
-            "changes its maxmemory. Set LABKIT_OWNS_REDIS=1 only for a server you can spare."
+            "changes its maxmemory; install redis-server and the lab starts a throwaway one."
         )
     else:
         yield (
@@ -249,6 +250,8 @@ def real_eviction_demo(store: Any = None, *, policies: Sequence[str] = DEMO_POLI
         except Exception as exc:  # noqa: BLE001 - any failure becomes one sentence
             raise LabError(f"The demo's Redis server did not answer ({exc}); re-run the cell.") from None
         demo = RedisDemo(where=where)
+        # On a server shared with the notebook (Binder's), stay under the learner's prefix.
+        prefix = _PREFIX if store is None or where.startswith("a throwaway") else store.prefix + "evict-demo:"
         for policy in policies:
-            demo.runs.append(run_policy(client, policy, **sizes))
+            demo.runs.append(run_policy(client, policy, prefix=prefix, **sizes))
         return demo
