@@ -483,3 +483,41 @@ def test_the_numbers_the_notebook_quotes_for_its_set_up():
     events = grading_traffic()
     assert 1700 < events[-1].t <= 1800                         # "half an hour of traffic"
     assert {e.write for e in events} == {None, "product", "account"}
+
+
+# -- measuring ahead: the traffic slider's next steps ---------------------------------------
+
+def _wait_for(condition, timeout=60.0):
+    import time
+
+    deadline = time.monotonic() + timeout
+    while not condition() and time.monotonic() < deadline:
+        time.sleep(0.05)
+    return condition()
+
+
+def test_traffic_slider_measures_its_neighbouring_ttls_ahead():
+    from labkit.layers.experiments import measure_traffic
+    from labkit.layers.lesson import APP_TTL_CHOICES, explore_traffic
+
+    store = labkit.connect("fakeredis://", namespace="test-layers-ahead")
+    with Lab(store) as lab:
+        plot = explore_traffic(lab)
+        assert plot.controls["app_ttl_seconds"].options == APP_TTL_CHOICES
+        key = lambda ttl: ("measure_traffic", (("app_ttl_seconds", ttl),  # noqa: E731
+                                               ("product_headers", "public, max-age=60")))
+        assert _wait_for(lambda: key(60) in lab.memo and key(15) in lab.memo)
+        ahead = lab.memo[key(60)]
+        plot.set(app_ttl_seconds=60)
+        assert ahead is measure_traffic(lab, product_headers="public, max-age=60", app_ttl_seconds=60)
+        assert "origin handled" in plot.last_result
+
+
+def test_measuring_ahead_stops_with_the_lab():
+    from labkit.layers.experiments import measure_ahead, measure_traffic
+
+    store = labkit.connect("fakeredis://", namespace="test-layers-ahead-stop")
+    lab = Lab(store)
+    lab.stop()
+    measure_ahead(lab, measure_traffic, [{"app_ttl_seconds": 7}]).join(timeout=30)
+    assert not lab.origin.running and not lab.memo   # the clean-up cell's stop holds

@@ -20,7 +20,8 @@ changing now and then):
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable, Iterator, Mapping
+import threading
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from typing import Any
@@ -33,6 +34,7 @@ from .trace import LatencyModel
 
 __all__ = [
     "waterfall_scenario",
+    "measure_ahead",
     "measure_traffic",
     "measure_revalidation",
     "measure_staleness",
@@ -70,11 +72,36 @@ def _per_lab(measure: Callable[..., Any]) -> Callable[..., Any]:
     @functools.wraps(measure)
     def remembered(lab: Lab, **settings: Any) -> Any:
         key = (measure.__name__, tuple(sorted(settings.items())))
-        if key not in lab.memo:
-            lab.memo[key] = measure(lab, **settings)
-        return lab.memo[key]
+        with lab.lock:
+            if key not in lab.memo:
+                lab.memo[key] = measure(lab, **settings)
+            return lab.memo[key]
 
     return remembered
+
+
+def measure_ahead(lab: Lab, measure: Callable[..., Any],
+                  settings: Iterable[Mapping[str, Any]]) -> threading.Thread:
+    """Make remembered measurements in a background thread, so the next slider step is instant.
+
+    Each runs on its own fresh site, one at a time (``lab.lock``); the thread stops once
+    the lab is stopped, and a failure only means the slider measures that step itself.
+    """
+    wanted = [dict(s) for s in settings]
+
+    def work() -> None:
+        for one in wanted:
+            with lab.lock:
+                if not lab.origin.running:
+                    return
+                try:
+                    measure(lab, **one)
+                except Exception:  # noqa: BLE001 - measured again, in the open, when asked for
+                    return
+
+    thread = threading.Thread(target=work, name="labkit-measure-ahead", daemon=True)
+    thread.start()
+    return thread
 
 
 @contextmanager

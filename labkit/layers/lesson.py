@@ -14,6 +14,7 @@ from .experiments import (
     ACCOUNT_HEADER_CHOICES,
     PRODUCT_HEADER_CHOICES,
     grade_headers,
+    measure_ahead,
     measure_leak,
     measure_revalidation,
     measure_staleness,
@@ -129,16 +130,35 @@ def _draw_traffic(fig, product_headers: str, app_ttl_seconds: float, lab: Lab) -
             f"{last.users} users' requests.")
 
 
+# The app cache TTLs the traffic chart offers: each step changes what the chart shows.
+APP_TTL_CHOICES = (1, 5, 15, 30, 60, 120, 300)
+
+
 def explore_traffic(lab: Lab):
-    from ..widgets import LivePlot, choice, slider
+    """Shares and latency as shoppers grow. Every slider step is a fresh replay of
+    780 requests, so after each draw the neighbouring TTLs are measured ahead."""
+    import ipywidgets as W
+
+    from ..widgets import LivePlot, choice
+
+    def draw(fig: Any, product_headers: str, app_ttl_seconds: float) -> str:
+        text = _draw_traffic(fig, product_headers, app_ttl_seconds, lab=lab)
+        at = APP_TTL_CHOICES.index(app_ttl_seconds) if app_ttl_seconds in APP_TTL_CHOICES else 0
+        nearby = APP_TTL_CHOICES[at + 1:at + 2] + APP_TTL_CHOICES[max(0, at - 1):at]
+        measure_ahead(lab, measure_traffic,
+                      [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby])
+        return text
 
     return LivePlot(
-        lambda fig, **v: _draw_traffic(fig, lab=lab, **v),
+        draw,
         {
             "product_headers": choice("product & search Cache-Control",
                                       ("public, max-age=60", "private, max-age=60", "public, no-cache",
                                        "no-store"), layout=_wide()),
-            "app_ttl_seconds": slider("app cache TTL (s)", 1, 300, 1, 30),
+            "app_ttl_seconds": W.SelectionSlider(
+                description="app cache TTL (s)", options=APP_TTL_CHOICES, value=30,
+                continuous_update=False, style={"description_width": "initial"},
+                layout=W.Layout(width="420px")),
         },
         ncols=2, width=11, height=3.8,
     )

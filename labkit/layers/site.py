@@ -11,10 +11,9 @@ database, caches and virtual clock, so every experiment starts cold.
 from __future__ import annotations
 
 import json
-import sys
+import threading
 from collections import Counter
-from collections.abc import Iterable, Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
 import numpy as np
@@ -285,37 +284,19 @@ class Report:
         return sum(1 for p in self.cdn_stored_paths if endpoint_of(p) == "account")
 
 
-@contextmanager
-def prompt_handoffs(seconds: float = 0.0005) -> Iterator[None]:
-    """Hand the interpreter between threads every ``seconds`` instead of every 5 ms.
-
-    The origin server is a thread of this process, so every request over loopback
-    hands Python's interpreter lock to it and back.  With the default switch interval
-    (5 ms) a busy thread keeps the lock up to 5 ms before the other gets it, and a
-    replay spends most of its time waiting for hand-offs, not serving requests.
-    """
-    before = sys.getswitchinterval()
-    sys.setswitchinterval(min(before, seconds))
-    try:
-        yield
-    finally:
-        sys.setswitchinterval(before)
-
-
 def replay(site: Site, events: Iterable[Event]) -> Report:
     """Play ``events`` through ``site`` in time order; the site's clock follows them."""
     visits: list[Visit] = []
     writes = 0
     can_jump = isinstance(site.clock, VirtualClock)
-    with prompt_handoffs():
-        for event in events:
-            if can_jump and event.t + 1_000.0 > site.clock.now():
-                site.clock.set(event.t + 1_000.0)  # the site's clock starts at 1000 s
-            if event.write:
-                site.write(event.write, event.user)
-                writes += 1
-            else:
-                visits.append(site.get(event.user, event.path))
+    for event in events:
+        if can_jump and event.t + 1_000.0 > site.clock.now():
+            site.clock.set(event.t + 1_000.0)  # the site's clock starts at 1000 s
+        if event.write:
+            site.write(event.write, event.user)
+            writes += 1
+        else:
+            visits.append(site.get(event.user, event.path))
     stats = site.shop.stats
     return Report(
         visits=visits,
@@ -340,6 +321,9 @@ class Lab:
         self.origin = OriginServer().start()
         self._sites: list[Site] = []
         self.memo: dict[str, object] = {}  # results worth computing once per lab (grading)
+        # Held while a remembered measurement runs and while stopping: a measurement
+        # made ahead of time in the background never races the clean-up cell.
+        self.lock = threading.RLock()
 
     def site(self, **options) -> Site:
         """A fresh site; restarts the origin if the clean-up cell stopped it (a chart moved later)."""
@@ -356,10 +340,11 @@ class Lab:
 
     def stop(self) -> None:
         """Close every site's connection and stop the origin server."""
-        for site in self._sites:
-            site.close()
-        self._sites.clear()
-        self.origin.stop()
+        with self.lock:
+            for site in self._sites:
+                site.close()
+            self._sites.clear()
+            self.origin.stop()
 
     def __enter__(self) -> Lab:
         return self
