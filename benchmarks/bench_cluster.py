@@ -118,11 +118,11 @@ def bench_notebook() -> None:
               f"target < {NOTEBOOK_TARGET_SECONDS:g} s: {ok}")
 
 
-def _press_all(plot, name: str) -> tuple[float, float, float]:
+def _press_all(plot, name: str, direction: int = 1) -> tuple[float, float, float]:
     """Median wall ms, redraw CPU ms and CPU/floor ratio of four key presses of one control."""
     widget = plot.controls[name]
     others = [o for o in getattr(widget, "options", ()) if o != widget.value]
-    values = others * 2 if others else key_presses(widget)  # a dropdown: its other options
+    values = others * 2 if others else key_presses(widget, direction=direction)  # a dropdown: its other options
     wall, cpu, ratio = [], [], []
     for value in values[:4]:
         w, c = time.perf_counter(), time.thread_time()
@@ -134,11 +134,12 @@ def _press_all(plot, name: str) -> tuple[float, float, float]:
 
 
 def bench_redraws() -> None:
-    """Kernel-side redraw per control (first visits: nothing memoized for the new value
-    except what building the chart computed), on both paths; and each Run live."""
+    """Kernel-side redraw per control, on both paths: "at once" presses right after the chart
+    is built (a background warmer, where a chart has one, may still be running), then
+    "warmed" presses the other way once it is done; and each Run live."""
     from labkit.cluster import lesson
 
-    print("\nRedraw per control, median of 4 key presses, first visits (kernel side, synchronous)")
+    print("\nRedraw per control, median of 4 key presses (kernel side, synchronous)")
     paths = {"simulated": True}
     if redis_server_binary():
         paths["real cluster"] = None
@@ -155,10 +156,13 @@ def bench_redraws() -> None:
                 plot = make()
                 built = (time.perf_counter() - t0) * 1000
                 print(f"  {path:<13} {title:<17} first draw {built:5.0f} ms")
-                for name in plot.controls:
-                    wall, cpu, ratio = _press_all(plot, name)
-                    print(f"  {path:<13} {title:<17} {name:<12} wall {wall:5.0f} ms | cpu {cpu:5.0f} ms"
-                          f" = {ratio:4.1f}x the floor")
+                for when in ("at once", "warmed"):
+                    if when == "warmed" and hasattr(plot, "warmer"):
+                        plot.warmer.join()
+                    for name in plot.controls:
+                        wall, cpu, ratio = _press_all(plot, name, direction=1 if when == "at once" else -1)
+                        print(f"  {path:<13} {title:<17} {name:<12} {when:<8} wall {wall:5.0f} ms | "
+                              f"cpu {cpu:5.0f} ms = {ratio:4.1f}x the floor")
                 for label, button in getattr(plot, "live_buttons", {}).items():
                     t0 = time.perf_counter()
                     button.click()

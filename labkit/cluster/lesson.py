@@ -44,7 +44,6 @@ from .checks import (
 from .race import FILLS, replica_fill_race
 from .routing import ReadYourWrites
 from .shards import SimulatedCluster
-from .slots import SLOTS
 
 __all__ = [
     "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard",
@@ -121,6 +120,7 @@ class Lab:
         # One experiment at a time on the lab's own cluster: a "Run live" in one chart must
         # not count its commands into another chart's run.
         self.live_lock = threading.Lock()
+        self.preview_lock = threading.RLock()  # the previews' simulated shards: one run at a time
         self._closed = False
         atexit.register(self.close)
 
@@ -280,17 +280,32 @@ LIVE = "Run live"
 
 
 def _preview(lab: Lab, cluster: Any) -> Any:
-    """Where a slider's experiment runs at once: ``cluster`` itself when it is simulated,
-    else simulated shards with its masters and slot map (the same engine code, a virtual
-    clock, the same counts); "Run live" runs it on ``cluster``."""
-    if cluster.simulated:
-        return cluster
-    layout = tuple(cluster.owner(s).port for s in range(SLOTS))
-    made = lab.results.get(("preview", id(cluster)))
-    if made is None or made[0] != layout:  # a reshard or failover since: shape a new one
-        made = lab.results[("preview", id(cluster))] = (layout, SimulatedCluster.like(cluster))
-        lab.results.setdefault("previews", []).append(made[1])  # alive, so its id names only it
+    """Where a slider's experiment runs at once: simulated shards with ``cluster``'s masters
+    and slot map (the same engine code, a virtual clock, the same counts), private to the
+    previews so warming them in the background disturbs nothing; "Run live" runs it on
+    ``cluster``."""
+    layout = cluster.slot_ports()
+    with lab.preview_lock:
+        made = lab.results.get(("preview", id(cluster)))
+        if made is None or made[0] != layout:  # a reshard or failover since: shape a new one
+            made = lab.results[("preview", id(cluster))] = (layout, SimulatedCluster.like(cluster))
+            lab.results.setdefault("previews", []).append(made[1])  # alive, so its id names only it
     return made[1]
+
+
+def _warm(lab: Lab, preview: Any, settings: list[Any], default: Any) -> threading.Thread:
+    """Preview every setting a slider reaches, nearest the default first, in the background:
+    a learner's move then only draws."""
+    def work() -> None:
+        for value in sorted(settings, key=lambda v: abs(v - default)):
+            if lab._closed:
+                return
+            with contextlib.suppress(LabError):  # a setting that cannot run shows its sentence when drawn
+                preview(value)
+
+    thread = threading.Thread(target=work, name="labkit-09-warm", daemon=True)
+    thread.start()
+    return thread
 
 
 def _engine_tag(cluster: Any, live: bool) -> Any:
@@ -298,13 +313,15 @@ def _engine_tag(cluster: Any, live: bool) -> Any:
     return "live" if live else id(cluster)
 
 
-def _hot(lab: Lab, fix: str, copies: int, *, live: bool = True) -> ex.HotKeyResult:
-    """One hot-key run, measured once per setting: on the lab's cluster (``live``) or its preview."""
-    cluster = lab.cluster if live else _preview(lab, lab.cluster)
+def _hot(lab: Lab, fix: str, copies: int, *, live: bool = True, on: Any = None) -> ex.HotKeyResult:
+    """One hot-key run, measured once per setting: on the lab's cluster (``live``) or its
+    preview (``on``, or the one shaped like the cluster now)."""
+    cluster = lab.cluster if live else on or _preview(lab, lab.cluster)
     key = ("hot", fix, copies if fix == "copies" else 0, _engine_tag(cluster, live))
     if key not in lab.results:
-        with lab.live_lock if live else contextlib.nullcontext():
-            lab.results[key] = ex.hot_key_load(cluster, lab.prefix, fix=fix, copies=copies)
+        with lab.live_lock if live else lab.preview_lock:
+            if key not in lab.results:  # a warmer may have made it while this waited
+                lab.results[key] = ex.hot_key_load(cluster, lab.prefix, fix=fix, copies=copies)
     return lab.results[key]
 
 
@@ -354,8 +371,13 @@ def explore_hot_key(lab: Lab) -> LivePlot:
     if not lab.cluster.simulated:
         _hot(lab, "copies", control.value)  # the default setting, measured for real
     live = None if lab.cluster.simulated else {LIVE: lambda plot: _hot(lab, "copies", plot.values["copies"])}
-    return LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies), {"copies": control},
+    plot = LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies), {"copies": control},
                     live=live, width=9.0, height=3.8)
+    settings = list(range(control.min, control.max + 1, control.step))
+    # The warmer gets its preview here: only this thread looks at the lab's cluster.
+    preview = _preview(lab, lab.cluster)
+    plot.warmer = _warm(lab, lambda c: _hot(lab, "copies", c, live=False, on=preview), settings, control.value)
+    return plot
 
 
 def show_near_cache(lab: Lab) -> Table:
@@ -382,13 +404,15 @@ def show_near_cache(lab: Lab) -> Table:
 # 4. Replicas and lag
 # ---------------------------------------------------------------------------------
 
-def _replicas(lab: Lab, lag_seconds: float, *, live: bool = True) -> ex.ReplicaReads:
-    """One replica experiment, measured once per lag: on the lab's cluster (``live``) or its preview."""
-    cluster = lab.control if live else _preview(lab, lab.control)
+def _replicas(lab: Lab, lag_seconds: float, *, live: bool = True, on: Any = None) -> ex.ReplicaReads:
+    """One replica experiment, measured once per lag: on the lab's cluster (``live``) or its
+    preview (``on``, or the one shaped like the cluster now)."""
+    cluster = lab.control if live else on or _preview(lab, lab.control)
     key = ("replicas", round(lag_seconds, 2), _engine_tag(cluster, live))
     if key not in lab.results:
-        with lab.live_lock if live else contextlib.nullcontext():
-            lab.results[key] = ex.replica_reads(cluster, lab.prefix, lag_seconds=lag_seconds)
+        with lab.live_lock if live else lab.preview_lock:
+            if key not in lab.results:
+                lab.results[key] = ex.replica_reads(cluster, lab.prefix, lag_seconds=lag_seconds)
     return lab.results[key]
 
 
@@ -430,8 +454,13 @@ def explore_replicas(lab: Lab) -> LivePlot:
     if real:
         _replicas(lab, control.value)  # the default setting, measured for real
     live = {LIVE: lambda plot: _replicas(lab, plot.values["lag_seconds"])} if real else None
-    return LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds), {"lag_seconds": control},
+    plot = LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds), {"lag_seconds": control},
                     live=live, width=9.0, height=3.6)
+    steps = round((control.max - control.min) / control.step)
+    lags = [round(control.min + i * control.step, 2) for i in range(steps + 1)]
+    preview = _preview(lab, lab.control)
+    plot.warmer = _warm(lab, lambda lag: _replicas(lab, lag, live=False, on=preview), lags, control.value)
+    return plot
 
 
 def show_replica_timeline(lab: Lab) -> Table:

@@ -175,6 +175,10 @@ class RealCluster:
         assert node is not None
         return node
 
+    def slot_ports(self) -> tuple[int, ...]:
+        """The slot map as the owners' ports (as last loaded; -1 for a slot nobody serves)."""
+        return tuple(n.port if n is not None else -1 for n in self._slot_owner)
+
     def slots_of(self, master: RealNode) -> list[int]:
         return [s for s in range(SLOTS) if self._slot_owner[s] is master]
 

@@ -203,6 +203,10 @@ class SimulatedCluster:
         self._failover_due()
         return self._slot_owner[slot]
 
+    def slot_ports(self) -> tuple[int, ...]:
+        """The slot map as the owners' ports (read only: a failover that is due is not applied)."""
+        return tuple(n.port for n in self._slot_owner)
+
     def slots_of(self, master: SimNode) -> list[int]:
         return [s for s in range(SLOTS) if self._slot_owner[s] is master]
 
