@@ -6,13 +6,39 @@
 Target: 10,000 requests through browser, CDN, origin (real HTTP on loopback), app
 cache and query cache in under 5 s.  The machine is noisy, so each figure is the
 best of a few runs, and the per-layer costs are compared as ratios within one run.
+CPU time (``time.process_time``, both threads: the replay and the origin) is printed
+beside the wall time because it moves much less with other load on the machine.
+
+Then each control of each notebook-06 chart is moved four steps, with a one-second
+pause between moves as a learner's hand makes, and the kernel-side redraw median
+(``LivePlot.draw_seconds``: measure, draw, encode the PNG) is printed per control.
+
+Measured on the shared 2-core machine (load 4-9, same traffic, interleaved runs):
+
+=====================================  ==================  ==================
+10,000-request replay (fakeredis)      before              after
+=====================================  ==================  ==================
+CPU, both threads                      5.8-6.8 s           4.8-5.0 s
+wall (machine loaded)                  7.4-14.1 s          7.1-9.5 s
+=====================================  ==================  ==================
+
+"before" is ``http.client`` against ``BaseHTTPRequestHandler``; "after" is the
+origin and its client speaking HTTP/1.1 on plain sockets (one ``sendall`` per
+message).  A trivial round trip costs 286 us of CPU with the standard library on
+both ends, 29 us written out by hand.  Shortening the interpreter's switch interval
+during a replay was measured (interleaved A/B, 4-5 repetitions): no gain in wall
+time, about 19% more CPU, so replay() no longer does it.  What is left is about
+one third hishel (its Cache-Control parser, called through its public API), one
+third the app cache's redis-py + fakeredis round trips, one third the lab's own code.
 """
 
 from __future__ import annotations
 
 import statistics
+import sys
 import time
 
+import ipywidgets as W
 from hishel import Headers, Request
 
 import labkit
@@ -26,10 +52,44 @@ USERS = 50
 def timed(fn, repeat: int = 3) -> tuple[float, object]:
     best, result = float("inf"), None
     for _ in range(repeat):
-        start = time.perf_counter()
+        start, cpu = time.perf_counter(), time.process_time()
         result = fn()
-        best = min(best, time.perf_counter() - start)
+        wall = time.perf_counter() - start
+        print(f"    run: wall {wall:.2f} s, CPU {time.process_time() - cpu:.2f} s")
+        best = min(best, wall)
     return best, result
+
+
+def control_steps(widget, n: int = 4) -> list:
+    """The next ``n`` values a learner's arrow key gives ``widget``."""
+    if isinstance(widget, W.Dropdown | W.SelectionSlider):
+        options = list(widget.options)
+        at = options.index(widget.value)
+        return [options[(at + k) % len(options)] for k in range(1, n + 1)]
+    if isinstance(widget, W.Checkbox):
+        return [not widget.value, widget.value] * (n // 2)
+    if isinstance(widget, W.FloatLogSlider):
+        import math
+
+        at = math.log10(widget.value)
+        return [widget.base ** min(widget.max, at + widget.step * k) for k in range(1, n + 1)]
+    return [min(widget.max, widget.value + widget.step * k) for k in range(1, n + 1)]
+
+
+def redraw_medians(label: str, plot, pause: float = 1.0) -> None:
+    """Move each control four steps (``pause`` seconds apart); print the redraw median."""
+    for name, widget in plot.controls.items():
+        start, seconds = widget.value, []
+        for value in control_steps(widget):
+            time.sleep(pause)
+            before = len(plot.draw_seconds)
+            plot.set(**{name: value})
+            if len(plot.draw_seconds) > before:
+                seconds.append(plot.draw_seconds[-1])
+        plot.set(**{name: start})
+        if seconds:
+            print(f"  {label:22} {name:30} median {statistics.median(seconds) * 1000:6.0f} ms  "
+                  f"(max {max(seconds) * 1000:5.0f} ms)")
 
 
 def per_call_us(fn, n: int = 300) -> float:
@@ -85,6 +145,14 @@ def main() -> None:
         median_ms = statistics.median(v.seconds for v in report.visits) * 1000
         worst_ms = statistics.median(v.seconds for v in worst_report.visits) * 1000
         print(f"\nmedian modelled page-view latency: {median_ms:.1f} ms (no-store: {worst_ms:.1f} ms)")
+
+        if "--no-sliders" not in sys.argv:
+            from labkit import layers
+
+            print("\nkernel-side redraw per control (1 s between moves):")
+            for name in ("explore_waterfall", "explore_traffic", "explore_revalidation",
+                         "explore_staleness", "explore_leak"):
+                redraw_medians(name, getattr(layers, name)(lab))
     store.reset()
 
 

@@ -521,3 +521,14 @@ def test_measuring_ahead_stops_with_the_lab():
     lab.stop()
     measure_ahead(lab, measure_traffic, [{"app_ttl_seconds": 7}]).join(timeout=30)
     assert not lab.origin.running and not lab.memo   # the clean-up cell's stop holds
+
+
+def test_staleness_sliders_measure_their_next_steps_ahead():
+    from labkit.layers.lesson import explore_staleness
+
+    store = labkit.connect("fakeredis://", namespace="test-layers-ahead-stale")
+    with Lab(store) as lab:
+        explore_staleness(lab)
+        keys = lambda: {dict(k[1])["browser_max_age"] for k in lab.memo  # noqa: E731
+                        if k[0] == "measure_staleness" and dict(k[1])["cdn_s_maxage"] == 300}
+        assert _wait_for(lambda: {50, 60, 70} <= keys())

@@ -232,13 +232,26 @@ def _draw_staleness(fig, browser_max_age: int, cdn_s_maxage: int, purge_cdn_on_w
 
 
 def explore_staleness(lab: Lab):
+    """Who showed the old price, and for how long. Each move replays 1,000 views, so
+    after each draw the two sliders' next steps either way are measured ahead."""
     from ..widgets import LivePlot, int_slider, toggle
 
+    limits = {"browser_max_age": (0, 300, 10), "cdn_s_maxage": (0, 900, 30)}
+
+    def draw(fig: Any, **values: Any) -> str:
+        text = _draw_staleness(fig, lab=lab, **values)
+        nearby = [{**values, name: values[name] + d} for name, (low, high, step) in limits.items()
+                  for d in (step, -step) if low <= values[name] + d <= high]
+        measure_ahead(lab, measure_staleness, nearby)
+        return text
+
     return LivePlot(
-        lambda fig, **v: _draw_staleness(fig, lab=lab, **v),
+        draw,
         {
-            "browser_max_age": int_slider("browser max-age (s)", 0, 300, 10, 60),
-            "cdn_s_maxage": int_slider("CDN s-maxage (s)", 0, 900, 30, 300),
+            "browser_max_age": int_slider("browser max-age (s)", *limits["browser_max_age"][:2],
+                                          limits["browser_max_age"][2], 60),
+            "cdn_s_maxage": int_slider("CDN s-maxage (s)", *limits["cdn_s_maxage"][:2],
+                                       limits["cdn_s_maxage"][2], 300),
             "purge_cdn_on_write": toggle("purge the CDN on write"),
             "invalidate_app_cache_on_write": toggle("delete the app cache key on write", True),
         },
