@@ -222,7 +222,7 @@ def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
     right.axvline(20, **charts.LIMIT_STYLE, label="node joins")
     right.set_xticks([0, 20, 40, 60])
     right.yaxis.set_major_locator(MaxNLocator(4, integer=True))
-    charts.finish(right, title=f"A miss storm when node {nodes + 1} joins",
+    charts.finish(right, title=f"Client-side sharding: a miss storm when node {nodes + 1} joins",
                   xlabel="time (s)", ylabel="database reads per second")
     mod, ring = storms["modulo"].sum(), storms["consistent hashing"].sum()
     return (f"With {nodes} nodes and client-side sharding, modulo sent <b>{mod:,}</b> extra reads to the "
