@@ -10,7 +10,24 @@ simulated shards with ``LABKIT_CLUSTER=simulated``).  Issue #14: every control o
 notebook's live charts redraws, kernel side, in at most about 6x the floor (one small
 line chart to PNG, measured right after each key press, as ``bench_patterns.py``
 does): what a browser median of 2x the browser floor leaves.  Experiments that run on
-the real cluster sit behind a "Run live" button; its time is printed separately.  The machine is noisy, so each
+the real cluster sit behind a "Run live" button; its time is printed separately.
+
+Measured on the shared 2-core machine (load ~7; CPU of the redraw, ratio to the floor
+measured right after each press; wall in brackets), first visits of each setting:
+
+================  ===========  =======================  ===================================
+control           path         before (#14)             after
+================  ===========  =======================  ===================================
+rehash vnodes     both         5.0-5.6x (1.2-1.4 s)     3.0-3.5x (0.3-0.5 s)
+rehash nodes      both         4.8-5.6x (1.0-1.1 s)     2.5-3.7x (0.2-0.6 s)
+hot-key copies    simulated    2.8x (0.7 s)             2.1-2.3x (0.2 s)
+hot-key copies    real         6.5x (0.9 s)             2.1-2.6x (0.2 s); Run live 0.2-0.6 s
+replica lag       simulated    1.8x (0.3 s)             1.5-2.1x (0.1-0.25 s)
+replica lag       real         1.4x CPU, 1.5 s wall     1.5-1.7x (0.13-0.16 s); Run live 1.6 s
+================  ===========  =======================  ===================================
+
+What remains of the rehash redraw is matplotlib drawing two panels' text (tick labels,
+titles, legends): the sweep behind it is computed when the chart is built.  The machine is noisy, so each
 start-up figure is the best of a few runs, and the notebook figures are single runs
 (they start a kernel each).
 """
