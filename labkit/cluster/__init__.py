@@ -18,9 +18,9 @@ The lesson layer (``labkit.cluster.lesson``: views, charts, exercises) loads on 
 
 from __future__ import annotations
 
-import importlib
 from typing import Any
 
+from ..course import lesson_attributes
 from .local import ClusterNode, LocalCluster
 from .routing import ReadYourWrites
 from .shards import ClusterUnavailable, SimulatedCluster
@@ -47,7 +47,4 @@ def open_cluster(*, simulated: bool | None = None):
     return _open(simulated=simulated)
 
 
-def __getattr__(name: str) -> Any:
-    if name in _LESSON_NAMES:
-        return getattr(importlib.import_module(".lesson", __name__), name)
-    raise AttributeError(f"module 'labkit.cluster' has no attribute {name!r}")
+__getattr__ = lesson_attributes(__name__, _LESSON_NAMES)
