@@ -18,8 +18,6 @@ The lesson layer (``labkit.cluster.lesson``: views, charts, exercises) loads on 
 
 from __future__ import annotations
 
-from typing import Any
-
 from ..course import lesson_attributes
 from .local import ClusterNode, LocalCluster
 from .routing import ReadYourWrites
