@@ -301,9 +301,11 @@ def test_predicted_hit_ratio_agrees_with_a_real_server():
     assert sizing.random_floor(lru.keys_held) - 0.01 <= lru.hit_ratio <= curve.hit_ratio(lru.keys_held) + 0.01
     # OBJECT FREQ under allkeys-lfu: the server's counter is the computed one, give or take its coin flips
     assert [key for key, _, _ in lfu.object_freqs][:2] == ["size:0", "size:1"]
+    # (the counter climbs by coin flips, so compare with the range 40 seeded counters reach;
+    # Redis also lowers an idle key's counter by one per minute, which a slow run can cross)
     for _key, reads, freq in lfu.object_freqs:
-        model = np.median([lfu_counter(reads - 1, seed=s) for s in range(9)])
-        assert abs(freq - model) <= max(3, 0.15 * model), (_key, reads, freq, model)
+        counters = [lfu_counter(reads - 1, seed=s) for s in range(40)]
+        assert min(counters) - 2 <= freq <= max(counters) + 1, (_key, reads, freq, min(counters), max(counters))
     # the server's own counters add up: each miss SETs, so what is not held was evicted
     for run in (lru, lfu):
         assert run.keyspace_hits + run.keyspace_misses == sizing.SIZING.n_requests
