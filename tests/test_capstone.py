@@ -374,3 +374,28 @@ def test_explorer_says_why_a_control_changes_nothing():
     plot.set(catalogue_ttl=300)
     plot.set(ttl_jitter=0.3)
     assert "changes nothing" not in plot.caption.value   # at a short TTL jitter moves the peak
+
+
+def test_explorer_scores_the_catalogue_ttl_neighbours_ahead():
+    import threading
+
+    from labkit.capstone import day
+    from labkit.capstone.lesson import _EXPLORER_DEFAULTS, CATALOGUE_TTLS, _ScoreAhead
+
+    assert {300, 900, 3600, 86400} <= set(CATALOGUE_TTLS)
+    plot = capstone.explore()
+    assert [v for _, v in plot.controls["catalogue_ttl"].options] == list(CATALOGUE_TTLS)
+    plot.set(catalogue_ttl=7200)
+    assert "fails" in plot.last_result
+
+    design = _explored(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, "catalogue_ttl": 43200})
+    thread = _ScoreAhead(seed=0).want([design])
+    assert thread is not None
+    plot.wait_idle()
+    for other in threading.enumerate():   # every explorer's own scoring ahead, too
+        if other.name == "labkit-score-ahead":
+            other.join(timeout=60)
+    assert not thread.is_alive()
+    misses = day._replay.cache_info().misses
+    score(design)
+    assert day._replay.cache_info().misses == misses   # the day was replayed ahead

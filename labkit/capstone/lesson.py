@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import base64
+import contextlib
+import threading
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -248,12 +250,13 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
     Every move replays only the data sets it touches (the replays are remembered).
     A move that changes no number says why in the caption, so no control seems dead.
     """
-    from ..widgets import LivePlot, choice, log_slider, slider
+    from ..widgets import LivePlot, choice, slider
 
     if not isinstance(base, Design):
         raise LabError("explore() starts from a capstone Design, such as capstone.NAIVE_DESIGN.")
     reference = score(REFERENCE_DESIGN, seed=seed)
     last: dict[str, Any] = {}
+    ahead = _ScoreAhead(seed)
 
     def draw(fig: Any, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
              per_user_headers: str, invalidation: str) -> str:
@@ -268,15 +271,22 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         if len(changed) == 1 and _same_numbers(card, last.get("card")):
             note = f"<i>{why_no_effect(changed[0], values)}</i><br>"
         last.update(values=values, card=card)
+        # A new catalogue TTL replays the catalogue's day (~0.2 s): score the slider's
+        # neighbours now, so the next step is a memo hit.
+        at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0
+        ahead.want([_explored(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
+                    for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)])
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
         headline = card.headline()
         return (note + headline[0].upper() + headline[1:] + "."
                 + (f" Still failing - {failing}." if failing else ""))
 
-    from ipywidgets import Layout
+    from ipywidgets import Layout, SelectionSlider
 
     controls = {
-        "catalogue_ttl": log_slider("catalogue TTL (s)", 30, 86400, 3600),
+        "catalogue_ttl": SelectionSlider(
+            description="catalogue TTL", options=[(_ttl_label(t), t) for t in CATALOGUE_TTLS], value=3600,
+            continuous_update=False, style={"description_width": "initial"}, layout=Layout(width="420px")),
         "ttl_jitter": slider("TTL jitter (±share)", 0.0, 0.5, 0.05, 0.0),
         "landing_defense": choice("landing page defense", DEFENSES, "none"),
         "per_user_headers": choice("balances + my-orders headers", PER_USER_HEADERS, PER_USER_HEADERS[0],
@@ -284,6 +294,45 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
     return LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+
+
+# The catalogue TTLs the explorer offers, from half a minute to a day.
+CATALOGUE_TTLS = (30, 60, 300, 900, 1800, 3600, 7200, 21600, 43200, 86400)
+
+
+def _ttl_label(seconds: int) -> str:
+    if seconds < 60:
+        return f"{seconds} s"
+    return f"{seconds // 60} min" if seconds < 3600 else f"{seconds // 3600} h"
+
+
+class _ScoreAhead:
+    """Scores designs in one background thread, newest wishes first (``score`` is memoized)."""
+
+    def __init__(self, seed: int) -> None:
+        self.seed = seed
+        self._wanted: list[Design] = []
+        self._lock = threading.Lock()
+        self._thread: threading.Thread | None = None
+
+    def want(self, designs: list[Design]) -> threading.Thread | None:
+        with self._lock:
+            self._wanted = list(designs)
+            if self._thread is None and self._wanted:
+                self._thread = threading.Thread(target=self._work, name="labkit-score-ahead", daemon=True)
+                self._thread.start()
+            return self._thread
+
+    def _work(self) -> None:
+        while True:
+            with self._lock:
+                if not self._wanted:
+                    self._thread = None
+                    return
+                design = self._wanted.pop(0)
+            # A failure here is scored again, in the open, when the slider gets there.
+            with contextlib.suppress(Exception):
+                score(design, seed=self.seed)
 
 
 def _same_numbers(card: Scorecard, previous: Scorecard | None) -> bool:
