@@ -118,6 +118,19 @@ _ACCESSIBILITY_JS = """
         if (h.getAttribute('aria-labelledby') !== label.id) h.setAttribute('aria-labelledby', label.id);
       });
     });
+    reachable();
+  }
+  // An output wider or taller than its area scrolls; a keyboard reaches it only if it
+  // can take focus (axe: scrollable-region-focusable).
+  function reachable() {
+    document.querySelectorAll('.jp-OutputArea-output').forEach(function (out) {
+      var scrolls = out.scrollWidth > out.clientWidth + 1 || out.scrollHeight > out.clientHeight + 1;
+      if (scrolls && !out.hasAttribute('tabindex')) {
+        out.setAttribute('tabindex', '0');
+        out.setAttribute('role', 'region');
+        out.setAttribute('aria-label', 'scrolling output ' + (++n));
+      }
+    });
   }
   window.addEventListener('keydown', function (e) {
     if (ARROWS.indexOf(e.key) < 0 || !e.target || !e.target.closest) return;
