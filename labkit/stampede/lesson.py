@@ -517,7 +517,7 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                  "Try values between 1 and 10.",
             solution="beta = 2   # any beta from about 1.5 to 5 passes\nex[\"pick-beta\"].check(beta)",
             reference=lambda: 2.0,
-            mistakes={"too timid": 0.5, "too eager": 50.0},
+            mistakes={"too timid": 0.5, "too eager": 12.0},
         ),
         "choose-defense": Exercise(
             NOTEBOOK, "choose-defense", check_scenarios, kind="choice",
