@@ -57,7 +57,8 @@ def test_notebook_follows_the_lesson_shape(path):
         assert heading.lower() in md.lower(), f"{path.name}: no '{heading}' section"
     assert re.search(r"\b\d+\s+minutes\b", md), f"{path.name}: say how long it takes, in minutes"
     assert f'labkit.start("{nn}"' in code, f'{path.name}: set up with labkit.start("{nn}")'
-    assert "predict(" in code, f"{path.name}: ask the learner to predict before an experiment"
+    predictions = code.count("predict(")
+    assert predictions >= 3, f"{path.name}: {predictions} predictions; ask for at least three before experiments"
     checks = len(re.findall(r"\.check\(", code))
     assert 2 <= checks <= 4, f"{path.name}: {checks} exercise checks; the bar is 2-4"
     assert md.count("<details>") >= checks, f"{path.name}: every exercise needs a hidden solution"
