@@ -318,7 +318,9 @@ def test_compare_chart_titles_state_the_finding(naive, reference):
     assert bottom.get_title().startswith("naive: 601 queries in one second at ")
     assert "6.0× the DB's capacity" in bottom.get_title()
     assert "log scale" in top.get_xlabel() and "(h)" in bottom.get_xlabel()
-    assert figure._repr_png_()[:4] == b"\x89PNG"
+    shown = figure._repr_html_()
+    alt = shown.split("alt='", 1)[1].split("'", 1)[0]
+    assert shown.startswith("<img src='data:image/png;base64,") and "naive fails 6 of 7" in alt
 
 
 def test_run_day_report_shows_table_and_chart():

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import base64
 import contextlib
 import threading
 from collections.abc import Mapping, Sequence
@@ -168,9 +167,7 @@ class DayReport:
         return fig
 
     def _repr_html_(self) -> str:
-        png = base64.b64encode(charts.to_png(self.figure())).decode()
-        return (self.card._repr_html_()
-                + f"<img src='data:image/png;base64,{png}' style='max-width:100%'/>"
+        return (self.card._repr_html_() + charts.image_html(self.figure())
                 + "<p><b>Per data set</b></p>" + self.card.data_set_table()._repr_html_())
 
     def __str__(self) -> str:
@@ -201,8 +198,9 @@ class _Figure:
     def __init__(self, fig: Any, cards: list[Scorecard]) -> None:
         self.fig, self.cards = fig, cards
 
-    def _repr_png_(self) -> bytes:
-        return charts.to_png(self.fig)
+    def _repr_html_(self) -> str:
+        # An <img> with the chart's text alternative (and its numbers), never a bare PNG.
+        return charts.image_html(self.fig)
 
     def __repr__(self) -> str:
         return "\n".join(c.headline() for c in self.cards)
