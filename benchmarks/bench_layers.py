@@ -63,7 +63,7 @@ def timed(fn, repeat: int = 3) -> tuple[float, object]:
 def control_steps(widget, n: int = 4) -> list:
     """The next ``n`` values a learner's arrow key gives ``widget``."""
     if isinstance(widget, W.Dropdown | W.SelectionSlider):
-        options = list(widget.options)
+        options = [o[1] if isinstance(o, tuple) else o for o in widget.options]
         at = options.index(widget.value)
         return [options[(at + k) % len(options)] for k in range(1, n + 1)]
     if isinstance(widget, W.Checkbox):

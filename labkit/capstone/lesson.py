@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import contextlib
 import threading
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -255,6 +256,7 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
     reference = score(REFERENCE_DESIGN, seed=seed)
     last: dict[str, Any] = {}
     ahead = _ScoreAhead(seed)
+    plot_ref: list[Any] = []  # the LivePlot, once built: scoring ahead waits for its redraw
 
     def draw(fig: Any, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
              per_user_headers: str, invalidation: str) -> str:
@@ -272,8 +274,10 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         # A new catalogue TTL replays the catalogue's day (~0.2 s): score the slider's
         # neighbours now, so the next step is a memo hit.
         at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0
+        shown = plot_ref[0].redraws if plot_ref else 0
         ahead.want([_explored(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
-                    for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)])
+                    for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)],
+                   after=lambda: not plot_ref or plot_ref[0].redraws > shown)
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
         headline = card.headline()
         return (note + headline[0].upper() + headline[1:] + "."
@@ -291,7 +295,9 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
                                    layout=Layout(width="380px")),
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
-    return LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+    plot = LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+    plot_ref.append(plot)
+    return plot
 
 
 # The catalogue TTLs the explorer offers, from half a minute to a day.
@@ -310,18 +316,25 @@ class _ScoreAhead:
     def __init__(self, seed: int) -> None:
         self.seed = seed
         self._wanted: list[Design] = []
+        self._after: Callable[[], bool] = lambda: True
         self._lock = threading.Lock()
         self._thread: threading.Thread | None = None
 
-    def want(self, designs: list[Design]) -> threading.Thread | None:
+    def want(self, designs: list[Design], after: Callable[[], bool] = lambda: True) -> threading.Thread | None:
+        """Score ``designs`` once ``after()`` is true (the chart has been shown: a
+        background replay during the PNG encode would slow the redraw it is for)."""
         with self._lock:
             self._wanted = list(designs)
+            self._after = after
             if self._thread is None and self._wanted:
                 self._thread = threading.Thread(target=self._work, name="labkit-score-ahead", daemon=True)
                 self._thread.start()
             return self._thread
 
     def _work(self) -> None:
+        deadline = time.monotonic() + 30
+        while not self._after() and time.monotonic() < deadline:
+            time.sleep(0.01)
         while True:
             with self._lock:
                 if not self._wanted:

@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import functools
 import threading
+import time
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, replace
@@ -80,16 +81,21 @@ def _per_lab(measure: Callable[..., Any]) -> Callable[..., Any]:
     return remembered
 
 
-def measure_ahead(lab: Lab, measure: Callable[..., Any],
-                  settings: Iterable[Mapping[str, Any]]) -> threading.Thread:
+def measure_ahead(lab: Lab, measure: Callable[..., Any], settings: Iterable[Mapping[str, Any]],
+                  after: Callable[[], bool] = lambda: True) -> threading.Thread:
     """Make remembered measurements in a background thread, so the next slider step is instant.
 
     Each runs on its own fresh site, one at a time (``lab.lock``); the thread stops once
     the lab is stopped, and a failure only means the slider measures that step itself.
+    It starts once ``after()`` is true (the chart has been shown: a replay during the
+    PNG encode would slow the very redraw it is meant to spare).
     """
     wanted = [dict(s) for s in settings]
 
     def work() -> None:
+        deadline = time.monotonic() + 30
+        while not after() and time.monotonic() < deadline:
+            time.sleep(0.01)
         for one in wanted:
             with lab.lock:
                 if not lab.origin.running:

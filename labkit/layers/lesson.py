@@ -141,15 +141,18 @@ def explore_traffic(lab: Lab):
 
     from ..widgets import LivePlot, choice
 
+    shown: list[Any] = []  # the LivePlot, once built
+
     def draw(fig: Any, product_headers: str, app_ttl_seconds: float) -> str:
         text = _draw_traffic(fig, product_headers, app_ttl_seconds, lab=lab)
         at = APP_TTL_CHOICES.index(app_ttl_seconds) if app_ttl_seconds in APP_TTL_CHOICES else 0
         nearby = APP_TTL_CHOICES[at + 1:at + 2] + APP_TTL_CHOICES[max(0, at - 1):at]
         measure_ahead(lab, measure_traffic,
-                      [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby])
+                      [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby],
+                      after=_once_shown(shown))
         return text
 
-    return LivePlot(
+    return _keep(shown, LivePlot(
         draw,
         {
             "product_headers": choice("product & search Cache-Control",
@@ -161,7 +164,18 @@ def explore_traffic(lab: Lab):
                 layout=W.Layout(width="420px")),
         },
         ncols=2, width=11, height=3.8,
-    )
+    ))
+
+
+def _keep(holder: list[Any], plot: Any) -> Any:
+    holder.append(plot)
+    return plot
+
+
+def _once_shown(holder: list[Any]):
+    """True once the redraw under way has been shown (measuring ahead waits for it)."""
+    shown = holder[0].redraws if holder else 0
+    return lambda: not holder or holder[0].redraws > shown
 
 
 def _draw_revalidation(fig, page: str, bandwidth_mbit: float, lab: Lab) -> str:
@@ -238,14 +252,16 @@ def explore_staleness(lab: Lab):
 
     limits = {"browser_max_age": (0, 300, 10), "cdn_s_maxage": (0, 900, 30)}
 
+    shown: list[Any] = []  # the LivePlot, once built
+
     def draw(fig: Any, **values: Any) -> str:
         text = _draw_staleness(fig, lab=lab, **values)
         nearby = [{**values, name: values[name] + d} for name, (low, high, step) in limits.items()
                   for d in (step, -step) if low <= values[name] + d <= high]
-        measure_ahead(lab, measure_staleness, nearby)
+        measure_ahead(lab, measure_staleness, nearby, after=_once_shown(shown))
         return text
 
-    return LivePlot(
+    return _keep(shown, LivePlot(
         draw,
         {
             "browser_max_age": int_slider("browser max-age (s)", *limits["browser_max_age"][:2],
@@ -256,7 +272,7 @@ def explore_staleness(lab: Lab):
             "invalidate_app_cache_on_write": toggle("delete the app cache key on write", True),
         },
         width=10, height=3.8,
-    )
+    ))
 
 
 def _draw_leak(fig, account_headers: str, users: int, shared_laptops: bool, lab: Lab) -> str:
