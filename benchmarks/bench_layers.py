@@ -30,6 +30,25 @@ during a replay was measured (interleaved A/B, 4-5 repetitions): no gain in wall
 time, about 19% more CPU, so replay() no longer does it.  What is left is about
 one third hishel (its Cache-Control parser, called through its public API), one
 third the app cache's redis-py + fakeredis round trips, one third the lab's own code.
+
+Kernel-side redraw medians per control (1 s between moves, four moves; "before" ran
+with load ~7, "after" with load ~3 on the same machine, so read them as rough):
+
+===========================================  ========  ========
+control                                      before    after
+===========================================  ========  ========
+waterfall: CDN-origin round trip              626 ms    216 ms
+waterfall: product page Cache-Control         726 ms    228 ms
+traffic: product & search Cache-Control      2857 ms   1442 ms  (other headers now measured ahead)
+traffic: app cache TTL (slider of 7 TTLs)    1554 ms    283 ms
+revalidation: connection / page           876 / 499  221 / 146
+staleness: browser max-age / CDN s-maxage 1656 / 1363  294 / 266
+staleness: purge / delete app key toggles 1242 / 1271  403 / 382
+leak: headers / users / shared laptops  2868 / 1619 / 1315   589 / 414 / 313
+===========================================  ========  ========
+
+The rest of each redraw is matplotlib drawing a fresh figure (glyph rendering
+dominates), which ``LivePlot`` owns.
 """
 
 from __future__ import annotations

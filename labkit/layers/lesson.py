@@ -132,11 +132,13 @@ def _draw_traffic(fig, product_headers: str, app_ttl_seconds: float, lab: Lab) -
 
 # The app cache TTLs the traffic chart offers: each step changes what the chart shows.
 APP_TTL_CHOICES = (1, 5, 15, 30, 60, 120, 300)
+TRAFFIC_HEADER_CHOICES = ("public, max-age=60", "private, max-age=60", "public, no-cache", "no-store")
 
 
 def explore_traffic(lab: Lab):
-    """Shares and latency as shoppers grow. Every slider step is a fresh replay of
-    780 requests, so after each draw the neighbouring TTLs are measured ahead."""
+    """Shares and latency as shoppers grow. Every new setting is a fresh replay of
+    780 requests, so after each draw the neighbouring TTLs and the other headers
+    are measured ahead."""
     import ipywidgets as W
 
     from ..widgets import LivePlot, choice
@@ -147,17 +149,17 @@ def explore_traffic(lab: Lab):
         text = _draw_traffic(fig, product_headers, app_ttl_seconds, lab=lab)
         at = APP_TTL_CHOICES.index(app_ttl_seconds) if app_ttl_seconds in APP_TTL_CHOICES else 0
         nearby = APP_TTL_CHOICES[at + 1:at + 2] + APP_TTL_CHOICES[max(0, at - 1):at]
-        measure_ahead(lab, measure_traffic,
-                      [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby],
-                      after=_once_shown(shown))
+        wanted = [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby]
+        wanted += [{"product_headers": h, "app_ttl_seconds": app_ttl_seconds}
+                   for h in TRAFFIC_HEADER_CHOICES if h != product_headers]
+        measure_ahead(lab, measure_traffic, wanted, after=_once_shown(shown))
         return text
 
     return _keep(shown, LivePlot(
         draw,
         {
-            "product_headers": choice("product & search Cache-Control",
-                                      ("public, max-age=60", "private, max-age=60", "public, no-cache",
-                                       "no-store"), layout=_wide()),
+            "product_headers": choice("product & search Cache-Control", TRAFFIC_HEADER_CHOICES,
+                                      layout=_wide()),
             "app_ttl_seconds": W.SelectionSlider(
                 description="app cache TTL (s)", options=APP_TTL_CHOICES, value=30,
                 continuous_update=False, style={"description_width": "initial"},
