@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -606,3 +607,23 @@ def test_on_a_real_cluster_sliders_preview_at_once_and_run_live_measures(monkeyp
         assert "simulated" not in replicas.axes[0].get_title()
     finally:
         lab.close()
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+@pytest.mark.parametrize("simulated", [True, False], ids=["simulated", "real"])
+def test_sliders_still_redraw_after_the_last_cell_stopped_the_cluster(simulated):
+    """Run All ends by closing the lab; a learner scrolling back up can still move every slider."""
+    from labkit.cluster import lesson
+
+    if not simulated and shutil.which("redis-server") is None:
+        pytest.skip("no redis-server binary on this machine (apt-get install redis-server)")
+    lab = lesson.start_lab(simulated=simulated, quiet=True)
+    hot, replicas = lesson.explore_hot_key(lab), lesson.explore_replicas(lab)
+    lesson.explore_failover(lab)   # as in the notebook: the topology changes before the last cell
+    lab.close()
+    for plot in (hot, replicas):
+        name, control = next(iter(plot.controls.items()))
+        before = plot.redraws
+        plot.set(**{name: control.value + control.step})
+        assert plot.redraws == before + 1 and "⚠" not in plot.caption.value, plot.caption.value

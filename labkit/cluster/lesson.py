@@ -284,9 +284,11 @@ def _preview(lab: Lab, cluster: Any) -> Any:
     and slot map (the same engine code, a virtual clock, the same counts), private to the
     previews so warming them in the background disturbs nothing; "Run live" runs it on
     ``cluster``."""
-    layout = cluster.slot_ports()
     with lab.preview_lock:
         made = lab.results.get(("preview", id(cluster)))
+        if made is not None and lab._closed:
+            return made[1]  # the last cell stopped the cluster: keep previewing its last shape
+        layout = cluster.slot_ports()
         if made is None or made[0] != layout:  # a reshard or failover since: shape a new one
             made = lab.results[("preview", id(cluster))] = (layout, SimulatedCluster.like(cluster))
             lab.results.setdefault("previews", []).append(made[1])  # alive, so its id names only it
