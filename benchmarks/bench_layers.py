@@ -39,16 +39,19 @@ control                                      before    after
 ===========================================  ========  ========
 waterfall: CDN-origin round trip              626 ms    216 ms
 waterfall: product page Cache-Control         726 ms    228 ms
-traffic: product & search Cache-Control      2857 ms   1442 ms  (other headers now measured ahead)
-traffic: app cache TTL (slider of 7 TTLs)    1554 ms    283 ms
+traffic: product & search Cache-Control      2857 ms    626 ms  (measured ahead, see below)
+traffic: app cache TTL (slider of 7 TTLs)    1554 ms    609 ms
 revalidation: connection / page           876 / 499  221 / 146
 staleness: browser max-age / CDN s-maxage 1656 / 1363  294 / 266
 staleness: purge / delete app key toggles 1242 / 1271  403 / 382
 leak: headers / users / shared laptops  2868 / 1619 / 1315   589 / 414 / 313
 ===========================================  ========  ========
 
-The rest of each redraw is matplotlib drawing a fresh figure (glyph rendering
-dominates), which ``LivePlot`` owns.
+The traffic chart's two controls share one measuring-ahead worker (the next step of
+each first); a replay there is ~0.6 s of CPU under load, so at one move a second the
+ahead measurement is not always done in time (max ~1.9 s).  The rest of each redraw
+is matplotlib drawing a fresh figure (glyph rendering dominates), which ``LivePlot``
+owns.
 """
 
 from __future__ import annotations

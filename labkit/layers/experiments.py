@@ -83,31 +83,47 @@ def _per_lab(measure: Callable[..., Any]) -> Callable[..., Any]:
 
 def measure_ahead(lab: Lab, measure: Callable[..., Any], settings: Iterable[Mapping[str, Any]],
                   after: Callable[[], bool] = lambda: True) -> threading.Thread:
-    """Make remembered measurements in a background thread, so the next slider step is instant.
+    """Make remembered measurements in the background, so the next slider step is instant.
 
-    Each runs on its own fresh site, one at a time (``lab.lock``); the thread stops once
-    the lab is stopped, and a failure only means the slider measures that step itself.
+    One worker per lab, and the newest wishes replace the older ones, so a quick hand
+    never queues a backlog that its own next move would wait behind.  Each measurement
+    runs on its own fresh site, one at a time (``lab.lock``); the worker stops once the
+    lab is stopped, and a failure only means the slider measures that step itself.
     It starts once ``after()`` is true (the chart has been shown: a replay during the
     PNG encode would slow the very redraw it is meant to spare).
     """
-    wanted = [dict(s) for s in settings]
+    wishes = [(measure, dict(s)) for s in settings]
+    with _AHEAD_LOCK:
+        state = lab.__dict__.setdefault("_ahead", {"wanted": [], "after": after, "thread": None})
+        state["wanted"], state["after"] = wishes, after
+        if state["thread"] is None:
+            state["thread"] = threading.Thread(target=_measure_wishes, args=(lab, state),
+                                               name="labkit-measure-ahead", daemon=True)
+            state["thread"].start()
+        return state["thread"]
 
-    def work() -> None:
+
+_AHEAD_LOCK = threading.Lock()
+
+
+def _measure_wishes(lab: Lab, state: dict[str, Any]) -> None:
+    while True:
         deadline = time.monotonic() + 30
-        while not after() and time.monotonic() < deadline:
+        while not state["after"]() and time.monotonic() < deadline:
             time.sleep(0.01)
-        for one in wanted:
-            with lab.lock:
-                if not lab.origin.running:
-                    return
-                try:
-                    measure(lab, **one)
-                except Exception:  # noqa: BLE001 - measured again, in the open, when asked for
-                    return
-
-    thread = threading.Thread(target=work, name="labkit-measure-ahead", daemon=True)
-    thread.start()
-    return thread
+        with _AHEAD_LOCK:
+            if not state["wanted"] or not lab.origin.running:
+                state["thread"] = None
+                return
+            measure, settings = state["wanted"].pop(0)
+        with lab.lock:
+            if not lab.origin.running:
+                continue
+            try:
+                measure(lab, **settings)
+            except Exception:  # noqa: BLE001 - measured again, in the open, when asked for
+                with _AHEAD_LOCK:
+                    state["wanted"].clear()
 
 
 @contextmanager

@@ -148,10 +148,13 @@ def explore_traffic(lab: Lab):
     def draw(fig: Any, product_headers: str, app_ttl_seconds: float) -> str:
         text = _draw_traffic(fig, product_headers, app_ttl_seconds, lab=lab)
         at = APP_TTL_CHOICES.index(app_ttl_seconds) if app_ttl_seconds in APP_TTL_CHOICES else 0
-        nearby = APP_TTL_CHOICES[at + 1:at + 2] + APP_TTL_CHOICES[max(0, at - 1):at]
-        wanted = [{"product_headers": product_headers, "app_ttl_seconds": t} for t in nearby]
-        wanted += [{"product_headers": h, "app_ttl_seconds": app_ttl_seconds}
-                   for h in TRAFFIC_HEADER_CHOICES if h != product_headers]
+        ttls = [{"product_headers": product_headers, "app_ttl_seconds": t}
+                for t in APP_TTL_CHOICES[at + 1:at + 2] + APP_TTL_CHOICES[max(0, at - 1):at]]
+        h = TRAFFIC_HEADER_CHOICES.index(product_headers) if product_headers in TRAFFIC_HEADER_CHOICES else 0
+        heads = [{"product_headers": TRAFFIC_HEADER_CHOICES[(h + k) % len(TRAFFIC_HEADER_CHOICES)],
+                  "app_ttl_seconds": app_ttl_seconds} for k in range(1, len(TRAFFIC_HEADER_CHOICES))]
+        # The next step of each control first (TTL up, the next header), then the rest.
+        wanted = ttls[:1] + heads[:1] + ttls[1:] + heads[1:]
         measure_ahead(lab, measure_traffic, wanted, after=_once_shown(shown))
         return text
 
