@@ -15,11 +15,12 @@ is the median of a few repeats.
 from __future__ import annotations
 
 import os
-import statistics
 import subprocess
 import sys
 import time
 from pathlib import Path
+
+from timing import timed  # noqa: E402 - benchmarks/ is on the path when run as a script
 
 import labkit
 from labkit.clock import VirtualClock
@@ -31,14 +32,6 @@ from labkit.store import MemoryStore
 
 ROOT = Path(__file__).resolve().parent.parent
 
-
-def timed(fn, repeats: int = 3) -> tuple[float, object]:
-    seconds, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def meter_overhead() -> None:

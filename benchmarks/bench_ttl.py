@@ -16,17 +16,9 @@ import sys
 import time
 
 import numpy as np
+from timing import timed  # noqa: E402 - benchmarks/ is on the path when run as a script
 
 from labkit import ttl
-
-
-def timed(fn, repeats: int = 5) -> tuple[float, object]:
-    seconds, result = [], None
-    for _ in range(repeats):
-        start = time.perf_counter()
-        result = fn()
-        seconds.append(time.perf_counter() - start)
-    return statistics.median(seconds), result
 
 
 def one_day_of_ten_thousand_keys() -> None:
