@@ -138,8 +138,8 @@ stampede.explore_lock_ttl(store)
 #   survives code review. It only appears on the day a query is slower than usual, which
 #   is exactly the day the database is already in trouble.
 #
-# The same scenario, step by step, with virtual time (this is what exercise 1 replays
-# against your own code):
+# The same scenario, step by step, with virtual time (exercise 1 checks your own loader
+# against it, with real threads):
 
 # %%
 print(stampede.common_lock_replay())
