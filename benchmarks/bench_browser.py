@@ -2,6 +2,7 @@
 
     python benchmarks/bench_browser.py            # the floor, then every slider of every notebook
     python benchmarks/bench_browser.py 03 04      # the floor, then some notebooks
+    python benchmarks/bench_browser.py 03 --raw   # ... and every press's time
 
 The floor is a bare notebook: one ``ipywidgets.IntSlider`` redrawing one small
 matplotlib line chart as PNG through an ``Image`` widget.  Every slider is timed
@@ -106,6 +107,12 @@ def time_slider(page, handle, presses: int = PRESSES) -> list[float | None]:
     return times
 
 
+def _show(times: list[float | None]) -> list[float | None]:
+    if "--raw" in sys.argv:
+        print("   presses (ms):", ", ".join("-" if t is None else f"{t:.0f}" for t in times), flush=True)
+    return times
+
+
 def median(times: list[float | None]) -> float | None:
     done = [t for t in times if t is not None]
     return statistics.median(done) if len(done) == len(times) and done else None
@@ -116,7 +123,7 @@ def measure(lab, notebook: str) -> list[tuple[str, float | None]]:
     try:
         open_and_run(lab, page, notebook, "lab")
         handles = slider_handles(page)
-        return [(slider_name(handles.nth(i)), median(time_slider(page, handles.nth(i))))
+        return [(slider_name(handles.nth(i)), median(_show(time_slider(page, handles.nth(i)))))
                 for i in range(handles.count())]
     finally:
         page.close()
@@ -124,6 +131,7 @@ def measure(lab, notebook: str) -> list[tuple[str, float | None]]:
 
 
 def main(argv: list[str]) -> int:
+    argv = [a for a in argv if not a.startswith("--")]
     chosen = [nb for nb in NOTEBOOKS if not argv or any(nb.startswith(a) for a in argv)]
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp)
@@ -165,3 +173,4 @@ def main(argv: list[str]) -> int:
 
 if __name__ == "__main__":
     raise SystemExit(main(sys.argv[1:]))
+

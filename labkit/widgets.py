@@ -18,12 +18,15 @@ from __future__ import annotations
 
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any
 
 import ipywidgets as W
 import traitlets
 
+from . import ahead as drawing_ahead
 from . import charts
 from .errors import LabError
 
@@ -51,12 +54,22 @@ def int_slider(description: str, min: int, max: int, step: int, value: int, **kw
 
 
 def log_slider(description: str, min: float, max: float, value: float, **kw: Any) -> W.FloatLogSlider:
-    """A slider over powers of ten: ``min``/``max`` are the real values, not exponents."""
+    """A slider over powers of ten: ``min``/``max`` are the real values, not exponents.
+
+    Its steps (0.05 in the exponent, 12% each) are laid from ``value``, so the
+    starting value is a step the handle can come back to: ArrowRight then ArrowLeft
+    returns to exactly the chart the learner started from.  The ends move inward by
+    less than a step to stay on those steps.
+    """
     import math
 
+    step = 0.05
+    here, low, high = math.log10(value), math.log10(min), math.log10(max)
+    lowest = here - math.floor(round((here - low) / step, 9)) * step
+    highest = here + math.floor(round((high - here) / step, 9)) * step
     return W.FloatLogSlider(
-        description=description, base=10, min=math.log10(min), max=math.log10(max),
-        step=0.05, value=value, continuous_update=False, style=_LABEL_STYLE, layout=_WIDE,
+        description=description, base=10, min=round(lowest, 12), max=round(highest, 12),
+        step=step, value=value, continuous_update=False, style=_LABEL_STYLE, layout=_WIDE,
         readout_format=".3g", **kw,
     )
 
@@ -195,6 +208,27 @@ def nudge_if_unlocked() -> bool:
         return False
 
 
+@dataclass(frozen=True)
+class _Frame:
+    """What one redraw shows: the picture, its text alternative and its caption."""
+
+    png: bytes
+    alt_text: str
+    result: Any
+    fig: Any
+
+
+def _key_value(value: Any) -> Any:
+    # A browser's float is the kernel's float give or take its last digits.
+    if isinstance(value, float):
+        return float(f"{value:.9g}")
+    try:
+        hash(value)
+        return value
+    except TypeError:
+        return repr(value)
+
+
 class LivePlot:
     """Controls above a chart that redraws when any control changes.
 
@@ -220,6 +254,9 @@ class LivePlot:
         height: float = 3.6,
         buttons: dict[str, Callable[[LivePlot], Any]] | None = None,
         live: dict[str, Callable[[LivePlot], Any]] | None = None,
+        ahead: bool = True,
+        state: Callable[[], Any] | None = None,
+        note: Callable[[dict[str, Any], dict[str, Any]], str] | None = None,
     ) -> None:
         if not callable(draw):
             raise LabError("LivePlot needs a draw(fig, **values) function as its first argument.")
@@ -249,6 +286,14 @@ class LivePlot:
         self._dirty = False
         self._worker: threading.Thread | None = None
         self._running: set[str] = set()
+        self.ahead = ahead
+        self._state = state
+        self._note = note
+        self._frames: OrderedDict[tuple, _Frame] = OrderedDict()
+        self._frames_lock = threading.Lock()
+        self._inflight: dict[tuple, threading.Event] = {}
+        self._generation = 0
+        self._moved: tuple[str, Any] | None = None  # the control moved last, and its old value
         self._buttons = [self._action_button(label, action) for label, action in (buttons or {}).items()]
         self.live_buttons = {label: self._live_button(label, run) for label, run in (live or {}).items()}
         for w in self.controls.values():
@@ -324,8 +369,11 @@ class LivePlot:
             self.caption.value = f"<b>⚠️ The chart could not update: {type(exc).__name__}: {exc}</b>"
             return None
 
-    def run_live(self, label: str, run: Callable[[LivePlot], Any], b: W.Button | None = None) -> None:
-        """Run ``run(self)`` in a background thread, then redraw; the button says "running…" meanwhile."""
+    def run_live(self, label: str, run: Callable[[LivePlot], Any], b: W.Button | None = None, *,
+                 forget: bool = True) -> None:
+        """Run ``run(self)`` in a background thread, then redraw; the button says "running…" meanwhile.
+
+        ``forget=False``: the run only completes the chart shown (kept frames stay true)."""
         with self._pending:
             if label in self._running:
                 return
@@ -338,7 +386,7 @@ class LivePlot:
             try:
                 result = self._guarded(lambda: run(self))
                 self.live_results[label] = result
-                self._guarded(lambda: self.redraw(force=True))
+                self._guarded(lambda: self.redraw(force=True, forget=forget))
             finally:
                 with self._pending:
                     self._running.discard(label)
@@ -363,41 +411,158 @@ class LivePlot:
 
     # --- drawing ----------------------------------------------------------------
 
-    def redraw(self, force: bool = False) -> None:
-        with self._redraw_lock:
-            self._redraw(force)
+    def redraw(self, force: bool = False, *, forget: bool = True) -> None:
+        """Show the chart for the controls' values.
 
-    def _redraw(self, force: bool) -> None:
+        ``force`` draws it again and forgets every kept frame (the state behind them
+        changed); with ``forget=False`` only this frame is drawn again (it was a draft).
+        """
+        with self._redraw_lock:
+            drawing_ahead.run_quietly(lambda: self._redraw(force, forget))
+
+    def _redraw(self, force: bool, forget: bool = True) -> None:
         values = self.values
         if not force and values == self.last_values:
             return
         start = time.perf_counter()
-        nrows, ncols, width, height = self._shape
-        # A fresh figure each time: clearing one keeps its layout engine, and any
-        # engine makes savefig draw the chart twice.
-        with charts.style():
-            fig = charts.new_figure(nrows, ncols, width=width, height=height, layout=None)
-            try:
-                result = self._draw(fig, **values)
-            except LabError as exc:
-                self.caption.value = f"<b>⚠️ {exc}</b>"
-                self.last_values = values
-                return
-            reused = self._reuse_layout(fig)
-            png = charts.to_png(fig)
-        if not reused:
-            self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
-        self.fig = fig
-        self.alt_text = charts.describe(fig)
+        if force and forget:
+            self.forget_frames()
+        elif force:
+            with self._frames_lock:
+                self._frames.pop(self._key(values), None)
+        try:
+            frame = self._frame(values)
+        except LabError as exc:
+            self.caption.value = f"<b>⚠️ {exc}</b>"
+            self.last_values = values
+            return
+        before = self.last_values
+        self._note_move(values)
+        self.fig = frame.fig
+        self.alt_text = frame.alt_text
         with self.image.hold_sync():
-            self.image.tooltip = self.alt_text
-            self.image.value = png
+            self.image.tooltip = frame.alt_text
+            self.image.value = frame.png
+        result = frame.result
+        if self._note is not None and before is not None:
+            note = self._note(before, values)
+            result = note + (result or "") if note else result
         self.last_result = result
         self.caption.value = "" if result is None else f"<div style='max-width:60em'>{result}</div>"
         self.last_values = values
         self.redraws += 1
         self._show_numbers()
         self.draw_seconds.append(time.perf_counter() - start)
+        self._want_ahead()
+
+    # --- frames: kept, and drawn ahead ------------------------------------------------
+
+    MAX_FRAMES = 12  # per plot: the neighbourhood of where the controls are
+
+    def _key(self, values: dict[str, Any]) -> tuple:
+        return (self._generation, charts.is_presentation(), None if self._state is None else self._state(),
+                tuple((name, _key_value(v)) for name, v in values.items()))
+
+    def forget_frames(self) -> None:
+        """Forget kept frames (the state behind the chart changed)."""
+        with self._frames_lock:
+            self._generation += 1
+            self._frames.clear()
+        drawing_ahead.worker().forget(self)
+
+    @property
+    def results(self) -> dict[str, Any]:
+        """What the shown chart's draw left in ``fig.results`` (empty if nothing)."""
+        return getattr(self.fig, "results", {})
+
+    @property
+    def frames_kept(self) -> int:
+        return len(self._frames)
+
+    def _frame(self, values: dict[str, Any]) -> _Frame:
+        """The frame for these values: kept, being drawn ahead (waits for it), or drawn now."""
+        key = self._key(values)
+        with self._frames_lock:
+            frame = self._frames.get(key)
+            if frame is not None:
+                self._frames.move_to_end(key)
+                return frame
+            pending = self._inflight.get(key)
+        if pending is not None:
+            pending.wait(30.0)
+            with self._frames_lock:
+                frame = self._frames.get(key)
+            if frame is not None:
+                return frame
+        return self._draw_frame(key, values)
+
+    def _draw_frame(self, key: tuple, values: dict[str, Any]) -> _Frame:
+        done = threading.Event()
+        with self._frames_lock:
+            self._inflight[key] = done
+        try:
+            drawing_ahead.take_draft_flag()
+            nrows, ncols, width, height = self._shape
+            # A fresh figure each time: clearing one keeps its layout engine, and any
+            # engine makes savefig draw the chart twice.
+            with charts.style():
+                fig = charts.new_figure(nrows, ncols, width=width, height=height, layout=None)
+                result = self._draw(fig, **values)
+                reused = self._reuse_layout(fig)
+                png = charts.to_png(fig)
+            if not reused:
+                self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
+            fig.canvas.__dict__.pop("renderer", None)  # the pixels are in the PNG; keep memory small
+            frame = _Frame(png=png, alt_text=charts.describe(fig), result=result, fig=fig)
+            draft = drawing_ahead.take_draft_flag()
+            with self._frames_lock:
+                if self.ahead and not draft and key[0] == self._generation:
+                    self._frames[key] = frame
+                    while len(self._frames) > self.MAX_FRAMES:
+                        self._frames.popitem(last=False)
+            return frame
+        finally:
+            with self._frames_lock:
+                self._inflight.pop(key, None)
+            done.set()
+
+    def draw_ahead(self, values: dict[str, Any]) -> bool:
+        """Draw and keep the frame for ``values`` unless it is kept already; True if drawn."""
+        key = self._key(values)
+        with self._frames_lock:
+            if key in self._frames or key in self._inflight:
+                return False
+        self._draw_frame(key, values)
+        return True
+
+    def _note_move(self, values: dict[str, Any]) -> None:
+        if self.last_values is None:
+            return
+        moved = [name for name in values if values[name] != self.last_values.get(name)]
+        if len(moved) == 1:
+            self._moved = (moved[0], self.last_values[moved[0]])
+
+    def _want_ahead(self) -> None:
+        """Ask for this chart at each control's next steps: the control moved last first,
+        in the direction it moved."""
+        if not self.ahead or not drawing_ahead.enabled():
+            return
+        values = self.values
+        names = list(self.controls)
+        urgent = self._moved is not None
+        if urgent:
+            names.remove(self._moved[0])
+            names.insert(0, self._moved[0])
+        wishes = []
+        for name in names:
+            steps = drawing_ahead.control_neighbours(self.controls[name])
+            if urgent and name == self._moved[0] and len(steps) == 2 \
+                    and _key_value(steps[1]) != _key_value(self._moved[1]):
+                steps.reverse()  # keep going the way the learner is going
+            wishes += [{**values, name: v} for v in steps]
+        with self._frames_lock:
+            wishes = [w for w in wishes if self._key(w) not in self._frames]
+        drawing_ahead.worker().want(self, wishes[: self.MAX_FRAMES - 1], urgent=urgent)
 
     def _show_numbers(self) -> None:
         # Built only while shown: most learners never open it.

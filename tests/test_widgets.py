@@ -342,3 +342,149 @@ def test_series_colours_have_3_to_1_contrast_on_white_and_text_colours_4_5():
     assert all(charts.contrast_on_white(c) >= 4.5 for c in charts.TEXT_COLORS)
     assert charts.contrast_on_white(charts.OKABE_ITO["yellow"]) < 3.0  # why the series use darker shades
     assert charts.contrast_on_white(charts.LIMIT_STYLE["color"]) >= 3.0
+
+
+# --- frames kept and drawn ahead ------------------------------------------------
+
+
+@pytest.fixture
+def drawing_ahead():
+    """Drawing ahead on, as in a kernel (a plain test process has it off)."""
+    from labkit import ahead
+
+    ahead.enable(True)
+    yield ahead.worker()
+    ahead.worker().wait_done(30)
+    ahead.enable(None)
+
+
+def _counting_plot(calls, **kw):
+    def draw(fig, n):
+        calls.append(n)
+        fig.results = {"n": n}
+        ax = fig.axes[0]
+        ax.plot([0, 1], [0, n])
+        charts.finish(ax, title=f"n is {n}", xlabel="x (s)", ylabel="y (ms)")
+        return f"drew {n}"
+
+    return widgets.LivePlot(draw, {"n": widgets.int_slider("n", 1, 10, 1, 5)}, **kw)
+
+
+def test_without_a_kernel_nothing_is_drawn_ahead():
+    calls = []
+    plot = _counting_plot(calls)
+    plot.set(n=6)
+    plot.set(n=5)  # kept from the first draw: not drawn again
+    assert calls == [5, 6] and plot.redraws == 3 and plot.last_result == "drew 5"
+
+
+def test_each_step_either_way_is_drawn_ahead_and_a_key_press_only_shows_it(drawing_ahead):
+    calls = []
+    plot = _counting_plot(calls)
+    assert drawing_ahead.wait_done(30)
+    assert calls == [5, 6, 4]  # up first, then down
+    plot.set(n=6)
+    assert plot.axes[0].get_title() == "n is 6" and plot.last_result == "drew 6" and plot.results == {"n": 6}
+    assert drawing_ahead.wait_done(30)
+    assert calls[:3] == [5, 6, 4] and calls[3] == 7  # the way the learner is going, first
+    plot.set(n=5)
+    assert plot.results == {"n": 5} and calls.count(5) == 1
+
+
+def test_a_move_down_draws_the_next_step_down_first(drawing_ahead):
+    calls = []
+    plot = _counting_plot(calls)
+    assert drawing_ahead.wait_done(30)
+    plot.set(n=4)
+    assert drawing_ahead.wait_done(30)
+    assert calls[3] == 3, calls
+
+
+def test_a_button_forgets_the_kept_frames(drawing_ahead):
+    calls, state = [], {"offset": 0}
+
+    def draw(fig, n):
+        calls.append(n)
+        return f"{n + state['offset']}"
+
+    plot = widgets.LivePlot(draw, {"n": widgets.int_slider("n", 1, 10, 1, 5)},
+                            buttons={"add 100": lambda _p: state.update(offset=100)})
+    assert drawing_ahead.wait_done(30) and plot.frames_kept == 3
+    plot._buttons[0].click()
+    assert plot.last_result == "105"
+    plot.set(n=6)
+    assert plot.last_result == "106"  # drawn again with the new state, not the kept "6"
+
+
+def test_frames_are_kept_per_state(drawing_ahead):
+    state = {"server": "up"}
+    plot = widgets.LivePlot(lambda fig, n: f"{n} with the server {state['server']}",
+                            {"n": widgets.int_slider("n", 1, 10, 1, 5)}, state=lambda: state["server"])
+    assert drawing_ahead.wait_done(30)
+    state["server"] = "down"
+    plot.set(n=6)
+    assert plot.last_result == "6 with the server down"
+
+
+def test_a_draft_is_shown_but_not_kept(drawing_ahead):
+    from labkit import ahead
+
+    calls = []
+
+    def draw(fig, n):
+        calls.append(n)
+        if not ahead.rendering_ahead():
+            ahead.draft()
+        return f"{'ahead' if ahead.rendering_ahead() else 'draft'} {n}"
+
+    plot = widgets.LivePlot(draw, {"n": widgets.int_slider("n", 1, 10, 1, 5)})
+    assert drawing_ahead.wait_done(30)
+    plot.set(n=6)
+    assert plot.last_result == "ahead 6"  # the complete chart drawn ahead
+    plot.set(n=5)
+    assert plot.last_result == "draft 5" and calls.count(5) == 2  # the first draft was not kept
+
+
+def test_a_note_about_the_move_is_made_as_the_frame_is_shown(drawing_ahead):
+    plot = widgets.LivePlot(lambda fig, n, m: "same numbers", {
+        "n": widgets.int_slider("n", 1, 10, 1, 5), "m": widgets.int_slider("m", 1, 10, 1, 5)},
+        note=lambda before, now: "".join(f"{k} moved. " for k in now if now[k] != before[k]))
+    assert plot.last_result == "same numbers"
+    assert drawing_ahead.wait_done(30)
+    plot.set(m=6)
+    assert plot.last_result == "m moved. same numbers"
+    plot.set(n=6)
+    assert plot.last_result == "n moved. same numbers"
+
+
+def test_nothing_is_drawn_ahead_while_a_cell_runs(drawing_ahead):
+    drawing_ahead._cell_started()
+    try:
+        calls = []
+        _counting_plot(calls)
+        assert not drawing_ahead.wait_done(1.0) and calls == [5]
+    finally:
+        drawing_ahead._cell_finished()
+    assert drawing_ahead.wait_done(30) and sorted(calls) == [4, 5, 6]
+
+
+def test_a_host_can_turn_drawing_ahead_off(monkeypatch):
+    from labkit import ahead
+
+    monkeypatch.setenv("CACHE_LAB_AHEAD", "0")
+    assert not ahead.enabled()
+
+
+def test_the_next_steps_of_every_kind_of_control():
+    import ipywidgets as W
+
+    from labkit import ahead
+
+    assert ahead.control_neighbours(widgets.int_slider("n", 1, 10, 1, 10)) == [9]
+    assert ahead.control_neighbours(widgets.slider("x", 0.0, 1.0, 0.1, 0.3)) == [0.4, 0.2]
+    up, down = ahead.control_neighbours(widgets.log_slider("ttl", 1, 1000, 10))
+    assert up == pytest.approx(10 ** 1.05) and down == pytest.approx(10 ** 0.95)
+    assert ahead.control_neighbours(widgets.choice("c", ["a", "b", "c"], "a")) == ["b"]
+    pairs = W.SelectionSlider(options=[("1 min", 60), ("1 h", 3600), ("1 d", 86400)], value=3600)
+    assert ahead.control_neighbours(pairs) == [86400, 60]
+    assert ahead.control_neighbours(widgets.toggle("t", False)) == [True]

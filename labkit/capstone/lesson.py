@@ -11,6 +11,7 @@ from typing import Any
 import numpy as np
 
 from .. import charts
+from ..ahead import rendering_ahead
 from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
 from ..tables import Table
@@ -254,7 +255,6 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
     if not isinstance(base, Design):
         raise LabError("explore() starts from a capstone Design, such as capstone.NAIVE_DESIGN.")
     reference = score(REFERENCE_DESIGN, seed=seed)
-    last: dict[str, Any] = {}
     ahead = _ScoreAhead(seed)
     plot_ref: list[Any] = []  # the LivePlot, once built: scoring ahead waits for its redraw
 
@@ -262,26 +262,29 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
              per_user_headers: str, invalidation: str) -> str:
         values = {"catalogue_ttl": catalogue_ttl, "ttl_jitter": ttl_jitter, "landing_defense": landing_defense,
                   "per_user_headers": per_user_headers, "invalidation": invalidation}
-        design = _explored(base, **values)
-        card = score(design, seed=seed)
+        card = score(_explored(base, **values), seed=seed)
         draw_scorecard(fig.axes[0], [card, reference])
         draw_db_load(fig.axes[1], [card, reference])
-        changed = [k for k, v in values.items() if last.get("values", values)[k] != v]
-        note = ""
-        if len(changed) == 1 and _same_numbers(card, last.get("card")):
-            note = f"<i>{why_no_effect(changed[0], values)}</i><br>"
-        last.update(values=values, card=card)
-        # A new catalogue TTL replays the catalogue's day (~0.2 s): score the slider's
-        # neighbours now, so the next step is a memo hit.
-        at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0
-        shown = plot_ref[0].redraws if plot_ref else 0
-        ahead.want([_explored(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
-                    for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)],
-                   after=lambda: not plot_ref or plot_ref[0].redraws > shown)
+        if not rendering_ahead():  # a chart drawn ahead has scored its own setting already
+            # A new catalogue TTL replays the catalogue's day (~0.2 s): score the slider's
+            # neighbours now, so the next step is a memo hit.
+            at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0
+            shown = plot_ref[0].redraws if plot_ref else 0
+            ahead.want([_explored(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
+                        for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)],
+                       after=lambda: not plot_ref or plot_ref[0].redraws > shown)
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
         headline = card.headline()
-        return (note + headline[0].upper() + headline[1:] + "."
+        return (headline[0].upper() + headline[1:] + "."
                 + (f" Still failing - {failing}." if failing else ""))
+
+    def note(before: dict[str, Any], now: dict[str, Any]) -> str:
+        """Why a move changed no number (said as the chart is shown: it depends on the move)."""
+        changed = [k for k, v in now.items() if before.get(k) != v]
+        if len(changed) == 1 and _same_numbers(score(_explored(base, **now), seed=seed),
+                                               score(_explored(base, **before), seed=seed)):
+            return f"<i>{why_no_effect(changed[0], now)}</i><br>"
+        return ""
 
     from ipywidgets import Layout, SelectionSlider
 
@@ -295,7 +298,7 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
                                    layout=Layout(width="380px")),
         "invalidation": choice("cache-aside invalidation", INVALIDATIONS, "ttl-only"),
     }
-    plot = LivePlot(draw, controls, nrows=2, width=9.5, height=7.2)
+    plot = LivePlot(draw, controls, nrows=2, width=9.5, height=7.2, note=note)
     plot_ref.append(plot)
     return plot
 

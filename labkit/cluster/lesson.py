@@ -327,6 +327,13 @@ def _hot(lab: Lab, fix: str, copies: int, *, live: bool = True, on: Any = None) 
     return lab.results[key]
 
 
+def _state(lab: Lab) -> tuple:
+    """What a chart of the lab's cluster shows besides its slider: kept frames are per state."""
+    measured = sum(1 for key in lab.results if isinstance(key, tuple) and key[-1] == "live")
+    shapes = len(lab.results.get("previews", ()))  # a reshard or failover shapes a new preview
+    return lab.cluster.simulated, lab.control.simulated, lab._closed, measured, shapes, "failover" in lab.results
+
+
 def _measured(lab: Lab, kind: str, *setting: Any) -> Any:
     """The run at this setting on the lab's own (real) cluster, if one was made."""
     return lab.results.get((kind, *setting, "live"))
@@ -374,7 +381,7 @@ def explore_hot_key(lab: Lab) -> LivePlot:
         _hot(lab, "copies", control.value)  # the default setting, measured for real
     live = None if lab.cluster.simulated else {LIVE: lambda plot: _hot(lab, "copies", plot.values["copies"])}
     plot = LivePlot(lambda fig, copies: _draw_hot(lab, fig, copies), {"copies": control},
-                    live=live, width=9.0, height=3.8)
+                    live=live, width=9.0, height=3.8, state=lambda: _state(lab))
     settings = list(range(control.min, control.max + 1, control.step))
     # The warmer gets its preview here: only this thread looks at the lab's cluster.
     preview = _preview(lab, lab.cluster)
@@ -422,8 +429,8 @@ def _draw_replicas(lab: Lab, fig: Any, lag_seconds: float) -> str:
     run = _measured(lab, "replicas", round(lag_seconds, 2)) if not lab.control.simulated else None
     preview = run is None and not lab.control.simulated
     run = run or _replicas(lab, lag_seconds, live=False)
-    lab.results["replicas-last"] = run
-    lab.results["replicas-last-simulated"] = lab.control.simulated or preview
+    # The timeline table shows the run the chart shows (not one drawn ahead of a move).
+    fig.results = {"run": run, "simulated": lab.control.simulated or preview}
     ax = fig.axes[0]
     policies = list(ex.POLICIES)
     stale = [run.stale_reads[p] for p in policies]
@@ -457,7 +464,8 @@ def explore_replicas(lab: Lab) -> LivePlot:
         _replicas(lab, control.value)  # the default setting, measured for real
     live = {LIVE: lambda plot: _replicas(lab, plot.values["lag_seconds"])} if real else None
     plot = LivePlot(lambda fig, lag_seconds: _draw_replicas(lab, fig, lag_seconds), {"lag_seconds": control},
-                    live=live, width=9.0, height=3.6)
+                    live=live, width=9.0, height=3.6, state=lambda: _state(lab))
+    lab.results["replicas-plot"] = plot
     steps = round((control.max - control.min) / control.step)
     lags = [round(control.min + i * control.step, 2) for i in range(steps + 1)]
     preview = _preview(lab, lab.control)
@@ -466,10 +474,12 @@ def explore_replicas(lab: Lab) -> LivePlot:
 
 
 def show_replica_timeline(lab: Lab) -> Table:
-    run = lab.results.get("replicas-last")
+    plot = lab.results.get("replicas-plot")
+    shown = plot.results if plot is not None else {}
+    run = shown.get("run")
     if run is None:
         raise LabError("Run the replica experiment above first (explore_replicas).")
-    where = " (simulated)" if lab.results.get("replicas-last-simulated") else ""
+    where = " (simulated)" if shown.get("simulated") else ""
     return Table(run.timeline, f"The first round: one write at t = 0, then four reloads per router{where}")
 
 

@@ -54,10 +54,11 @@ NOTEBOOK = "08"
 
 
 def _plot(draw: Callable[..., str], controls: dict[str, Any], **shape: Any) -> LivePlot:
-    results: dict[str, Any] = {}
-    plot = LivePlot(lambda fig, **values: draw(fig, results, **values), controls, **shape)
-    plot.results = results  # type: ignore[attr-defined]
-    return plot
+    def drawn(fig: Any, **values: Any) -> str:
+        fig.results = {}  # plot.results: the shown chart's runs
+        return draw(fig, fig.results, **values)
+
+    return LivePlot(drawn, controls, **shape)
 
 
 def _shade(ax: Any, start: float, end: float, label: str) -> None:

@@ -225,6 +225,7 @@ class Dashboard:
             width=9.0,
             height=3.4,
             live={"Run 3 s more": lambda _plot: self.run(3.0)},
+            ahead=False,  # it shows a workload that keeps running: nothing to keep or draw ahead
         )
 
     def _draw(self, fig: Any, view: str) -> str:

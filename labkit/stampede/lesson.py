@@ -1,7 +1,7 @@
 """Notebook 04's live charts and exercises (the notebook holds the idea, this the plumbing).
 
 Every ``explore_*`` function returns a :class:`~labkit.widgets.LivePlot` whose
-``results`` dict holds the last run's report, so tests can check what the chart shows.
+``results`` dict holds the shown chart's reports, so tests can check what it shows.
 """
 
 from __future__ import annotations
@@ -65,20 +65,19 @@ def _plot(draw: Callable[..., str], controls: dict[str, Any], *,
     ``live(values)`` runs the real experiment for the current settings (real threads,
     real time); its result is passed to ``draw`` only while the settings still match.
     """
-    results: dict[str, Any] = {}
     plot: list[LivePlot] = []
 
     def wrapped(fig: Any, **values: Any) -> str:
+        fig.results = {}  # plot.results: the shown chart's
         if live is None:
-            return draw(fig, results, **values)
+            return draw(fig, fig.results, **values)
         ran = plot[0].live_results.get(_LIVE) if plot else None
         matching = ran[1] if ran is not None and ran[0] == values else None
-        return draw(fig, results, matching, **values)
+        return draw(fig, fig.results, matching, **values)
 
     buttons = None if live is None else {_LIVE: lambda p: (dict(p.values), live(dict(p.values)))}
     made = LivePlot(wrapped, controls, live=buttons, **shape)
     plot.append(made)
-    made.results = results  # type: ignore[attr-defined]
     return made
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from matplotlib.ticker import MaxNLocator
 
 from .. import charts
+from ..ahead import draft, rendering_ahead
 from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet
 from ..widgets import LivePlot, choice, log_slider, slider
@@ -54,15 +55,15 @@ def _dots(traffic: Traffic, ttls: Iterable[float], *, wait: bool) -> dict[float,
     return ready
 
 
-def _simulate_later(plot: LivePlot, traffic: Traffic, ttls: Iterable[float]) -> None:
+def _simulate_later(plot: LivePlot, traffic: Traffic, ttls: Iterable[float]) -> bool:
     """Simulate missing dots in the background; the plot redraws with them when done.
 
     Called from inside a draw: the simulation starts once that draw's image is out,
-    so it never slows the redraw the learner is waiting for.
+    so it never slows the redraw the learner is waiting for.  True if dots were missing.
     """
     missing = [t for t in ttls if (traffic, t) not in _SIMULATED]
     if not missing:
-        return
+        return False
     drawn = plot.redraws
 
     def simulate(_plot: LivePlot) -> None:
@@ -71,7 +72,9 @@ def _simulate_later(plot: LivePlot, traffic: Traffic, ttls: Iterable[float]) -> 
             time.sleep(0.01)
         _dots(traffic, missing, wait=True)
 
-    plot.run_live(f"simulate {traffic} {missing}", simulate)
+    # The dots complete the draft shown; every kept chart was complete already.
+    plot.run_live(f"simulate {traffic} {missing}", simulate, forget=False)
+    return True
 
 
 _PERCENT_TICKS = (0, 25, 50, 75, 100)
@@ -230,9 +233,11 @@ def _progressive(draw: Any, dots_for: Any, controls: dict[str, Any], **shape: An
 
     def progressive_draw(fig: Any, **values: Any) -> str:
         plot = state["plot"]
-        caption = draw(fig, **values, wait=plot is None)
-        if plot is not None:
-            _simulate_later(plot, *dots_for(values))
+        # Drawn ahead of a move (in the background), a chart waits for all its dots.
+        wait = plot is None or rendering_ahead()
+        caption = draw(fig, **values, wait=wait)
+        if not wait and _simulate_later(plot, *dots_for(values)):
+            draft()  # dots are missing: this chart is not kept
         return caption
 
     plot = LivePlot(progressive_draw, controls, **shape)
