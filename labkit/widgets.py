@@ -457,7 +457,11 @@ class LivePlot:
 
     # --- frames: kept, and drawn ahead ------------------------------------------------
 
-    MAX_FRAMES = 12  # per plot: the neighbourhood of where the controls are
+    MAX_FRAMES = 12  # per plot at least: where the controls are and every step from there
+
+    @property
+    def _max_frames(self) -> int:
+        return max(self.MAX_FRAMES, 2 * len(self.controls) + 2)
 
     def _key(self, values: dict[str, Any]) -> tuple:
         return (self._generation, charts.is_presentation(), None if self._state is None else self._state(),
@@ -518,7 +522,7 @@ class LivePlot:
             with self._frames_lock:
                 if self.ahead and not draft and key[0] == self._generation:
                     self._frames[key] = frame
-                    while len(self._frames) > self.MAX_FRAMES:
+                    while len(self._frames) > self._max_frames:
                         self._frames.popitem(last=False)
             return frame
         finally:
@@ -561,8 +565,12 @@ class LivePlot:
                 steps.reverse()  # keep going the way the learner is going
             wishes += [{**values, name: v} for v in steps]
         with self._frames_lock:
+            kept = [self._key(w) for w in wishes if self._key(w) in self._frames]
+            for key in [*kept, self._key(values)]:  # the neighbourhood is kept longest
+                if key in self._frames:
+                    self._frames.move_to_end(key)
             wishes = [w for w in wishes if self._key(w) not in self._frames]
-        drawing_ahead.worker().want(self, wishes[: self.MAX_FRAMES - 1], urgent=urgent)
+        drawing_ahead.worker().want(self, wishes, urgent=urgent)
 
     def _show_numbers(self) -> None:
         # Built only while shown: most learners never open it.

@@ -488,3 +488,21 @@ def test_the_next_steps_of_every_kind_of_control():
     pairs = W.SelectionSlider(options=[("1 min", 60), ("1 h", 3600), ("1 d", 86400)], value=3600)
     assert ahead.control_neighbours(pairs) == [86400, 60]
     assert ahead.control_neighbours(widgets.toggle("t", False)) == [True]
+
+
+def test_the_steps_back_outlive_frames_further_away(drawing_ahead):
+    calls = []
+    plot = widgets.LivePlot(lambda fig, **v: calls.append(dict(v)) or "ok", {
+        name: widgets.int_slider(name, 1, 10, 1, 5) for name in "abcdef"})
+    assert drawing_ahead.wait_done(60)
+    for _ in range(3):  # every move brings up to 11 new neighbours: 12 frames cannot hold them all
+        plot.set(a=6)
+        assert drawing_ahead.wait_done(60)
+        plot.set(a=5)
+        assert drawing_ahead.wait_done(60)
+    drawn = len(calls)
+    plot.set(a=6)
+    assert drawing_ahead.wait_done(60) and len(calls) > drawn  # a=6's new neighbours were drawn...
+    drawn = len(calls)
+    plot.set(a=5)
+    assert len(calls) == drawn  # ...and the step back was still kept
