@@ -12,7 +12,7 @@ A frame is exactly what a redraw would have shown: draw functions run with the
 same values, and a draw that can only show a draft at once (a simulation still
 running) draws the complete chart when it is drawn ahead (see
 :func:`rendering_ahead`) and marks a draft it shows with :func:`draft`, so a
-draft is never kept.
+draft is replaced as soon as the run that completes it ends.
 
 >>> neighbours(5, lower=0, upper=10, step=1)
 [6, 4]
@@ -55,7 +55,9 @@ def rendering_ahead() -> bool:
 
 
 def draft() -> None:
-    """Mark the chart being drawn as a draft (it shows partial results): it is not kept."""
+    """Mark the chart being drawn as a draft (it shows partial results while a run
+    completes them): shown again until that run ends (``run_live(..., forget=False)``),
+    never drawn ahead."""
     _local.draft = True
 
 

@@ -216,6 +216,7 @@ class _Frame:
     alt_text: str
     result: Any
     fig: Any
+    draft: bool = False  # partial results, shown until the run that completes them ends
 
 
 def _key_value(value: Any) -> Any:
@@ -415,7 +416,8 @@ class LivePlot:
         """Show the chart for the controls' values.
 
         ``force`` draws it again and forgets every kept frame (the state behind them
-        changed); with ``forget=False`` only this frame is drawn again (it was a draft).
+        changed); with ``forget=False`` only drafts are drawn again (what they waited
+        for is done).
         """
         with self._redraw_lock:
             drawing_ahead.run_quietly(lambda: self._redraw(force, forget))
@@ -427,9 +429,8 @@ class LivePlot:
         start = time.perf_counter()
         if force and forget:
             self.forget_frames()
-        elif force:
-            with self._frames_lock:
-                self._frames.pop(self._key(values), None)
+        elif force:  # what completed the drafts is done: draw them complete when next shown
+            self._forget_drafts()
         try:
             frame = self._frame(values)
         except LabError as exc:
@@ -517,10 +518,10 @@ class LivePlot:
             if not reused:
                 self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
             fig.canvas.__dict__.pop("renderer", None)  # the pixels are in the PNG; keep memory small
-            frame = _Frame(png=png, alt_text=charts.describe(fig), result=result, fig=fig)
-            draft = drawing_ahead.take_draft_flag()
+            frame = _Frame(png=png, alt_text=charts.describe(fig), result=result, fig=fig,
+                           draft=drawing_ahead.take_draft_flag())
             with self._frames_lock:
-                if self.ahead and not draft and key[0] == self._generation:
+                if self.ahead and key[0] == self._generation:
                     self._frames[key] = frame
                     while len(self._frames) > self._max_frames:
                         self._frames.popitem(last=False)
@@ -534,10 +535,16 @@ class LivePlot:
         """Draw and keep the frame for ``values`` unless it is kept already; True if drawn."""
         key = self._key(values)
         with self._frames_lock:
-            if key in self._frames or key in self._inflight:
+            kept = self._frames.get(key)
+            if (kept is not None and not kept.draft) or key in self._inflight:
                 return False
         self._draw_frame(key, values)
         return True
+
+    def _forget_drafts(self) -> None:
+        with self._frames_lock:
+            for key in [k for k, f in self._frames.items() if f.draft]:
+                del self._frames[key]
 
     def _note_move(self, values: dict[str, Any]) -> None:
         if self.last_values is None:
@@ -569,7 +576,7 @@ class LivePlot:
             for key in [*kept, self._key(values)]:  # the neighbourhood is kept longest
                 if key in self._frames:
                     self._frames.move_to_end(key)
-            wishes = [w for w in wishes if self._key(w) not in self._frames]
+            wishes = [w for w in wishes if self._key(w) not in self._frames or self._frames[self._key(w)].draft]
         drawing_ahead.worker().want(self, wishes, urgent=urgent)
 
     def _show_numbers(self) -> None:

@@ -426,23 +426,34 @@ def test_frames_are_kept_per_state(drawing_ahead):
     assert plot.last_result == "6 with the server down"
 
 
-def test_a_draft_is_shown_but_not_kept(drawing_ahead):
+def test_a_draft_is_shown_until_the_run_that_completes_it_ends(drawing_ahead):
     from labkit import ahead
 
-    calls = []
+    calls, simulated = [], {"done": False}
 
     def draw(fig, n):
         calls.append(n)
-        if not ahead.rendering_ahead():
-            ahead.draft()
-        return f"{'ahead' if ahead.rendering_ahead() else 'draft'} {n}"
+        if not simulated["done"] and not ahead.rendering_ahead():
+            ahead.draft()  # the foreground shows what is ready; drawn ahead, it waits for all
+            return f"draft {n}"
+        return f"complete {n}"
 
     plot = widgets.LivePlot(draw, {"n": widgets.int_slider("n", 1, 10, 1, 5)})
-    assert drawing_ahead.wait_done(30)
-    plot.set(n=6)
-    assert plot.last_result == "ahead 6"  # the complete chart drawn ahead
-    plot.set(n=5)
-    assert plot.last_result == "draft 5" and calls.count(5) == 2  # the first draft was not kept
+    assert plot.last_result == "draft 5" and drawing_ahead.wait_done(30)
+    drawing_ahead._cell_started()  # hold drawing ahead while the learner moves
+    try:
+        plot.set(n=6)
+        assert plot.last_result == "complete 6"  # drawn ahead, complete
+        plot.set(n=5)
+        assert plot.last_result == "draft 5" and calls.count(5) == 1  # the draft, shown again
+        simulated["done"] = True
+        plot.run_live("simulate", lambda _plot: None, forget=False)
+        assert plot.wait_idle(30)
+        assert plot.last_result == "complete 5" and calls.count(5) == 2  # the run ended: drawn complete
+        plot.set(n=6)
+        assert calls.count(6) == 1  # complete frames stay kept
+    finally:
+        drawing_ahead._cell_finished()
 
 
 def test_a_note_about_the_move_is_made_as_the_frame_is_shown(drawing_ahead):

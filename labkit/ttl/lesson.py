@@ -237,7 +237,7 @@ def _progressive(draw: Any, dots_for: Any, controls: dict[str, Any], **shape: An
         wait = plot is None or rendering_ahead()
         caption = draw(fig, **values, wait=wait)
         if not wait and _simulate_later(plot, *dots_for(values)):
-            draft()  # dots are missing: this chart is not kept
+            draft()  # dots are missing: shown again only until they are simulated
         return caption
 
     plot = LivePlot(progressive_draw, controls, **shape)
