@@ -16,6 +16,7 @@ import threading
 from dataclasses import dataclass, field
 
 from .clock import Clock, VirtualClock, wall_clock
+from .counters import Counters
 from .errors import LabError, check_non_negative, check_positive
 
 __all__ = ["Row", "Database", "DatabaseStats", "DatabaseTimeout", "DatabaseError"]
@@ -51,17 +52,15 @@ class Row:
         return cls(int(row_id), value, int(version), float(updated_at))
 
 
-@dataclass
-class DatabaseStats:
-    reads: int = 0
-    writes: int = 0
-    queries: int = 0
-    timeouts: int = 0
-    peak_in_flight: int = 0
-    busy_seconds: float = 0.0
+class DatabaseStats(Counters):
+    """What the database was asked and how busy it was, since the last reset."""
 
-    def as_dict(self) -> dict[str, float]:
-        return dict(self.__dict__)
+    reads: int
+    writes: int
+    queries: int
+    timeouts: int
+    peak_in_flight: int
+    busy_seconds: float
 
 
 @dataclass

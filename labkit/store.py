@@ -25,11 +25,11 @@ import time
 from abc import ABC, abstractmethod
 from collections import defaultdict
 from collections.abc import Iterable
-from dataclasses import dataclass, field
 from queue import Empty, SimpleQueue
 from typing import Any
 
 from .clock import Clock, wall_clock
+from .counters import Counters
 from .errors import LabError, check_integer_amount, check_non_negative, check_ttl, check_value
 
 __all__ = [
@@ -83,22 +83,14 @@ def _check_key(key: Any) -> str:
     return key
 
 
-@dataclass
-class StoreStats:
+class StoreStats(Counters):
     """What the store has been asked to do since the last reset."""
 
-    hits: int = 0
-    misses: int = 0
-    sets: int = 0
-    deletes: int = 0
-    commands: int = 0
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: int) -> None:
-        fields = self.__dict__  # direct access: this runs on every command of a replay
-        with self._lock:
-            for name, n in counts.items():
-                fields[name] += n
+    hits: int
+    misses: int
+    sets: int
+    deletes: int
+    commands: int
 
     def lookup(self, hit: bool) -> None:
         """One GET, a hit or a miss (the hottest path: no keyword unpacking)."""
@@ -115,14 +107,7 @@ class StoreStats:
         return self.hits / lookups if lookups else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        return {
-            "hits": self.hits,
-            "misses": self.misses,
-            "sets": self.sets,
-            "deletes": self.deletes,
-            "commands": self.commands,
-            "hit_ratio": self.hit_ratio,
-        }
+        return {**super().as_dict(), "hit_ratio": self.hit_ratio}
 
 
 class Subscription(ABC):

@@ -25,10 +25,11 @@ from __future__ import annotations
 import threading
 from abc import ABC, abstractmethod
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..clock import Clock, VirtualClock
+from ..counters import Counters
 from ..database import Database, Row
 from ..errors import LabError, check_choice, check_non_negative, check_ttl
 from ..memo import memo
@@ -83,28 +84,20 @@ def cache_if_newer(store: Store, row: Row, ttl_seconds: float | None) -> bool:
     return store.set_if_newer(cache_key(row.id), row.to_cache(), row.version, ttl_seconds)
 
 
-@dataclass
-class PatternStats:
+class PatternStats(Counters):
     """What a pattern did since it was made (all counts, no latencies)."""
 
-    reads: int = 0
-    writes: int = 0
-    cache_hits: int = 0
-    cache_misses: int = 0
-    db_reads: int = 0
-    db_writes: int = 0  # rows written to the database
-    db_write_queries: int = 0  # statements sent (a write-behind batch is one)
-    cache_repairs: int = 0  # keys deleted because the cache half of a write failed
-    flushes: int = 0
-    flush_failures: int = 0  # background flushes the database refused (retried later)
-    flush_seconds: float = 0.0  # time the write-behind flusher spent, off the request path
-    _lock: threading.Lock = field(default_factory=threading.Lock, repr=False, compare=False)
-
-    def add(self, **counts: float) -> None:
-        fields = self.__dict__  # direct access: this runs several times per request
-        with self._lock:
-            for name, n in counts.items():
-                fields[name] += n
+    reads: int
+    writes: int
+    cache_hits: int
+    cache_misses: int
+    db_reads: int
+    db_writes: int  # rows written to the database
+    db_write_queries: int  # statements sent (a write-behind batch is one)
+    cache_repairs: int  # keys deleted because the cache half of a write failed
+    flushes: int
+    flush_failures: int  # background flushes the database refused (retried later)
+    flush_seconds: float  # time the write-behind flusher spent, off the request path
 
     def lookup(self, hit: bool) -> None:
         """One read that found the row in the cache or not (the hottest counter)."""
@@ -121,9 +114,7 @@ class PatternStats:
         return self.cache_hits / lookups if lookups else 0.0
 
     def as_dict(self) -> dict[str, float]:
-        out = {k: v for k, v in self.__dict__.items() if not k.startswith("_")}
-        out["hit_ratio"] = self.hit_ratio
-        return out
+        return {**super().as_dict(), "hit_ratio": self.hit_ratio}
 
 
 StepHook = Callable[[int], None]
