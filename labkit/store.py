@@ -465,34 +465,37 @@ _COMPARE_AND_DELETE = """
 if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
 return 0
 """
-_COMPARE_AND_SET = """
+# The last step of both conditional writes: SET, with PX when the TTL in
+# milliseconds is above 0 (0: no expiry).
+_SET_KEY = """
+local function set_key(value, px)
+  if tonumber(px) > 0 then
+    redis.call('SET', KEYS[1], value, 'PX', px)
+  else
+    redis.call('SET', KEYS[1], value)
+  end
+  return 1
+end
+"""
+# ARGV: '1' if the key must be absent, expected text, new text, PX milliseconds.
+_COMPARE_AND_SET = _SET_KEY + """
 local current = redis.call('GET', KEYS[1])
 if ARGV[1] == '1' then
   if current then return 0 end
 elseif current ~= ARGV[2] then
   return 0
 end
-if tonumber(ARGV[4]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[3], 'PX', ARGV[4])
-else
-  redis.call('SET', KEYS[1], ARGV[3])
-end
-return 1
+return set_key(ARGV[3], ARGV[4])
 """
-# ARGV: version, stored text, PX milliseconds (0: no expiry).  A current value whose
-# text does not start with "<digits>|" (a lease placeholder) is older than any version.
-_SET_IF_NEWER = """
+# ARGV: version, stored text, PX milliseconds.  A current value whose text does not
+# start with "<digits>|" (a lease placeholder) is older than any version.
+_SET_IF_NEWER = _SET_KEY + """
 local current = redis.call('GET', KEYS[1])
 if current then
   local held = string.match(current, '^(%d+)|')
   if held and tonumber(held) >= tonumber(ARGV[1]) then return 0 end
 end
-if tonumber(ARGV[3]) > 0 then
-  redis.call('SET', KEYS[1], ARGV[2], 'PX', ARGV[3])
-else
-  redis.call('SET', KEYS[1], ARGV[2])
-end
-return 1
+return set_key(ARGV[2], ARGV[3])
 """
 
 

@@ -587,12 +587,12 @@ def make_pattern(
     *,
     ttl_seconds: float | None = DEFAULT_TTL_SECONDS,
     clock: Clock | None = None,
-    flush_interval_seconds: float = 1.0,
-    flush_batch_size: int = 100,
+    **write_behind: Any,
 ) -> Pattern:
     """One of :data:`PATTERNS` by name, on ``store`` in front of ``db``.
 
-    ``flush_interval_seconds`` and ``flush_batch_size`` only matter to write-behind.
+    ``write_behind`` holds :class:`WriteBehind`'s own settings (``flush_interval_seconds``,
+    ``flush_batch_size``); the other patterns ignore them.
     """
     check_choice("pattern", name, PATTERNS)
     if name == "cache-aside":
@@ -602,7 +602,4 @@ def make_pattern(
         return ReadThrough(cache, clock=clock)
     if name == "write-through":
         return WriteThrough(store, db, ttl_seconds=ttl_seconds, clock=clock)
-    return WriteBehind(
-        store, db, ttl_seconds=ttl_seconds, clock=clock,
-        flush_interval_seconds=flush_interval_seconds, flush_batch_size=flush_batch_size,
-    )
+    return WriteBehind(store, db, ttl_seconds=ttl_seconds, clock=clock, **write_behind)
