@@ -36,7 +36,7 @@ from labkit.stampede import (
     synchronized_expiry,
 )
 from labkit.stampede.defenses import Lease, Settings
-from labkit.stampede.lesson import BETA_TASK
+from labkit.stampede.lesson import beta_task_run
 from labkit.stampede.simulation import xfetch_miss_probability
 from labkit.store import MemoryStore
 
@@ -315,10 +315,8 @@ def test_simulated_herd_replays_live_arrivals():
 
 
 def test_xfetch_miss_formula_matches_the_simulation():
-    t = BETA_TASK
     for beta, low, high in ((1.0, 0.02, 0.08), (2.0, 0.0, 0.005)):
-        r = simulate_traffic("xfetch", clients=20, reads_per_client_per_second=1.0, seconds=t["seconds"],
-                             ttl_seconds=60, recompute_seconds=0.4, beta=beta, seed=4)
+        r = beta_task_run(beta)
         assert low <= 1 - r.share_windows_without_miss <= high
         assert low <= xfetch_miss_probability(20, 0.4, beta) <= high
 
@@ -415,9 +413,7 @@ def test_pick_beta_exercise():
     assert ex.check(1.5) and ex.check(2.0) and ex.check(5.0)
     assert not ex.check(6.0)
     assert not ex.check(8.0)    # refreshes far too early
-    t = BETA_TASK
-    run = {b: simulate_traffic("xfetch", clients=20, reads_per_client_per_second=1.0, seconds=t["seconds"],
-                               ttl_seconds=60, recompute_seconds=0.4, beta=b, seed=4) for b in (1.0, 2.0)}
+    run = {b: beta_task_run(b) for b in (1.0, 2.0)}
     assert 0.03 < 1 - run[1.0].share_windows_without_miss < 0.06   # about one expiry in 25
     assert run[2.0].share_windows_without_miss == 1.0
     assert 600 <= run[2.0].windows <= 640 and 2.5 < run[2.0].mean_refresh_lead_seconds < 3.5

@@ -14,58 +14,25 @@ redis-server the lab owns.  The package exports the engine; the lesson layer
 
 
 from ..course import lesson_attributes
+from . import simulator
 from .policies import POLICY_CLASSES, Policy, next_use_positions
 from .redis_demo import DEMO_POLICIES, RedisDemo, RedisRun, real_eviction_demo, redis_config
-from .simulator import (
-    POLICIES,
-    LRUCurve,
-    SimResult,
-    as_trace,
-    capacities_for,
-    hit_ratio_curve,
-    hit_ratio_timeline,
-    load_trace,
-    lru_curve,
-    make_policy,
-    sampling_error,
-    shards_sample,
-    simulate,
-    stack_distances,
-    write_oracle_general,
-)
+from .simulator import *  # noqa: F403 - the package exports the simulator's __all__ (added below)
+
+# The lesson layer (charts, widgets) loads when a notebook first asks for it.
+_LESSON = ("explore", "explore_timeline", "table", "show_redis_demo", "exercises")
 
 __all__ = [
-    "POLICIES",
+    *simulator.__all__,
     "POLICY_CLASSES",
     "Policy",
-    "SimResult",
-    "LRUCurve",
-    "make_policy",
-    "simulate",
-    "lru_curve",
-    "stack_distances",
-    "hit_ratio_curve",
-    "hit_ratio_timeline",
-    "shards_sample",
-    "sampling_error",
-    "capacities_for",
-    "load_trace",
-    "write_oracle_general",
     "next_use_positions",
-    "as_trace",
-    "explore",
-    "explore_timeline",
-    "table",
-    "show_redis_demo",
-    "exercises",
     "DEMO_POLICIES",
     "RedisDemo",
     "RedisRun",
     "real_eviction_demo",
     "redis_config",
+    *_LESSON,
 ]
 
-_LESSON = {"explore", "explore_timeline", "table", "show_redis_demo", "exercises", "sizing_trace"}
-
-
-__getattr__ = lesson_attributes(__name__, _LESSON | {"lesson"})
+__getattr__ = lesson_attributes(__name__, {*_LESSON, "sizing_trace", "lesson"})

@@ -32,8 +32,10 @@ __all__ = [
     "hit_ratio_curve",
     "hit_ratio_timeline",
     "shards_sample",
+    "sampling_error",
     "capacities_for",
     "load_trace",
+    "write_oracle_general",
     "as_trace",
 ]
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from ..claims import claim
 from ..memo import memo
-from .lesson import BETA_TASK
+from .lesson import BETA_TASK, beta_task_run
 from .preview import preview_expired_lock, preview_herd
 from .simulation import SIM_DEFENSES, poisson_arrivals, protection_costs, simulate_traffic, synchronized_expiry
 
@@ -101,29 +101,22 @@ def all_protection_saves() -> float:
     return float(_costs().duplicates_per_second.sum())
 
 
-def _beta_run(beta: float):
-    t = BETA_TASK
-    return simulate_traffic("xfetch", clients=int(t["reads_per_second"]), reads_per_client_per_second=1.0,
-                            seconds=t["seconds"], ttl_seconds=t["ttl_seconds"],
-                            recompute_seconds=t["recompute_seconds"], beta=beta, seed=4)
-
-
 @claim("beta_task_expiries", notebook=NOTEBOOK, fact="ten hours at a 60 s TTL is several hundred expiries",
        holds=lambda v: 400 <= v <= 700)
 def beta_task_expiries() -> int:
-    return _beta_run(2.0).windows
+    return beta_task_run(2.0).windows
 
 
 @claim("beta_two_lead_seconds", notebook=NOTEBOOK, fact="beta = 2 refreshes a few seconds early, within 10 s",
        holds=lambda v: 0 < v <= BETA_TASK["max_mean_lead_seconds"])
 def beta_two_lead_seconds() -> float:
-    return _beta_run(2.0).mean_refresh_lead_seconds
+    return beta_task_run(2.0).mean_refresh_lead_seconds
 
 
 @claim("beta_one_slips", notebook=NOTEBOOK,
        fact="at beta = 1 and 20 reads/s a few percent of expiries slip through to readers",
        holds=lambda v: 1 - BETA_TASK["min_share_without_miss"] < v < 0.15)
 def beta_one_slips() -> float:
-    return 1 - _beta_run(1.0).share_windows_without_miss
+    return 1 - beta_task_run(1.0).share_windows_without_miss
 
 

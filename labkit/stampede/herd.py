@@ -19,6 +19,7 @@ import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 
@@ -135,18 +136,13 @@ def run_herd(
     *,
     db_latency_seconds: float = 0.05,
     parallel_queries: int = 16,
-    ttl_seconds: float = 30.0,
-    lock_ttl_seconds: float = 1.0,
-    wait_seconds: float = 1.0,
-    poll_seconds: float = 0.01,
-    beta: float = 1.0,
-    serve_stale: bool = True,
     stale_copy: bool = True,
     stall_db: bool = False,
     app_processes: int = 1,
     start_offsets_seconds: Sequence[float] | None = None,
     give_up_seconds: float | None = None,
     seed: int = 0,
+    **knobs: Any,
 ) -> HerdReport:
     """Release ``readers`` threads at once on a hot key whose value just expired.
 
@@ -156,13 +152,12 @@ def run_herd(
     ``give_up_seconds``: stop waiting for readers after this long (default: forever,
     or ``wait_seconds + 1`` when the database is stalled); those that never returned
     are reported as ``stuck``.
+    ``knobs``: the defenses' settings that differ from :class:`Settings`' defaults
+    (``lock_ttl_seconds``, ``wait_seconds``, ``beta``, ...).
     """
     check_choice("defense", defense, DEFENSES)
     readers = check_readers(readers)
-    settings = Settings(
-        ttl_seconds=ttl_seconds, lock_ttl_seconds=lock_ttl_seconds, wait_seconds=wait_seconds,
-        poll_seconds=poll_seconds, beta=beta, serve_stale=serve_stale,
-    )
+    settings = Settings(**knobs)
     if start_offsets_seconds is not None and len(start_offsets_seconds) != readers:
         raise LabError(
             f"start_offsets_seconds needs one offset per reader ({readers}), got {len(start_offsets_seconds)}."
@@ -184,7 +179,7 @@ def run_herd(
     if stall_db:
         db.stall()
     if give_up_seconds is None and stall_db:
-        give_up_seconds = wait_seconds + 1.0
+        give_up_seconds = settings.wait_seconds + 1.0
 
     offsets = list(start_offsets_seconds) if start_offsets_seconds is not None else [0.0] * readers
     outcomes: list[str] = [Outcome.STUCK] * readers
@@ -240,7 +235,7 @@ def run_herd(
         timeline=timeline, peak_db_in_flight=db.stats.peak_in_flight,
         store_commands=commands, wall_seconds=wall, fresh_version=fresh_version,
         foreign_lock_frees=hot.foreign_lock_frees, lost_leases=hot.lost_leases,
-        deadline_seconds=wait_seconds if defense not in ("none", "naive-lock") else None,
+        deadline_seconds=settings.wait_seconds if defense not in ("none", "naive-lock") else None,
     )
     store.delete(hot.key, hot.lock_key)
     db.close()

@@ -21,6 +21,7 @@ from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
 from .preview import VIRTUAL, preview_expired_lock, preview_herd, preview_stall
 from .simulation import (
     SIM_DEFENSES,
+    TrafficReport,
     poisson_arrivals,
     protection_costs,
     simulate_herd,
@@ -38,6 +39,7 @@ __all__ = [
     "explore_protection",
     "exercises",
     "BETA_TASK",
+    "beta_task_run",
     "SCENARIOS",
 ]
 
@@ -422,6 +424,14 @@ BETA_TASK = {
     "max_mean_lead_seconds": 10.0,
 }
 
+
+def beta_task_run(beta: float) -> TrafficReport:
+    """XFetch at ``beta`` on the beta exercise's page (:data:`BETA_TASK`), ten hours of it."""
+    t = BETA_TASK
+    return simulate_traffic("xfetch", clients=int(t["reads_per_second"]), reads_per_client_per_second=1.0,
+                            seconds=t["seconds"], ttl_seconds=t["ttl_seconds"],
+                            recompute_seconds=t["recompute_seconds"], beta=beta, seed=4)
+
 SCENARIOS = {
     "A": {"answers": {"lock"},
           "why": "readers must never see the old balance, and 40 servers must share one refresh: a "
@@ -438,9 +448,7 @@ CHOICES = ("none", "lock", "single-flight", "xfetch", "swr", "jitter")
 def check_beta_choice(beta: float) -> tuple[bool, str]:
     beta = check_beta(beta)
     t = BETA_TASK
-    r = simulate_traffic("xfetch", clients=int(t["reads_per_second"]), reads_per_client_per_second=1.0,
-                         seconds=t["seconds"], ttl_seconds=t["ttl_seconds"],
-                         recompute_seconds=t["recompute_seconds"], beta=beta, seed=4)
+    r = beta_task_run(beta)
     share, lead = r.share_windows_without_miss, r.mean_refresh_lead_seconds
     measured = f"beta={beta:g}: no miss in {100 * share:.1f}% of {r.windows} expiries, refreshed {lead:.1f} s early"
     if share < t["min_share_without_miss"]:

@@ -87,30 +87,32 @@ def _fixed_title_position(fig: Any) -> None:
         ax.set_title(ax.get_title(), y=1.0)
 
 
-def _mark_ttl(ax: Any, ttl: float) -> None:
-    ax.axvline(ttl, color="#000000", linestyle=":", linewidth=1.2)
-    ax.annotate(
-        f"your TTL\n{format_seconds(ttl)}", (ttl, 0.97), xycoords=("data", "axes fraction"),
-        xytext=(4, 0), textcoords="offset points", va="top", fontsize="small",
-    )
-
-
 _TTL_TICKS = (
     (0.01, "10 ms"), (0.1, "0.1 s"), (1.0, "1 s"), (10.0, "10 s"), (60.0, "1 min"),
     (600.0, "10 min"), (3600.0, "1 h"), (21600.0, "6 h"),
 )
 
 
-def _ttl_axis(ax: Any, low: float, high: float) -> None:
-    """A log TTL axis with readable fixed ticks (also far cheaper to draw than auto ticks)."""
+def _ttl_axis(ax: Any, ttl: float, grid: np.ndarray, *, percent: bool = False) -> None:
+    """A log TTL axis over ``grid`` with readable fixed ticks (also far cheaper to draw
+    than auto ticks) and the learner's TTL marked; ``percent``: a 0-100% y axis."""
     from matplotlib.ticker import FixedLocator, NullLocator
 
+    ax.axvline(ttl, color="#000000", linestyle=":", linewidth=1.2)
+    ax.annotate(
+        f"your TTL\n{format_seconds(ttl)}", (ttl, 0.97), xycoords=("data", "axes fraction"),
+        xytext=(4, 0), textcoords="offset points", va="top", fontsize="small",
+    )
+    low, high = grid[0], grid[-1]
     ax.set_xscale("log")
     ax.set_xlim(low, high)
     ticks = [(t, label) for t, label in _TTL_TICKS if low <= t <= high]
     ax.xaxis.set_major_locator(FixedLocator([t for t, _ in ticks]))
     ax.xaxis.set_minor_locator(NullLocator())
     ax.set_xticklabels([label for _, label in ticks])
+    if percent:
+        ax.set_ylim(0, 104)
+        ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
 
 
 def _shade_overhead(ax: Any, break_even: float, low: float) -> None:
@@ -135,10 +137,10 @@ def _traffic(alpha: float, reads_per_second: float, writes_per_key_per_hour: flo
 
 def draw_tradeoff(
     fig: Any,
-    ttl_seconds: float = 300.0,
-    reads_per_second: float = 50.0,
-    writes_per_key_per_hour: float = 2.0,
-    alpha: float = 0.9,
+    ttl_seconds: float,
+    reads_per_second: float,
+    writes_per_key_per_hour: float,
+    alpha: float,
     *,
     wait: bool = True,
 ) -> str:
@@ -164,10 +166,7 @@ def draw_tradeoff(
         sims = [100 * getattr(dots[t], name) for t in dot_ttls]
         ax.plot(dot_ttls, sims, linestyle="none", marker=style["marker"],
                 color=style["color"], markeredgecolor="white", label=f"{label} (simulated)")
-    _mark_ttl(ax, ttl)
-    _ttl_axis(ax, grid[0], grid[-1])
-    ax.set_ylim(0, 104)
-    ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
+    _ttl_axis(ax, ttl, grid, percent=True)
     charts.finish(
         ax,
         title=f"At {format_seconds(ttl)}: {here_model.hit_ratio:.0%} hits, "
@@ -182,8 +181,7 @@ def draw_tradeoff(
                linestyle="none", marker=style["marker"], color=style["color"],
                markeredgecolor="white", label="simulated")
     ax_db.axhline(traffic.reads_per_second, label="no cache: every read", **charts.LIMIT_STYLE)
-    _mark_ttl(ax_db, ttl)
-    _ttl_axis(ax_db, grid[0], grid[-1])
+    _ttl_axis(ax_db, ttl, grid)
     ax_db.set_ylim(0, traffic.reads_per_second * 1.08)
     ax_db.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
     charts.finish(
@@ -245,7 +243,7 @@ def _progressive(draw: Any, dots_for: Any, controls: dict[str, Any], **shape: An
     return plot
 
 
-def draw_bands(fig: Any, ttl_seconds: float = 10.0, alpha: float = 0.9, *, wait: bool = True) -> str:
+def draw_bands(fig: Any, ttl_seconds: float, alpha: float, *, wait: bool = True) -> str:
     """Hit ratio per popularity band against TTL: hot keys hit early, the tail late."""
     traffic = _traffic(alpha, 50.0, 2.0)
     ttl = float(ttl_seconds)
@@ -262,10 +260,7 @@ def draw_bands(fig: Any, ttl_seconds: float = 10.0, alpha: float = 0.9, *, wait:
         if here is not None:
             ax.plot([ttl], [100 * here.bands[i].hit_ratio], marker=style["marker"], color=style["color"],
                     markeredgecolor="white", linestyle="none")
-    _mark_ttl(ax, ttl)
-    _ttl_axis(ax, grid[0], grid[-1])
-    ax.set_ylim(0, 104)
-    ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
+    _ttl_axis(ax, ttl, grid, percent=True)
     # The simulated figures once they are ready; the model's until then.
     band_hits = ([b.hit_ratio for b in here.bands] if here is not None
                  else list(model(traffic, ttl).band_hit_ratios))
@@ -297,9 +292,7 @@ def explore_bands(ttl_seconds: float = 10.0) -> LivePlot:
     )
 
 
-def draw_cost(
-    fig: Any, ttl_seconds: float = 1.0, cache_ms: float = CHART_CACHE_MS, db_ms: float = CHART_DB_MS
-) -> str:
+def draw_cost(fig: Any, ttl_seconds: float, cache_ms: float, db_ms: float) -> str:
     """Mean read latency against TTL, with the region where the cache only costs."""
     traffic = _traffic(0.9, 50.0, 2.0)
     ttl = float(ttl_seconds)
@@ -313,8 +306,7 @@ def draw_cost(
     ax.axhline(db_ms, label="no cache: every read queries the DB", **charts.LIMIT_STYLE)
     here = float(read_latency_ms(model(traffic, ttl).hit_ratio, cache_ms, db_ms))
     ax.plot([ttl], [here], marker=style["marker"], color=style["color"], linestyle="none")
-    _mark_ttl(ax, ttl)
-    _ttl_axis(ax, grid[0], grid[-1])
+    _ttl_axis(ax, ttl, grid)
     ax.set_ylim(0, max(db_ms, float(latency.max())) * 1.15)
     title = (
         "At these costs no TTL makes the cache pay"
@@ -343,7 +335,7 @@ def explore_cost(ttl_seconds: float = 1.0) -> LivePlot:
     )
 
 
-def draw_jitter(fig: Any, jitter_percent: float = 10.0, ttl_seconds: float = 300.0) -> str:
+def draw_jitter(fig: Any, jitter_percent: float, ttl_seconds: float) -> str:
     """DB reads per second after a bulk warm-up, without and with jitter."""
     ttl = float(ttl_seconds)
     plain = jitter_timeline(settings.JITTER_TRAFFIC, ttl, 0.0)
