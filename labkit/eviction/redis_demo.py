@@ -31,6 +31,8 @@ from .simulator import make_policy
 
 __all__ = [
     "DEMO_POLICIES",
+    "DemoSizes",
+    "DEMO_SIZES",
     "RedisRun",
     "RedisDemo",
     "redis_config",
@@ -48,6 +50,25 @@ REDIS_TO_SIMULATOR = {
 }
 DEMO_POLICIES = tuple(REDIS_TO_SIMULATOR)
 _PREFIX = "labkit:05:evict-demo:"  # on a throwaway server; else under the learner's prefix
+
+
+@dataclass(frozen=True)
+class DemoSizes:
+    """What the demo writes, and how much memory it leaves room for."""
+
+    hot_keys: int = 200             # written first, then read reads_per_hot_key times each
+    reads_per_hot_key: int = 20
+    cold_keys: int = 2_000          # written once each, after the hot keys' reads
+    value_bytes: int = 1_024
+    budget_bytes: int = 1_000_000   # maxmemory: what the server uses already, plus this
+
+    def trace(self) -> list[int]:
+        """The demo's requests as simulator keys: hot keys 0.., then the cold ones."""
+        hot = list(range(self.hot_keys))
+        return hot * (self.reads_per_hot_key + 1) + list(range(self.hot_keys, self.hot_keys + self.cold_keys))
+
+
+DEMO_SIZES = DemoSizes()
 
 
 @dataclass(frozen=True)
@@ -125,35 +146,31 @@ def _evicted_total(client: Any) -> int:
     return int(client.info("stats")["evicted_keys"])
 
 
-def _predict_hot_kept(policy: str, capacity: int, hot_keys: int, reads: int, cold_keys: int) -> int | None:
+def _predict_hot_kept(policy: str, capacity: int, sizes: DemoSizes) -> int | None:
     """Replay the same requests through the simulator at the measured capacity."""
     sim = REDIS_TO_SIMULATOR[policy]
     if sim is None:
         return None
-    trace = list(range(hot_keys)) * (reads + 1) + list(range(hot_keys, hot_keys + cold_keys))
+    trace = sizes.trace()
     # Redis's LFU counters decay per minute; the demo takes well under a second.
     params = {"decay_period_requests": 10**12} if sim == "redis-lfu" else {}
     cache = make_policy(sim, max(1, capacity), **params)
     cache.prepare(trace)
     cache.run(trace)
-    return sum(1 for key in cache.cached_keys() if key < hot_keys)
+    return sum(1 for key in cache.cached_keys() if key < sizes.hot_keys)
 
 
 def run_policy(
     client: Any,
     policy: str,
+    sizes: DemoSizes = DEMO_SIZES,
     *,
-    hot_keys: int = 200,
-    reads_per_hot_key: int = 20,
-    cold_keys: int = 2_000,
-    value_bytes: int = 1_024,
-    budget_bytes: int = 1_000_000,
     lru_pause_seconds: float = 1.1,
     prefix: str = _PREFIX,
 ) -> RedisRun:
     """Fill a real server under ``policy`` and count what survived (keys under ``prefix``).
 
-    ``maxmemory`` is set to what the server already uses plus ``budget_bytes``,
+    ``maxmemory`` is set to what the server already uses plus ``sizes.budget_bytes``,
     so the experiment behaves the same on an empty or a busy server.
 
     Redis's LRU clock ticks once a second, so keys touched within the same second
@@ -161,11 +178,12 @@ def run_policy(
     between reading the hot keys and writing the cold ones, as real traffic would.
     """
     check_choice("maxmemory-policy", policy, DEMO_POLICIES)
-    value = "x" * value_bytes
+    hot_keys, cold_keys = sizes.hot_keys, sizes.cold_keys
+    value = "x" * sizes.value_bytes
     hot = [f"{prefix}hot:{i}" for i in range(hot_keys)]
     cold = [f"{prefix}cold:{i}" for i in range(cold_keys)]
     _delete_demo_keys(client, prefix)
-    limit = int(client.info("memory")["used_memory"]) + budget_bytes
+    limit = int(client.info("memory")["used_memory"]) + sizes.budget_bytes
     with redis_config(client, maxmemory=str(limit), maxmemory_policy=policy):
         evicted_before = _evicted_total(client)
         pipe = client.pipeline(transaction=False)
@@ -174,7 +192,7 @@ def run_policy(
         pipe.execute()
         # Reads in small batches: replies wait in the server's output buffer, and
         # that memory counts against maxmemory too (a big batch would evict keys).
-        for _ in range(reads_per_hot_key):
+        for _ in range(sizes.reads_per_hot_key):
             for start in range(0, hot_keys, 100):
                 pipe = client.pipeline(transaction=False)
                 for key in hot[start : start + 100]:
@@ -201,7 +219,7 @@ def run_policy(
         keys_kept=int(capacity),
         evicted_keys=evicted,
         oom_errors=oom_errors,
-        predicted_hot_kept=_predict_hot_kept(policy, capacity, hot_keys, reads_per_hot_key, cold_keys),
+        predicted_hot_kept=_predict_hot_kept(policy, capacity, sizes),
     )
 
 
@@ -237,7 +255,9 @@ def demo_server(store: Any = None) -> Iterator[tuple[Any, str] | str]:
         )
 
 
-def real_eviction_demo(store: Any = None, *, policies: Sequence[str] = DEMO_POLICIES, **sizes: int) -> RedisDemo:
+def real_eviction_demo(
+    store: Any = None, *, policies: Sequence[str] = DEMO_POLICIES, sizes: DemoSizes = DEMO_SIZES
+) -> RedisDemo:
     """Run :func:`run_policy` for each policy on a server the lab owns (see module doc)."""
     for policy in policies:
         check_choice("maxmemory-policy", policy, DEMO_POLICIES)
@@ -253,5 +273,5 @@ def real_eviction_demo(store: Any = None, *, policies: Sequence[str] = DEMO_POLI
         # On a server shared with the notebook (Binder's), stay under the learner's prefix.
         prefix = _PREFIX if store is None or where.startswith("a throwaway") else store.prefix + "evict-demo:"
         for policy in policies:
-            demo.runs.append(run_policy(client, policy, prefix=prefix, **sizes))
+            demo.runs.append(run_policy(client, policy, sizes, prefix=prefix))
         return demo
