@@ -43,12 +43,14 @@ from .race import (
     LEASE_PREFIX,
     STRATEGIES,
     STRATEGY_LABELS,
+    THREADED_RACE,
     ConcurrentResult,
     RaceEvent,
     RaceOutcome,
     RaceSettings,
     RaceStepper,
     ReadResult,
+    ThreadedRace,
     cached_row,
     cached_version,
     item_key,
@@ -58,7 +60,7 @@ from .race import (
     write_if_newer,
     writer_steps,
 )
-from .ttl_only import TtlRun, simulate_ttl, stacked_worst_case
+from .ttl_only import KEY_TRAFFIC, KeyTraffic, TtlRun, simulate_ttl, stacked_worst_case
 from .versioned import (
     SCAN_COUNT,
     VersionedKey,
@@ -103,6 +105,8 @@ __all__ = [
     "RaceStepper",
     "replay",
     "ConcurrentResult",
+    "ThreadedRace",
+    "THREADED_RACE",
     "run_concurrent",
     "NearCache",
     "LossSafeNearCache",
@@ -115,6 +119,8 @@ __all__ = [
     "LossyRun",
     "run_lossy_scenario",
     "TtlRun",
+    "KeyTraffic",
+    "KEY_TRAFFIC",
     "simulate_ttl",
     "stacked_worst_case",
     "SCAN_COUNT",

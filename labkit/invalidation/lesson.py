@@ -26,13 +26,14 @@ from .race import (
     LEASE_PREFIX,
     STRATEGIES,
     STRATEGY_LABELS,
+    THREADED_RACE,
     RaceStepper,
     cached_version,
     item_key,
     replay,
     run_concurrent,
 )
-from .ttl_only import simulate_ttl, stacked_worst_case
+from .ttl_only import KEY_TRAFFIC, simulate_ttl, stacked_worst_case
 from .versioned import VersionedNamespace, compare_bump_and_scan, scan_and_delete
 
 BUDGET_SECONDS, SHARED_TTL_SECONDS = 60.0, 45.0
@@ -79,7 +80,7 @@ def draw_ttl(fig: Any, ttl_seconds: float) -> str:
     _legend(right, "upper right")
     _fixed_title_position(fig)
     return (
-        f"TTL {ttl_seconds:.3g} s, no invalidation on write, 10 keys each written about once a "
+        f"TTL {ttl_seconds:.3g} s, no invalidation on write, {KEY_TRAFFIC.keys} keys each written about once a "
         f"minute: {run.stale_share:.0%} of reads were stale, the oldest by "
         f"{run.max_stale_age_seconds:.1f} s; hit ratio {run.hit_ratio:.0%}."
     )
@@ -295,7 +296,7 @@ def compare_fixes(store: Store, *, concurrent: bool = True) -> LivePlot:
                 title = "Threads: stale keys left once writes settle"
             charts.finish(right, title=title, xlabel=f"keys still stale (of {results[0].keys})",
                           ylabel="strategy")
-        return ("Left: the scripted bad interleaving. Right: 3 reader threads and a writer "
+        return (f"Left: the scripted bad interleaving. Right: {THREADED_RACE.readers} reader threads and a writer "
                 "updating each key twice in quick succession, counted once writes stop "
                 "(and the short TTL has run out).")
 

@@ -276,31 +276,40 @@ class ConcurrentResult:
     keys: int
 
 
+@dataclass(frozen=True)
+class ThreadedRace:
+    """How :func:`run_concurrent` races: its threads, their pauses, and the short TTL."""
+
+    keys: int = 8
+    readers: int = 3                  # reader threads, each reading random keys in a loop
+    bursts: int = 16                  # times the writer updates one key twice in quick succession
+    fill_delay_seconds: float = 0.01  # a reader's mean pause between its DB read and its cache fill
+    burst_gap_seconds: float = 0.004  # the writer's pause after each update
+    short_ttl_seconds: float = 0.25   # short-ttl's TTL here: short enough to wait out
+
+    def __post_init__(self) -> None:
+        check_positive("keys", self.keys)
+        check_positive("readers", self.readers)
+
+
+THREADED_RACE = ThreadedRace()
+
+
 def run_concurrent(
-    store: Store,
-    strategy: str,
-    *,
-    keys: int = 8,
-    readers: int = 3,
-    bursts: int = 16,
-    fill_delay_seconds: float = 0.01,
-    burst_gap_seconds: float = 0.004,
-    short_ttl_seconds: float = 0.25,
-    seed: int = 0,
+    store: Store, strategy: str, race: ThreadedRace = THREADED_RACE, *, seed: int = 0
 ) -> ConcurrentResult:
     """Reader threads and a writer thread on real time; count stale keys once writes settle.
 
-    Readers pause ``fill_delay_seconds`` between reading the DB and filling the cache
-    (a GC pause, a slow serializer); the writer updates a key twice in quick
+    Readers pause about ``race.fill_delay_seconds`` between reading the DB and filling
+    the cache (a GC pause, a slow serializer); the writer updates a key twice in quick
     succession, as a user editing twice would.  After the writer stops (and, for
     ``short-ttl``, the short TTL has run out) one more read of every key counts how
     many are still served stale.
     """
     check_choice("strategy", strategy, STRATEGIES)
-    check_positive("keys", keys)
-    check_positive("readers", readers)
+    keys, readers = race.keys, race.readers
     db = Database(wall_clock, rows=keys, latency_seconds=0.0005, parallel_queries=64)
-    settings = RaceSettings(store, db, strategy, short_ttl_seconds=short_ttl_seconds)
+    settings = RaceSettings(store, db, strategy, short_ttl_seconds=race.short_ttl_seconds)
     store.delete(*[item_key(i) for i in range(keys)])
     stop = threading.Event()
     reads = [0] * readers
@@ -313,7 +322,7 @@ def run_concurrent(
                 for phase, _ in reader_steps(settings, rng.randrange(keys), ReadResult()):
                     if phase == "db-read":
                         # Pauses vary (a GC, a slow serializer): now and then one is long.
-                        time.sleep(fill_delay_seconds * rng.expovariate(1.0))
+                        time.sleep(race.fill_delay_seconds * rng.expovariate(1.0))
                 reads[n] += 1
                 time.sleep(0.0005)
         except BaseException as exc:  # surfaced after join, never silently lost
@@ -325,13 +334,13 @@ def run_concurrent(
     rng = random.Random(seed)
     writes = 0
     try:
-        for burst in range(bursts):
+        for burst in range(race.bursts):
             row_id = burst % keys if burst < keys else rng.randrange(keys)
             for edit in range(2):
                 for _ in writer_steps(settings, row_id, f"burst {burst} edit {edit}"):
                     pass
                 writes += 1
-                time.sleep(burst_gap_seconds)
+                time.sleep(race.burst_gap_seconds)
     finally:
         stop.set()
         for t in threads:
@@ -339,7 +348,7 @@ def run_concurrent(
     if errors:
         raise errors[0]
     if strategy == "short-ttl":
-        time.sleep(short_ttl_seconds + 0.05)
+        time.sleep(race.short_ttl_seconds + 0.05)
     meter = StalenessMeter(db)
     for row_id in range(keys):
         out = ReadResult()

@@ -19,7 +19,7 @@ from ..store import MemoryStore
 from .near import NearCache
 from .race import item_key
 
-__all__ = ["TtlRun", "simulate_ttl", "stacked_worst_case"]
+__all__ = ["TtlRun", "KeyTraffic", "KEY_TRAFFIC", "simulate_ttl", "stacked_worst_case"]
 
 
 @dataclass
@@ -44,35 +44,44 @@ class TtlRun:
         return self.stale_reads / self.reads if self.reads else 0.0
 
 
+@dataclass(frozen=True)
+class KeyTraffic:
+    """What :func:`simulate_ttl` replays: every key read on one beat, written at random."""
+
+    keys: int = 10
+    seconds: float = 240.0
+    read_every_seconds: float = 1.0         # each beat reads every key once
+    writes_per_key_per_minute: float = 1.0  # on average: writes arrive at random (Poisson) times
+    seed: int = 2
+
+    def __post_init__(self) -> None:
+        check_positive("keys", self.keys)
+        check_positive("seconds", self.seconds, "s")
+        check_positive("read_every_seconds", self.read_every_seconds, "s")
+        check_positive("writes_per_key_per_minute", self.writes_per_key_per_minute)
+
+
+KEY_TRAFFIC = KeyTraffic()
+
+
 @memo(maxsize=64)
-def simulate_ttl(
-    ttl_seconds: float,
-    *,
-    keys: int = 10,
-    seconds: float = 240.0,
-    read_every_seconds: float = 1.0,
-    writes_per_key_per_minute: float = 1.0,
-    seed: int = 2,
-) -> TtlRun:
+def simulate_ttl(ttl_seconds: float, traffic: KeyTraffic = KEY_TRAFFIC) -> TtlRun:
     """Cache-aside with *no* invalidation on write: only the TTL corrects a copy.
 
     Runs on a virtual clock with the in-process store, so four simulated minutes
-    take milliseconds.  Writes arrive at random (Poisson) times per key.
+    take milliseconds.
     """
     ttl = check_ttl(ttl_seconds)
     if ttl is None:
         raise LabError("This experiment needs a TTL > 0 seconds; with no TTL a stale copy lives forever.")
-    check_positive("keys", keys)
-    check_positive("seconds", seconds, "s")
-    check_positive("read_every_seconds", read_every_seconds, "s")
-    check_positive("writes_per_key_per_minute", writes_per_key_per_minute)
+    keys, seconds, read_every_seconds = traffic.keys, traffic.seconds, traffic.read_every_seconds
     clock = VirtualClock()
     db = Database(clock, rows=keys, latency_seconds=0.0)
     store = MemoryStore(clock, namespace="ttl-sim")
     meter = StalenessMeter(db)
-    rng = random.Random(seed)
+    rng = random.Random(traffic.seed)
     writes: list[tuple[float, int]] = []
-    rate = writes_per_key_per_minute / 60.0
+    rate = traffic.writes_per_key_per_minute / 60.0
     for row_id in range(keys):
         t = rng.expovariate(rate)
         while t < seconds:
