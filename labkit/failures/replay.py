@@ -45,9 +45,9 @@ _FRESH = "fresh"
 
 @dataclass(frozen=True)
 class Traffic:
-    rate_per_second: float = 200.0
+    rate_per_second: float = 200.0   # requests, arriving at random (Poisson)
     duration_seconds: float = 90.0
-    keys: int = 10000
+    keys: int = 10000                # read with Zipf(zipf_alpha) popularity
     zipf_alpha: float = 0.9
     cache_ttl_seconds: float = 600.0
     seed: int = 0
@@ -69,10 +69,10 @@ class Incident:
 
 @dataclass(frozen=True)
 class DatabaseCapacity:
-    workers: int = 4
-    query_seconds: float = 0.08
-    queue_limit: int = 100
-    client_timeout_seconds: float = 1.0
+    workers: int = 4                     # queries at once
+    query_seconds: float = 0.08          # each query's time
+    queue_limit: int = 100               # queries waiting for a worker (the pool); more are refused
+    client_timeout_seconds: float = 1.0  # clients give up; the database still does the work
 
     @property
     def queries_per_second(self) -> float:

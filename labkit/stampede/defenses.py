@@ -151,13 +151,13 @@ class Entry:
 class Settings:
     """The knobs every defense reads; validated once, here."""
 
-    ttl_seconds: float = 30.0
-    stale_grace_seconds: float = 300.0
-    lock_ttl_seconds: float = 1.0
-    wait_seconds: float = 1.0
-    poll_seconds: float = 0.01
-    beta: float = 1.0
-    serve_stale: bool = True
+    ttl_seconds: float = 30.0          # the value's logical expiry
+    stale_grace_seconds: float = 300.0  # the key outlives it by this much: the stale copy
+    lock_ttl_seconds: float = 1.0      # the lock's lease (the correct lock renews it)
+    wait_seconds: float = 1.0          # the longest a reader waits, for a refresh or its own query
+    poll_seconds: float = 0.01         # a waiting reader's first pause (then longer, jittered)
+    beta: float = 1.0                  # XFetch's eagerness: higher refreshes earlier
+    serve_stale: bool = True           # a reader out of time gets the stale copy, not an error
     naive_retry_seconds: float = 0.05  # the recipe's wait(50ms)
 
     def __post_init__(self) -> None:
