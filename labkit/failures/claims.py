@@ -141,33 +141,20 @@ _ME = METASTABLE.end_seconds
 _AFTER = METASTABLE_TRAFFIC.duration_seconds - _ME  # seconds of the run after the trigger
 
 
-@claim("meta_over_no_budget", notebook="08",
-       fact="with 3 retries and no budget the DB stays over capacity after the trigger, to the end",
-       holds=lambda v: v >= _AFTER - 2)
-def meta_over_no_budget() -> int:
-    return metastable_run("3 retries, no budget").seconds_over_capacity(_ME)
-
-
-@claim("meta_over_budget", notebook="08", fact="a 10% retry budget brings it back under within seconds",
-       holds=lambda v: v <= 10)
-def meta_over_budget() -> int:
-    return metastable_run("retry budget (10%)").seconds_over_capacity(_ME)
-
-
-@claim("meta_over_shedding", notebook="08", fact="load shedding also recovers within seconds",
-       holds=lambda v: v <= 10)
-def meta_over_shedding() -> int:
-    return metastable_run("load shedding").seconds_over_capacity(_ME)
-
-
-@claim("meta_over_backoff", notebook="08",
-       fact="backoff with jitter alone spreads the retries but does not cut them: still stuck",
-       holds=lambda v: v >= _AFTER - 2)
-def meta_over_backoff() -> int:
-    return metastable_run("backoff with jitter").seconds_over_capacity(_ME)
-
-
-@claim("meta_over_no_retries", notebook="08", fact="without retries the same trigger ends within seconds",
-       holds=lambda v: v <= 5)
-def meta_over_no_retries() -> int:
-    return metastable_run("no retries").seconds_over_capacity(_ME)
+# Seconds the database stays over capacity after the trigger, under each retry strategy.
+_OVER_CAPACITY_CLAIMS = (
+    ("meta_over_no_budget", "3 retries, no budget",
+     "with 3 retries and no budget the DB stays over capacity after the trigger, to the end",
+     lambda v: v >= _AFTER - 2),
+    ("meta_over_budget", "retry budget (10%)", "a 10% retry budget brings it back under within seconds",
+     lambda v: v <= 10),
+    ("meta_over_shedding", "load shedding", "load shedding also recovers within seconds", lambda v: v <= 10),
+    ("meta_over_backoff", "backoff with jitter",
+     "backoff with jitter alone spreads the retries but does not cut them: still stuck",
+     lambda v: v >= _AFTER - 2),
+    ("meta_over_no_retries", "no retries", "without retries the same trigger ends within seconds",
+     lambda v: v <= 5),
+)
+for _name, _strategy, _fact, _holds in _OVER_CAPACITY_CLAIMS:
+    claim(_name, notebook="08", fact=_fact, holds=_holds)(
+        lambda strategy=_strategy: metastable_run(strategy).seconds_over_capacity(_ME))

@@ -43,7 +43,7 @@ from .incidents import (
 from .live import run_live_outage
 from .negative import penetration
 from .replay import ReplayReport
-from .slow import SLOW_STRATEGIES, slow_cache
+from .slow import SLOW_CACHE, SLOW_STRATEGIES, slow_cache
 
 __all__ = [
     "explore_outage", "outage_table", "live_outage", "explore_slow_cache", "explore_cold_start",
@@ -179,7 +179,7 @@ def explore_slow_cache() -> LivePlot:
                       xlabel="strategy", ylabel="reads that query the DB (%)", legend=False)
         ax_db.legend(frameon=False, loc="upper center")
         return (f"The healthy cache's p99 is {res[3].timeout_ms:.1f} ms (the hedge waits that long); "
-                f"the timeout is 3x it: {res[2].timeout_ms:.1f} ms.")
+                f"the timeout is {SLOW_CACHE.timeout_factor:g}x it: {res[2].timeout_ms:.1f} ms.")
 
     slider = int_slider("cache answers in (ms)", 0, 200, 10, 100)
     return _plot(draw, {"cache_ms": slider}, ncols=2, width=13, height=3.9)

@@ -25,7 +25,7 @@ from ..memo import memo
 from ..store import MemoryStore
 from .bloom import BloomFilter, bits_for, optimal_hashes
 
-__all__ = ["PenetrationResult", "penetration", "NOT_FOUND"]
+__all__ = ["PenetrationResult", "Probes", "PROBES", "penetration", "NOT_FOUND"]
 
 NOT_FOUND = "\x00not-found"
 
@@ -42,24 +42,34 @@ class PenetrationResult:
     bloom_false_positives: int
 
 
+@dataclass(frozen=True)
+class Probes:
+    """The reads :func:`penetration` replays: of ids that exist, and of ids that do not (yet)."""
+
+    rows: int = 2000                             # ids 0 .. rows-1 exist from the start
+    absent_ids: int = 200                        # the next ids, read before (or without) existing
+    absent_reads_per_id_per_second: float = 1.0
+    present_reads_per_second: float = 50.0       # spread over the existing ids
+    created_per_second: float = 1.0              # absent ids that come to exist during the run
+    duration_seconds: float = 60.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_non_negative("created_per_second", self.created_per_second, "ids/s")
+
+
+PROBES = Probes()
+
+
 @memo(maxsize=64)
 def penetration(
-    negative_ttl_seconds: float | None,
-    *,
-    bloom: bool = False,
-    rows: int = 2000,
-    absent_ids: int = 200,
-    absent_reads_per_id_per_second: float = 1.0,
-    present_reads_per_second: float = 50.0,
-    created_per_second: float = 1.0,
-    duration_seconds: float = 60.0,
-    seed: int = 0,
+    negative_ttl_seconds: float | None, *, bloom: bool = False, probes: Probes = PROBES
 ) -> PenetrationResult:
-    """Replay ``duration_seconds`` of reads; count the database queries absent ids cause."""
+    """Replay ``probes.duration_seconds`` of reads; count the database queries absent ids cause."""
     if negative_ttl_seconds is not None:
         check_positive("negative_ttl_seconds", negative_ttl_seconds, "s", "Use None for no negative caching.")
-    check_non_negative("created_per_second", created_per_second, "ids/s")
-    rng = np.random.default_rng(seed)
+    rows, absent_ids, duration_seconds = probes.rows, probes.absent_ids, probes.duration_seconds
+    rng = np.random.default_rng(probes.seed)
     clock = VirtualClock()
     db = Database(clock, rows=rows, latency_seconds=0.0)
     cache = MemoryStore(clock, namespace="failures-negative")
@@ -67,12 +77,12 @@ def penetration(
     filt = BloomFilter(bits, optimal_hashes(bits, rows))
     if bloom:
         filt.add_many(range(rows))
-    absent_rate = absent_ids * absent_reads_per_id_per_second
+    absent_rate = absent_ids * probes.absent_reads_per_id_per_second
     n_absent = int(rng.poisson(absent_rate * duration_seconds))
-    n_present = int(rng.poisson(present_reads_per_second * duration_seconds))
+    n_present = int(rng.poisson(probes.present_reads_per_second * duration_seconds))
     times = np.concatenate([rng.uniform(0, duration_seconds, n_absent), rng.uniform(0, duration_seconds, n_present)])
     ids = np.concatenate([rows + rng.integers(0, absent_ids, n_absent), rng.integers(0, rows, n_present)])
-    n_created = int(rng.poisson(created_per_second * duration_seconds))
+    n_created = int(rng.poisson(probes.created_per_second * duration_seconds))
     creations = sorted(zip(rng.uniform(0, duration_seconds, n_created).tolist(),
                            (rows + rng.choice(absent_ids, min(n_created, absent_ids), replace=False)).tolist(),
                            strict=False))

@@ -20,7 +20,7 @@ import numpy as np
 
 from ..errors import check_non_negative
 
-__all__ = ["SLOW_STRATEGIES", "SlowCacheResult", "slow_cache"]
+__all__ = ["SLOW_STRATEGIES", "SlowCacheSetup", "SLOW_CACHE", "SlowCacheResult", "slow_cache"]
 
 SLOW_STRATEGIES = ("no cache", "wait for it", "timeout at p99", "hedge", "skip while slow")
 
@@ -34,29 +34,36 @@ class SlowCacheResult:
     timeout_ms: float        # the cache timeout (or hedge delay) the strategy used
 
 
-def slow_cache(
-    slow_ms: float,
-    *,
-    requests: int = 20_000,
-    hit_ratio: float = 0.9,
-    healthy_ms: float = 0.5,
-    db_ms: float = 10.0,
-    timeout_factor: float = 3.0,
-    seed: int = 0,
-) -> list[SlowCacheResult]:
+@dataclass(frozen=True)
+class SlowCacheSetup:
+    """The reads :func:`slow_cache` replays, and how fast a healthy cache and the database answer."""
+
+    requests: int = 20_000
+    hit_ratio: float = 0.9       # of the reads the cache answers
+    healthy_ms: float = 0.5      # a healthy cache's typical answer (lognormal spread)
+    db_ms: float = 10.0          # the database's typical answer (lognormal spread)
+    timeout_factor: float = 3.0  # the cache timeout, in healthy p99s
+    seed: int = 0
+
+
+SLOW_CACHE = SlowCacheSetup()
+
+
+def slow_cache(slow_ms: float, setup: SlowCacheSetup = SLOW_CACHE) -> list[SlowCacheResult]:
     """Latency percentiles and DB share of each strategy when the cache answers in ``slow_ms``.
 
     ``slow_ms`` = 0 is a healthy cache.  A slow cache's answers spread from half to
     one and a half times ``slow_ms``; the healthy p99 sets the timeouts.
     """
     check_non_negative("slow_ms", slow_ms, "ms")
-    rng = np.random.default_rng(seed)
-    healthy = healthy_ms * rng.lognormal(0.0, 0.4, requests)
+    requests = setup.requests
+    rng = np.random.default_rng(setup.seed)
+    healthy = setup.healthy_ms * rng.lognormal(0.0, 0.4, requests)
     healthy_p99 = float(np.percentile(healthy, 99))
     cache = healthy if slow_ms == 0 else slow_ms * rng.uniform(0.5, 1.5, requests)
-    db = db_ms * rng.lognormal(0.0, 0.3, requests)
-    hit = rng.random(requests) < hit_ratio
-    timeout = timeout_factor * healthy_p99
+    db = setup.db_ms * rng.lognormal(0.0, 0.3, requests)
+    hit = rng.random(requests) < setup.hit_ratio
+    timeout = setup.timeout_factor * healthy_p99
     slow = slow_ms > 0 and float(np.percentile(cache, 50)) > timeout
 
     def result(name: str, latency: np.ndarray, to_db: np.ndarray, limit: float) -> SlowCacheResult:

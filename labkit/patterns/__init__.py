@@ -29,7 +29,7 @@ from .core import (
     make_pattern,
     parse_cached,
 )
-from .demos import CrashReport, Table, crash_demo, race_demo, walkthrough
+from .demos import PAGE_VIEWS, CrashReport, PageViews, Table, crash_demo, race_demo, walkthrough
 from .grader import CacheAsideBase
 from .replay import PatternReport, compare, lost_writes_by_db_state
 
@@ -44,6 +44,8 @@ __all__ = [  # the engine's names, then the lesson's (loaded on use)
     "race_demo",
     "crash_demo",
     "CrashReport",
+    "PageViews",
+    "PAGE_VIEWS",
     "CacheAsideBase",
     "explore",
     "draw_comparison",

@@ -23,7 +23,8 @@ from ..store import Store
 from .core import PATTERNS, Pattern, WriteBehind, cache_key, make_pattern, parse_cached
 from .replay import lost_writes_by_db_state
 
-__all__ = ["Table", "walkthrough", "race_demo", "CrashReport", "crash_demo", "DEMO_DB_LATENCY_SECONDS"]
+__all__ = ["Table", "walkthrough", "race_demo", "CrashReport", "PageViews", "PAGE_VIEWS", "crash_demo",
+           "DEMO_DB_LATENCY_SECONDS"]
 
 DEMO_DB_LATENCY_SECONDS = 0.005
 
@@ -210,26 +211,38 @@ class CrashReport:
         return f"<p>{html.escape(str(self).splitlines()[0])}</p>{table._repr_html_()}"
 
 
+@dataclass(frozen=True)
+class PageViews:
+    """The crash demo's traffic: ``increments`` page views, evenly over ``seconds``."""
+
+    pages: int = 3        # each view goes to one of them, at random
+    increments: int = 60
+    seconds: float = 3.0  # virtual time
+    seed: int = 1
+
+    def __post_init__(self) -> None:
+        check_positive("seconds", self.seconds, "s")
+        check_positive("increments", self.increments)
+
+
+PAGE_VIEWS = PageViews()
+
+
 def crash_demo(
     store: Store,
     *,
     clean_shutdown: bool = False,
-    pages: int = 3,
-    increments: int = 60,
-    seconds: float = 3.0,
+    views: PageViews = PAGE_VIEWS,
     flush_interval_seconds: float = 1.0,
     stop_at_seconds: float = 2.5,
-    seed: int = 1,
 ) -> CrashReport:
     """Page-view counters under write-behind, stopped ``stop_at_seconds`` into the run.
 
-    ``increments`` page views arrive evenly over ``seconds`` (virtual time) on
-    ``pages`` pages; each is a read of the count and a write of count + 1.  With
+    Each page view is a read of the count and a write of count + 1.  With
     ``clean_shutdown=False`` the process dies at ``stop_at_seconds`` (``crash()``);
     with True it shuts down cleanly (``close()``).
     """
-    check_positive("seconds", seconds, "s")
-    check_positive("increments", increments)
+    pages, increments = views.pages, views.increments
     clock = VirtualClock()
     db = Database(clock, rows=pages, latency_seconds=DEMO_DB_LATENCY_SECONDS)
     db.write_many([(page, "0") for page in range(pages)])  # every counter starts at 0
@@ -237,11 +250,11 @@ def crash_demo(
     for page in range(pages):
         store.delete(cache_key(page))
     counter = WriteBehind(store, db, clock=clock, flush_interval_seconds=flush_interval_seconds)
-    which = np.random.default_rng(seed).integers(0, pages, increments)
+    which = np.random.default_rng(views.seed).integers(0, pages, increments)
     acknowledged: list[tuple[int, str]] = []
     counted = [0] * pages
     for i, page in enumerate(which.tolist()):
-        at = i * seconds / increments
+        at = i * views.seconds / increments
         if at >= stop_at_seconds:
             break
         clock.set(max(clock.now(), at))
