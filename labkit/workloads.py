@@ -7,6 +7,8 @@ is the most popular key in a Zipf trace.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
 import numpy as np
 
 from .errors import LabError, check_choice, check_positive
@@ -23,6 +25,7 @@ __all__ = [
     "mix",
     "make_trace",
     "read_write_mix",
+    "SteadyTraffic",
 ]
 
 
@@ -150,3 +153,31 @@ def read_write_mix(n_requests: int, write_ratio: float, *, seed: int = 0) -> np.
     if not 0 <= write_ratio <= 1:
         raise LabError(f"write_ratio must be between 0 and 1 (got {write_ratio!r}).")
     return np.random.default_rng(seed + 7919).random(n_requests) < write_ratio
+
+
+@dataclass(frozen=True)
+class SteadyTraffic:
+    """``n_requests`` arriving one every ``1 / requests_per_second`` seconds: keys drawn
+    Zipf(``alpha``) over ``n_keys`` rows, a ``write_ratio`` share of requests writes."""
+
+    n_keys: int
+    n_requests: int
+    requests_per_second: float
+    alpha: float = 0.9
+    write_ratio: float = 0.0
+    seed: int = 0
+
+    def __post_init__(self) -> None:
+        check_positive("requests_per_second", self.requests_per_second, "requests/s")
+
+    @property
+    def gap_seconds(self) -> float:
+        """The time between two requests' arrivals."""
+        return 1.0 / self.requests_per_second
+
+    def keys(self) -> np.ndarray:
+        return zipf(self.n_requests, self.n_keys, self.alpha, seed=self.seed)
+
+    def writes(self) -> np.ndarray:
+        """True where the request is a write."""
+        return read_write_mix(self.n_requests, self.write_ratio, seed=self.seed)

@@ -6,6 +6,7 @@ import os
 import socket
 import subprocess
 import sys
+from dataclasses import replace
 
 import pytest
 
@@ -44,7 +45,8 @@ def test_ttl_is_a_dial_between_speed_and_freshness():
 
 
 def test_more_writes_more_stale_reads_at_the_same_ttl():
-    shares = [tour.measure(use_cache=True, write_ratio=w).stale_share for w in (0.0, 0.02, 0.1, 0.3)]
+    shares = [tour.measure(use_cache=True, traffic=replace(tour.TOUR_TRAFFIC, write_ratio=w)).stale_share
+              for w in (0.0, 0.02, 0.1, 0.3)]
     assert shares[0] == 0 and shares == sorted(shares) and shares[-1] > 5 * shares[1]
 
 
@@ -55,10 +57,11 @@ def test_the_database_counts_agree_with_the_hit_ratio():
 
 
 def test_same_inputs_same_numbers():
+    seeded = replace(tour.TOUR_TRAFFIC, seed=5)
     tour.measure.cache_clear()
-    first = tour.measure(use_cache=True, seed=5)
+    first = tour.measure(use_cache=True, traffic=seeded)
     tour.measure.cache_clear()
-    assert tour.measure(use_cache=True, seed=5) == first
+    assert tour.measure(use_cache=True, traffic=seeded) == first
 
 
 def test_exercise_answers():
@@ -120,7 +123,8 @@ def test_the_course_map_reads_the_course():
 
 
 def test_importing_the_engine_loads_no_lesson_layer():
-    code = ("import sys, labkit.tour as t; t.measure(use_cache=True, n_requests=50); "
+    code = ("import sys, dataclasses, labkit.tour as t; "
+            "t.measure(use_cache=True, traffic=dataclasses.replace(t.TOUR_TRAFFIC, n_requests=50)); "
             "print('labkit.tour.lesson' in sys.modules, 'labkit.widgets' in sys.modules, "
             "'matplotlib' in sys.modules)")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout

@@ -18,7 +18,7 @@ from ..database import Database
 from ..errors import LabError, check_choice, check_positive
 from ..metrics import StalenessMeter, percentile
 from ..store import MemoryStore, Store
-from ..workloads import read_write_mix, zipf
+from ..workloads import SteadyTraffic
 from ..wrappers import StoreWrapper
 from .core import PATTERNS, make_pattern
 
@@ -125,8 +125,8 @@ def compare(
     check_positive("requests_per_second", requests_per_second)
     for name in patterns:
         check_choice("pattern", name, PATTERNS)
-    keys = zipf(n_requests, n_keys, alpha, seed=seed)
-    is_write = read_write_mix(n_requests, write_ratio, seed=seed)
+    traffic = SteadyTraffic(n_keys, n_requests, requests_per_second, alpha, write_ratio, seed)
+    keys, is_write = traffic.keys(), traffic.writes()
     stop = n_requests if crash_at is None else int(crash_at)
     if not 0 <= stop <= n_requests:
         raise LabError(f"crash_at must be between 0 and n_requests={n_requests} (got {crash_at!r}).")
@@ -135,7 +135,7 @@ def compare(
             name, keys[:stop].tolist(), is_write[:stop].tolist(),
             n_keys=n_keys, db_latency_seconds=db_latency_ms / 1000,
             flush_interval_seconds=flush_interval_seconds, flush_batch_size=flush_batch_size,
-            ttl_seconds=ttl_seconds, spacing_seconds=1.0 / requests_per_second,
+            ttl_seconds=ttl_seconds, spacing_seconds=traffic.gap_seconds,
         )
         for name in patterns
     }

@@ -7,9 +7,9 @@ The package exports the engine (:mod:`~labkit.tour.system`); the lesson layer
 from __future__ import annotations
 
 from ..course import lesson_attributes
-from .system import Measurement, longest_ttl_under, mean_cut, mean_read_ms, measure
+from .system import TOUR_TRAFFIC, Measurement, longest_ttl_under, mean_cut, mean_read_ms, measure
 
-__all__ = ["Measurement", "measure", "longest_ttl_under", "mean_read_ms", "mean_cut",
+__all__ = ["Measurement", "TOUR_TRAFFIC", "measure", "longest_ttl_under", "mean_read_ms", "mean_cut",
            "explore", "exercises", "course_map"]
 
 _LESSON = {"explore", "exercises", "course_map", "CourseMap"}

@@ -4,6 +4,7 @@ and the exercises.  The numbers come from :mod:`labkit.tour.system`."""
 from __future__ import annotations
 
 import html
+from dataclasses import replace
 from typing import Any
 
 import numpy as np
@@ -11,7 +12,7 @@ import numpy as np
 from .. import charts
 from ..errors import check_ttl
 from ..exercises import Exercise, ExerciseSet
-from .system import longest_ttl_under, mean_read_ms, measure
+from .system import TOUR_TRAFFIC, longest_ttl_under, mean_read_ms, measure
 
 __all__ = ["explore", "exercises", "course_map", "CourseMap"]
 
@@ -22,10 +23,10 @@ _HEADROOM = 1.4
 
 
 def _draw(fig: Any, app_work_ms: float, db_latency_ms: float, ttl_seconds: float, write_ratio: float) -> str:
-    before = measure(use_cache=False, app_work_ms=app_work_ms, db_latency_ms=db_latency_ms,
-                     write_ratio=write_ratio)
-    after = measure(use_cache=True, app_work_ms=app_work_ms, db_latency_ms=db_latency_ms,
-                    ttl_seconds=ttl_seconds, write_ratio=write_ratio)
+    system = dict(app_work_ms=app_work_ms, db_latency_ms=db_latency_ms,
+                  traffic=replace(TOUR_TRAFFIC, write_ratio=write_ratio))
+    before = measure(use_cache=False, **system)
+    after = measure(use_cache=True, ttl_seconds=ttl_seconds, **system)
     ax_time, ax_truth = fig.axes
     labels = ["no cache", "with cache"]
     parts = [("app work", "app_ms", 2), ("cache round trips", "cache_ms", 1), ("database", "db_ms", 0)]

@@ -15,15 +15,15 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .. import workloads
 from ..clock import VirtualClock
 from ..database import Database, Row
 from ..errors import check_non_negative, check_positive, check_ttl
 from ..memo import memo
 from ..metrics import StalenessMeter
 from ..store import MemoryStore
+from ..workloads import SteadyTraffic
 
-__all__ = ["Measurement", "measure", "longest_ttl_under", "mean_read_ms", "mean_cut"]
+__all__ = ["Measurement", "TOUR_TRAFFIC", "measure", "longest_ttl_under", "mean_read_ms", "mean_cut"]
 
 
 @dataclass(frozen=True)
@@ -46,34 +46,32 @@ class Measurement:
         return self.app_ms + self.cache_ms + self.db_ms
 
 
+# The tour's traffic: 3,000 requests at 6 a second over 1,000 items, 2% of them writes.
+TOUR_TRAFFIC = SteadyTraffic(n_keys=1000, n_requests=3000, requests_per_second=6.0, alpha=0.9, write_ratio=0.02)
+
+
 @memo(maxsize=256)  # a slider returning to a setting redraws instantly
 def measure(
     *,
     use_cache: bool,
-    ttl_seconds: float = 30.0,
+    ttl_seconds: float | None = 30.0,
     app_work_ms: float = 2.0,
     db_latency_ms: float = 8.0,
     cache_round_trip_ms: float = 0.2,
-    alpha: float = 0.9,
-    write_ratio: float = 0.02,
-    n_keys: int = 1000,
-    n_requests: int = 3000,
-    requests_per_second: float = 6.0,
-    seed: int = 0,
+    traffic: SteadyTraffic = TOUR_TRAFFIC,
 ) -> Measurement:
-    """Replay ``n_requests`` at a steady rate and account for every millisecond."""
+    """Replay ``traffic`` and account for every millisecond (``ttl_seconds=None``: no expiry)."""
     ttl = check_ttl(ttl_seconds)
     for name, v in (("app_work_ms", app_work_ms), ("cache_round_trip_ms", cache_round_trip_ms)):
         check_non_negative(name, v, "ms")
     check_positive("db_latency_ms", db_latency_ms, "ms")
-    check_positive("requests_per_second", requests_per_second, "requests/s")
     clock = VirtualClock()
-    db = Database(clock, rows=n_keys, latency_seconds=db_latency_ms / 1000)
+    db = Database(clock, rows=traffic.n_keys, latency_seconds=db_latency_ms / 1000)
     cache = MemoryStore(clock, namespace="tour", latency_seconds=cache_round_trip_ms / 1000)
     meter = StalenessMeter(db)
-    keys = workloads.zipf(n_requests, n_keys, alpha, seed=seed).tolist()
-    writes = workloads.read_write_mix(n_requests, write_ratio, seed=seed).tolist()
-    gap = 1.0 / requests_per_second
+    keys = traffic.keys().tolist()
+    writes = traffic.writes().tolist()
+    gap = traffic.gap_seconds
     app_s = cache_s = db_s = 0.0
     hits = reads = 0
     totals = []
