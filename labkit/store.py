@@ -41,6 +41,7 @@ __all__ = [
     "ROOT_PREFIX",
     "versioned",
     "unversioned",
+    "unexpired",
 ]
 
 ROOT_PREFIX = "labkit"
@@ -75,6 +76,18 @@ def check_namespace(namespace: str) -> str:
             f"namespace must be 1-64 letters, digits, '_', '.' or '-' (got {namespace!r})."
         )
     return namespace
+
+
+def unexpired(entries: dict[str, tuple[str, float]], key: str, now: float) -> tuple[str, float] | None:
+    """``entries[key]``, a ``(value, deadline)``, if its deadline is still ahead; an
+    expired entry is deleted as it is found (lazy expiry, as Redis does on access)."""
+    entry = entries.get(key)
+    if entry is None:
+        return None
+    if entry[1] <= now:
+        del entries[key]
+        return None
+    return entry
 
 
 def _check_key(key: Any) -> str:
@@ -307,13 +320,7 @@ class MemoryStore(Store):
             self.clock.sleep(self.latency_seconds)
 
     def _live(self, full_key: str) -> tuple[str, float] | None:
-        item = self._data.get(full_key)
-        if item is None:
-            return None
-        if item[1] <= self.clock.now():
-            del self._data[full_key]
-            return None
-        return item
+        return unexpired(self._data, full_key, self.clock.now())
 
     @staticmethod
     def _deadline(now: float, ttl_seconds: float | None) -> float:

@@ -23,6 +23,11 @@ from .store import Store, StoreStats, Subscription
 __all__ = ["StoreWrapper", "RecordingStore", "Command"]
 
 
+def _read_through(name: str) -> Any:
+    """A read-only attribute whose value is the inner store's."""
+    return property(lambda self: getattr(self.inner, name), doc=f"The inner store's ``{name}``.")
+
+
 class StoreWrapper(Store):
     """A store that forwards every command to ``inner``.
 
@@ -36,25 +41,11 @@ class StoreWrapper(Store):
         self.inner = inner
 
     # State lives on the inner store (stats are replaced by reset(), so always read through).
-    @property
-    def backend(self) -> str:  # type: ignore[override]
-        return self.inner.backend
-
-    @property
-    def clock(self) -> Any:  # type: ignore[override]
-        return self.inner.clock
-
-    @property
-    def namespace(self) -> str:
-        return self.inner.namespace
-
-    @property
-    def learner(self) -> str:
-        return self.inner.learner
-
-    @property
-    def prefix(self) -> str:
-        return self.inner.prefix
+    backend = _read_through("backend")  # type: ignore[assignment]
+    clock = _read_through("clock")  # type: ignore[assignment]
+    namespace = _read_through("namespace")
+    learner = _read_through("learner")
+    prefix = _read_through("prefix")
 
     @property
     def stats(self) -> StoreStats:

@@ -20,7 +20,7 @@ from ..clock import Clock, VirtualClock
 from ..database import Database, Row
 from ..errors import LabError, check_positive, check_ttl
 from ..metrics import StalenessMeter
-from ..store import Store, Subscription
+from ..store import Store, Subscription, unexpired
 from .race import cached_row, item_key
 
 # In simulate_events instance C is away from (first write - 1 s) to (first write + 2 s).
@@ -48,13 +48,8 @@ class NearCache:
 
     def get(self, key: str) -> str | None:
         with self._lock:
-            entry = self._entries.get(key)
-            if entry is None:
-                return None
-            if entry[1] <= self.clock.now():
-                del self._entries[key]
-                return None
-            return entry[0]
+            entry = unexpired(self._entries, key, self.clock.now())
+            return None if entry is None else entry[0]
 
     def put(self, key: str, value: str) -> None:
         with self._lock:
