@@ -93,9 +93,11 @@ _TTL_TICKS = (
 )
 
 
-def _ttl_axis(ax: Any, ttl: float, grid: np.ndarray, *, percent: bool = False) -> None:
-    """A log TTL axis over ``grid`` with readable fixed ticks (also far cheaper to draw
-    than auto ticks) and the learner's TTL marked; ``percent``: a 0-100% y axis."""
+def _finish_ttl_chart(ax: Any, ttl: float, grid: np.ndarray, *, title: str, ylabel: str,
+                      percent: bool = False) -> None:
+    """Label a chart against TTL: a log axis over ``grid`` with readable fixed ticks (also
+    far cheaper to draw than auto ticks), the learner's TTL marked; ``percent``: a 0-100%
+    y axis."""
     from matplotlib.ticker import FixedLocator, NullLocator
 
     ax.axvline(ttl, color="#000000", linestyle=":", linewidth=1.2)
@@ -113,6 +115,7 @@ def _ttl_axis(ax: Any, ttl: float, grid: np.ndarray, *, percent: bool = False) -
     if percent:
         ax.set_ylim(0, 104)
         ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
+    charts.finish(ax, title=title, xlabel="TTL (log scale)", ylabel=ylabel)
 
 
 def _shade_overhead(ax: Any, break_even: float, low: float) -> None:
@@ -166,12 +169,11 @@ def draw_tradeoff(
         sims = [100 * getattr(dots[t], name) for t in dot_ttls]
         ax.plot(dot_ttls, sims, linestyle="none", marker=style["marker"],
                 color=style["color"], markeredgecolor="white", label=f"{label} (simulated)")
-    _ttl_axis(ax, ttl, grid, percent=True)
-    charts.finish(
-        ax,
+    _finish_ttl_chart(
+        ax, ttl, grid, percent=True,
         title=f"At {format_seconds(ttl)}: {here_model.hit_ratio:.0%} hits, "
         f"{here_model.stale_read_share:.1%} stale",
-        xlabel="TTL (log scale)", ylabel="share of reads (%)",
+        ylabel="share of reads (%)",
     )
     ax.legend(frameon=False, fontsize="x-small", loc="center left")
 
@@ -181,13 +183,12 @@ def draw_tradeoff(
                linestyle="none", marker=style["marker"], color=style["color"],
                markeredgecolor="white", label="simulated")
     ax_db.axhline(traffic.reads_per_second, label="no cache: every read", **charts.LIMIT_STYLE)
-    _ttl_axis(ax_db, ttl, grid)
     ax_db.set_ylim(0, traffic.reads_per_second * 1.08)
     ax_db.yaxis.set_major_locator(MaxNLocator(4, steps=[1, 2, 5, 10]))
-    charts.finish(
-        ax_db,
+    _finish_ttl_chart(
+        ax_db, ttl, grid,
         title=f"The DB answers {here_model.db_reads_per_second:.3g} of {traffic.reads_per_second:g} reads/s",
-        xlabel="TTL (log scale)", ylabel="DB queries per second",
+        ylabel="DB queries per second",
     )
     ax_db.legend(frameon=False, fontsize="x-small", loc="lower left")  # a fixed place is cheaper than "best"
     _fixed_title_position(fig)
@@ -260,15 +261,14 @@ def draw_bands(fig: Any, ttl_seconds: float, alpha: float, *, wait: bool = True)
         if here is not None:
             ax.plot([ttl], [100 * here.bands[i].hit_ratio], marker=style["marker"], color=style["color"],
                     markeredgecolor="white", linestyle="none")
-    _ttl_axis(ax, ttl, grid, percent=True)
     # The simulated figures once they are ready; the model's until then.
     band_hits = ([b.hit_ratio for b in here.bands] if here is not None
                  else list(model(traffic, ttl).band_hit_ratios))
-    charts.finish(
-        ax,
+    _finish_ttl_chart(
+        ax, ttl, grid, percent=True,
         title=f"At {format_seconds(ttl)} the top 10 keys hit {band_hits[0]:.0%}, "
         f"the tail {band_hits[-1]:.0%}",
-        xlabel="TTL (log scale)", ylabel="hit ratio (%)",
+        ylabel="hit ratio (%)",
     )
     ax.legend(frameon=False, fontsize="small", loc="lower right")
     _fixed_title_position(fig)
@@ -306,14 +306,13 @@ def draw_cost(fig: Any, ttl_seconds: float, cache_ms: float, db_ms: float) -> st
     ax.axhline(db_ms, label="no cache: every read queries the DB", **charts.LIMIT_STYLE)
     here = float(read_latency_ms(model(traffic, ttl).hit_ratio, cache_ms, db_ms))
     ax.plot([ttl], [here], marker=style["marker"], color=style["color"], linestyle="none")
-    _ttl_axis(ax, ttl, grid)
     ax.set_ylim(0, max(db_ms, float(latency.max())) * 1.15)
     title = (
         "At these costs no TTL makes the cache pay"
         if math.isinf(break_even)
         else f"Below a TTL of {format_seconds(break_even)} the cache only adds latency"
     )
-    charts.finish(ax, title=title, xlabel="TTL (log scale)", ylabel="mean read latency (ms)")
+    _finish_ttl_chart(ax, ttl, grid, title=title, ylabel="mean read latency (ms)")
     _fixed_title_position(fig)
     ax.legend(frameon=False, fontsize="small", loc="upper right")
     return (
