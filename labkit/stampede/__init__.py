@@ -19,6 +19,7 @@
 from __future__ import annotations
 
 from ..course import lesson_attributes
+from . import simulation
 from .defenses import (
     DEFENSES,
     CacheUnavailable,
@@ -36,14 +37,7 @@ from .defenses import (
 from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
 from .loader import DB_DOWN, NOT_FOUND, pack, unpack
 from .preview import preview_expired_lock, preview_herd, preview_stall
-from .simulation import (
-    SIM_DEFENSES,
-    poisson_arrivals,
-    protection_costs,
-    simulate_herd,
-    simulate_traffic,
-    synchronized_expiry,
-)
+from .simulation import *  # noqa: F403 - the package exports the simulation's __all__ (added below)
 
 __all__ = [
     "DEFENSES",
@@ -69,12 +63,7 @@ __all__ = [
     "DB_DOWN",
     "pack",
     "unpack",
-    "SIM_DEFENSES",
-    "simulate_herd",
-    "simulate_traffic",
-    "poisson_arrivals",
-    "synchronized_expiry",
-    "protection_costs",
+    *simulation.__all__,
 ]
 
 # The lesson layer (charts, widgets) loads when a notebook first asks for it.

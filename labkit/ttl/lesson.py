@@ -93,11 +93,11 @@ _TTL_TICKS = (
 )
 
 
-def _finish_ttl_chart(ax: Any, ttl: float, grid: np.ndarray, *, title: str, ylabel: str,
-                      percent: bool = False) -> None:
+def _finish_ttl_chart(ax: Any, ttl: float, grid: np.ndarray, *, title: str, ylabel: str, legend_at: str,
+                      legend_size: str = "small", percent: bool = False) -> None:
     """Label a chart against TTL: a log axis over ``grid`` with readable fixed ticks (also
-    far cheaper to draw than auto ticks), the learner's TTL marked; ``percent``: a 0-100%
-    y axis."""
+    far cheaper to draw than auto ticks), the learner's TTL marked, the legend at
+    ``legend_at`` (a fixed place is cheaper than "best"); ``percent``: a 0-100% y axis."""
     from matplotlib.ticker import FixedLocator, NullLocator
 
     ax.axvline(ttl, color="#000000", linestyle=":", linewidth=1.2)
@@ -115,7 +115,8 @@ def _finish_ttl_chart(ax: Any, ttl: float, grid: np.ndarray, *, title: str, ylab
     if percent:
         ax.set_ylim(0, 104)
         ax.set_yticks(_PERCENT_TICKS)  # fewer tick labels: a sixth less to draw
-    charts.finish(ax, title=title, xlabel="TTL (log scale)", ylabel=ylabel)
+    charts.finish(ax, title=title, xlabel="TTL (log scale)", ylabel=ylabel, legend=False)
+    ax.legend(frameon=False, fontsize=legend_size, loc=legend_at)
 
 
 def _shade_overhead(ax: Any, break_even: float, low: float) -> None:
@@ -173,9 +174,8 @@ def draw_tradeoff(
         ax, ttl, grid, percent=True,
         title=f"At {format_seconds(ttl)}: {here_model.hit_ratio:.0%} hits, "
         f"{here_model.stale_read_share:.1%} stale",
-        ylabel="share of reads (%)",
+        ylabel="share of reads (%)", legend_at="center left", legend_size="x-small",
     )
-    ax.legend(frameon=False, fontsize="x-small", loc="center left")
 
     style = charts.series_style(2)
     ax_db.plot(grid, curve["db_reads_per_second"], color=style["color"], label="model")
@@ -188,9 +188,8 @@ def draw_tradeoff(
     _finish_ttl_chart(
         ax_db, ttl, grid,
         title=f"The DB answers {here_model.db_reads_per_second:.3g} of {traffic.reads_per_second:g} reads/s",
-        ylabel="DB queries per second",
+        ylabel="DB queries per second", legend_at="lower left", legend_size="x-small",
     )
-    ax_db.legend(frameon=False, fontsize="x-small", loc="lower left")  # a fixed place is cheaper than "best"
     _fixed_title_position(fig)
     simulated = (
         f"simulation {here_sim.hit_ratio:.1%} and {here_sim.stale_read_share:.2%} "
@@ -268,9 +267,8 @@ def draw_bands(fig: Any, ttl_seconds: float, alpha: float, *, wait: bool = True)
         ax, ttl, grid, percent=True,
         title=f"At {format_seconds(ttl)} the top 10 keys hit {band_hits[0]:.0%}, "
         f"the tail {band_hits[-1]:.0%}",
-        ylabel="hit ratio (%)",
+        ylabel="hit ratio (%)", legend_at="lower right",
     )
-    ax.legend(frameon=False, fontsize="small", loc="lower right")
     _fixed_title_position(fig)
     return (
         ("Lines: model per band; dots: simulated at your TTL. " if here is not None
@@ -312,9 +310,8 @@ def draw_cost(fig: Any, ttl_seconds: float, cache_ms: float, db_ms: float) -> st
         if math.isinf(break_even)
         else f"Below a TTL of {format_seconds(break_even)} the cache only adds latency"
     )
-    _finish_ttl_chart(ax, ttl, grid, title=title, ylabel="mean read latency (ms)")
+    _finish_ttl_chart(ax, ttl, grid, title=title, ylabel="mean read latency (ms)", legend_at="upper right")
     _fixed_title_position(fig)
-    ax.legend(frameon=False, fontsize="small", loc="upper right")
     return (
         f"Break-even hit ratio 2c/(c+d) = {break_even_hit_ratio(cache_ms, db_ms):.0%}. "
         f"At {format_seconds(ttl)} a read costs {here:.2f} ms on average against {db_ms:g} ms "
