@@ -44,9 +44,10 @@ class Events:
         self,
         read_rates: np.ndarray,
         write_rate_per_second: float,
+        *,
         duration_seconds: float,
-        history_seconds: float,
-        seed: int,
+        history_seconds: float = 0.0,
+        seed: int = 0,
     ) -> None:
         rates = np.asarray(read_rates, dtype=np.float64)
         if rates.ndim != 1 or rates.size == 0 or rates.size > _MAX_KEYS:
@@ -141,20 +142,11 @@ class Events:
         )
 
 
-def make_events(
-    read_rates: np.ndarray,
-    write_rate_per_second: float,
-    *,
-    duration_seconds: float,
-    history_seconds: float = 0.0,
-    seed: int = 0,
-) -> Events:
-    """Draw every read and write time of a run (Poisson per key, seeded)."""
-    return Events(read_rates, write_rate_per_second, duration_seconds, history_seconds, seed)
+# Draw every read and write time of a run (Poisson per key, seeded).
+make_events = Events
 
 
 @memo(maxsize=6)
 def _traffic_events(traffic: Traffic, duration_seconds: float, history_seconds: float, seed: int) -> Events:
-    return Events(
-        traffic.read_rates(), traffic.write_rate_per_second, duration_seconds, history_seconds, seed
-    )
+    return Events(traffic.read_rates(), traffic.write_rate_per_second, duration_seconds=duration_seconds,
+                  history_seconds=history_seconds, seed=seed)
