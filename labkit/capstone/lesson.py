@@ -10,8 +10,8 @@ from typing import Any
 
 import numpy as np
 
+from .. import ahead as drawing_ahead
 from .. import charts
-from ..ahead import rendering_ahead
 from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
 from ..tables import Table
@@ -265,7 +265,7 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
         card = score(_explored(base, **values), seed=seed)
         draw_scorecard(fig.axes[0], [card, reference])
         draw_db_load(fig.axes[1], [card, reference])
-        if not rendering_ahead():  # a chart drawn ahead has scored its own setting already
+        if not drawing_ahead.enabled():  # in a kernel the slider's steps are drawn ahead, scores and all
             # A new catalogue TTL replays the catalogue's day (~0.2 s): score the slider's
             # neighbours now, so the next step is a memo hit.
             at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0

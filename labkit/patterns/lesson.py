@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from .. import ahead as drawing_ahead
 from ..clock import VirtualClock
 from ..database import Database
 from ..errors import LabError
@@ -198,7 +199,8 @@ class _Warmer:
             return self.generation
 
     def start(self, values: dict[str, Any]) -> None:
-        if not self.enabled:
+        # In a kernel the chart's own steps are drawn ahead (labkit.ahead), replays and all.
+        if not self.enabled or drawing_ahead.enabled():
             return
         generation = self.cancel()
         todo = self.neighbours(values)
@@ -283,9 +285,9 @@ def explore(*, n_requests: int = EXPLORE_DEFAULTS["n_requests"], n_keys: int = E
     warmer = _Warmer(controls, replay_one)
 
     class ComparisonPlot(LivePlot):
-        def redraw(self, force: bool = False) -> None:
+        def redraw(self, force: bool = False, **kw: Any) -> None:
             warmer.cancel()  # the redraw gets the CPU; warming resumes from the new values
-            super().redraw(force)
+            super().redraw(force, **kw)
             warmer.start(self.values)
 
         def warm_up(self) -> None:
