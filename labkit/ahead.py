@@ -27,8 +27,8 @@ import weakref
 from collections.abc import Callable, Sequence
 from typing import Any
 
-__all__ = ["enabled", "enable", "rendering_ahead", "draft", "neighbours", "control_neighbours", "AheadWorker",
-           "worker", "IDLE_SECONDS"]
+__all__ = ["enabled", "enable", "rendering_ahead", "draft", "take_draft_flag", "neighbours", "control_neighbours",
+           "AheadWorker", "worker", "run_quietly", "IDLE_SECONDS"]
 
 IDLE_SECONDS = 0.25  # the kernel must have been idle this long before drawing ahead
 _local = threading.local()
@@ -155,6 +155,7 @@ class AheadWorker:
         self._quiet_since = time.monotonic()
         self._foreground = 0
         self._hooked = False
+        self._busy = False  # a frame is being drawn ahead now
         self.drawn = 0  # frames drawn ahead (tests and benchmarks read it)
 
     # --- what the kernel and the charts tell it ---------------------------------
@@ -222,8 +223,6 @@ class AheadWorker:
                     return False
                 self._cond.wait(min(left, 0.05))
         return True
-
-    _busy = False
 
     # --- the thread ----------------------------------------------------------------
 
