@@ -1,8 +1,16 @@
-"""The notebooks: clean in git, shaped like lessons, and runnable on a real Redis.
+"""The notebooks: clean in git, shaped like lessons, and runnable on fakeredis and a real Redis.
 
-nbval (configured in pyproject.toml) runs every notebook on the default backend,
-fakeredis.  Here each notebook runs once more with REDIS_URL pointing at a real
+Every notebook runs once on the default backend, fakeredis, in the reading-copy build
+(tools/build_site.py, run once per test session by the ``reading_copy`` fixture in
+conftest.py, which keeps the notebooks it executed): every cell must run, and the
+per-notebook output test reads that notebook's executed copy for figure text,
+tracebacks and stray values; tests/test_site.py checks the pages built from the same
+run.  Here each notebook also runs once with REDIS_URL pointing at a real
 redis-server, next to a learner's own key that must survive.
+
+nbval is no longer part of the default run (pyproject.toml's testpaths is ``tests``),
+but it still works by hand: ``python -m pytest --nbval-lax notebooks/`` runs every
+notebook under nbval on fakeredis (one notebook: name its .ipynb file).
 """
 
 from __future__ import annotations
@@ -150,11 +158,23 @@ def _execute(path: Path, tmp_path: Path, *, audit_charts: bool):
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(1200)  # the first test to ask for the reading copy waits for its build
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
-def test_notebook_shows_no_figure_text_traceback_or_stray_value_on_fakeredis(path, tmp_path, monkeypatch):
-    monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path))
-    nb = _execute(path, tmp_path, audit_charts=False)
-    problems = output_problems(nb, path.name)
+def test_notebook_shows_no_figure_text_traceback_or_stray_value_on_fakeredis(path, reading_copy):
+    """Reads the copy of this notebook that the reading-copy build executed on fakeredis
+    (every notebook runs there once, not once per test; as the reader, with matplotlib's
+    Agg backend - the lab renders its charts itself): every cell ran to the end, and no
+    output is a figure's text, a traceback or a stray value."""
+    import nbformat
+
+    executed = reading_copy.executed / path.name
+    if not executed.exists():
+        pytest.fail(f"tools/build_site.py kept no executed copy of {path.name} (it builds only the notebooks "
+                    "labkit/course.py lists, and keeps none if it crashed); what it printed:\n" + reading_copy.output)
+    problems = output_problems(nbformat.read(executed, as_version=4), path.name)
+    if not reading_copy.ran(path.stem):
+        problems.append(f"{path.name} did not run to the end in tools/build_site.py: "
+                        f"{reading_copy.line_for(path.stem) or reading_copy.output}")
     assert problems == [], "\n".join(problems)
 
 
@@ -262,9 +282,10 @@ def test_a_bad_redis_url_falls_back_and_the_notebook_runs_to_the_end(bad_url, tm
 
 
 def test_notebook_kernels_under_nbval_never_touch_the_testers_home(tmp_path):
-    """The README's test command in a fresh HOME: a notebook kernel that records
-    progress writes into the run's isolated folder, never ~/.cache-lab (the root
-    conftest sets CACHE_LAB_HOME before any kernel starts)."""
+    """pytest under nbval in a fresh HOME, as ``python -m pytest --nbval-lax notebooks/``
+    still runs the notebooks by hand: a notebook kernel that records progress writes
+    into the run's isolated folder, never ~/.cache-lab (the root conftest sets
+    CACHE_LAB_HOME before any kernel starts)."""
     import os
     import shutil
     import uuid

@@ -3,9 +3,11 @@
 The fast tests check the pieces on made-up data: a widget view drawn from its saved
 state without JavaScript (the chart with its text alternative, each control's value),
 the note that live controls need a kernel, and the index built from the course map.
-The slow test builds the whole site into a temp folder, as CI does, and reads every
-page: its charts are there as images with text alternatives, its widget views have
-saved state, and nothing went wrong in any cell.
+The slow test reads every page of the whole site, built into a temp folder as CI
+builds it (once per test session, by the ``reading_copy`` fixture in conftest.py,
+whose executed notebooks tests/test_notebooks.py checks cell by cell): its charts are
+there as images with text alternatives, its widget views have saved state, and nothing
+went wrong in any cell.
 """
 
 from __future__ import annotations
@@ -13,8 +15,6 @@ from __future__ import annotations
 import importlib.util
 import json
 import re
-import subprocess
-import sys
 from html.parser import HTMLParser
 from pathlib import Path
 
@@ -144,12 +144,10 @@ def _problems(text: str) -> list[str]:
 
 
 @pytest.mark.slow
-@pytest.mark.timeout(1200)
-def test_the_reading_copy_builds_with_every_chart_and_no_error(tmp_path):
-    out = tmp_path / "site"
-    result = subprocess.run([sys.executable, str(ROOT / "tools" / "build_site.py"), "--out", str(out)],
-                            capture_output=True, text=True, timeout=1100)
-    assert result.returncode == 0, result.stdout[-3000:] + result.stderr[-3000:]
+@pytest.mark.timeout(1200)  # the first test to ask for the reading copy waits for its build
+def test_the_reading_copy_builds_with_every_chart_and_no_error(reading_copy):
+    out = reading_copy.site
+    assert reading_copy.returncode == 0, reading_copy.output
 
     index = _parse((out / "index.html").read_text())
     for lesson in BUILT:

@@ -9,6 +9,14 @@ the course map, written as a one-cell notebook and exported the same way.
     python tools/build_site.py                 # all notebooks into site/
     python tools/build_site.py 00 04           # only these (the index lists those built)
     python tools/build_site.py --out /tmp/site --jobs 1
+    python tools/build_site.py --keep-executed /tmp/executed   # also keep the executed notebooks
+
+``--keep-executed DIR`` also writes each executed notebook to ``DIR/<slug>.ipynb``, with
+its outputs and saved widget state: useful to inspect a cell's outputs as nbformat JSON
+(or open it in JupyterLab), and what ``tests/test_notebooks.py`` reads to check every
+notebook's outputs without running it a second time.  A notebook that stopped with an
+error is written too, up to and including the failing cell, so its traceback is there
+to read.
 
 Why nbconvert (and not Jupyter Book 2 / MyST): nbconvert is already installed with
 JupyterLab at the pinned versions (no new dependency, no Node build step), executes
@@ -197,11 +205,12 @@ def reader_environment(cache_lab_home: str) -> dict[str, str]:
     return env
 
 
-def _execute(path: str, cache_lab_home: str) -> tuple[bool, str, float]:
-    """Run one notebook (in a worker process): (ran cleanly, executed JSON or the error's last line, seconds)."""
+def _execute(path: str, cache_lab_home: str) -> tuple[str, str, float]:
+    """Run one notebook (in a worker process): (the error's last line, or "" if it ran cleanly;
+    the executed JSON, up to the failing cell if one failed; seconds)."""
     import nbformat
     from nbclient import NotebookClient
-    from nbclient.exceptions import CellExecutionError
+    from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
     os.environ.clear()
     os.environ.update(reader_environment(cache_lab_home))
@@ -211,30 +220,38 @@ def _execute(path: str, cache_lab_home: str) -> tuple[bool, str, float]:
         nb, timeout=CELL_TIMEOUT_SECONDS, kernel_name="python3", store_widget_state=True,
         resources={"metadata": {"path": str(Path(path).parent)}},
     )
+    error = ""
     try:
         client.execute()
-    except CellExecutionError as exc:
+    except (CellExecutionError, CellTimeoutError, DeadKernelError) as exc:
         lines = re.sub(r"\x1b\[[0-9;]*m", "", str(exc)).strip().splitlines()
-        return False, lines[-1] if lines else type(exc).__name__, time.perf_counter() - started
-    return True, nbformat.writes(nb), time.perf_counter() - started
+        error = lines[-1] if lines else type(exc).__name__
+    return error, nbformat.writes(nb), time.perf_counter() - started
 
 
-def execute_all(lessons: list[Lesson], jobs: int) -> dict[str, str]:
-    """Execute the notebooks, ``jobs`` kernels at a time; {slug: executed notebook JSON}."""
+def execute_all(lessons: list[Lesson], jobs: int, keep: Path | None = None) -> dict[str, str]:
+    """Execute the notebooks, ``jobs`` kernels at a time; {slug: executed notebook JSON}.
+
+    With ``keep``, each executed notebook is also written there as ``<slug>.ipynb``
+    (one that failed, up to its failing cell) before any failure stops the build."""
     executed: dict[str, str] = {}
     failures: list[str] = []
+    if keep is not None:
+        keep.mkdir(parents=True, exist_ok=True)
     with tempfile.TemporaryDirectory(prefix="cache-lab-reader-") as home, \
             ProcessPoolExecutor(max_workers=max(1, jobs)) as pool:
         runs = {lesson.slug: pool.submit(_execute, str(NOTEBOOK_DIR / lesson.notebook_file), home)
                 for lesson in lessons}
         for name, run in runs.items():
-            ok, result, seconds = run.result()
-            if ok:
+            error, result, seconds = run.result()
+            if keep is not None:
+                (keep / f"{name}.ipynb").write_text(result, encoding="utf-8")
+            if not error:
                 executed[name] = result
                 print(f"  {name}: ran in {seconds:.0f} s", flush=True)
             else:
-                failures.append(f"{name}: {result}")
-                print(f"  {name}: failed after {seconds:.0f} s", flush=True)
+                failures.append(f"{name}: {error}")
+                print(f"  {name}: failed after {seconds:.0f} s: {error}", flush=True)
     if failures:
         raise SystemExit("These notebooks stopped with an error, so no site was written:\n  " + "\n  ".join(failures))
     return executed
@@ -326,8 +343,10 @@ def _commit() -> str:
 
 
 def build(out: Path, wanted: Iterable[str] = (), jobs: int = 2,
-          repo: str = DEFAULT_BINDER_REPO, ref: str = DEFAULT_BINDER_REF) -> list[Path]:
-    """Execute the notebooks and write the site into ``out``; returns the pages written."""
+          repo: str = DEFAULT_BINDER_REPO, ref: str = DEFAULT_BINDER_REF, keep: Path | None = None) -> list[Path]:
+    """Execute the notebooks and write the site into ``out``; returns the pages written.
+
+    With ``keep``, the executed notebooks are also written there (see ``--keep-executed``)."""
     import nbformat
 
     chosen = {w.zfill(2) for w in wanted}
@@ -336,7 +355,7 @@ def build(out: Path, wanted: Iterable[str] = (), jobs: int = 2,
     if not built:
         raise SystemExit(f"No notebook to build: the course has {', '.join(n.number for n in NOTEBOOKS)}.")
     print(f"Executing {len(built)} notebooks on fakeredis, {jobs} at a time ...", flush=True)
-    executed = execute_all(built, jobs)
+    executed = execute_all(built, jobs, keep)
     out.mkdir(parents=True, exist_ok=True)
     (out / ".nojekyll").write_text("")  # GitHub Pages serves the files as they are
     pages = []
@@ -355,11 +374,16 @@ def main(argv: list[str]) -> int:
     parser.add_argument("--jobs", type=int, default=2, help="kernels run at once (default: 2)")
     parser.add_argument("--binder-repo", default=DEFAULT_BINDER_REPO, help="owner/name for the Binder links")
     parser.add_argument("--binder-ref", default=DEFAULT_BINDER_REF, help="branch or tag for the Binder links")
+    parser.add_argument("--keep-executed", type=Path, metavar="DIR",
+                        help="also write each executed notebook to DIR/<slug>.ipynb, outputs and widget state "
+                             "included, to inspect its outputs (one that failed: up to the failing cell)")
     args = parser.parse_args(argv)
     started = time.perf_counter()
-    pages = build(args.out, args.notebooks, args.jobs, args.binder_repo, args.binder_ref)
+    pages = build(args.out, args.notebooks, args.jobs, args.binder_repo, args.binder_ref, args.keep_executed)
     print(f"Wrote {len(pages)} pages to {args.out} in {time.perf_counter() - started:.0f} s; "
           f"open {args.out / 'index.html'}")
+    if args.keep_executed is not None:
+        print(f"The executed notebooks are in {args.keep_executed}")
     return 0
 
 
