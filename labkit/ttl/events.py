@@ -20,6 +20,10 @@ from ._common import (
 )
 from .traffic import Traffic
 
+# The write histories of replicas 1, 2, ... that one Events keeps sorted for the
+# next TTL (about 2 million writes); the first history is always kept.
+_SORTED_WRITES_BYTES = 16 << 20
+
 
 @dataclass(frozen=True)
 class Writes:
@@ -81,6 +85,8 @@ class Events:
         self.read_tick_prefix = np.concatenate(([0], np.cumsum(self.read_tick)))
 
         self._writes: dict[int, Writes] = {}
+        self._sorted_writes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._sorted_writes_bytes = 0
         self._start_draws: dict[int, np.ndarray] = {}
         self._jitter_draws: np.ndarray | None = None
         first = self.writes(0)
@@ -104,13 +110,9 @@ class Events:
         """
         if replica in self._writes:
             return self._writes[replica]
-        rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
-        span = self.history_seconds + self.duration_seconds
-        counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
+        counts, ticks = self._draw_writes(replica)
         keys = np.arange(self.n_keys, dtype=np.int64)
-        codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
-            -self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64
-        )
+        codes = (np.repeat(keys, counts) << _KEY_SHIFT) + ticks
         codes.sort()
         key = (codes + _HALF_SPAN) >> _KEY_SHIFT
         bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -120,6 +122,44 @@ class Events:
         if replica == 0:
             self._writes[0] = writes
         return writes
+
+    def _draw_writes(self, replica: int) -> tuple[np.ndarray, np.ndarray]:
+        """Each key's number of writes, and their times (key by key, unsorted)."""
+        rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
+        span = self.history_seconds + self.duration_seconds
+        counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
+        ticks = rng.integers(-self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64)
+        return counts, ticks
+
+    def sorted_writes(self, replica: int, after_tick: int) -> tuple[np.ndarray, np.ndarray]:
+        """The writes of one replica as (sorted codes, bounds), as in :class:`Writes`.
+
+        The simulation only looks for the first write after a fill, so this keeps
+        at least every write after ``after_tick`` (the earliest fill).  Histories
+        are kept, whole, up to a memory budget per set of events: every TTL of a
+        sweep replays the same ones.  Any others are redrawn, and only the writes
+        after ``after_tick`` are sorted.
+        """
+        if replica == 0:
+            writes = self.writes(0)
+            return writes.code, writes.bounds
+        kept = self._sorted_writes.get(replica)
+        if kept is not None:
+            return kept
+        counts, ticks = self._draw_writes(replica)
+        bounds = np.concatenate(([0], np.cumsum(counts)))
+        keep_all = self._sorted_writes_bytes + ticks.nbytes <= _SORTED_WRITES_BYTES
+        if not keep_all:
+            keep = ticks > after_tick
+            bounds = np.concatenate(([0], np.cumsum(keep)))[bounds]
+            ticks = ticks[keep]
+        keys = np.arange(self.n_keys, dtype=np.int64)
+        codes = (np.repeat(keys, np.diff(bounds)) << _KEY_SHIFT) + ticks
+        codes.sort()
+        if keep_all:
+            self._sorted_writes[replica] = codes, bounds
+            self._sorted_writes_bytes += codes.nbytes
+        return codes, bounds
 
     def start_draws(self, replica: int = 0) -> np.ndarray:
         """Two uniform draws per key for its starting state (own stream per replica)."""

@@ -9,6 +9,7 @@ import numpy as np
 
 from ..errors import LabError, check_choice
 from ._common import (
+    _HALF_SPAN,
     _KEY_SHIFT,
     _STARTS,
     TICKS_PER_SECOND,
@@ -23,6 +24,9 @@ from .traffic import Band, Traffic, popularity_bands
 # still have misses left after this many steps (hot keys under short TTLs) are
 # finished by pointer doubling over their remaining reads.
 _WALK_STEPS = 256
+# Every read's next miss is looked up at once when the walks are expected to visit
+# more than this share of the reads.
+_NEXT_READ_SHARE = 0.3
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -55,46 +59,124 @@ def _double(next_read: np.ndarray, roots: np.ndarray, n_reads: int) -> np.ndarra
         jump = jump[jump]
 
 
-def _find_misses(
-    events: Events, read_ttl: np.ndarray | int, roots: np.ndarray, key_end: np.ndarray
-) -> np.ndarray:
-    """Indices of every read that misses, given each key's first miss (``roots``).
+def _next_reads(events: Events, read_ttl: np.ndarray | int, reads: np.ndarray) -> np.ndarray:
+    """For each read (a miss), the first read of the same key at or after its expiry.
 
-    From a miss at read j, the next miss is the first read of the same key at or
-    after t_j + TTL: the entry expires at ``expiry <= now``, as in the store.
+    The entry expires at ``expiry <= now``, as in the store.  The answer may be a
+    read of a later key (or ``n_reads``): the caller compares it with the key's end.
     """
-    code, n_reads = events.read_code, events.n_reads
-    keys = np.flatnonzero(roots < key_end)
-    current = roots[keys]
-    found = [current]
+    code = events.read_code
+    ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[reads]
+    return np.searchsorted(code, code[reads] + ttl, side="left")
+
+
+def _chain_misses(
+    events: Events,
+    read_ttl: np.ndarray | int,
+    roots: np.ndarray,
+    ends: np.ndarray,
+    next_read: np.ndarray | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Every miss of every chain, given each chain's first miss and end.
+
+    A chain is one key's reads under one starting state: reads ``roots[c]`` ..
+    ``ends[c] - 1``, and from a miss at read j the next miss is the first read at or
+    after t_j + TTL.  Returns (the misses' read indices, chain after chain and
+    sorted within each; the number of misses of each chain).  ``next_read``, when
+    given, is that next read for every read (worth it when most reads miss).
+    """
+    if next_read is None:
+        return _walk(events, read_ttl, roots, ends, None)
+    # A read that comes at least the longest TTL after the key's previous read
+    # misses whatever came before, so it starts a piece of the chain that can be
+    # walked on its own: short TTLs then need few steps even on busy keys.
+    longest = read_ttl if np.isscalar(read_ttl) else int(read_ttl.max())
+    gaps = np.flatnonzero(np.diff(events.read_code) >= longest) + 1
+    live = roots < ends
+    first_gap = np.searchsorted(gaps, roots, side="right")
+    n_gaps = np.where(live, np.searchsorted(gaps, ends, side="left") - first_gap, 0)
+    n_pieces = live + n_gaps
+    piece_chain = np.repeat(np.arange(roots.size), n_pieces)
+    piece_start = np.empty(piece_chain.size, dtype=np.int64)
+    head = np.cumsum(n_pieces)[live] - n_pieces[live]
+    is_head = np.zeros(piece_chain.size, dtype=bool)
+    is_head[head] = True
+    piece_start[head] = roots[live]
+    piece_start[~is_head] = gaps[_ranges(first_gap[live], first_gap[live] + n_gaps[live])]
+    piece_end = np.append(piece_start[1:], 0)
+    last = np.append(head[1:], piece_chain.size) - 1 if head.size else head
+    piece_end[last] = ends[live]
+    misses, piece_counts = _walk(events, read_ttl, piece_start, piece_end, next_read)
+    counts = np.bincount(piece_chain, weights=piece_counts, minlength=roots.size).astype(np.int64)
+    return misses, counts
+
+
+def _walk(
+    events: Events,
+    read_ttl: np.ndarray | int,
+    roots: np.ndarray,
+    ends: np.ndarray,
+    next_read: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The misses of each chain by walking all chains at once, one miss per step."""
+    n_chains = roots.size
+    live = np.flatnonzero(roots < ends)
+    current = roots[live]
+    walked_chains, walked_reads = [live], [current]
     for _ in range(_WALK_STEPS):
-        ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
-        current = np.searchsorted(code, code[current] + ttl, side="left")
-        alive = current < key_end[keys]
-        current, keys = current[alive], keys[alive]
-        if current.size == 0:
-            return _sorted_unique(found, n_reads)
-        found.append(current)
-    # Long chains: double over the remaining reads of just those keys.
-    subset = _ranges(current, key_end[keys])
-    sub_code = code[subset]
-    sub_end = np.repeat(np.cumsum(key_end[keys] - current), key_end[keys] - current)
-    ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[subset]
-    nxt = np.searchsorted(sub_code, sub_code + ttl, side="left")
-    nxt[nxt >= sub_end] = subset.size
-    nxt = np.append(nxt, subset.size)
-    sub_roots = np.cumsum(key_end[keys] - current) - (key_end[keys] - current)
-    found.append(subset[_double(nxt, sub_roots, subset.size)])
-    # The walk's last step and the doubling's roots are the same reads.
-    return _sorted_unique(found, n_reads)
+        current = next_read[current] if next_read is not None else _next_reads(events, read_ttl, current)
+        alive = current < ends[live]
+        current, live = current[alive], live[alive]
+        if live.size == 0:
+            break
+        walked_chains.append(live)
+        walked_reads.append(current)
+    counts = walk_counts = np.bincount(np.concatenate(walked_chains), minlength=n_chains)
+    if live.size:
+        # Long chains: double over the remaining reads of just those chains.
+        extra, extra_chain = _double_chains(events, read_ttl, current, ends[live], next_read)
+        extra_chain = live[extra_chain]
+        counts = walk_counts + np.bincount(extra_chain, minlength=n_chains)
+    offsets = np.cumsum(counts) - counts
+    misses = np.empty(int(counts.sum()), dtype=np.int64)
+    # Each chain's misses in walking order: step s of chain c goes to offsets[c] + s.
+    for step, (chains, reads) in enumerate(zip(walked_chains, walked_reads, strict=True)):
+        misses[offsets[chains] + step] = reads
+    if live.size:
+        # The doubled misses come sorted within each chain, chain after chain.
+        first = np.flatnonzero(np.append(True, extra_chain[1:] != extra_chain[:-1]))
+        rank = np.arange(extra.size) - np.repeat(first, np.diff(np.append(first, extra.size)))
+        misses[offsets[extra_chain] + walk_counts[extra_chain] + rank] = extra
+    return misses, counts
 
 
-def _sorted_unique(parts: list[np.ndarray], n_reads: int) -> np.ndarray:
-    # A mask over all reads is O(n), where sorting millions of misses is not.
-    mask = np.zeros(n_reads, dtype=bool)
-    for part in parts:
-        mask[part] = True
-    return np.flatnonzero(mask)
+def _double_chains(
+    events: Events,
+    read_ttl: np.ndarray | int,
+    current: np.ndarray,
+    ends: np.ndarray,
+    next_read: np.ndarray | None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """The misses after ``current`` (a miss) of each long chain, by pointer doubling.
+
+    Returns the read indices, sorted within each chain and chain after chain, and
+    for each the position of its chain in ``current``.
+    """
+    lengths = ends - current
+    subset = _ranges(current, ends)
+    size = subset.size
+    seg_start = np.cumsum(lengths) - lengths
+    # The next miss of each remaining read, as a position in ``subset``.
+    following = next_read[subset] if next_read is not None else _next_reads(events, read_ttl, subset)
+    nxt = following - np.repeat(current - seg_start, lengths)
+    nxt[following >= np.repeat(ends, lengths)] = size
+    nxt = np.append(nxt, size)
+    mask = np.zeros(size, dtype=bool)
+    mask[_double(nxt, seg_start, size)] = True
+    mask[seg_start] = False  # the walk's last step: already counted
+    local = np.flatnonzero(mask)
+    chain = np.searchsorted(seg_start, local, side="right") - 1
+    return subset[local], chain
 
 
 @dataclass(frozen=True)
@@ -179,83 +261,189 @@ def run_events(
     ttl = _check_ttl(ttl_seconds)
     check_choice("start", start, _STARTS)
     jitter = _check_fraction("jitter_fraction", jitter_fraction)
-    if start == "steady" and ttl > events.history_seconds + 1e-9:
-        raise LabError(
-            f"These events keep {events.history_seconds:g} s of write history, less than the "
-            f"TTL of {ttl:g} s; make them with history_seconds >= the largest TTL you will run."
-        )
-    ttl_ticks = _ticks(ttl)
-    n_keys = events.n_keys
-    key_code = np.arange(n_keys, dtype=np.int64) << _KEY_SHIFT
-    key_start, key_end = events.read_bounds[:-1], events.read_bounds[1:]
+    b = _Plan(events, ttl, start, jitter).run((replica,))
+    # Cycles: each key's starting copy (the reads before its first miss), then one
+    # per miss, in key order.
+    key_start = events.read_bounds[:-1]
+    n_cycles = b.miss_counts + b.cached
+    cycle_key = np.repeat(np.arange(events.n_keys, dtype=np.int64), n_cycles)
+    miss_at = np.arange(b.miss_index.size) + np.repeat(np.cumsum(b.cached), b.miss_counts)
+    start_at = (np.cumsum(n_cycles) - n_cycles)[b.start_chains]
 
-    read_ttl: np.ndarray | int = ttl_ticks
-    first_ttl = np.full(n_keys, ttl_ticks, dtype=np.int64)
-    if jitter > 0:
-        first_u, read_u = events.jitter_draws()
-        read_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * read_u))).astype(np.int64)
-        first_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * first_u))).astype(np.int64)
+    def cycles(at_start: np.ndarray, at_miss: np.ndarray) -> np.ndarray:
+        out = np.empty(cycle_key.size, dtype=np.int64)
+        out[start_at], out[miss_at] = at_start, at_miss
+        return out
 
-    if start == "steady":
-        rates = events.read_rates
-        draws = events.start_draws(replica)
-        cached = draws[0] < rates * ttl / (1.0 + rates * ttl)
-        fill = -np.floor(draws[1] * ttl_ticks).astype(np.int64)
-        expiry = fill + ttl_ticks
-    elif start == "bulk":
-        cached = np.ones(n_keys, dtype=bool)
-        fill = np.zeros(n_keys, dtype=np.int64)
-        expiry = first_ttl
-    else:
-        cached = np.zeros(n_keys, dtype=bool)
-        fill = np.zeros(n_keys, dtype=np.int64)
-        expiry = fill.copy()
-    # Each key's first miss: its first read at or after the starting copy expires
-    # (its very first read if it starts empty).
-    roots = np.where(
-        cached, np.searchsorted(events.read_code, key_code + expiry, side="left"), key_start
-    )
-    roots = np.minimum(roots, key_end)
-    miss_index = _find_misses(events, read_ttl, roots, key_end)
-
-    # Cycles: the starting copies (reads before the first miss), then one per miss.
-    miss_key = events.read_key[miss_index]
-    next_same_key = np.append(miss_index[1:], 0)
-    last_of_key = np.append(miss_key[1:] != miss_key[:-1], True)
-    miss_end = np.where(last_of_key, key_end[miss_key], next_same_key)
-    start_keys = np.flatnonzero(cached)
-    # Merge by read index (a key's starting copy serves the reads before its first
-    # miss); inserting a few thousand entries is far cheaper than sorting millions.
-    at = np.searchsorted(miss_index, key_start[start_keys], side="left")
-    cycle_key = np.insert(miss_key, at, start_keys)
-    cycle_first = np.insert(miss_index, at, key_start[start_keys])
-    cycle_end = np.insert(miss_end, at, roots[start_keys])
-    cycle_fill = np.insert(events.read_tick[miss_index], at, fill[start_keys])
-    is_miss = np.insert(np.ones(miss_index.size, dtype=bool), at, False)
-
-    # The copy turns stale at the first write after its fill.  (At one instant a
-    # write comes before a fill or a read.)
-    writes = events.writes(replica)
-    w_pos = np.searchsorted(writes.code, key_code[cycle_key] + cycle_fill, side="right")
-    has_write = w_pos < writes.bounds[1:][cycle_key]
-    if writes.code.size:
-        w_tick = np.where(has_write, writes.tick[np.minimum(w_pos, writes.code.size - 1)], _NO_WRITE)
-    else:
-        w_tick = np.full(cycle_key.size, _NO_WRITE, dtype=np.int64)
-    # Only copies written before their last read have stale reads to look up.
-    stale_from = cycle_end.copy()
-    turned = np.flatnonzero(
-        (cycle_end > cycle_first) & (w_tick <= events.read_tick[np.maximum(cycle_end - 1, 0)])
-    )
-    stale_from[turned] = np.searchsorted(
-        events.read_code, key_code[cycle_key[turned]] + w_tick[turned], side="left"
-    )
-    # A miss reads the database itself, so a miss cycle's first read is never stale.
-    stale_from = np.clip(stale_from, cycle_first + is_miss, cycle_end)
     return Run(
-        events, ttl, miss_index, cycle_key, cycle_first, cycle_end, cycle_fill, w_tick,
-        stale_from, fill, expiry, cached, replica,
+        events, ttl, b.miss_index, cycle_key,
+        cycles(key_start[b.start_chains], b.miss_index),
+        cycles(b.roots[b.start_chains], b.miss_end),
+        cycles(b.fill[b.start_chains], events.read_tick[b.miss_index]),
+        cycles(b.start_first_write_tick, b.miss_first_write_tick),
+        cycles(b.start_stale_from, b.miss_stale_from),
+        b.fill, b.expiry, b.cached, replica,
     )
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """Several replicas of one TTL over the same events, as chains.
+
+    Chain c is key ``c % K`` under the replica ``replicas[c // K]`` (K keys).  Its
+    copies ("cycles") are its starting copy, if it has one, then one per miss;
+    the two kinds are kept apart here (:func:`run_events` interleaves them).
+    """
+
+    replicas: tuple[int, ...]
+    cached: np.ndarray  # per chain, as in Run.initially_cached
+    fill: np.ndarray
+    expiry: np.ndarray
+    roots: np.ndarray  # each chain's first miss (its end if none)
+    miss_index: np.ndarray  # chain after chain, sorted within each
+    miss_counts: np.ndarray  # per chain
+    miss_end: np.ndarray  # the end of each miss's cycle
+    miss_first_write_tick: np.ndarray
+    miss_stale_from: np.ndarray
+    start_chains: np.ndarray  # the chains with a starting copy (its cycle ends at the root)
+    start_first_write_tick: np.ndarray
+    start_stale_from: np.ndarray
+
+
+class _Plan:
+    """One TTL over one set of events, ready to run any replicas, many at once."""
+
+    def __init__(self, events: Events, ttl: float, start: str, jitter: float) -> None:
+        if start == "steady" and ttl > events.history_seconds + 1e-9:
+            raise LabError(
+                f"These events keep {events.history_seconds:g} s of write history, less than the "
+                f"TTL of {ttl:g} s; make them with history_seconds >= the largest TTL you will run."
+            )
+        self.events, self.ttl, self.start = events, ttl, start
+        self.ttl_ticks = ttl_ticks = _ticks(ttl)
+        self.read_ttl: np.ndarray | int = ttl_ticks
+        self.first_ttl = np.full(events.n_keys, ttl_ticks, dtype=np.int64)
+        if jitter > 0:
+            first_u, read_u = events.jitter_draws()
+            self.read_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * read_u))).astype(np.int64)
+            self.first_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * first_u))).astype(np.int64)
+        self._next_read: np.ndarray | None = None
+
+    def expected_misses(self) -> float:
+        """Roughly how many misses one replica has (λD / (1 + λT) per key)."""
+        rates = self.events.read_rates
+        return float(np.sum(rates * self.events.duration_seconds / (1.0 + rates * self.ttl)))
+
+    def next_read(self, expected_misses: float) -> np.ndarray | None:
+        """Every read's next miss, once the walks are expected to visit many reads."""
+        if self._next_read is None and expected_misses > _NEXT_READ_SHARE * self.events.n_reads:
+            self._next_read = _next_reads(self.events, self.read_ttl, np.arange(self.events.n_reads))
+        return self._next_read
+
+    def run(self, replicas: tuple[int, ...], expected_misses: float | None = None) -> _Batch:
+        events, ttl, ttl_ticks = self.events, self.ttl, self.ttl_ticks
+        n_keys, n_rep = events.n_keys, len(replicas)
+        key_start, key_end = events.read_bounds[:-1], events.read_bounds[1:]
+        if self.start == "steady":
+            rates = events.read_rates
+            draws = np.stack([events.start_draws(r) for r in replicas], axis=1).reshape(2, -1)
+            cached = draws[0] < np.tile(rates * ttl / (1.0 + rates * ttl), n_rep)
+            fill = -np.floor(draws[1] * ttl_ticks).astype(np.int64)
+            expiry = fill + ttl_ticks
+        elif self.start == "bulk":
+            cached = np.ones(n_keys * n_rep, dtype=bool)
+            fill = np.zeros(n_keys * n_rep, dtype=np.int64)
+            expiry = np.tile(self.first_ttl, n_rep)
+        else:
+            cached = np.zeros(n_keys * n_rep, dtype=bool)
+            fill = np.zeros(n_keys * n_rep, dtype=np.int64)
+            expiry = fill.copy()
+        # Each chain's first miss: its first read at or after the starting copy
+        # expires (its very first read if it starts empty).
+        ends = np.tile(key_end, n_rep)
+        roots = np.tile(key_start, n_rep)
+        start_chains = np.flatnonzero(cached)
+        start_key_code = (start_chains % n_keys) << _KEY_SHIFT
+        roots[start_chains] = np.searchsorted(
+            events.read_code, start_key_code + expiry[start_chains], side="left"
+        )
+        roots = np.minimum(roots, ends)
+        if expected_misses is None:
+            expected_misses = self.expected_misses()
+        miss_index, miss_counts = _chain_misses(
+            events, self.read_ttl, roots, ends, self.next_read(expected_misses * n_rep)
+        )
+        # A miss's copy serves the reads up to the chain's next miss (or its end).
+        miss_end = np.append(miss_index[1:], 0)
+        has_misses = miss_counts > 0
+        miss_end[np.cumsum(miss_counts)[has_misses] - 1] = ends[has_misses]
+
+        # The copy turns stale at the first write after its fill, and only copies
+        # written before their last read have stale reads to look up.
+        start_fill = fill[start_chains]
+        miss_code = events.read_code[miss_index]  # a miss fills at its own read
+        start_w, miss_w = self._first_writes(
+            replicas,
+            [
+                (np.searchsorted(start_chains, np.arange(n_rep + 1) * n_keys), start_key_code + start_fill),
+                (np.cumsum(np.append(0, miss_counts))[::n_keys], miss_code),
+            ],
+            [start_fill, events.read_tick[miss_index]],
+            earliest=min(0, int(fill.min())) if fill.size else 0,
+        )
+        start_stale_from = self._stale_from(
+            start_key_code, start_w, key_start[start_chains % n_keys], roots[start_chains], miss=False
+        )
+        miss_stale_from = self._stale_from(
+            miss_code - events.read_tick[miss_index], miss_w, miss_index, miss_end, miss=True
+        )
+        return _Batch(
+            tuple(replicas), cached, fill, expiry, roots, miss_index, miss_counts, miss_end, miss_w,
+            miss_stale_from, start_chains, start_w, start_stale_from,
+        )
+
+    def _first_writes(
+        self,
+        replicas: tuple[int, ...],
+        groups: list[tuple[np.ndarray, np.ndarray]],
+        fill_ticks: list[np.ndarray],
+        *,
+        earliest: int,
+    ) -> list[np.ndarray]:
+        """The tick of the first write after each copy's fill (``_NO_WRITE`` if none).
+
+        Each group of copies is (where each replica's copies begin, their fill
+        codes), with their fill ticks; ``earliest`` is the earliest fill.  Each
+        replica has its own writes.  (At one instant a write comes before a fill or
+        a read.)
+        """
+        out = [np.full(fill.size, _NO_WRITE, dtype=np.int64) for fill in fill_ticks]
+        for i, replica in enumerate(replicas):
+            if all(bounds[i] == bounds[i + 1] for bounds, _ in groups):
+                continue
+            writes, _ = self.events.sorted_writes(replica, earliest)
+            if writes.size == 0:
+                continue
+            for (bounds, code), fill, w_tick in zip(groups, fill_ticks, out, strict=True):
+                block = slice(bounds[i], bounds[i + 1])
+                at = np.searchsorted(writes, code[block], side="right")
+                # The key's first write after the fill, unless the next write is
+                # another key's (a key's writes lie within half a key span of its code).
+                tick = fill[block] + (writes[np.minimum(at, writes.size - 1)] - code[block])
+                w_tick[block] = np.where((at < writes.size) & (tick < _HALF_SPAN), tick, _NO_WRITE)
+        return out
+
+    def _stale_from(
+        self, key_code: np.ndarray, w_tick: np.ndarray, first: np.ndarray, end: np.ndarray, *, miss: bool
+    ) -> np.ndarray:
+        """Each copy's first stale read (its end if none): its first read at or after
+        the write, but never a miss's own read."""
+        read_tick = self.events.read_tick
+        stale_from = end.copy()
+        turned = np.flatnonzero((end > first) & (w_tick <= read_tick[np.maximum(end - 1, 0)]))
+        found = np.searchsorted(self.events.read_code, key_code[turned] + w_tick[turned], side="left")
+        stale_from[turned] = np.clip(found, first[turned] + miss, end[turned])
+        return stale_from
 
 
 # ---------------------------------------------------------------------------------
@@ -328,6 +516,122 @@ class SimResult:
         }
 
 
+def _sums(bins: np.ndarray, weights: np.ndarray, n_bins: int) -> np.ndarray:
+    """np.bincount with weights: each bin's weights added in order, from 0.0."""
+    return np.bincount(bins, weights=weights, minlength=n_bins).astype(np.float64, copy=False)
+
+
+class _Totals:
+    """Per-key counts and stale ages, summed over runs in run order.
+
+    The float sums add the same numbers in the same order as a sum over single
+    runs, cycle by cycle, so a result does not depend on how runs were batched.
+    """
+
+    def __init__(self, events: Events) -> None:
+        self.events = events
+        n_keys = events.n_keys
+        self.misses = np.zeros(n_keys)
+        self.stale = np.zeros(n_keys)
+        self.age_sums = np.zeros(n_keys)  # in ticks
+        self.max_ages = np.zeros(n_keys, dtype=np.int64)
+        self.runs = 0
+
+    def _stale_cycles(
+        self, chain: np.ndarray, end: np.ndarray, stale_from: np.ndarray, w_tick: np.ndarray
+    ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """(chain, stale reads, Σ ages in ticks, oldest age) of the copies with stale reads.
+
+        The others add exact zeros to every sum, so they are left out.
+        """
+        counts = end - stale_from
+        cycles = np.flatnonzero(counts > 0)
+        counts, end, first_write = counts[cycles], end[cycles], w_tick[cycles]
+        # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
+        prefix = self.events.read_tick_prefix
+        ages = (prefix[end] - prefix[stale_from[cycles]]) - counts * first_write
+        # The oldest stale read of a copy is its last read.
+        oldest = self.events.read_tick[end - 1] - first_write
+        # As floats, which is what np.bincount would add anyway.
+        return chain[cycles], counts.astype(np.float64), ages.astype(np.float64), oldest
+
+    def add_run(self, run: Run) -> None:
+        events = self.events
+        chain, counts, ages, oldest = self._stale_cycles(
+            run.cycle_key, run.cycle_end, run.cycle_stale_from, run.cycle_first_write_tick
+        )
+        n_keys = events.n_keys
+        misses = np.bincount(events.read_key[run.miss_index], minlength=n_keys)
+        stale = _sums(chain, counts, n_keys)
+        age_sums = _sums(chain, ages, n_keys)
+        self._add(misses, stale, age_sums, chain, oldest, 1)
+
+    def add_batch(self, batch: _Batch) -> None:
+        n_chains = self.events.n_keys * len(batch.replicas)
+        s_chain, s_counts, s_ages, s_oldest = self._stale_cycles(
+            batch.start_chains, batch.roots[batch.start_chains], batch.start_stale_from,
+            batch.start_first_write_tick,
+        )
+        miss_at, m_counts, m_ages, m_oldest = self._stale_cycles(
+            np.arange(batch.miss_index.size), batch.miss_end, batch.miss_stale_from,
+            batch.miss_first_write_tick,
+        )
+        m_chain = np.searchsorted(np.cumsum(batch.miss_counts), miss_at, side="right")
+        stale = _sums(s_chain, s_counts, n_chains) + _sums(m_chain, m_counts, n_chains)
+        # A chain's starting copy comes before its misses; np.add.at adds in order.
+        age_sums = _sums(s_chain, s_ages, n_chains)
+        np.add.at(age_sums, m_chain, m_ages)
+        self._add(
+            batch.miss_counts, stale, age_sums, np.concatenate((s_chain, m_chain)),
+            np.concatenate((s_oldest, m_oldest)), len(batch.replicas),
+        )
+
+    def _add(
+        self,
+        misses: np.ndarray,
+        stale: np.ndarray,
+        age_sums: np.ndarray,
+        chain: np.ndarray,
+        oldest: np.ndarray,
+        n_replicas: int,
+    ) -> None:
+        """Add per-chain sums (chain c: key c % K of the c // K-th replica added)."""
+        n_keys = self.events.n_keys
+        max_ages = np.zeros(n_keys * n_replicas, dtype=np.int64)
+        np.maximum.at(max_ages, chain, oldest)
+        for i in range(n_replicas):
+            rows = slice(i * n_keys, (i + 1) * n_keys)
+            self.misses += misses[rows]
+            self.stale += stale[rows]
+            self.age_sums += age_sums[rows]
+        np.maximum(self.max_ages, max_ages.reshape(n_replicas, n_keys).max(axis=0), out=self.max_ages)
+        self.runs += n_replicas
+
+    def result(self, ttl: float, bands: tuple[Band, ...]) -> SimResult:
+        events, stale, age_sums, max_ages = self.events, self.stale, self.age_sums, self.max_ages
+        reads = np.diff(events.read_bounds) * self.runs
+
+        def figures(keys: slice) -> tuple[int, int, int, float, float]:
+            n_stale = int(stale[keys].sum())
+            mean_age = float(age_sums[keys].sum()) / n_stale / TICKS_PER_SECOND if n_stale else 0.0
+            max_age = int(max_ages[keys].max()) / TICKS_PER_SECOND if n_stale else 0.0
+            return int(reads[keys].sum()), int(self.misses[keys].sum()), n_stale, mean_age, max_age
+
+        total_reads, total_misses, total_stale, mean_age, max_age = figures(slice(None))
+        return SimResult(
+            ttl_seconds=ttl,
+            duration_seconds=events.duration_seconds * self.runs,
+            reads=total_reads,
+            hits=total_reads - total_misses,
+            db_reads=total_misses,
+            stale_reads=total_stale,
+            mean_stale_age_seconds=mean_age,
+            max_stale_age_seconds=max_age,
+            bands=tuple(BandResult(band, *figures(band.keys)) for band in bands),
+            replicas=self.runs,
+        )
+
+
 def summarize(runs: Run | list[Run], bands: tuple[Band, ...] = ()) -> SimResult:
     """Totals, staleness ages and per-band figures, summed over replicas.
 
@@ -336,45 +640,10 @@ def summarize(runs: Run | list[Run], bands: tuple[Band, ...] = ()) -> SimResult:
     """
     runs = [runs] if isinstance(runs, Run) else list(runs)
     events = runs[0].events
-    n_keys = events.n_keys
-    misses = np.zeros(n_keys)
-    stale = np.zeros(n_keys)
-    age_sums = np.zeros(n_keys)  # in ticks
-    max_ages = np.zeros(n_keys, dtype=np.int64)
-    prefix = events.read_tick_prefix
+    totals = _Totals(events)
     for run in runs:
-        stale_counts = run.cycle_stale_reads
-        has_stale = stale_counts > 0
-        first_write = np.where(has_stale, run.cycle_first_write_tick, 0)
-        # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
-        cycle_ages = (prefix[run.cycle_end] - prefix[run.cycle_stale_from]) - stale_counts * first_write
-        misses += np.bincount(events.read_key[run.miss_index], minlength=n_keys)
-        stale += np.bincount(run.cycle_key, weights=stale_counts, minlength=n_keys)
-        age_sums += np.bincount(run.cycle_key, weights=cycle_ages, minlength=n_keys)
-        # The oldest stale read of a copy is its last read.
-        last = events.read_tick[run.cycle_end[has_stale] - 1]
-        np.maximum.at(max_ages, run.cycle_key[has_stale], last - first_write[has_stale])
-    reads = np.diff(events.read_bounds) * len(runs)
-
-    def figures(keys: slice) -> tuple[int, int, int, float, float]:
-        n_stale = int(stale[keys].sum())
-        mean_age = float(age_sums[keys].sum()) / n_stale / TICKS_PER_SECOND if n_stale else 0.0
-        max_age = int(max_ages[keys].max()) / TICKS_PER_SECOND if n_stale else 0.0
-        return int(reads[keys].sum()), int(misses[keys].sum()), n_stale, mean_age, max_age
-
-    total_reads, total_misses, total_stale, mean_age, max_age = figures(slice(None))
-    return SimResult(
-        ttl_seconds=runs[0].ttl_seconds,
-        duration_seconds=events.duration_seconds * len(runs),
-        reads=total_reads,
-        hits=total_reads - total_misses,
-        db_reads=total_misses,
-        stale_reads=total_stale,
-        mean_stale_age_seconds=mean_age,
-        max_stale_age_seconds=max_age,
-        bands=tuple(BandResult(band, *figures(band.keys)) for band in bands),
-        replicas=len(runs),
-    )
+        totals.add_run(run)
+    return totals.result(runs[0].ttl_seconds, bands)
 
 
 # Replicas (independent starting states and write histories over the same reads)
@@ -385,25 +654,42 @@ def summarize(runs: Run | list[Run], bands: tuple[Band, ...] = ()) -> SimResult:
 _HOT_KEY_COPIES = 600
 _CYCLE_BUDGET = 400_000
 _MAX_REPLICAS = 96
+# Replicas are simulated together, in batches of about this many copies.
+_BATCH_CYCLES = 200_000
 
 
-def _run_replicas(events: Events, ttl: float, replicas: int | None, start: str) -> list[Run]:
-    runs = [run_events(events, ttl, start=start)]
-    if replicas is None:
-        hottest = int(np.argmax(events.read_rates))
-        hot_copies = max(1, int(np.count_nonzero(runs[0].cycle_key == hottest)))
-        by_budget = _CYCLE_BUDGET // max(1, runs[0].cycle_key.size)
-        # Staleness near 0% or 100% barely varies from copy to copy: fewer needed.
-        hits = events.n_reads - runs[0].miss_index.size
-        share = float(runs[0].cycle_stale_reads.sum()) / hits if hits else 0.0
-        wanted = math.ceil(_HOT_KEY_COPIES * 4 * share * (1 - share) / hot_copies)
-        replicas = int(np.clip(min(wanted, by_budget), 1, _MAX_REPLICAS))
-    elif isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 256:
+def _simulate(
+    events: Events, ttl: float, replicas: int | None, start: str, bands: tuple[Band, ...] = ()
+) -> SimResult:
+    """Run replica 0, choose how many replicas (if not given), run the rest, sum."""
+    check_choice("start", start, _STARTS)
+    plan = _Plan(events, ttl, start, 0.0)
+    if replicas is not None and (
+        isinstance(replicas, bool) or not isinstance(replicas, int) or not 1 <= replicas <= 256
+    ):
         raise LabError(
             f"replicas must be a whole number from 1 to 256, or None for automatic (got {replicas!r})."
         )
-    runs += [run_events(events, ttl, start=start, replica=r) for r in range(1, replicas)]
-    return runs
+    first = plan.run((0,))
+    totals = _Totals(events)
+    totals.add_batch(first)
+    n_cycles = first.miss_index.size + first.start_chains.size
+    if replicas is None:
+        hottest = int(np.argmax(events.read_rates))
+        hot_copies = max(1, int(first.miss_counts[hottest] + first.cached[hottest]))
+        by_budget = _CYCLE_BUDGET // max(1, n_cycles)
+        # Staleness near 0% or 100% barely varies from copy to copy: fewer needed.
+        hits = events.n_reads - first.miss_index.size
+        stale = int((first.miss_end - first.miss_stale_from).sum())
+        stale += int((first.roots[first.start_chains] - first.start_stale_from).sum())
+        share = float(stale) / hits if hits else 0.0
+        wanted = math.ceil(_HOT_KEY_COPIES * 4 * share * (1 - share) / hot_copies)
+        replicas = int(np.clip(min(wanted, by_budget), 1, _MAX_REPLICAS))
+    per_batch = max(1, _BATCH_CYCLES // max(1, n_cycles))
+    for lo in range(1, replicas, per_batch):
+        batch = tuple(range(lo, min(replicas, lo + per_batch)))
+        totals.add_batch(plan.run(batch, expected_misses=float(first.miss_index.size)))
+    return totals.result(ttl, bands)
 
 
 def simulate_keys(
@@ -422,7 +708,7 @@ def simulate_keys(
         read_rates, write_rate_per_second, duration_seconds=duration_seconds,
         history_seconds=ttl, seed=seed,
     )
-    return summarize(_run_replicas(events, ttl, replicas, start))
+    return _simulate(events, ttl, replicas, start)
 
 
 def simulate(
@@ -444,4 +730,4 @@ def simulate(
     ttl = _check_ttl(ttl_seconds)
     history = ttl if history_seconds is None else max(float(history_seconds), ttl)
     events = _traffic_events(traffic, float(duration_seconds), history, int(seed))
-    return summarize(_run_replicas(events, ttl, replicas, "steady"), popularity_bands(traffic.n_keys))
+    return _simulate(events, ttl, replicas, "steady", popularity_bands(traffic.n_keys))
