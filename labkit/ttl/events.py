@@ -77,7 +77,9 @@ class Events:
             0, self.duration_ticks, int(counts.sum()), dtype=np.int64
         )
         codes.sort()
-        self.read_code = codes
+        # One more code after the last read, above any key's: a search may step on it.
+        self._padded_code = np.append(codes, np.iinfo(np.int64).max)
+        self.read_code = codes = self._padded_code[:-1]
         self.read_key = codes >> _KEY_SHIFT
         self.read_tick = codes - (self.read_key << _KEY_SHIFT)
         self.read_bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
@@ -89,6 +91,7 @@ class Events:
         self._sorted_writes_bytes = 0
         self._start_draws: dict[int, np.ndarray] = {}
         self._jitter_draws: np.ndarray | None = None
+        self._time_index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
         first = self.writes(0)
         self.write_code, self.write_key = first.code, first.key
         self.write_tick, self.write_bounds = first.tick, first.bounds
@@ -100,6 +103,39 @@ class Events:
     @property
     def n_writes(self) -> int:
         return int(self.write_code.size)
+
+    def first_reads_at(self, keys: np.ndarray, ticks: np.ndarray | int) -> np.ndarray:
+        """The index of each key's first read at or after each tick (the key's end if none).
+
+        The same as ``np.searchsorted(read_code, (keys << _KEY_SHIFT) + ticks)``, but
+        a scattered query costs a few steps instead of a binary search over every
+        read: each key's time is cut into about as many buckets as it has reads.
+        """
+        width, last_bucket, offset, bucket_first = self._index()
+        query = (keys << _KEY_SHIFT) + ticks
+        bucket = np.clip(ticks // width[keys], 0, last_bucket[keys])
+        at = bucket_first[offset[keys] + bucket]
+        # The reads of the bucket before the tick (one on average) are stepped over.
+        code = self._padded_code
+        behind = np.flatnonzero(code[at] < query)
+        while behind.size:
+            at[behind] += 1
+            behind = behind[code[at[behind]] < query[behind]]
+        return at
+
+    def _index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+        """Per key: bucket width, last bucket, where its buckets start, and the first
+        read at or after each bucket's start (the last bucket, past every read: the
+        key's end)."""
+        if self._time_index is None:
+            n_buckets = np.maximum(np.diff(self.read_bounds), 1)
+            width = -(-self.duration_ticks // n_buckets)  # every read falls in a bucket
+            offset = np.cumsum(n_buckets + 1) - (n_buckets + 1)
+            bucket = offset[self.read_key] + self.read_tick // width[self.read_key]
+            per_bucket = np.bincount(bucket, minlength=int(offset[-1] + n_buckets[-1] + 1))
+            bucket_first = np.concatenate(([0], np.cumsum(per_bucket)[:-1]))
+            self._time_index = width, n_buckets, offset, bucket_first
+        return self._time_index
 
     def writes(self, replica: int = 0) -> Writes:
         """The writes of one replica: an independent draw over the same reads.

@@ -73,6 +73,7 @@ def _next_reads(events: Events, read_ttl: np.ndarray | int, reads: np.ndarray) -
 def _chain_misses(
     events: Events,
     read_ttl: np.ndarray | int,
+    keys: np.ndarray,
     roots: np.ndarray,
     ends: np.ndarray,
     next_read: np.ndarray | None = None,
@@ -80,13 +81,13 @@ def _chain_misses(
     """Every miss of every chain, given each chain's first miss and end.
 
     A chain is one key's reads under one starting state: reads ``roots[c]`` ..
-    ``ends[c] - 1``, and from a miss at read j the next miss is the first read at or
+    ``ends[c] - 1`` of key ``keys[c]``, and from a miss at read j the next miss is the first read at or
     after t_j + TTL.  Returns (the misses' read indices, chain after chain and
     sorted within each; the number of misses of each chain).  ``next_read``, when
     given, is that next read for every read (worth it when most reads miss).
     """
     if next_read is None:
-        return _walk(events, read_ttl, roots, ends, None)
+        return _walk(events, read_ttl, keys, roots, ends, None)
     # A read that comes at least the longest TTL after the key's previous read
     # misses whatever came before, so it starts a piece of the chain that can be
     # walked on its own: short TTLs then need few steps even on busy keys.
@@ -106,7 +107,7 @@ def _chain_misses(
     piece_end = np.append(piece_start[1:], 0)
     last = np.append(head[1:], piece_chain.size) - 1 if head.size else head
     piece_end[last] = ends[live]
-    misses, piece_counts = _walk(events, read_ttl, piece_start, piece_end, next_read)
+    misses, piece_counts = _walk(events, read_ttl, keys[piece_chain], piece_start, piece_end, next_read)
     counts = np.bincount(piece_chain, weights=piece_counts, minlength=roots.size).astype(np.int64)
     return misses, counts
 
@@ -114,6 +115,7 @@ def _chain_misses(
 def _walk(
     events: Events,
     read_ttl: np.ndarray | int,
+    keys: np.ndarray,
     roots: np.ndarray,
     ends: np.ndarray,
     next_read: np.ndarray | None,
@@ -124,7 +126,11 @@ def _walk(
     current = roots[live]
     walked_chains, walked_reads = [live], [current]
     for _ in range(_WALK_STEPS):
-        current = next_read[current] if next_read is not None else _next_reads(events, read_ttl, current)
+        if next_read is not None:
+            current = next_read[current]
+        else:
+            ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
+            current = events.first_reads_at(keys[live], events.read_tick[current] + ttl)
         alive = current < ends[live]
         current, live = current[alive], live[alive]
         if live.size == 0:
@@ -364,14 +370,13 @@ class _Plan:
         roots = np.tile(key_start, n_rep)
         start_chains = np.flatnonzero(cached)
         start_key_code = (start_chains % n_keys) << _KEY_SHIFT
-        roots[start_chains] = np.searchsorted(
-            events.read_code, start_key_code + expiry[start_chains], side="left"
-        )
+        roots[start_chains] = events.first_reads_at(start_chains % n_keys, expiry[start_chains])
         roots = np.minimum(roots, ends)
         if expected_misses is None:
             expected_misses = self.expected_misses()
         miss_index, miss_counts = _chain_misses(
-            events, self.read_ttl, roots, ends, self.next_read(expected_misses * n_rep)
+            events, self.read_ttl, np.tile(np.arange(n_keys), n_rep), roots, ends,
+            self.next_read(expected_misses * n_rep),
         )
         # A miss's copy serves the reads up to the chain's next miss (or its end).
         miss_end = np.append(miss_index[1:], 0)
@@ -392,10 +397,10 @@ class _Plan:
             earliest=min(0, int(fill.min())) if fill.size else 0,
         )
         start_stale_from = self._stale_from(
-            start_key_code, start_w, key_start[start_chains % n_keys], roots[start_chains], miss=False
+            start_chains % n_keys, start_w, key_start[start_chains % n_keys], roots[start_chains], miss=False
         )
         miss_stale_from = self._stale_from(
-            miss_code - events.read_tick[miss_index], miss_w, miss_index, miss_end, miss=True
+            events.read_key[miss_index], miss_w, miss_index, miss_end, miss=True
         )
         return _Batch(
             tuple(replicas), cached, fill, expiry, roots, miss_index, miss_counts, miss_end, miss_w,
@@ -434,14 +439,14 @@ class _Plan:
         return out
 
     def _stale_from(
-        self, key_code: np.ndarray, w_tick: np.ndarray, first: np.ndarray, end: np.ndarray, *, miss: bool
+        self, keys: np.ndarray, w_tick: np.ndarray, first: np.ndarray, end: np.ndarray, *, miss: bool
     ) -> np.ndarray:
         """Each copy's first stale read (its end if none): its first read at or after
         the write, but never a miss's own read."""
         read_tick = self.events.read_tick
         stale_from = end.copy()
         turned = np.flatnonzero((end > first) & (w_tick <= read_tick[np.maximum(end - 1, 0)]))
-        found = np.searchsorted(self.events.read_code, key_code[turned] + w_tick[turned], side="left")
+        found = self.events.first_reads_at(keys[turned], w_tick[turned])
         stale_from[turned] = np.clip(found, first[turned] + miss, end[turned])
         return stale_from
 
@@ -576,7 +581,7 @@ class _Totals:
             np.arange(batch.miss_index.size), batch.miss_end, batch.miss_stale_from,
             batch.miss_first_write_tick,
         )
-        m_chain = np.searchsorted(np.cumsum(batch.miss_counts), miss_at, side="right")
+        m_chain = np.repeat(np.arange(n_chains), batch.miss_counts)[miss_at]
         stale = _sums(s_chain, s_counts, n_chains) + _sums(m_chain, m_counts, n_chains)
         # A chain's starting copy comes before its misses; np.add.at adds in order.
         age_sums = _sums(s_chain, s_ages, n_chains)
