@@ -27,6 +27,8 @@ _WALK_STEPS = 256
 # Every read's next miss is looked up at once when the walks are expected to visit
 # more than this share of the reads.
 _NEXT_READ_SHARE = 0.3
+# Below this many searches at once, np.searchsorted beats Events.first_reads_at.
+_FEW_QUERIES = 500
 
 
 def _ranges(starts: np.ndarray, ends: np.ndarray) -> np.ndarray:
@@ -122,19 +124,24 @@ def _walk(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The misses of each chain by walking all chains at once, one miss per step."""
     n_chains = roots.size
+    code = events.read_code
     live = np.flatnonzero(roots < ends)
-    current = roots[live]
+    current, live_keys, live_ends = roots[live], keys[live], ends[live]
     walked_chains, walked_reads = [live], [current]
     for _ in range(_WALK_STEPS):
         if next_read is not None:
             current = next_read[current]
         else:
             ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
-            current = events.first_reads_at(keys[live], events.read_tick[current] + ttl)
-        alive = current < ends[live]
-        current, live = current[alive], live[alive]
-        if live.size == 0:
-            break
+            if live.size > _FEW_QUERIES:
+                current = events.first_reads_at(live_keys, events.read_tick[current] + ttl)
+            else:  # one call costs less than the index's few steps
+                current = np.searchsorted(code, code[current] + ttl, side="left")
+        alive = current < live_ends
+        if not alive.all():
+            live, current, live_keys, live_ends = live[alive], current[alive], live_keys[alive], live_ends[alive]
+            if live.size == 0:
+                break
         walked_chains.append(live)
         walked_reads.append(current)
     counts = walk_counts = np.bincount(np.concatenate(walked_chains), minlength=n_chains)
@@ -267,7 +274,7 @@ def run_events(
     ttl = _check_ttl(ttl_seconds)
     check_choice("start", start, _STARTS)
     jitter = _check_fraction("jitter_fraction", jitter_fraction)
-    b = _Plan(events, ttl, start, jitter).run((replica,))
+    b = _Plan(events, ttl, start, jitter).run((replica,), every_copy=True)
     # Cycles: each key's starting copy (the reads before its first miss), then one
     # per miss, in key order.
     key_start = events.read_bounds[:-1]
@@ -286,10 +293,20 @@ def run_events(
         cycles(key_start[b.start_chains], b.miss_index),
         cycles(b.roots[b.start_chains], b.miss_end),
         cycles(b.fill[b.start_chains], events.read_tick[b.miss_index]),
-        cycles(b.start_first_write_tick, b.miss_first_write_tick),
-        cycles(b.start_stale_from, b.miss_stale_from),
+        cycles(b.starts[0], b.misses[0]),
+        cycles(b.starts[1], b.misses[1]),
         b.fill, b.expiry, b.cached, replica,
     )
+
+
+@dataclass(frozen=True)
+class _Stale:
+    """The copies of one kind (starting copies, or misses) that served stale reads."""
+
+    at: np.ndarray  # their positions among the copies of that kind
+    reads: np.ndarray  # stale reads (as floats: what np.bincount adds)
+    age_sums: np.ndarray  # Σ (read time - write time) over them, in ticks (as floats)
+    oldest: np.ndarray  # the age of the last one, in ticks
 
 
 @dataclass(frozen=True)
@@ -306,14 +323,20 @@ class _Batch:
     fill: np.ndarray
     expiry: np.ndarray
     roots: np.ndarray  # each chain's first miss (its end if none)
+    start_chains: np.ndarray  # the chains with a starting copy (it serves reads up to the root)
     miss_index: np.ndarray  # chain after chain, sorted within each
     miss_counts: np.ndarray  # per chain
     miss_end: np.ndarray  # the end of each miss's cycle
-    miss_first_write_tick: np.ndarray
-    miss_stale_from: np.ndarray
-    start_chains: np.ndarray  # the chains with a starting copy (its cycle ends at the root)
-    start_first_write_tick: np.ndarray
-    start_stale_from: np.ndarray
+    stale_starts: _Stale
+    stale_misses: _Stale
+    # Only when asked for (to make a Run): (first write tick, first stale read) of
+    # every starting copy, and of every miss.
+    starts: tuple[np.ndarray, np.ndarray] | None = None
+    misses: tuple[np.ndarray, np.ndarray] | None = None
+
+    @property
+    def stale_reads(self) -> int:
+        return int(self.stale_starts.reads.sum() + self.stale_misses.reads.sum())
 
 
 class _Plan:
@@ -346,7 +369,10 @@ class _Plan:
             self._next_read = _next_reads(self.events, self.read_ttl, np.arange(self.events.n_reads))
         return self._next_read
 
-    def run(self, replicas: tuple[int, ...], expected_misses: float | None = None) -> _Batch:
+    def run(
+        self, replicas: tuple[int, ...], expected_misses: float | None = None, *, every_copy: bool = False
+    ) -> _Batch:
+        """Run the replicas together; ``every_copy`` keeps what a :class:`Run` needs."""
         events, ttl, ttl_ticks = self.events, self.ttl, self.ttl_ticks
         n_keys, n_rep = events.n_keys, len(replicas)
         key_start, key_end = events.read_bounds[:-1], events.read_bounds[1:]
@@ -396,15 +422,17 @@ class _Plan:
             [start_fill, events.read_tick[miss_index]],
             earliest=min(0, int(fill.min())) if fill.size else 0,
         )
-        start_stale_from = self._stale_from(
-            start_chains % n_keys, start_w, key_start[start_chains % n_keys], roots[start_chains], miss=False
+        start_keys = start_chains % n_keys
+        start_end = roots[start_chains]
+        stale_starts, starts = self._stale(
+            start_keys, start_w, key_start[start_keys], start_end, every_copy, miss=False
         )
-        miss_stale_from = self._stale_from(
-            events.read_key[miss_index], miss_w, miss_index, miss_end, miss=True
+        stale_misses, misses = self._stale(
+            events.read_key[miss_index], miss_w, miss_index, miss_end, every_copy, miss=True
         )
         return _Batch(
-            tuple(replicas), cached, fill, expiry, roots, miss_index, miss_counts, miss_end, miss_w,
-            miss_stale_from, start_chains, start_w, start_stale_from,
+            tuple(replicas), cached, fill, expiry, roots, start_chains, miss_index, miss_counts,
+            miss_end, stale_starts, stale_misses, starts, misses,
         )
 
     def _first_writes(
@@ -438,17 +466,47 @@ class _Plan:
                 w_tick[block] = np.where((at < writes.size) & (tick < _HALF_SPAN), tick, _NO_WRITE)
         return out
 
-    def _stale_from(
-        self, keys: np.ndarray, w_tick: np.ndarray, first: np.ndarray, end: np.ndarray, *, miss: bool
-    ) -> np.ndarray:
-        """Each copy's first stale read (its end if none): its first read at or after
-        the write, but never a miss's own read."""
-        read_tick = self.events.read_tick
-        stale_from = end.copy()
-        turned = np.flatnonzero((end > first) & (w_tick <= read_tick[np.maximum(end - 1, 0)]))
-        found = self.events.first_reads_at(keys[turned], w_tick[turned])
-        stale_from[turned] = np.clip(found, first[turned] + miss, end[turned])
-        return stale_from
+    def _stale(
+        self,
+        keys: np.ndarray,
+        w_tick: np.ndarray,
+        first: np.ndarray,
+        end: np.ndarray,
+        every_copy: bool,
+        *,
+        miss: bool,
+    ) -> tuple[_Stale, tuple[np.ndarray, np.ndarray] | None]:
+        """The copies (reads ``first`` .. ``end - 1``) with stale reads, and if asked
+        (first write tick, first stale read) of every copy.
+
+        A copy's stale reads are its reads at or after the write, but never a
+        miss's own read: a miss reads the database itself.
+        """
+        events = self.events
+        # Only copies written before their last read have stale reads to look up.
+        last_tick = events.read_tick[end - 1 if miss else np.maximum(end - 1, 0)]
+        written = w_tick <= last_tick
+        turned = np.flatnonzero(written if miss else written & (end > first))
+        turned_end = end[turned]
+        stale_from = np.clip(
+            events.first_reads_at(keys[turned], w_tick[turned]), first[turned] + miss, turned_end
+        )
+        reads = turned_end - stale_from
+        stale = reads > 0
+        at, reads, stale_from = turned[stale], reads[stale], stale_from[stale]
+        first_write = w_tick[at]
+        # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
+        prefix = events.read_tick_prefix
+        age_sums = (prefix[end[at]] - prefix[stale_from]) - reads * first_write
+        # The oldest stale read of a copy is its last read.
+        summary = _Stale(
+            at, reads.astype(np.float64), age_sums.astype(np.float64), last_tick[at] - first_write
+        )
+        if not every_copy:
+            return summary, None
+        every = end.copy()
+        every[at] = stale_from
+        return summary, (w_tick, every)
 
 
 # ---------------------------------------------------------------------------------
@@ -573,22 +631,16 @@ class _Totals:
 
     def add_batch(self, batch: _Batch) -> None:
         n_chains = self.events.n_keys * len(batch.replicas)
-        s_chain, s_counts, s_ages, s_oldest = self._stale_cycles(
-            batch.start_chains, batch.roots[batch.start_chains], batch.start_stale_from,
-            batch.start_first_write_tick,
-        )
-        miss_at, m_counts, m_ages, m_oldest = self._stale_cycles(
-            np.arange(batch.miss_index.size), batch.miss_end, batch.miss_stale_from,
-            batch.miss_first_write_tick,
-        )
-        m_chain = np.repeat(np.arange(n_chains), batch.miss_counts)[miss_at]
-        stale = _sums(s_chain, s_counts, n_chains) + _sums(m_chain, m_counts, n_chains)
+        starts, misses = batch.stale_starts, batch.stale_misses
+        s_chain = batch.start_chains[starts.at]
+        m_chain = np.repeat(np.arange(n_chains), batch.miss_counts)[misses.at]
+        stale = _sums(s_chain, starts.reads, n_chains) + _sums(m_chain, misses.reads, n_chains)
         # A chain's starting copy comes before its misses; np.add.at adds in order.
-        age_sums = _sums(s_chain, s_ages, n_chains)
-        np.add.at(age_sums, m_chain, m_ages)
+        age_sums = _sums(s_chain, starts.age_sums, n_chains)
+        np.add.at(age_sums, m_chain, misses.age_sums)
         self._add(
             batch.miss_counts, stale, age_sums, np.concatenate((s_chain, m_chain)),
-            np.concatenate((s_oldest, m_oldest)), len(batch.replicas),
+            np.concatenate((starts.oldest, misses.oldest)), len(batch.replicas),
         )
 
     def _add(
@@ -685,9 +737,7 @@ def _simulate(
         by_budget = _CYCLE_BUDGET // max(1, n_cycles)
         # Staleness near 0% or 100% barely varies from copy to copy: fewer needed.
         hits = events.n_reads - first.miss_index.size
-        stale = int((first.miss_end - first.miss_stale_from).sum())
-        stale += int((first.roots[first.start_chains] - first.start_stale_from).sum())
-        share = float(stale) / hits if hits else 0.0
+        share = float(first.stale_reads) / hits if hits else 0.0
         wanted = math.ceil(_HOT_KEY_COPIES * 4 * share * (1 - share) / hot_copies)
         replicas = int(np.clip(min(wanted, by_budget), 1, _MAX_REPLICAS))
     per_batch = max(1, _BATCH_CYCLES // max(1, n_cycles))
