@@ -113,7 +113,8 @@ class Events:
         """
         width, last_bucket, offset, bucket_first = self._index()
         query = (keys << _KEY_SHIFT) + ticks
-        bucket = np.clip(ticks // width[keys], 0, last_bucket[keys])
+        bucket = np.maximum(ticks // width[keys], 0)
+        np.minimum(bucket, last_bucket[keys], out=bucket)
         at = bucket_first[offset[keys] + bucket]
         # The reads of the bucket before the tick (one on average) are stepped over.
         code = self._padded_code

@@ -24,9 +24,6 @@ from .traffic import Band, Traffic, popularity_bands
 # still have misses left after this many steps (hot keys under short TTLs) are
 # finished by pointer doubling over their remaining reads.
 _WALK_STEPS = 256
-# Every read's next miss is looked up at once when the walks are expected to visit
-# more than this share of the reads.
-_NEXT_READ_SHARE = 0.3
 # Below this many searches at once, np.searchsorted beats Events.first_reads_at.
 _FEW_QUERIES = 500
 
@@ -78,18 +75,17 @@ def _chain_misses(
     keys: np.ndarray,
     roots: np.ndarray,
     ends: np.ndarray,
-    next_read: np.ndarray | None = None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """Every miss of every chain, given each chain's first miss and end.
 
     A chain is one key's reads under one starting state: reads ``roots[c]`` ..
     ``ends[c] - 1`` of key ``keys[c]``, and from a miss at read j the next miss is the first read at or
     after t_j + TTL.  Returns (the misses' read indices, chain after chain and
-    sorted within each; the number of misses of each chain).  ``next_read``, when
-    given, is that next read for every read (worth it when most reads miss).
+    sorted within each; the number of misses of each chain).
     """
-    if next_read is None:
-        return _walk(events, read_ttl, keys, roots, ends, None)
+    shortest = read_ttl if np.isscalar(read_ttl) else int(read_ttl.min())
+    if events.duration_ticks < _WALK_STEPS * shortest:
+        return _walk(events, read_ttl, keys, roots, ends)
     # A read that comes at least the longest TTL after the key's previous read
     # misses whatever came before, so it starts a piece of the chain that can be
     # walked on its own: short TTLs then need few steps even on busy keys.
@@ -109,7 +105,18 @@ def _chain_misses(
     piece_end = np.append(piece_start[1:], 0)
     last = np.append(head[1:], piece_chain.size) - 1 if head.size else head
     piece_end[last] = ends[live]
-    misses, piece_counts = _walk(events, read_ttl, keys[piece_chain], piece_start, piece_end, next_read)
+    # A piece of one read is one miss; only longer pieces need walking.
+    longer = np.flatnonzero(piece_end - piece_start > 1)
+    walked, walked_counts = _walk(
+        events, read_ttl, keys[piece_chain[longer]], piece_start[longer], piece_end[longer]
+    )
+    piece_counts = np.ones(piece_chain.size, dtype=np.int64)
+    piece_counts[longer] = walked_counts
+    offsets = np.cumsum(piece_counts) - piece_counts
+    misses = np.empty(int(offsets[-1] + piece_counts[-1]) if offsets.size else 0, dtype=np.int64)
+    misses[offsets] = piece_start
+    walked_offsets = np.cumsum(walked_counts) - walked_counts
+    misses[np.repeat(offsets[longer] - walked_offsets, walked_counts) + np.arange(walked.size)] = walked
     counts = np.bincount(piece_chain, weights=piece_counts, minlength=roots.size).astype(np.int64)
     return misses, counts
 
@@ -120,7 +127,6 @@ def _walk(
     keys: np.ndarray,
     roots: np.ndarray,
     ends: np.ndarray,
-    next_read: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The misses of each chain by walking all chains at once, one miss per step."""
     n_chains = roots.size
@@ -129,14 +135,11 @@ def _walk(
     current, live_keys, live_ends = roots[live], keys[live], ends[live]
     walked_chains, walked_reads = [live], [current]
     for _ in range(_WALK_STEPS):
-        if next_read is not None:
-            current = next_read[current]
-        else:
-            ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
-            if live.size > _FEW_QUERIES:
-                current = events.first_reads_at(live_keys, events.read_tick[current] + ttl)
-            else:  # one call costs less than the index's few steps
-                current = np.searchsorted(code, code[current] + ttl, side="left")
+        ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
+        if live.size > _FEW_QUERIES:
+            current = events.first_reads_at(live_keys, events.read_tick[current] + ttl)
+        else:  # one call costs less than the index's few steps
+            current = np.searchsorted(code, code[current] + ttl, side="left")
         alive = current < live_ends
         if not alive.all():
             live, current, live_keys, live_ends = live[alive], current[alive], live_keys[alive], live_ends[alive]
@@ -147,7 +150,7 @@ def _walk(
     counts = walk_counts = np.bincount(np.concatenate(walked_chains), minlength=n_chains)
     if live.size:
         # Long chains: double over the remaining reads of just those chains.
-        extra, extra_chain = _double_chains(events, read_ttl, current, ends[live], next_read)
+        extra, extra_chain = _double_chains(events, read_ttl, current, ends[live])
         extra_chain = live[extra_chain]
         counts = walk_counts + np.bincount(extra_chain, minlength=n_chains)
     offsets = np.cumsum(counts) - counts
@@ -168,7 +171,6 @@ def _double_chains(
     read_ttl: np.ndarray | int,
     current: np.ndarray,
     ends: np.ndarray,
-    next_read: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """The misses after ``current`` (a miss) of each long chain, by pointer doubling.
 
@@ -180,7 +182,7 @@ def _double_chains(
     size = subset.size
     seg_start = np.cumsum(lengths) - lengths
     # The next miss of each remaining read, as a position in ``subset``.
-    following = next_read[subset] if next_read is not None else _next_reads(events, read_ttl, subset)
+    following = _next_reads(events, read_ttl, subset)
     nxt = following - np.repeat(current - seg_start, lengths)
     nxt[following >= np.repeat(ends, lengths)] = size
     nxt = np.append(nxt, size)
@@ -356,22 +358,8 @@ class _Plan:
             first_u, read_u = events.jitter_draws()
             self.read_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * read_u))).astype(np.int64)
             self.first_ttl = np.maximum(1, np.round(ttl_ticks * (1.0 + jitter * first_u))).astype(np.int64)
-        self._next_read: np.ndarray | None = None
 
-    def expected_misses(self) -> float:
-        """Roughly how many misses one replica has (λD / (1 + λT) per key)."""
-        rates = self.events.read_rates
-        return float(np.sum(rates * self.events.duration_seconds / (1.0 + rates * self.ttl)))
-
-    def next_read(self, expected_misses: float) -> np.ndarray | None:
-        """Every read's next miss, once the walks are expected to visit many reads."""
-        if self._next_read is None and expected_misses > _NEXT_READ_SHARE * self.events.n_reads:
-            self._next_read = _next_reads(self.events, self.read_ttl, np.arange(self.events.n_reads))
-        return self._next_read
-
-    def run(
-        self, replicas: tuple[int, ...], expected_misses: float | None = None, *, every_copy: bool = False
-    ) -> _Batch:
+    def run(self, replicas: tuple[int, ...], *, every_copy: bool = False) -> _Batch:
         """Run the replicas together; ``every_copy`` keeps what a :class:`Run` needs."""
         events, ttl, ttl_ticks = self.events, self.ttl, self.ttl_ticks
         n_keys, n_rep = events.n_keys, len(replicas)
@@ -398,11 +386,8 @@ class _Plan:
         start_key_code = (start_chains % n_keys) << _KEY_SHIFT
         roots[start_chains] = events.first_reads_at(start_chains % n_keys, expiry[start_chains])
         roots = np.minimum(roots, ends)
-        if expected_misses is None:
-            expected_misses = self.expected_misses()
         miss_index, miss_counts = _chain_misses(
-            events, self.read_ttl, np.tile(np.arange(n_keys), n_rep), roots, ends,
-            self.next_read(expected_misses * n_rep),
+            events, self.read_ttl, np.tile(np.arange(n_keys), n_rep), roots, ends
         )
         # A miss's copy serves the reads up to the chain's next miss (or its end).
         miss_end = np.append(miss_index[1:], 0)
@@ -712,7 +697,7 @@ _HOT_KEY_COPIES = 600
 _CYCLE_BUDGET = 400_000
 _MAX_REPLICAS = 96
 # Replicas are simulated together, in batches of about this many copies.
-_BATCH_CYCLES = 200_000
+_BATCH_CYCLES = 400_000
 
 
 def _simulate(
@@ -743,7 +728,7 @@ def _simulate(
     per_batch = max(1, _BATCH_CYCLES // max(1, n_cycles))
     for lo in range(1, replicas, per_batch):
         batch = tuple(range(lo, min(replicas, lo + per_batch)))
-        totals.add_batch(plan.run(batch, expected_misses=float(first.miss_index.size)))
+        totals.add_batch(plan.run(batch))
     return totals.result(ttl, bands)
 
 
