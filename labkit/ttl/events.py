@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,8 +21,8 @@ from ._common import (
 )
 from .traffic import Traffic
 
-# The write histories of replicas 1, 2, ... that one Events keeps sorted for the
-# next TTL (about 2 million writes); the first history is always kept.
+# How many bytes of sorted write histories (replicas 1, 2, ...) are kept for one
+# set of keys, write rate and span: about 2 million writes.
 _SORTED_WRITES_BYTES = 16 << 20
 
 
@@ -87,8 +88,6 @@ class Events:
         self.read_tick_prefix = np.concatenate(([0], np.cumsum(self.read_tick)))
 
         self._writes: dict[int, Writes] = {}
-        self._sorted_writes: dict[int, tuple[np.ndarray, np.ndarray]] = {}
-        self._sorted_writes_bytes = 0
         self._start_draws: dict[int, np.ndarray] = {}
         self._jitter_draws: np.ndarray | None = None
         self._time_index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
@@ -172,20 +171,25 @@ class Events:
         """The writes of one replica as (sorted codes, bounds), as in :class:`Writes`.
 
         The simulation only looks for the first write after a fill, so this keeps
-        at least every write after ``after_tick`` (the earliest fill).  Histories
-        are kept, whole, up to a memory budget per set of events: every TTL of a
-        sweep replays the same ones.  Any others are redrawn, and only the writes
+        at least every write after ``after_tick`` (the earliest fill).  Replicas
+        1, 2, ... draw their writes from their own streams, whatever the reads, so
+        they are kept (up to a memory budget) for every Events with the same keys,
+        write rate, span and seed: every TTL of a sweep, and other read rates over
+        the same span, replay them.  Any others are redrawn, and only the writes
         after ``after_tick`` are sorted.
         """
         if replica == 0:
             writes = self.writes(0)
             return writes.code, writes.bounds
-        kept = self._sorted_writes.get(replica)
-        if kept is not None:
-            return kept
+        kept = _write_histories(
+            self.n_keys, self.write_rate, self.duration_seconds, self.history_seconds, self.seed
+        )
+        found = kept.get(replica)
+        if found is not None:
+            return found
         counts, ticks = self._draw_writes(replica)
         bounds = np.concatenate(([0], np.cumsum(counts)))
-        keep_all = self._sorted_writes_bytes + ticks.nbytes <= _SORTED_WRITES_BYTES
+        keep_all = kept.has_room(ticks.nbytes)
         if not keep_all:
             keep = ticks > after_tick
             bounds = np.concatenate(([0], np.cumsum(keep)))[bounds]
@@ -194,8 +198,7 @@ class Events:
         codes = (np.repeat(keys, np.diff(bounds)) << _KEY_SHIFT) + ticks
         codes.sort()
         if keep_all:
-            self._sorted_writes[replica] = codes, bounds
-            self._sorted_writes_bytes += codes.nbytes
+            kept.put(replica, codes, bounds)
         return codes, bounds
 
     def start_draws(self, replica: int = 0) -> np.ndarray:
@@ -227,3 +230,37 @@ make_events = Events
 def _traffic_events(traffic: Traffic, duration_seconds: float, history_seconds: float, seed: int) -> Events:
     return Events(traffic.read_rates(), traffic.write_rate_per_second, duration_seconds=duration_seconds,
                   history_seconds=history_seconds, seed=seed)
+
+
+class _WriteHistories:
+    """Sorted write histories by replica, kept up to ``_SORTED_WRITES_BYTES``."""
+
+    def __init__(self) -> None:
+        self._kept: dict[int, tuple[np.ndarray, np.ndarray]] = {}
+        self._bytes = 0
+        self._lock = threading.Lock()
+
+    def get(self, replica: int) -> tuple[np.ndarray, np.ndarray] | None:
+        return self._kept.get(replica)
+
+    def has_room(self, n_bytes: int) -> bool:
+        return self._bytes + n_bytes <= _SORTED_WRITES_BYTES
+
+    def put(self, replica: int, codes: np.ndarray, bounds: np.ndarray) -> None:
+        codes.setflags(write=False)
+        bounds.setflags(write=False)
+        with self._lock:
+            if replica not in self._kept and self.has_room(codes.nbytes):
+                self._kept[replica] = codes, bounds
+                self._bytes += codes.nbytes
+
+
+@memo(maxsize=2)
+def _write_histories(
+    n_keys: int, write_rate: float, duration_seconds: float, history_seconds: float, seed: int
+) -> _WriteHistories:
+    """The kept write histories of every Events with these keys, writes, span and seed.
+
+    Filled as replicas are drawn (the same replica always draws the same writes).
+    """
+    return _WriteHistories()
