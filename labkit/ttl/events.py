@@ -24,6 +24,9 @@ from .traffic import Traffic
 # How many bytes of sorted write histories (replicas 1, 2, ...) are kept for one
 # set of keys, write rate and span: about 2 million writes.
 _SORTED_WRITES_BYTES = 16 << 20
+# Ends every sorted list of write codes: above any key's codes, yet far enough below
+# the int64 limit that subtracting a code from it cannot overflow.
+_AFTER_EVERY_WRITE = 1 << 62
 
 
 @dataclass(frozen=True)
@@ -91,6 +94,7 @@ class Events:
         self._start_draws: dict[int, np.ndarray] = {}
         self._jitter_draws: np.ndarray | None = None
         self._time_index: tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray] | None = None
+        self._sorted_writes0: tuple[np.ndarray, np.ndarray] | None = None
         first = self.writes(0)
         self.write_code, self.write_key = first.code, first.key
         self.write_tick, self.write_bounds = first.tick, first.bounds
@@ -168,7 +172,8 @@ class Events:
         return counts, ticks
 
     def sorted_writes(self, replica: int, after_tick: int) -> tuple[np.ndarray, np.ndarray]:
-        """The writes of one replica as (sorted codes, bounds), as in :class:`Writes`.
+        """The writes of one replica as (sorted codes, bounds), as in :class:`Writes`,
+        the codes followed by one larger than any (``_AFTER_EVERY_WRITE``).
 
         The simulation only looks for the first write after a fill, so this keeps
         at least every write after ``after_tick`` (the earliest fill).  Replicas
@@ -179,8 +184,10 @@ class Events:
         after ``after_tick`` are sorted.
         """
         if replica == 0:
-            writes = self.writes(0)
-            return writes.code, writes.bounds
+            if self._sorted_writes0 is None:
+                writes = self.writes(0)
+                self._sorted_writes0 = np.append(writes.code, _AFTER_EVERY_WRITE), writes.bounds
+            return self._sorted_writes0
         kept = _write_histories(
             self.n_keys, self.write_rate, self.duration_seconds, self.history_seconds, self.seed
         )
@@ -195,7 +202,9 @@ class Events:
             bounds = np.concatenate(([0], np.cumsum(keep)))[bounds]
             ticks = ticks[keep]
         keys = np.arange(self.n_keys, dtype=np.int64)
-        codes = (np.repeat(keys, np.diff(bounds)) << _KEY_SHIFT) + ticks
+        codes = np.empty(ticks.size + 1, dtype=np.int64)
+        codes[:-1] = (np.repeat(keys, np.diff(bounds)) << _KEY_SHIFT) + ticks
+        codes[-1] = _AFTER_EVERY_WRITE
         codes.sort()
         if keep_all:
             kept.put(replica, codes, bounds)

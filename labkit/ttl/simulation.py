@@ -394,72 +394,50 @@ class _Plan:
         has_misses = miss_counts > 0
         miss_end[np.cumsum(miss_counts)[has_misses] - 1] = ends[has_misses]
 
-        # The copy turns stale at the first write after its fill, and only copies
-        # written before their last read have stale reads to look up.
-        start_fill = fill[start_chains]
-        miss_code = events.read_code[miss_index]  # a miss fills at its own read
+        # The copy turns stale at the first write after its fill.
         start_w, miss_w = self._first_writes(
             replicas,
             [
-                (np.searchsorted(start_chains, np.arange(n_rep + 1) * n_keys), start_key_code + start_fill),
-                (np.cumsum(np.append(0, miss_counts))[::n_keys], miss_code),
+                (np.searchsorted(start_chains, np.arange(n_rep + 1) * n_keys), start_key_code + fill[start_chains]),
+                (np.cumsum(np.append(0, miss_counts))[::n_keys], events.read_code[miss_index]),
             ],
-            [start_fill, events.read_tick[miss_index]],
             earliest=min(0, int(fill.min())) if fill.size else 0,
         )
-        start_keys = start_chains % n_keys
-        start_end = roots[start_chains]
         stale_starts, starts = self._stale(
-            start_keys, start_w, key_start[start_keys], start_end, every_copy, miss=False
+            start_w, key_start[start_chains % n_keys], roots[start_chains], every_copy, miss=False
         )
-        stale_misses, misses = self._stale(
-            events.read_key[miss_index], miss_w, miss_index, miss_end, every_copy, miss=True
-        )
+        stale_misses, misses = self._stale(miss_w, miss_index, miss_end, every_copy, miss=True)
         return _Batch(
             tuple(replicas), cached, fill, expiry, roots, start_chains, miss_index, miss_counts,
             miss_end, stale_starts, stale_misses, starts, misses,
         )
 
     def _first_writes(
-        self,
-        replicas: tuple[int, ...],
-        groups: list[tuple[np.ndarray, np.ndarray]],
-        fill_ticks: list[np.ndarray],
-        *,
-        earliest: int,
+        self, replicas: tuple[int, ...], groups: list[tuple[np.ndarray, np.ndarray]], *, earliest: int
     ) -> list[np.ndarray]:
         """The tick of the first write after each copy's fill (``_NO_WRITE`` if none).
 
         Each group of copies is (where each replica's copies begin, their fill
-        codes), with their fill ticks; ``earliest`` is the earliest fill.  Each
-        replica has its own writes.  (At one instant a write comes before a fill or
-        a read.)
+        codes); ``earliest`` is the earliest fill.  Each replica has its own
+        writes.  (At one instant a write comes before a fill or a read.)
         """
-        out = [np.full(fill.size, _NO_WRITE, dtype=np.int64) for fill in fill_ticks]
+        out = [np.full(code.size, _NO_WRITE, dtype=np.int64) for _, code in groups]
+        bounds = [b.tolist() for b, _ in groups]
         for i, replica in enumerate(replicas):
-            if all(bounds[i] == bounds[i + 1] for bounds, _ in groups):
+            if all(b[i] == b[i + 1] for b in bounds):
                 continue
             writes, _ = self.events.sorted_writes(replica, earliest)
-            if writes.size == 0:
-                continue
-            for (bounds, code), fill, w_tick in zip(groups, fill_ticks, out, strict=True):
-                block = slice(bounds[i], bounds[i + 1])
-                at = np.searchsorted(writes, code[block], side="right")
-                # The key's first write after the fill, unless the next write is
-                # another key's (a key's writes lie within half a key span of its code).
-                tick = fill[block] + (writes[np.minimum(at, writes.size - 1)] - code[block])
-                w_tick[block] = np.where((at < writes.size) & (tick < _HALF_SPAN), tick, _NO_WRITE)
+            for (_, code), b, w_tick in zip(groups, bounds, out, strict=True):
+                fill_code = code[b[i] : b[i + 1]]
+                key_code = ((fill_code + _HALF_SPAN) >> _KEY_SHIFT) << _KEY_SHIFT
+                tick = writes[np.searchsorted(writes, fill_code, side="right")] - key_code
+                # Unless that write is another key's (or the end of the writes): a
+                # key's writes lie within half a key span of its code.
+                w_tick[b[i] : b[i + 1]] = np.where(tick < _HALF_SPAN, tick, _NO_WRITE)
         return out
 
     def _stale(
-        self,
-        keys: np.ndarray,
-        w_tick: np.ndarray,
-        first: np.ndarray,
-        end: np.ndarray,
-        every_copy: bool,
-        *,
-        miss: bool,
+        self, w_tick: np.ndarray, first: np.ndarray, end: np.ndarray, every_copy: bool, *, miss: bool
     ) -> tuple[_Stale, tuple[np.ndarray, np.ndarray] | None]:
         """The copies (reads ``first`` .. ``end - 1``) with stale reads, and if asked
         (first write tick, first stale read) of every copy.
@@ -472,17 +450,18 @@ class _Plan:
         last_tick = events.read_tick[end - 1 if miss else np.maximum(end - 1, 0)]
         written = w_tick <= last_tick
         turned = np.flatnonzero(written if miss else written & (end > first))
-        turned_end = end[turned]
-        stale_from = np.clip(
-            events.first_reads_at(keys[turned], w_tick[turned]), first[turned] + miss, turned_end
-        )
+        turned_first, turned_end = first[turned], end[turned]
+        # (A copy with reads holds its own key's, so its first read names the key.)
+        stale_from = events.first_reads_at(events.read_key[turned_first], w_tick[turned])
+        np.maximum(stale_from, turned_first + miss, out=stale_from)
+        np.minimum(stale_from, turned_end, out=stale_from)
         reads = turned_end - stale_from
         stale = reads > 0
         at, reads, stale_from = turned[stale], reads[stale], stale_from[stale]
         first_write = w_tick[at]
         # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
         prefix = events.read_tick_prefix
-        age_sums = (prefix[end[at]] - prefix[stale_from]) - reads * first_write
+        age_sums = (prefix[turned_end[stale]] - prefix[stale_from]) - reads * first_write
         # The oldest stale read of a copy is its last read.
         summary = _Stale(
             at, reads.astype(np.float64), age_sums.astype(np.float64), last_tick[at] - first_write
