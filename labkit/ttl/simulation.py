@@ -341,6 +341,37 @@ class _Batch:
         return int(self.stale_starts.reads.sum() + self.stale_misses.reads.sum())
 
 
+def _key_code(code: np.ndarray) -> np.ndarray:
+    """The code of each code's key (its time 0); times lie within half a key span."""
+    return ((code + _HALF_SPAN) >> _KEY_SHIFT) << _KEY_SHIFT
+
+
+def _first_write_after(fill_code: np.ndarray, writes: np.ndarray) -> np.ndarray:
+    """The tick of the first write of the same key after each fill (``_NO_WRITE`` if none).
+
+    ``writes``: sorted write codes, ending with ``_AFTER_EVERY_WRITE``.
+    """
+    tick = writes[np.searchsorted(writes, fill_code, side="right")] - _key_code(fill_code)
+    # Unless that write is another key's (or the end of the writes).
+    return np.where(tick < _HALF_SPAN, tick, _NO_WRITE)
+
+
+def _first_write_within(fill_code: np.ndarray, writes: np.ndarray, out: np.ndarray) -> None:
+    """Like :func:`_first_write_after` for sorted fills, but only for the writes that
+    come before the key's next fill; found from the writes' side, which is cheaper
+    when there are far more fills than writes.  Fills without one are left alone.
+    """
+    # Each write goes to the last fill before it; the first write of each fill wins.
+    fill = np.searchsorted(fill_code, writes[:-1], side="left") - 1
+    first = np.flatnonzero(np.diff(fill, prepend=-1) != 0)
+    first = first[fill[first] >= 0]
+    fill, write = fill[first], writes[first]
+    key_code = _key_code(fill_code[fill])
+    tick = write - key_code
+    same_key = tick < _HALF_SPAN
+    out[fill[same_key]] = tick[same_key]
+
+
 class _Plan:
     """One TTL over one set of events, ready to run any replicas, many at once."""
 
@@ -402,6 +433,7 @@ class _Plan:
                 (np.cumsum(np.append(0, miss_counts))[::n_keys], events.read_code[miss_index]),
             ],
             earliest=min(0, int(fill.min())) if fill.size else 0,
+            exact=every_copy,
         )
         stale_starts, starts = self._stale(
             start_w, key_start[start_chains % n_keys], roots[start_chains], every_copy, miss=False
@@ -413,13 +445,21 @@ class _Plan:
         )
 
     def _first_writes(
-        self, replicas: tuple[int, ...], groups: list[tuple[np.ndarray, np.ndarray]], *, earliest: int
+        self,
+        replicas: tuple[int, ...],
+        groups: list[tuple[np.ndarray, np.ndarray]],
+        *,
+        earliest: int,
+        exact: bool,
     ) -> list[np.ndarray]:
         """The tick of the first write after each copy's fill (``_NO_WRITE`` if none).
 
         Each group of copies is (where each replica's copies begin, their fill
-        codes); ``earliest`` is the earliest fill.  Each replica has its own
-        writes.  (At one instant a write comes before a fill or a read.)
+        codes, sorted within each replica); ``earliest`` is the earliest fill.
+        Each replica has its own writes.  (At one instant a write comes before a
+        fill or a read.)  Unless ``exact``, a copy may get ``_NO_WRITE`` where its
+        first write comes after the next copy of its chain was filled: too late
+        to make any of its reads stale.
         """
         out = [np.full(code.size, _NO_WRITE, dtype=np.int64) for _, code in groups]
         bounds = [b.tolist() for b, _ in groups]
@@ -429,11 +469,10 @@ class _Plan:
             writes, _ = self.events.sorted_writes(replica, earliest)
             for (_, code), b, w_tick in zip(groups, bounds, out, strict=True):
                 fill_code = code[b[i] : b[i + 1]]
-                key_code = ((fill_code + _HALF_SPAN) >> _KEY_SHIFT) << _KEY_SHIFT
-                tick = writes[np.searchsorted(writes, fill_code, side="right")] - key_code
-                # Unless that write is another key's (or the end of the writes): a
-                # key's writes lie within half a key span of its code.
-                w_tick[b[i] : b[i + 1]] = np.where(tick < _HALF_SPAN, tick, _NO_WRITE)
+                if exact or fill_code.size <= 2 * writes.size:
+                    w_tick[b[i] : b[i + 1]] = _first_write_after(fill_code, writes)
+                else:
+                    _first_write_within(fill_code, writes, w_tick[b[i] : b[i + 1]])
         return out
 
     def _stale(
