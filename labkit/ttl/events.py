@@ -12,6 +12,7 @@ from ..memo import memo
 from ._common import (
     _HALF_SPAN,
     _KEY_SHIFT,
+    _KEY_SPAN,
     _MAX_KEYS,
     TICKS_PER_SECOND,
     _check_duration,
@@ -77,18 +78,21 @@ class Events:
         rng = self._rng = np.random.default_rng([self.seed, 0])
         keys = np.arange(self.n_keys, dtype=np.int64)
         counts = rng.poisson(rates * self.duration_seconds)
-        codes = (np.repeat(keys, counts) << _KEY_SHIFT) + rng.integers(
-            0, self.duration_ticks, int(counts.sum()), dtype=np.int64
-        )
-        codes.sort()
+        n_reads = int(counts.sum())
         # One more code after the last read, above any key's: a search may step on it.
-        self._padded_code = np.append(codes, np.iinfo(np.int64).max)
+        self._padded_code = np.empty(n_reads + 1, dtype=np.int64)
+        self._padded_code[-1] = np.iinfo(np.int64).max
         self.read_code = codes = self._padded_code[:-1]
+        np.add(np.repeat(keys, counts) << _KEY_SHIFT, rng.integers(0, self.duration_ticks, n_reads, dtype=np.int64),
+               out=codes)
+        codes.sort()
         self.read_key = codes >> _KEY_SHIFT
-        self.read_tick = codes - (self.read_key << _KEY_SHIFT)
+        self.read_tick = codes & (_KEY_SPAN - 1)  # reads come at times >= 0
         self.read_bounds = np.concatenate(([0], np.cumsum(counts))).astype(np.int64)
         # Prefix sums of read times: the total age of a run of stale reads in O(1).
-        self.read_tick_prefix = np.concatenate(([0], np.cumsum(self.read_tick)))
+        self.read_tick_prefix = np.empty(n_reads + 1, dtype=np.int64)
+        self.read_tick_prefix[0] = 0
+        np.cumsum(self.read_tick, out=self.read_tick_prefix[1:])
 
         self._writes: dict[int, Writes] = {}
         self._start_draws: dict[int, np.ndarray] = {}
@@ -132,10 +136,12 @@ class Events:
         read at or after each bucket's start (the last bucket, past every read: the
         key's end)."""
         if self._time_index is None:
-            n_buckets = np.maximum(np.diff(self.read_bounds), 1)
+            n_reads = np.diff(self.read_bounds)
+            n_buckets = np.maximum(n_reads, 1)
             width = -(-self.duration_ticks // n_buckets)  # every read falls in a bucket
             offset = np.cumsum(n_buckets + 1) - (n_buckets + 1)
-            bucket = offset[self.read_key] + self.read_tick // width[self.read_key]
+            bucket = self.read_tick // np.repeat(width, n_reads)
+            bucket += np.repeat(offset, n_reads)
             per_bucket = np.bincount(bucket, minlength=int(offset[-1] + n_buckets[-1] + 1))
             bucket_first = np.concatenate(([0], np.cumsum(per_bucket)[:-1]))
             self._time_index = width, n_buckets, offset, bucket_first
