@@ -23,8 +23,8 @@ from ._common import (
 from .traffic import Traffic
 
 # How many bytes of sorted write histories (replicas 1, 2, ...) are kept for one
-# set of keys, write rate and span: about 2 million writes.
-_SORTED_WRITES_BYTES = 16 << 20
+# set of keys, write rate and span: about 3 million writes.
+_SORTED_WRITES_BYTES = 24 << 20
 # Ends every sorted list of write codes: above any key's codes, yet far enough below
 # the int64 limit that subtracting a code from it cannot overflow.
 _AFTER_EVERY_WRITE = 1 << 62
@@ -118,18 +118,7 @@ class Events:
         a scattered query costs a few steps instead of a binary search over every
         read: each key's time is cut into about as many buckets as it has reads.
         """
-        width, last_bucket, offset, bucket_first = self._index()
-        query = (keys << _KEY_SHIFT) + ticks
-        bucket = np.maximum(ticks // width[keys], 0)
-        np.minimum(bucket, last_bucket[keys], out=bucket)
-        at = bucket_first[offset[keys] + bucket]
-        # The reads of the bucket before the tick (one on average) are stepped over.
-        code = self._padded_code
-        behind = np.flatnonzero(code[at] < query)
-        while behind.size:
-            at[behind] += 1
-            behind = behind[code[at[behind]] < query[behind]]
-        return at
+        return _ReadSearch(self, keys).find(ticks)
 
     def _index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
         """Per key: bucket width, last bucket, where its buckets start, and the first
@@ -235,6 +224,43 @@ class Events:
             f"Events(keys={self.n_keys:,}, reads={self.n_reads:,}, writes={self.n_writes:,}, "
             f"duration={self.duration_seconds:g} s, seed={self.seed})"
         )
+
+
+class _ReadSearch:
+    """:meth:`Events.first_reads_at` for a fixed list of keys, queried many times.
+
+    ``keep`` drops keys (a walk whose chains end); ``find`` answers one tick per key.
+    """
+
+    def __init__(self, events: Events, keys: np.ndarray) -> None:
+        width, last_bucket, offset, self._bucket_first = events._index()
+        self._code = events._padded_code
+        self._key_code = keys << _KEY_SHIFT
+        self._width, self._last, self._offset = width[keys], last_bucket[keys], offset[keys]
+
+    def keep(self, kept: np.ndarray) -> None:
+        self._key_code, self._width = self._key_code[kept], self._width[kept]
+        self._last, self._offset = self._last[kept], self._offset[kept]
+
+    def find(self, ticks: np.ndarray | int) -> np.ndarray:
+        bucket = np.maximum(ticks // self._width, 0)
+        np.minimum(bucket, self._last, out=bucket)
+        bucket += self._offset
+        at = self._bucket_first[bucket]
+        # The reads of the bucket before the tick (one on average) are stepped over.
+        query = self._key_code + ticks
+        code = self._code
+        if at.size < 20_000:  # whole arrays: fewer, cheaper numpy calls
+            behind = code[at] < query
+            while behind.any():
+                at += behind
+                behind = code[at] < query
+            return at
+        behind = np.flatnonzero(code[at] < query)
+        while behind.size:
+            at[behind] += 1
+            behind = behind[code[at[behind]] < query[behind]]
+        return at
 
 
 # Draw every read and write time of a run (Poisson per key, seeded).

@@ -17,7 +17,7 @@ from ._common import (
     _check_ttl,
     _ticks,
 )
-from .events import Events, _traffic_events, make_events
+from .events import Events, _ReadSearch, _traffic_events, make_events
 from .traffic import Band, Traffic, popularity_bands
 
 # Chains are first walked one miss per step for every key at once; keys that
@@ -130,19 +130,24 @@ def _walk(
 ) -> tuple[np.ndarray, np.ndarray]:
     """The misses of each chain by walking all chains at once, one miss per step."""
     n_chains = roots.size
-    code = events.read_code
+    code, read_tick = events.read_code, events.read_tick
     live = np.flatnonzero(roots < ends)
-    current, live_keys, live_ends = roots[live], keys[live], ends[live]
+    current, live_ends = roots[live], ends[live]
+    search = _ReadSearch(events, keys[live]) if live.size > _FEW_QUERIES else None
     walked_chains, walked_reads = [live], [current]
     for _ in range(_WALK_STEPS):
-        ttl = read_ttl if np.isscalar(read_ttl) else read_ttl[current]
-        if live.size > _FEW_QUERIES:
-            current = events.first_reads_at(live_keys, events.read_tick[current] + ttl)
+        ttl = read_ttl if isinstance(read_ttl, int) else read_ttl[current]
+        if search is not None:
+            current = search.find(read_tick[current] + ttl)
         else:  # one call costs less than the index's few steps
             current = np.searchsorted(code, code[current] + ttl, side="left")
         alive = current < live_ends
         if not alive.all():
-            live, current, live_keys, live_ends = live[alive], current[alive], live_keys[alive], live_ends[alive]
+            live, current, live_ends = live[alive], current[alive], live_ends[alive]
+            if live.size <= _FEW_QUERIES:
+                search = None
+            elif search is not None:
+                search.keep(alive)
             if live.size == 0:
                 break
         walked_chains.append(live)
