@@ -23,8 +23,8 @@ from ._common import (
 from .traffic import Traffic
 
 # How many bytes of sorted write histories (replicas 1, 2, ...) are kept for one
-# set of keys, write rate and span: about 3 million writes.
-_SORTED_WRITES_BYTES = 24 << 20
+# set of keys, write rate and span: about 4 million writes (two such sets at most).
+_SORTED_WRITES_BYTES = 32 << 20
 # Ends every sorted list of write codes: above any key's codes, yet far enough below
 # the int64 limit that subtracting a code from it cannot overflow.
 _AFTER_EVERY_WRITE = 1 << 62
