@@ -405,3 +405,55 @@ def test_per_band_figures_add_up_and_staleness_does_not_follow_popularity():
         assert band.stale_reads / (band.reads - band.db_reads) == pytest.approx(expected, abs=0.02)
         assert 0 < band.mean_stale_age_seconds < band.max_stale_age_seconds <= 300.0
     assert max(b.max_stale_age_seconds for b in sim.bands) == sim.max_stale_age_seconds
+
+
+# -- the chart dots, pinned -------------------------------------------------------------
+
+# chart_point's results as the simulation gave them before it was made faster (the
+# per-replica implementation).  Any change to which reads hit, miss or read stale, to
+# the replicas drawn or to the write histories changes some of these numbers.
+# (alpha, reads/s, writes/key/h), TTL, replicas, reads, db_reads, stale_reads,
+# max stale age (s, exact), mean stale age (s)
+PINNED_DOTS = [
+    ((0.85, 50, 2), 1, 1, 600679, 462514, 46, 0.8149490356445312, 0.3152991999750552),
+    ((0.85, 50, 2), 60, 1, 600679, 117000, 8447, 59.56090545654297, 19.834368283612864),
+    ((0.85, 50, 2), 600, 15, 9010185, 277540, 1331145, 599.4508838653564, 205.45592632136874),
+    ((0.85, 50, 2), 3600, 94, 56463826, 309157, 32205026, 3599.496703147888, 1372.9078461446634),
+    ((0.85, 50, 2), 21600, 96, 57665184, 53232, 52882011, 21598.58070755005, 10001.777184508115),
+    ((0.5, 200, 30), 10, 1, 720559, 222375, 20240, 9.84004020690918, 3.344397597256385),
+    ((0.5, 200, 30), 600, 55, 39630745, 326445, 31497598, 599.9280195236206, 254.44248964503134),
+    ((1.0, 1, 0.05), 1, 1, 86812, 84495, 0, 0.0, 0.0),
+    ((1.0, 1, 0.05), 3600, 3, 260436, 38700, 5084, 3514.066961288452, 1111.4686428307548),
+    ((1.0, 1, 0.05), 21600, 57, 4948284, 195773, 644216, 21561.43266773224, 7309.623915654981),
+    ((0.7, 7, 2), 10, 1, 601018, 493252, 257, 9.436802864074707, 3.532532439621506),
+    ((0.7, 7, 2), 300, 1, 601018, 163231, 34394, 298.9903268814087, 102.00976548494624),
+    ((0.7, 7, 2), 3600, 17, 10217306, 378565, 5584225, 3599.824013710022, 1369.8659222309066),
+]
+
+
+@pytest.mark.parametrize(
+    ("rates", "ttl_seconds", "replicas", "reads", "db_reads", "stale_reads", "max_age", "mean_age"),
+    PINNED_DOTS,
+)
+def test_chart_dots_are_the_pinned_ones(rates, ttl_seconds, replicas, reads, db_reads, stale_reads,
+                                        max_age, mean_age):
+    alpha, reads_per_second, writes_per_key_per_hour = rates
+    traffic = ttl.Traffic(n_keys=1000, alpha=alpha, reads_per_second=float(reads_per_second),
+                          writes_per_key_per_hour=float(writes_per_key_per_hour))
+    sim = ttl.chart_point(traffic, float(ttl_seconds))
+    assert (sim.replicas, sim.reads, sim.db_reads, sim.stale_reads) == (replicas, reads, db_reads, stale_reads)
+    assert sim.hit_ratio == (reads - db_reads) / reads
+    assert sim.stale_read_share == stale_reads / reads
+    assert sim.max_stale_age_seconds == max_age  # whole ticks: exact
+    assert sim.mean_stale_age_seconds == pytest.approx(mean_age, rel=1e-12, abs=0)
+
+
+def test_chart_dot_bands_are_the_pinned_ones():
+    traffic = ttl.Traffic(n_keys=1000, alpha=0.85, reads_per_second=50.0, writes_per_key_per_hour=2.0)
+    sim = ttl.chart_point(traffic, 600.0)
+    assert [(b.band.label, b.reads, b.db_reads, b.stale_reads, b.max_stale_age_seconds) for b in sim.bands] == [
+        ("top 10 keys", 2404380, 2997, 381894, 599.3283758163452),
+        ("ranks 11-100", 2719470, 26656, 401552, 598.7758407592773),
+        ("ranks 101-1,000", 3886335, 247887, 547699, 599.4508838653564),
+    ]
+    assert (sim.hit_ratio, sim.stale_read_share) == (0.9691970808590501, 0.14773781004496578)
