@@ -121,19 +121,23 @@ class Events:
         return _ReadSearch(self, keys).find(ticks)
 
     def _index(self) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-        """Per key: bucket width, last bucket, where its buckets start, and the first
-        read at or after each bucket's start (the last bucket, past every read: the
-        key's end)."""
+        """Per key: the bucket width (as a power of two), the bucket past every read,
+        where its buckets start; and the first read at or after each bucket's start.
+
+        Buckets are at most the key's mean gap between reads wide, so one holds
+        about one read or fewer; the one past every read points at the key's end.
+        """
         if self._time_index is None:
             n_reads = np.diff(self.read_bounds)
-            n_buckets = np.maximum(n_reads, 1)
-            width = -(-self.duration_ticks // n_buckets)  # every read falls in a bucket
-            offset = np.cumsum(n_buckets + 1) - (n_buckets + 1)
-            bucket = self.read_tick // np.repeat(width, n_reads)
+            mean_gap = np.maximum(self.duration_ticks // np.maximum(n_reads, 1), 1)
+            shift = np.floor(np.log2(mean_gap)).astype(np.int64)
+            past = ((self.duration_ticks - 1) >> shift) + 1  # every read's tick is below duration
+            offset = np.cumsum(past + 1) - (past + 1)
+            bucket = self.read_tick >> np.repeat(shift, n_reads)
             bucket += np.repeat(offset, n_reads)
-            per_bucket = np.bincount(bucket, minlength=int(offset[-1] + n_buckets[-1] + 1))
+            per_bucket = np.bincount(bucket, minlength=int(offset[-1] + past[-1] + 1))
             bucket_first = np.concatenate(([0], np.cumsum(per_bucket)[:-1]))
-            self._time_index = width, n_buckets, offset, bucket_first
+            self._time_index = shift, past, offset, bucket_first
         return self._time_index
 
     def writes(self, replica: int = 0) -> Writes:
@@ -233,18 +237,18 @@ class _ReadSearch:
     """
 
     def __init__(self, events: Events, keys: np.ndarray) -> None:
-        width, last_bucket, offset, self._bucket_first = events._index()
+        shift, past, offset, self._bucket_first = events._index()
         self._code = events._padded_code
         self._key_code = keys << _KEY_SHIFT
-        self._width, self._last, self._offset = width[keys], last_bucket[keys], offset[keys]
+        self._shift, self._past, self._offset = shift[keys], past[keys], offset[keys]
 
     def keep(self, kept: np.ndarray) -> None:
-        self._key_code, self._width = self._key_code[kept], self._width[kept]
-        self._last, self._offset = self._last[kept], self._offset[kept]
+        self._key_code, self._shift = self._key_code[kept], self._shift[kept]
+        self._past, self._offset = self._past[kept], self._offset[kept]
 
     def find(self, ticks: np.ndarray | int) -> np.ndarray:
-        bucket = np.maximum(ticks // self._width, 0)
-        np.minimum(bucket, self._last, out=bucket)
+        bucket = np.maximum(ticks >> self._shift, 0)
+        np.minimum(bucket, self._past, out=bucket)
         bucket += self._offset
         at = self._bucket_first[bucket]
         # The reads of the bucket before the tick (one on average) are stepped over.
