@@ -493,19 +493,16 @@ class _Plan:
         # Only copies written before their last read have stale reads to look up.
         last_tick = events.read_tick[end - 1 if miss else np.maximum(end - 1, 0)]
         written = w_tick <= last_tick
-        turned = np.flatnonzero(written if miss else written & (end > first))
-        turned_first, turned_end = first[turned], end[turned]
-        # (A copy with reads holds its own key's, so its first read names the key.)
-        stale_from = events.first_reads_at(events.read_key[turned_first], w_tick[turned])
-        np.maximum(stale_from, turned_first + miss, out=stale_from)
-        np.minimum(stale_from, turned_end, out=stale_from)
-        reads = turned_end - stale_from
-        stale = reads > 0
-        at, reads, stale_from = turned[stale], reads[stale], stale_from[stale]
-        first_write = w_tick[at]
+        at = np.flatnonzero(written if miss else written & (end > first))
+        stale_end, first_write = end[at], w_tick[at]
+        # The first read at or after the write: a read of the copy's key (which its
+        # first read names), after the fill (so never a miss's own read) and no later
+        # than its last read, so every copy found here served stale reads.
+        stale_from = events.first_reads_at(events.read_key[first[at]], first_write)
+        reads = stale_end - stale_from
         # Σ (t - w) over a cycle's stale reads, from prefix sums of the read times.
         prefix = events.read_tick_prefix
-        age_sums = (prefix[turned_end[stale]] - prefix[stale_from]) - reads * first_write
+        age_sums = (prefix[stale_end] - prefix[stale_from]) - reads * first_write
         # The oldest stale read of a copy is its last read.
         summary = _Stale(
             at, reads.astype(np.float64), age_sums.astype(np.float64), last_tick[at] - first_write
