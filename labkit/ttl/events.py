@@ -166,7 +166,7 @@ class Events:
         """Each key's number of writes, and their times (key by key, unsorted)."""
         rng = np.random.default_rng([self.seed, 3, replica]) if replica else self._rng
         span = self.history_seconds + self.duration_seconds
-        counts = rng.poisson(np.full(self.n_keys, self.write_rate * span))
+        counts = rng.poisson(self.write_rate * span, self.n_keys)  # the same draws as with a full array of it
         ticks = rng.integers(-self.history_ticks, self.duration_ticks, int(counts.sum()), dtype=np.int64)
         return counts, ticks
 
