@@ -1,6 +1,6 @@
 """How fast is notebook 03's simulation?  Prints figures; run by hand.
 
-    python benchmarks/bench_ttl.py [--sliders]
+    python benchmarks/bench_ttl.py [--sliders | --dots]
 
 Targets: one simulated day of traffic for 10,000 keys (millions of events) in
 under 1 s; every slider redraws kernel-side in about 100 ms or less (median), so
@@ -52,6 +52,29 @@ def replay_speed() -> None:
         f"{store_s * 1000:.0f} ms; the fast simulation on the same events: {fast_s * 1000:.1f} ms "
         f"({store_s / fast_s:.0f}x faster)"
     )
+
+
+# The traffic of the task that asked for faster dots, the explore chart's defaults, and
+# each traffic slider (skew, reads/s, writes per key per hour) at both ends of its range.
+DOT_TRAFFICS = [
+    (0.85, 50.0, 2.0), (0.9, 50.0, 2.0), (0.5, 50.0, 2.0), (1.0, 50.0, 2.0),
+    (0.9, 1.0, 2.0), (0.9, 200.0, 2.0), (0.9, 50.0, 0.05), (0.9, 50.0, 30.0),
+]
+
+
+def chart_dots() -> None:
+    """What a traffic slider costs: the six SIM_TTLS dots and the current TTL's, from scratch."""
+    print("\nNotebook 03's chart dots after a traffic move: SIM_TTLS + 300 s, nothing memoized")
+    for alpha, reads, writes in DOT_TRAFFICS:
+        traffic = ttl.Traffic(n_keys=1000, alpha=alpha, reads_per_second=reads, writes_per_key_per_hour=writes)
+
+        def dots(traffic: ttl.Traffic = traffic) -> None:
+            _forget()
+            for ttl_seconds in (*ttl.SIM_TTLS, 300.0):
+                ttl.chart_point(traffic, ttl_seconds)
+
+        seconds, _ = timed(dots, 3)
+        print(f"  alpha {alpha:4g}, {reads:5g} reads/s, {writes:5g} writes/key/h: {seconds * 1000:6.0f} ms")
 
 
 def _forget() -> None:
@@ -135,8 +158,11 @@ def jitter_speed() -> None:
 if __name__ == "__main__":
     if sys.argv[1:] == ["--sliders"]:
         slider_moves()
+    elif sys.argv[1:] == ["--dots"]:
+        chart_dots()
     else:
         one_day_of_ten_thousand_keys()
         replay_speed()
+        chart_dots()
         slider_moves()
         jitter_speed()
