@@ -17,7 +17,7 @@ from ._common import (
     _check_ttl,
     _ticks,
 )
-from .events import Events, _ReadSearch, _traffic_events, make_events
+from .events import _AFTER_EVERY_WRITE, Events, _ReadSearch, _traffic_events, make_events
 from .traffic import Band, Traffic, popularity_bands
 
 # Chains are first walked one miss per step for every key at once; keys that
@@ -351,20 +351,11 @@ def _key_code(code: np.ndarray) -> np.ndarray:
     return ((code + _HALF_SPAN) >> _KEY_SHIFT) << _KEY_SHIFT
 
 
-def _first_write_after(fill_code: np.ndarray, writes: np.ndarray) -> np.ndarray:
-    """The tick of the first write of the same key after each fill (``_NO_WRITE`` if none).
-
-    ``writes``: sorted write codes, ending with ``_AFTER_EVERY_WRITE``.
-    """
-    tick = writes[np.searchsorted(writes, fill_code, side="right")] - _key_code(fill_code)
-    # Unless that write is another key's (or the end of the writes).
-    return np.where(tick < _HALF_SPAN, tick, _NO_WRITE)
-
-
 def _first_write_within(fill_code: np.ndarray, writes: np.ndarray, out: np.ndarray) -> None:
-    """Like :func:`_first_write_after` for sorted fills, but only for the writes that
-    come before the key's next fill; found from the writes' side, which is cheaper
-    when there are far more fills than writes.  Fills without one are left alone.
+    """The tick of the first write of the same key after each (sorted) fill, but only
+    where that write comes before the key's next fill: found from the writes' side,
+    which is cheaper when there are far more fills than writes.  ``writes``: sorted
+    codes, ending with ``_AFTER_EVERY_WRITE``.  Fills without one are left alone.
     """
     # Each write goes to the last fill before it; the first write of each fill wins.
     fill = np.searchsorted(fill_code, writes[:-1], side="left") - 1
@@ -467,17 +458,25 @@ class _Plan:
         to make any of its reads stale.
         """
         out = [np.full(code.size, _NO_WRITE, dtype=np.int64) for _, code in groups]
+        # Each copy's next write code (any key's), found replica by replica, then
+        # turned into ticks for all replicas at once.
+        found = [np.empty(code.size, dtype=np.int64) for _, code in groups]
         bounds = [b.tolist() for b, _ in groups]
         for i, replica in enumerate(replicas):
             if all(b[i] == b[i + 1] for b in bounds):
                 continue
             writes, _ = self.events.sorted_writes(replica, earliest)
-            for (_, code), b, w_tick in zip(groups, bounds, out, strict=True):
-                fill_code = code[b[i] : b[i + 1]]
-                if exact or fill_code.size <= 2 * writes.size:
-                    w_tick[b[i] : b[i + 1]] = _first_write_after(fill_code, writes)
+            for (_, code), b, w_code, w_tick in zip(groups, bounds, found, out, strict=True):
+                block = slice(b[i], b[i + 1])
+                if exact or b[i + 1] - b[i] <= 2 * writes.size:
+                    w_code[block] = writes[np.searchsorted(writes, code[block], side="right")]
                 else:
-                    _first_write_within(fill_code, writes, w_tick[b[i] : b[i + 1]])
+                    w_code[block] = _AFTER_EVERY_WRITE
+                    _first_write_within(code[block], writes, w_tick[block])
+        for (_, code), w_code, w_tick in zip(groups, found, out, strict=True):
+            tick = w_code - _key_code(code)
+            # Unless that write is another key's (or the end of the writes).
+            np.copyto(w_tick, tick, where=tick < _HALF_SPAN)
         return out
 
     def _stale(
