@@ -274,7 +274,7 @@ class _ReadSearch:
 make_events = Events
 
 
-@memo(maxsize=6)
+@memo(maxsize=3)
 def _traffic_events(traffic: Traffic, duration_seconds: float, history_seconds: float, seed: int) -> Events:
     return Events(traffic.read_rates(), traffic.write_rate_per_second, duration_seconds=duration_seconds,
                   history_seconds=history_seconds, seed=seed)
