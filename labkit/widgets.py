@@ -216,6 +216,7 @@ class _Frame:
     alt_text: str
     result: Any
     fig: Any
+    values: dict[str, Any]
     draft: bool = False  # partial results, shown until the run that completes them ends
 
 
@@ -387,7 +388,10 @@ class LivePlot:
             try:
                 result = self._guarded(lambda: run(self))
                 self.live_results[label] = result
+                drafts = [] if forget else self._draft_values()
                 self._guarded(lambda: self.redraw(force=True, forget=forget))
+                for values in drafts:  # complete the other drafts now: the learner may come back
+                    self._guarded(lambda values=values: self.draw_ahead(values))
             finally:
                 with self._pending:
                     self._running.discard(label)
@@ -518,7 +522,7 @@ class LivePlot:
             if not reused:
                 self._positions = (self._layout_key(fig), [ax.get_position().frozen() for ax in fig.axes])
             fig.canvas.__dict__.pop("renderer", None)  # the pixels are in the PNG; keep memory small
-            frame = _Frame(png=png, alt_text=charts.describe(fig), result=result, fig=fig,
+            frame = _Frame(png=png, alt_text=charts.describe(fig), result=result, fig=fig, values=dict(values),
                            draft=drawing_ahead.take_draft_flag())
             with self._frames_lock:
                 if self.ahead and key[0] == self._generation:
@@ -540,6 +544,10 @@ class LivePlot:
                 return False
         self._draw_frame(key, values)
         return True
+
+    def _draft_values(self) -> list[dict[str, Any]]:
+        with self._frames_lock:
+            return [f.values for f in reversed(self._frames.values()) if f.draft]
 
     def _forget_drafts(self) -> None:
         with self._frames_lock:

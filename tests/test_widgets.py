@@ -452,6 +452,15 @@ def test_a_draft_is_shown_until_the_run_that_completes_it_ends(drawing_ahead):
         assert plot.last_result == "complete 5" and calls.count(5) == 2  # the run ended: drawn complete
         plot.set(n=6)
         assert calls.count(6) == 1  # complete frames stay kept
+        simulated["done"] = False
+        plot.set(n=7)
+        plot.set(n=6)
+        assert calls.count(7) == 1 and plot.last_result == "complete 6"  # 7: a draft, kept while it simulates
+        simulated["done"] = True
+        plot.run_live("simulate", lambda _plot: None, forget=False)
+        assert plot.wait_idle(30) and calls.count(7) == 2  # the run ended: 7 drawn complete at once...
+        plot.set(n=7)
+        assert plot.last_result == "complete 7" and calls.count(7) == 2  # ...so coming back costs nothing
     finally:
         drawing_ahead._cell_finished()
 
