@@ -92,6 +92,7 @@ class HttpCache:
         self.upstream = upstream
         self.lookup_seconds = lookup_seconds
         self.options = rfc.CacheOptions(shared=shared, supported_methods=["GET", "HEAD"])
+        self._idle = rfc.IdleClient(options=self.options)  # holds only the options: reusable
         self._entries: dict[str, list[_Stored]] = {}
         self.hits = self.misses = self.revalidations = self.not_modified = 0
 
@@ -130,7 +131,7 @@ class HttpCache:
     def handle(self, request: rfc.Request, trace: Trace) -> Exchange:
         trace.spend(self.name, self.lookup_seconds, "lookup")
         client_condition = None
-        if self.shared and any(h in request.headers for h in _CONDITIONAL):
+        if self.shared and any(request.headers.get_list(h) is not None for h in _CONDITIONAL):
             client_condition = request.headers.get("if-none-match")
             kept = {k: request.headers[k] for k in request.headers if k not in _CONDITIONAL}
             request = replace(request, headers=rfc.Headers(kept))
@@ -146,12 +147,14 @@ class HttpCache:
     def _run(self, request: rfc.Request, trace: Trace) -> Exchange:
         clock = trace.clock
         now = clock.now()
-        wall_second = int(time.time())
-        stored_here = self._entries.get(request.url, [])
-        views = {s.entry.id: s for s in stored_here}
-        state = rfc.IdleClient(options=self.options).next(
-            request, [self._view(s, now, wall_second) for s in stored_here]
-        )
+        stored_here = self._entries.get(request.url)
+        if stored_here:
+            wall_second = int(time.time())
+            views = {s.entry.id: s for s in stored_here}
+            state = self._idle.next(request, [self._view(s, now, wall_second) for s in stored_here])
+        else:
+            views = {}
+            state = self._idle.next(request, [])
         upstream: Exchange | None = None
         sent_at = now
         while True:
@@ -260,6 +263,15 @@ class OriginClient:
         self._reader: Any = None
         self.requests = 0
 
+    def local_address(self) -> tuple[str, int] | None:
+        """This end of the connection, as the origin sees it (connects first); None if it cannot."""
+        try:
+            host, port = self._connection()[0].getsockname()[:2]
+        except OSError:
+            self.close()
+            return None
+        return str(host), int(port)
+
     def _connection(self) -> tuple[socket.socket, Any]:
         if self._sock is None:
             sock = socket.create_connection((self.host, self.port), timeout=10)
@@ -298,11 +310,10 @@ class OriginClient:
         status, headers, body = self.send(request.method, request.url, _plain(request.headers))
         if status == 500:
             raise LabError(f"The origin failed while serving {request.url}: {body.decode()[:200]}")
-        for metric in headers.pop("server-timing", "").split(","):
-            name, note, dur = _parse_timing(metric)
-            if name:
-                trace.spent_elsewhere(name, dur, note)
-        return Exchange(status, headers, body, _deepest_layer(trace))
+        metrics, deepest = _server_timing(headers.pop("server-timing", ""))
+        for name, note, dur in metrics:
+            trace.spent_elsewhere(name, dur, note)
+        return Exchange(status, headers, body, deepest)
 
     def close(self) -> None:
         if self._sock is not None:
@@ -333,9 +344,9 @@ def _read_response(reader: Any, method: str) -> tuple[int, dict[str, str], bytes
     return status, headers, body
 
 
-def _deepest_layer(trace: Trace) -> str:
+def _deepest_layer(metrics: tuple[tuple[str, str, float], ...]) -> str:
     """Which server-side layer produced the data: app cache, else database, else query cache."""
-    notes = {(h.layer, h.note) for h in trace.hops}
+    notes = {(layer, note) for layer, note, _ in metrics}
     if ("app cache", "hit") in notes:
         return "app cache"
     if any(layer == "database" for layer, _ in notes):
@@ -343,6 +354,13 @@ def _deepest_layer(trace: Trace) -> str:
     if ("query cache", "hit") in notes:
         return "query cache"
     return "origin"
+
+
+@memo(maxsize=1024)  # the origin's few kinds of answer repeat the same header
+def _server_timing(header: str) -> tuple[tuple[tuple[str, str, float], ...], str]:
+    """A Server-Timing header as (layer, note, seconds) per metric, and the deepest layer."""
+    metrics = tuple(timing for timing in map(_parse_timing, header.split(",")) if timing[0])
+    return metrics, _deepest_layer(metrics)
 
 
 def _parse_timing(metric: str) -> tuple[str, str, float]:

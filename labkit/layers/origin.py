@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import itertools
 import json
+import os
 import threading
 import time
 from collections import OrderedDict
@@ -164,6 +165,20 @@ def etag_of(body: bytes) -> str:
     return '"' + hashlib.sha256(body).hexdigest()[:16] + '"'
 
 
+@memo(maxsize=4096)
+def _page_etag(head: bytes, size: int) -> str:
+    """The ETag of the page ``_page_body(head, size)``: the whole body hashed, once per page.
+
+    Only the head of a page varies, so a page seen before (most of a replay's pages)
+    does not hash its 40 kB again.
+    """
+    return etag_of(_page_body(head, size))
+
+
+def _page_body(head: bytes, size: int) -> bytes:
+    return head + _FILLER[: max(0, size - len(head) - 2)] + b'"}'
+
+
 def etag_matches(if_none_match: str, etag: str) -> bool:
     """Weak comparison, as If-None-Match uses (RFC 9110 section 13.1.2)."""
     if if_none_match.strip() == "*":
@@ -218,6 +233,7 @@ class Shop:
         self.stats = ShopStats()
         self._lock = threading.Lock()  # one request at a time: the clock is shared
         self._asset = _pad("/* app bundle */ console.log('shop');", BODY_BYTES["asset"]).encode()
+        self._asset_etag = etag_of(self._asset)
 
     # -- identity -------------------------------------------------------------------
     def user_of(self, headers: Mapping[str, str]) -> int | None:
@@ -280,34 +296,35 @@ class Shop:
     def _read(self, path: str, headers: Mapping[str, str]) -> OriginResponse:
         endpoint = endpoint_of(path)
         timings: list[tuple[str, float, str]] = []
+        etag: str | None
         url = urlsplit(path)
         if endpoint is None:
             return OriginResponse(404, {"cache-control": "no-store"}, b'{"error": "not found"}')
         if endpoint == "asset":
             self.clock.sleep(self.latency.static_file_seconds)
             timings.append(("origin", self.latency.static_file_seconds, "static file"))
-            body = self._asset
+            body, etag = self._asset, self._asset_etag if self.etags else None
         elif endpoint == "product":
             tail = url.path[len("/product/"):]
             if not tail.isdigit() or int(tail) >= self.products:
                 return OriginResponse(404, {"cache-control": "no-store"}, b'{"error": "no such product"}')
             pid = int(tail)
             (row,) = self._cached(f"product:{pid}", lambda: [self._row(pid, timings)], timings)
-            body = self._page({"page": "product", "id": pid, "version": row.version, "name": row.value})
+            body, etag = self._page({"page": "product", "id": pid, "version": row.version, "name": row.value})
         elif endpoint == "account":
             user = self.user_of(headers)
             if user is None:
                 return OriginResponse(401, {"cache-control": "no-store"}, b'{"error": "sign in"}')
             rid = self.account_row(user)
             (row,) = self._cached(f"account:{user}", lambda: [self._row(rid, timings)], timings)
-            body = self._page({"page": "account", "user": f"user-{user}",
-                               "version": row.version, "orders": row.value})
+            body, etag = self._page({"page": "account", "user": f"user-{user}",
+                                     "version": row.version, "orders": row.value})
         else:
             term = (parse_qs(url.query).get("q") or [""])[0]
             ids = self.search_results(term, self.products)
             rows = self._cached(f"search:{term}", lambda: [self._row(i, timings) for i in ids], timings)
-            body = self._page({"page": "search", "q": term,
-                               "results": [[r.id, r.version] for r in rows]})
+            body, etag = self._page({"page": "search", "q": term,
+                                     "results": [[r.id, r.version] for r in rows]})
         self.clock.sleep(self.latency.render_seconds)
         timings.append(("origin", self.latency.render_seconds, "render"))
         self.stats.requests[endpoint] += 1
@@ -315,19 +332,20 @@ class Shop:
         out["server-timing"] = ", ".join(
             f'{name.replace(" ", "-")};desc="{note}";dur={secs * 1000:.3f}' for name, secs, note in timings
         )
-        if self.etags:
-            out["etag"] = etag_of(body)
+        if etag is not None:
+            out["etag"] = etag
             inm = headers.get("if-none-match")
-            if inm and etag_matches(inm, out["etag"]):
+            if inm and etag_matches(inm, etag):
                 # The page was still built: a 304 saves the transfer, not the work.
                 self.stats.not_modified += 1
                 return OriginResponse(304, out)
         return OriginResponse(200, out, body)
 
-    def _page(self, data: dict) -> bytes:
-        """The page as JSON, padded to its typical size; the small fields come first."""
+    def _page(self, data: dict) -> tuple[bytes, str | None]:
+        """The page as JSON, padded to its typical size (the small fields first), and its ETag."""
         head = json.dumps(data).encode()[:-1] + b', "filler": "'
-        return head + _FILLER[: max(0, BODY_BYTES[data["page"]] - len(head) - 2)] + b'"}'
+        size = BODY_BYTES[data["page"]]
+        return _page_body(head, size), _page_etag(head, size) if self.etags else None
 
     def _write(self, path: str, body: bytes) -> OriginResponse:
         """``POST /product/N`` or ``POST /account/N``: new value in the body."""
@@ -347,6 +365,7 @@ class Shop:
 
 
 _MAX_LINE = 65_536
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _MAX_HEADERS = 100
 
 
@@ -368,6 +387,8 @@ class _Handler(StreamRequestHandler):
     timeout = 10
     disable_nagle_algorithm = True  # headers and body leave at once, no 40 ms stalls
     server: _LabHTTPServer
+    _cpus: frozenset[int] | None = None  # where the client asked this connection to run
+    _cpus_before: set[int] | None = None
 
     def handle(self) -> None:
         try:
@@ -387,6 +408,8 @@ class _Handler(StreamRequestHandler):
                        "GET", keep_alive=False)
             return False
         method, path, version = parts
+        if self.server.cpus.get(self.client_address) != self._cpus:
+            self._follow_client_cpus()
         headers: dict[str, str] = {}
         for _ in range(_MAX_HEADERS + 1):
             raw = self.rfile.readline(_MAX_LINE + 1)
@@ -404,6 +427,14 @@ class _Handler(StreamRequestHandler):
         self._send(self._response(method, path, headers, body), method, keep_alive=keep_alive)
         return keep_alive
 
+    def _follow_client_cpus(self) -> None:
+        """Run this connection's thread where its client asked (see ``OriginServer.share_cpus``)."""
+        wanted = self.server.cpus.get(self.client_address)
+        if self._cpus is None:
+            self._cpus_before = os.sched_getaffinity(0)
+        os.sched_setaffinity(0, wanted if wanted is not None else self._cpus_before)
+        self._cpus = wanted
+
     def _response(self, method: str, path: str, headers: dict[str, str], body: bytes) -> OriginResponse:
         if method not in ("GET", "HEAD", "POST"):
             return OriginResponse(501, {"cache-control": "no-store"})
@@ -417,11 +448,7 @@ class _Handler(StreamRequestHandler):
             return OriginResponse(500, {"cache-control": "no-store"}, message)
 
     def _send(self, resp: OriginResponse, method: str, *, keep_alive: bool) -> None:
-        try:
-            reason = HTTPStatus(resp.status).phrase
-        except ValueError:
-            reason = ""
-        head = [f"HTTP/1.1 {resp.status} {reason}\r\n"]
+        head = [f"HTTP/1.1 {resp.status} {_REASONS.get(resp.status, '')}\r\n"]
         head += [f"{name}: {value}\r\n" for name, value in resp.headers.items()]
         head.append(f"content-length: {len(resp.body)}\r\n")
         if not keep_alive:
@@ -432,6 +459,7 @@ class _Handler(StreamRequestHandler):
 
 class _LabHTTPServer(ThreadingHTTPServer):
     shops: dict[str, Shop]
+    cpus: dict[tuple[str, int], frozenset[int]]  # client address -> CPUs for its connection
 
 
 class OriginServer:
@@ -454,7 +482,7 @@ class OriginServer:
         if self._server is not None:
             return self
         server = _LabHTTPServer((self.host, 0), _Handler)
-        server.shops = {}
+        server.shops, server.cpus = {}, {}
         self._server = server
         self.port = int(server.server_address[1])
         self._thread = threading.Thread(
@@ -491,6 +519,16 @@ class OriginServer:
     def unmount(self, site_id: str) -> None:
         if self._server is not None:
             self._server.shops.pop(site_id, None)
+
+    def share_cpus(self, client_address: tuple[str, int], cpus: frozenset[int] | None) -> None:
+        """Serve the connection from ``client_address`` on ``cpus`` from its next request on
+        (None: wherever the operating system likes again).  See :func:`labkit.layers.site.replay`."""
+        if self._server is None:
+            return
+        if cpus is None:
+            self._server.cpus.pop(client_address, None)
+        else:
+            self._server.cpus[client_address] = cpus
 
     def stop(self) -> None:
         """Stop accepting connections and close the port (idempotent)."""

@@ -15,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from ..errors import LabError
+from ..memo import memo
 
 __all__ = [
     "ENDPOINTS",
@@ -166,6 +167,7 @@ def header_policy(spec: Mapping[str, HeaderSet | str | Mapping[str, str]] | None
     return policy
 
 
+@memo(maxsize=256)  # asked again each time a cache stores or refreshes a response
 def freshness_is_ambiguous(cache_control: str) -> bool:
     """True when max-age or s-maxage appears more than once in a response.
 

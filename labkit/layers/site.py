@@ -10,16 +10,19 @@ database, caches and virtual clock, so every experiment starts cold.
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import threading
 from collections import Counter
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 
 import numpy as np
 
 from ..clock import Clock, VirtualClock
 from ..errors import LabError, check_choice, check_positive
+from ..memo import memo
 from ..metrics import percentile
 from ..store import Store
 from .http_cache import HttpCache, Link, OriginClient
@@ -54,6 +57,17 @@ class Visit:
     @property
     def cross_user(self) -> bool:
         return self.page_user is not None and self.page_user != self.user
+
+
+def _page_fields(body: bytes) -> dict:
+    """The small fields of a page (they come first; the filler is not parsed)."""
+    cut = body.find(b', "filler"')
+    return _parsed_head(body[:cut] + b"}") if cut > 0 else json.loads(body)
+
+
+@memo(maxsize=4096)  # a replay's pages repeat: the same few hundred heads
+def _parsed_head(head: bytes) -> dict:
+    return json.loads(head)
 
 
 class Site:
@@ -148,9 +162,7 @@ class Site:
         """Whose page is this, and how stale is its data (from the database's record)."""
         if endpoint == "asset" or not body:
             return None, 0.0
-        # The small fields come first; skip parsing the filler.
-        cut = body.find(b', "filler"')
-        data = json.loads(body[:cut] + b"}" if cut > 0 else body)
+        data = _page_fields(body)
         now = self.clock.now()
         if endpoint == "product":
             return None, self.db.stale_age(data["id"], data["version"], now)
@@ -284,19 +296,58 @@ class Report:
         return sum(1 for p in self.cdn_stored_paths if endpoint_of(p) == "account")
 
 
+def _current_cpu() -> int | None:
+    """The CPU this thread runs on now (Linux), else None."""
+    try:
+        with open("/proc/thread-self/stat") as f:
+            return int(f.read().rpartition(")")[2].split()[36])
+    except (OSError, ValueError, IndexError):
+        return None
+
+
+@contextlib.contextmanager
+def _one_cpu(site: Site) -> Iterator[None]:
+    """Run this thread and the origin's thread for ``site``'s connection on one CPU.
+
+    A replay is one request at a time: the client sends, then waits while the origin
+    works, then the origin waits while the client works.  On separate CPUs every turn
+    wakes a thread on the other CPU, which on a busy machine first waits for that CPU;
+    on one CPU a turn is a switch between two threads.  Restored afterwards; where the
+    operating system cannot pin threads (or there is one CPU) nothing changes.
+    """
+    if not hasattr(os, "sched_setaffinity"):
+        yield
+        return
+    mine = os.sched_getaffinity(0)
+    here = _current_cpu()
+    address = site.client.local_address() if len(mine) > 1 else None
+    if address is None:
+        yield
+        return
+    cpu = frozenset({here if here in mine else min(mine)})
+    os.sched_setaffinity(0, cpu)
+    site.origin.share_cpus(address, cpu)
+    try:
+        yield
+    finally:
+        site.origin.share_cpus(address, None)
+        os.sched_setaffinity(0, mine)
+
+
 def replay(site: Site, events: Iterable[Event]) -> Report:
     """Play ``events`` through ``site`` in time order; the site's clock follows them."""
     visits: list[Visit] = []
     writes = 0
     can_jump = isinstance(site.clock, VirtualClock)
-    for event in events:
-        if can_jump and event.t + 1_000.0 > site.clock.now():
-            site.clock.set(event.t + 1_000.0)  # the site's clock starts at 1000 s
-        if event.write:
-            site.write(event.write, event.user)
-            writes += 1
-        else:
-            visits.append(site.get(event.user, event.path))
+    with _one_cpu(site):
+        for event in events:
+            if can_jump and event.t + 1_000.0 > site.clock.now():
+                site.clock.set(event.t + 1_000.0)  # the site's clock starts at 1000 s
+            if event.write:
+                site.write(event.write, event.user)
+                writes += 1
+            else:
+                visits.append(site.get(event.user, event.path))
     stats = site.shop.stats
     return Report(
         visits=visits,
