@@ -20,6 +20,7 @@ hishel leaves to the caller:
 
 from __future__ import annotations
 
+import itertools
 import math
 import socket
 import time
@@ -74,7 +75,7 @@ class _Stored:
     def base_view_headers(self) -> dict[str, list[str]]:
         if self.view_headers is None:
             headers = self.entry.response.headers
-            lists = {k: list(headers.get_list(k) or []) for k in headers if k not in ("date", "age")}
+            lists = {k: headers.get_list(k) or [] for k in headers if k not in ("date", "age")}
             cc = ", ".join(lists.get("cache-control", []))
             if freshness_is_ambiguous(cc):
                 lists["cache-control"] = [cc + ", no-cache"]
@@ -94,6 +95,7 @@ class HttpCache:
         self.options = rfc.CacheOptions(shared=shared, supported_methods=["GET", "HEAD"])
         self._idle = rfc.IdleClient(options=self.options)  # holds only the options: reusable
         self._entries: dict[str, list[_Stored]] = {}
+        self._ids = itertools.count(1)  # stored entries' ids: unique within this cache
         self.hits = self.misses = self.revalidations = self.not_modified = 0
 
     # -- what is stored ------------------------------------------------------------
@@ -122,11 +124,10 @@ class HttpCache:
 
     def _view(self, stored: _Stored, now: float, wall_second: int) -> rfc.Entry:
         """The stored entry as hishel should judge it now (see the module notes)."""
-        lists = dict(stored.base_view_headers())
-        lists["date"] = [_http_date(wall_second - math.floor(self._age(stored, now)))]
-        response = stored.entry.response
-        return rfc.Entry(stored.entry.id, stored.entry.request,
-                     rfc.Response(response.status_code, rfc.Headers(lists), None))
+        date = _http_date(wall_second - math.floor(self._age(stored, now)))
+        headers = rfc.Headers({**stored.base_view_headers(), "date": [date]})  # copies the lists
+        entry = stored.entry
+        return rfc.Entry(entry.id, entry.request, rfc.Response(entry.response.status_code, headers, None))
 
     def handle(self, request: rfc.Request, trace: Trace) -> Exchange:
         trace.spend(self.name, self.lookup_seconds, "lookup")
@@ -158,29 +159,9 @@ class HttpCache:
         upstream: Exchange | None = None
         sent_at = now
         while True:
-            if isinstance(state, (rfc.CacheMiss, rfc.NeedRevalidation)):
-                if isinstance(state, rfc.NeedRevalidation):
-                    self.revalidations += 1
-                else:
-                    self.misses += 1
-                sent_at = clock.now()
-                upstream = self.upstream(state.request, trace)
-                state = state.next(rfc.Response(upstream.status, rfc.Headers(upstream.headers)))
-            elif isinstance(state, rfc.InvalidateEntries):
-                drop = set(state.entry_ids)
-                self._entries[request.url] = [s for s in self._entries.get(request.url, [])
-                                              if s.entry.id not in drop]
-                state = state.next()
-            elif isinstance(state, rfc.NeedToBeUpdated):
-                assert upstream is not None
-                for updated in state.updating_entries:
-                    old = views[updated.id]
-                    old.entry = updated
-                    old.view_headers = None
-                    old.response_time = clock.now()
-                    old.corrected_initial_age = _age_header(upstream.headers) + (clock.now() - sent_at)
-                state = state.next()
-            elif isinstance(state, rfc.FromCache):
+            # Each of hishel's states is its own class (and an ABC, whose isinstance is slow).
+            kind = type(state)
+            if kind is rfc.FromCache:
                 stored = views[state.entry.id]
                 headers = _plain(state.entry.response.headers)
                 headers["age"] = str(int(self._age(stored, clock.now())))
@@ -189,19 +170,41 @@ class HttpCache:
                     return Exchange(200, headers, stored.body, self.name)
                 return Exchange(200, headers, stored.body, self.name,
                                 revalidated_by=upstream.answered_by)
-            elif isinstance(state, rfc.StoreAndUse):
+            elif kind is rfc.CacheMiss or kind is rfc.NeedRevalidation:
+                if kind is rfc.NeedRevalidation:
+                    self.revalidations += 1
+                else:
+                    self.misses += 1
+                sent_at = clock.now()
+                upstream = self.upstream(state.request, trace)
+                state = state.next(rfc.Response(upstream.status, rfc.Headers(upstream.headers)))
+            elif kind is rfc.StoreAndUse:
                 assert upstream is not None
                 self._store(request, state.response, upstream, clock.now(), sent_at)
                 return upstream
-            elif isinstance(state, rfc.CouldNotBeStored):
+            elif kind is rfc.CouldNotBeStored:
                 assert upstream is not None
                 return upstream
+            elif kind is rfc.InvalidateEntries:
+                drop = set(state.entry_ids)
+                self._entries[request.url] = [s for s in self._entries.get(request.url, [])
+                                              if s.entry.id not in drop]
+                state = state.next()
+            elif kind is rfc.NeedToBeUpdated:
+                assert upstream is not None
+                for updated in state.updating_entries:
+                    old = views[updated.id]
+                    old.entry = updated
+                    old.view_headers = None
+                    old.response_time = clock.now()
+                    old.corrected_initial_age = _age_header(upstream.headers) + (clock.now() - sent_at)
+                state = state.next()
             else:  # pragma: no cover - hishel added a state we do not know
                 raise LabError(f"Unexpected cache state {type(state).__name__}.")
 
     def _store(self, request: rfc.Request, response: rfc.Response, upstream: Exchange,
                now: float, sent_at: float) -> None:
-        entry = rfc.Entry(id=uuid.uuid4(), request=request, response=response)
+        entry = rfc.Entry(id=uuid.UUID(int=next(self._ids)), request=request, response=response)
         # A browser keeps one response per URL: a Vary mismatch is a miss, and the new
         # response replaces the old.  A shared cache may keep one per Vary variant, and
         # a new response replaces the variant it would be chosen for.

@@ -55,6 +55,7 @@ BODY_BYTES = {"asset": 150_000, "product": 40_000, "account": 6_000, "search": 2
 _SQL_ONE = "SELECT id, value, version, updated_at FROM items WHERE id = ?"
 _RESULTS_PER_SEARCH = 4
 _FILLER = ("lorem ipsum " * (max(BODY_BYTES.values()) // 12 + 1)).encode()
+_FILLER_VIEW = memoryview(_FILLER)
 
 
 def endpoint_of(path: str) -> str | None:
@@ -117,9 +118,10 @@ class QueryCache:
 class AppCache:
     """Cache-aside in the lab's store, with expiry measured on the shop's clock.
 
-    The deadline travels inside the value, so a virtual hour of traffic expires
-    entries correctly even though Redis itself counts real seconds; the Redis TTL
-    is set too, so nothing outlives its welcome on a real server.
+    The deadline travels inside the value (``"<deadline> <data>"``; no TTL, no
+    deadline), so a virtual hour of traffic expires entries correctly even though
+    Redis itself counts real seconds; the Redis TTL is set too, so nothing outlives
+    its welcome on a real server.
     """
 
     def __init__(self, store: Store, clock: Clock, *, prefix: str, ttl_seconds: float | None,
@@ -133,8 +135,8 @@ class AppCache:
         self.clock.sleep(self.command_seconds)
         raw = self.store.get(self.prefix + key)
         if raw is not None:
-            deadline, data = json.loads(raw)
-            if deadline is None or self.clock.now() < deadline:
+            deadline, _, data = raw.partition(" ")
+            if not deadline or self.clock.now() < float(deadline):
                 self.hits += 1
                 return data
         self.misses += 1
@@ -142,8 +144,8 @@ class AppCache:
 
     def set(self, key: str, data: str) -> None:
         self.clock.sleep(self.command_seconds)
-        deadline = None if self.ttl_seconds is None else self.clock.now() + self.ttl_seconds
-        self.store.set(self.prefix + key, json.dumps([deadline, data]), ttl_seconds=self.ttl_seconds)
+        deadline = "" if self.ttl_seconds is None else repr(self.clock.now() + self.ttl_seconds)
+        self.store.set(self.prefix + key, f"{deadline} {data}", ttl_seconds=self.ttl_seconds)
 
     def delete(self, key: str) -> None:
         self.clock.sleep(self.command_seconds)
@@ -176,7 +178,7 @@ def _page_etag(head: bytes, size: int) -> str:
 
 
 def _page_body(head: bytes, size: int) -> bytes:
-    return head + _FILLER[: max(0, size - len(head) - 2)] + b'"}'
+    return b"".join((head, _FILLER_VIEW[: max(0, size - len(head) - 2)], b'"}'))  # one copy
 
 
 def etag_matches(if_none_match: str, etag: str) -> bool:
@@ -276,11 +278,11 @@ class Shop:
         raw = self.app_cache.get(key)
         if raw is not None:
             timings.append(("app cache", self.clock.now() - t0, "hit"))
-            return [Row.from_cache(r) for r in json.loads(raw)]
+            return [Row(int(i), value, int(version), float(at)) for i, value, version, at in json.loads(raw)]
         timings.append(("app cache", self.clock.now() - t0, "miss"))
         rows = load()
         t1 = self.clock.now()
-        self.app_cache.set(key, json.dumps([r.to_cache() for r in rows]))
+        self.app_cache.set(key, json.dumps([[r.id, r.value, r.version, r.updated_at] for r in rows]))
         timings.append(("app cache", self.clock.now() - t1, "fill"))
         return rows
 
@@ -454,7 +456,7 @@ class _Handler(StreamRequestHandler):
         if not keep_alive:
             head.append("connection: close\r\n")
         out = "".join(head).encode("latin-1") + _date_header(int(time.time())) + b"\r\n"
-        self.wfile.write(out + resp.body if resp.body and method != "HEAD" else out)
+        self.connection.sendall(out + resp.body if resp.body and method != "HEAD" else out)
 
 
 class _LabHTTPServer(ThreadingHTTPServer):
