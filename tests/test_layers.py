@@ -7,7 +7,9 @@ checked against hishel's own RFC 9111 functions where hishel covers the rule.
 
 from __future__ import annotations
 
+import os
 import socket
+import threading
 
 import pytest
 from hishel import CacheMiss, Headers, Request, Response, StoreAndUse
@@ -21,6 +23,7 @@ from labkit.layers import (
     ASSET_PATH,
     DEFAULT_POLICY,
     LEAKY_ACCOUNT,
+    Event,
     HeaderSet,
     Lab,
     QueryCache,
@@ -31,7 +34,7 @@ from labkit.layers import (
 )
 from labkit.layers.experiments import REFERENCE_POLICY, grade_headers
 from labkit.layers.lesson import exercises
-from labkit.layers.origin import AppCache
+from labkit.layers.origin import AppCache, etag_of
 from labkit.layers.trace import HEADER_BYTES
 
 
@@ -239,6 +242,10 @@ def test_app_cache_expires_on_the_sites_clock(redis_store):
     assert cache.get("k") is None
     with pytest.raises(LabError, match="app_ttl_seconds must be > 0"):
         AppCache(redis_store, clock, prefix="t:", ttl_seconds=-1)
+    forever = AppCache(redis_store, clock, prefix="t:", ttl_seconds=None)
+    forever.set("k", "v w")
+    clock.advance(10**6)
+    assert forever.get("k") == "v w"
 
 
 def test_each_layer_answers_in_turn_and_every_hop_is_timed(lab):
@@ -292,6 +299,45 @@ def test_origin_listens_on_loopback_only_and_stops_cleanly(redis_store):
     lab.stop()
     lab.stop()  # idempotent
     assert not lab.origin.running
+
+
+def test_each_page_carries_the_etag_of_its_whole_body(lab):
+    site = lab.site()
+    for path in (ASSET_PATH, "/product/1", "/product/1", "/account", "/search?q=lamp"):
+        status, headers, body = site.client.send("GET", path, {"cookie": "session=user-2"})
+        assert status == 200 and headers["etag"] == etag_of(body)
+    site.write("product", 1)
+    status, headers, body = site.client.send("GET", "/product/1", {})
+    assert b'"version": 2' in body and headers["etag"] == etag_of(body)
+
+
+@pytest.mark.skipif(not hasattr(os, "sched_setaffinity") or len(os.sched_getaffinity(0)) < 2,
+                    reason="needs a system that pins threads to CPUs, with two or more")
+def test_a_replay_runs_client_and_origin_on_one_cpu_and_then_lets_both_go(lab):
+    site = lab.site()
+    allowed = os.sched_getaffinity(0)
+    seen = []
+
+    def events():
+        yield Event(0.0, 0, "/product/1")
+        origin_threads = [t for t in threading.enumerate() if "process_request" in t.name]
+        seen.append((os.sched_getaffinity(0), [os.sched_getaffinity(t.native_id) for t in origin_threads]))
+        yield Event(1.0, 1, "/product/1")
+
+    report = replay(site, events())
+    assert [v.answered_by for v in report.visits] == ["database", "CDN"]
+    client_cpus, origin_cpus = seen[0]
+    assert len(client_cpus) == 1 and client_cpus in origin_cpus
+    assert os.sched_getaffinity(0) == allowed and not lab.origin._server.cpus
+    site.client.send("GET", "/product/1", {})  # the origin's thread lets go at its next request
+    origin_threads = [t for t in threading.enumerate() if "process_request" in t.name]
+    assert all(len(os.sched_getaffinity(t.native_id)) > 1 for t in origin_threads)
+
+
+def test_a_replay_runs_where_threads_cannot_be_pinned(lab, monkeypatch):
+    monkeypatch.delattr(os, "sched_setaffinity", raising=False)
+    report = replay(lab.site(), traffic(users=3, requests=20, seed=2))
+    assert len(report.visits) == 20
 
 
 def _non_loopback_address() -> str | None:

@@ -367,8 +367,8 @@ class Shop:
 
 
 _MAX_LINE = 65_536
-_REASONS = {status.value: status.phrase for status in HTTPStatus}
 _MAX_HEADERS = 100
+_REASONS = {status.value: status.phrase for status in HTTPStatus}
 
 
 @memo(maxsize=64)
