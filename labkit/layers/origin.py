@@ -432,9 +432,12 @@ class _Handler(StreamRequestHandler):
     def _follow_client_cpus(self) -> None:
         """Run this connection's thread where its client asked (see ``OriginServer.share_cpus``)."""
         wanted = self.server.cpus.get(self.client_address)
-        if self._cpus is None:
-            self._cpus_before = os.sched_getaffinity(0)
-        os.sched_setaffinity(0, wanted if wanted is not None else self._cpus_before)
+        try:
+            if self._cpus is None:
+                self._cpus_before = os.sched_getaffinity(0)
+            os.sched_setaffinity(0, wanted if wanted is not None else self._cpus_before)
+        except OSError:  # not allowed here: serve from wherever the thread runs
+            pass
         self._cpus = wanted
 
     def _response(self, method: str, path: str, headers: dict[str, str], body: bytes) -> OriginResponse:
