@@ -7,6 +7,7 @@ checked against hishel's own RFC 9111 functions where hishel covers the rule.
 
 from __future__ import annotations
 
+import gc
 import os
 import socket
 import threading
@@ -332,6 +333,25 @@ def test_a_replay_runs_client_and_origin_on_one_cpu_and_then_lets_both_go(lab):
     site.client.send("GET", "/product/1", {})  # the origin's thread lets go at its next request
     origin_threads = [t for t in threading.enumerate() if "process_request" in t.name]
     assert all(len(os.sched_getaffinity(t.native_id)) > 1 for t in origin_threads)
+
+
+def test_a_replay_pauses_the_cycle_collector_and_restarts_it(lab):
+    seen = []
+
+    def events():
+        yield Event(0.0, 0, "/product/1")
+        seen.append(gc.isenabled())
+        yield Event(1.0, 1, "/product/1")
+
+    assert gc.isenabled()
+    replay(lab.site(), events())
+    assert seen == [False] and gc.isenabled()
+    gc.disable()
+    try:
+        replay(lab.site(), events())
+        assert not gc.isenabled()  # off before, off after
+    finally:
+        gc.enable()
 
 
 def test_a_replay_runs_where_threads_cannot_be_pinned(lab, monkeypatch):
