@@ -13,26 +13,55 @@ Then each control of each notebook-06 chart is moved four steps, with a one-seco
 pause between moves as a learner's hand makes, and the kernel-side redraw median
 (``LivePlot.draw_seconds``: measure, draw, encode the PNG) is printed per control.
 
-Measured on the shared 2-core machine (load 4-9, same traffic, interleaved runs):
+Measured on the shared 2-core machine.  The same work takes 4.1-5.4 s of CPU from one
+run to the next here even at load 1, so "before" and "after" ran alternately (four
+rounds of the replay block above, each the best of 3, load 2-4), and the instruction
+count (valgrind's cachegrind, 2,000 requests, the same every run) is given with them:
 
-=====================================  ==================  ==================
-10,000-request replay (fakeredis)      before              after
-=====================================  ==================  ==================
-CPU, both threads                      5.8-6.8 s           4.8-5.0 s
-wall (machine loaded)                  7.4-14.1 s          7.1-9.5 s
-=====================================  ==================  ==================
+======================================  ===============  ===============
+10,000-request replay (fakeredis)       before           after
+======================================  ===============  ===============
+wall, best of 3                         6.3-7.6 s        4.0-5.2 s
+CPU of that run, both threads           6.3-7.4 s        4.0-5.2 s
+instructions per request                1.54 M           1.25 M
+======================================  ===============  ===============
 
-"before" is ``http.client`` against ``BaseHTTPRequestHandler``; "after" is the
-origin and its client speaking HTTP/1.1 on plain sockets (one ``sendall`` per
-message).  A trivial round trip costs 286 us of CPU with the standard library on
-both ends, 29 us written out by hand.  Shortening the interpreter's switch interval
-during a replay was measured (interleaved A/B, 4-5 repetitions): no gain in wall
-time, about 19% more CPU, so replay() no longer does it.  What is left is about
-one third hishel (its Cache-Control parser, called through its public API), one
-third the app cache's redis-py + fakeredis round trips, one third the lab's own code.
+"before" is the first round's result.  That round made the origin and its client
+speak HTTP/1.1 on plain sockets (one ``sendall`` per message) instead of
+``http.client`` against ``BaseHTTPRequestHandler``: a trivial round trip went from
+286 us of CPU to 29 us, and a replay from 5.8-6.8 s of CPU to 4.8-5.0 s (load 4-9,
+another day: compare figures only within one table).  Shortening the interpreter's
+switch interval was measured then and rejected (no gain, 19% more CPU).
 
-Kernel-side redraw medians per control (1 s between moves, four moves; "before" ran
-with load ~7, "after" with load ~3 on the same machine, so read them as rough):
+Second round ("before" -> "after"), each change checked to leave every replay's
+visits, hops and counts identical (and the notebook's claims with them):
+
+* Each page's ``ETag`` is hashed once per distinct page (the 150 kB script once per
+  shop) instead of SHA-256 over every body sent: 3,509 hashes a replay became ~350.
+* A replay runs its thread and the origin's thread for its connection on one CPU
+  (``site._one_cpu``).  Client and origin take turns, so on two CPUs every turn woke
+  the other CPU, and on this busy machine often waited for it: "before" spent up to
+  30% more wall than CPU, "after" spends the same.
+* The cycle collector is paused during a replay (it makes no reference cycles; the
+  collector's passes over the visits it keeps cost 4-6%, counting the one deferred
+  pass at the end).
+* Small things on every request: one ``IdleClient`` per cache, no view built when
+  nothing is stored, hishel's states told apart by class (``isinstance`` on its ABCs
+  costs 0.4 us a miss), counter ids instead of ``uuid4`` (4 us each), each distinct
+  ``Server-Timing`` header parsed once, the app cache's rows in one JSON level with
+  the deadline in front, a page body built with one copy.
+
+What is left, sampled with py-spy: about a third is hishel (its Cache-Control and
+email date parsers and its header copies, through its public API), a quarter to a
+third the app cache's redis-py + fakeredis commands (one GET per origin read, one
+SET per miss: no two of them can share a round trip), the rest the lab's own code
+(HTTP on both ends, the shop, the trace), spread over many small pieces.  Serving the
+lab's own connection on the client's thread measured about 12% less CPU (before the
+pinning), but the origin would then no longer be a server running on its own; not done.
+
+Kernel-side redraw medians per control, from the first round (1 s between moves, four
+moves; "before" ran with load ~7, "after" with load ~3, so read them as rough; not
+measured again in the second round):
 
 ===========================================  ========  ========
 control                                      before    after
