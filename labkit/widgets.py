@@ -567,7 +567,8 @@ class LivePlot:
         if not self.ahead or not drawing_ahead.enabled():
             return
         values = self.values
-        names = list(self.controls)
+        # Sliders first: arrow keys step them; a menu or a checkbox is a bigger jump.
+        names = sorted(self.controls, key=lambda name: not hasattr(self.controls[name], "step"))
         urgent = self._moved is not None
         if urgent:
             names.remove(self._moved[0])

@@ -526,3 +526,11 @@ def test_the_steps_back_outlive_frames_further_away(drawing_ahead):
     drawn = len(calls)
     plot.set(a=5)
     assert len(calls) == drawn  # ...and the step back was still kept
+
+
+def test_sliders_are_drawn_ahead_before_menus(drawing_ahead):
+    calls = []
+    widgets.LivePlot(lambda fig, mode, n: calls.append((mode, n)) or "ok", {
+        "mode": widgets.choice("mode", ["a", "b"], "a"), "n": widgets.int_slider("n", 1, 10, 1, 5)})
+    assert drawing_ahead.wait_done(30)
+    assert calls == [("a", 5), ("a", 6), ("a", 4), ("b", 5)]
