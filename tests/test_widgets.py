@@ -514,18 +514,12 @@ def test_the_steps_back_outlive_frames_further_away(drawing_ahead):
     calls = []
     plot = widgets.LivePlot(lambda fig, **v: calls.append(dict(v)) or "ok", {
         name: widgets.int_slider(name, 1, 10, 1, 5) for name in "abcdef"})
-    assert drawing_ahead.wait_done(60)
-    for _ in range(3):  # every move brings up to 11 new neighbours: 12 frames cannot hold them all
-        plot.set(a=6)
-        assert drawing_ahead.wait_done(60)
-        plot.set(a=5)
-        assert drawing_ahead.wait_done(60)
-    drawn = len(calls)
+    assert drawing_ahead.wait_done(60) and len(calls) == 13  # the start and its 12 neighbours
     plot.set(a=6)
-    assert drawing_ahead.wait_done(60) and len(calls) > drawn  # a=6's new neighbours were drawn...
-    drawn = len(calls)
+    # a=6 brings 11 new neighbours; room is for 14 frames, so 11 older ones must go...
+    assert drawing_ahead.wait_done(60) and len(calls) == 24
     plot.set(a=5)
-    assert len(calls) == drawn  # ...and the step back was still kept
+    assert len(calls) == 24  # ...and the step back was not one of them
 
 
 def test_sliders_are_drawn_ahead_before_menus(drawing_ahead):
