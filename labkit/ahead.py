@@ -92,9 +92,9 @@ def neighbours(value: Any, *, lower: Any = None, upper: Any = None, step: Any = 
         return []
     import math
 
-    where = math.log(value, base) if base is not None else value
     if base is not None and value <= 0:
         return []
+    where = math.log(value, base) if base is not None else value
     snapped = lower + round((where - lower) / step) * step
     found = []
     for to in (snapped + step, snapped - step):
@@ -109,9 +109,10 @@ def neighbours(value: Any, *, lower: Any = None, upper: Any = None, step: Any = 
     return found
 
 
-def control_neighbours(widget: Any) -> list[Any]:
-    """The values a control reaches in one key press (an ipywidgets control)."""
-    value = widget.value
+def control_neighbours(widget: Any, value: Any = None) -> list[Any]:
+    """The values a control (an ipywidgets control) reaches in one key press from
+    ``value`` (default: where it is)."""
+    value = widget.value if value is None else value
     if isinstance(value, tuple):  # range sliders move two ends: not worth guessing
         return []
     options = getattr(widget, "options", None)

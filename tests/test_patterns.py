@@ -16,6 +16,7 @@ import time
 import pytest
 
 import labkit
+from labkit.ahead import control_neighbours
 from labkit.clock import VirtualClock
 from labkit.database import Database, DatabaseError, Row
 from labkit.errors import LabError
@@ -830,7 +831,7 @@ def test_a_shown_chart_warms_the_next_slider_step_so_a_move_replays_nothing():
     plot.warmer.enabled = False  # count only the move's own replays, not the next warming
     start = plot.values
     for name in plot.controls:
-        for step in lesson._steps_from(plot.controls[name], start[name]):
+        for step in control_neighbours(plot.controls[name], start[name]):
             misses = lesson._replayed.cache_info().misses
             plot.set(**{name: step})
             assert lesson._replayed.cache_info().misses == misses, f"moving {name} one step replayed"
@@ -844,12 +845,11 @@ def test_warming_waits_until_the_chart_is_shown():
 
 
 def test_one_keyboard_step_on_each_kind_of_slider():
-    from labkit.patterns import lesson
     from labkit.widgets import log_slider, slider
 
-    assert lesson._steps_from(slider("s", 0.0, 0.9, 0.05, 0.2), 0.2) == pytest.approx([0.25, 0.15])
-    assert lesson._steps_from(slider("s", 0.0, 0.9, 0.05, 0.9), 0.9) == pytest.approx([0.85])
-    up, down = lesson._steps_from(log_slider("l", 0.5, 50.0, 5.0), 5.0)
+    assert control_neighbours(slider("s", 0.0, 0.9, 0.05, 0.2), 0.2) == pytest.approx([0.25, 0.15])
+    assert control_neighbours(slider("s", 0.0, 0.9, 0.05, 0.9), 0.9) == pytest.approx([0.85])
+    up, down = control_neighbours(log_slider("l", 0.5, 50.0, 5.0), 5.0)
     assert up == pytest.approx(5 * 10 ** 0.05) and down == pytest.approx(5 * 10 ** -0.05)
 
 

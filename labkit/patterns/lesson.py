@@ -8,7 +8,6 @@ learner's cache-aside).
 
 from __future__ import annotations
 
-import math
 import threading
 from collections.abc import Callable
 from typing import Any
@@ -188,7 +187,7 @@ class _Warmer:
         """Every setting one step away, the last-moved slider's first."""
         out = []
         for name, widget in self.controls.items():
-            for value in _steps_from(widget, values[name]):
+            for value in drawing_ahead.control_neighbours(widget, values[name]):
                 out.append({**values, name: value})
         return out
 
@@ -223,18 +222,6 @@ class _Warmer:
                 except Exception:  # warming is a courtesy: a failure shows on the real move
                     return
                 self.warmed += 1
-
-
-def _steps_from(widget: Any, value: float) -> list[float]:
-    """The values one keyboard step below and above ``value`` on this slider."""
-    if hasattr(widget, "base"):  # a log slider steps its exponent
-        exponent = math.log(value, widget.base)
-        candidates = [widget.base ** (exponent + d * widget.step) for d in (1, -1)]
-        low, high = widget.base ** widget.min, widget.base ** widget.max
-    else:
-        candidates = [value + d * widget.step for d in (1, -1)]
-        low, high = widget.min, widget.max
-    return [c for c in candidates if low - 1e-9 <= c <= high + 1e-9]
 
 
 def _settings_key(values: dict[str, Any]) -> dict[str, float]:
