@@ -231,6 +231,8 @@ class Implement(Exercise):
     ``reference`` and each mistake are the answer object (a function, a class, or
     :class:`Args` of several), or a zero-argument lambda that makes it.
     ``skeleton`` is the cell the learner starts from (signature, docstring, ``...``).
+    ``equivalent_mutants`` lists the mutants of the reference that no replay can refuse
+    because they behave identically, with the reason (see ``tools/mutation_report.py``).
     """
 
     kind = "implement"
@@ -246,6 +248,7 @@ class Implement(Exercise):
         mistakes: Mapping[str, Any],
         skeleton: str = "",
         solution: str | None = None,
+        equivalent_mutants: Mapping[str, str] | None = None,
     ) -> None:
         if not scenarios:
             raise LabError(f"Implement exercise {notebook}/{name} needs at least one scenario.")
@@ -253,6 +256,9 @@ class Implement(Exercise):
                          reference=reference, mistakes=mistakes)
         self.scenarios = list(scenarios)
         self.skeleton = skeleton
+        # Mutants of the reference that behave identically, each with the reason
+        # (``tools/mutation_report.py`` reads them; a key is "<function>: <line> => <mutated line>").
+        self.equivalent_mutants = dict(equivalent_mutants or {})
 
     def solution_text(self) -> str:
         if self._solution:
