@@ -233,6 +233,8 @@ class Implement(Exercise):
     ``skeleton`` is the cell the learner starts from (signature, docstring, ``...``).
     ``equivalent_mutants`` lists the mutants of the reference that no replay can refuse
     because they behave identically, with the reason (see ``tools/mutation_report.py``).
+    ``alternatives`` are correct answers written differently from the reference (name ->
+    answer, like ``mistakes``): the grader must accept each of them.
     """
 
     kind = "implement"
@@ -249,6 +251,7 @@ class Implement(Exercise):
         skeleton: str = "",
         solution: str | None = None,
         equivalent_mutants: Mapping[str, str] | None = None,
+        alternatives: Mapping[str, Any] | None = None,
     ) -> None:
         if not scenarios:
             raise LabError(f"Implement exercise {notebook}/{name} needs at least one scenario.")
@@ -259,6 +262,11 @@ class Implement(Exercise):
         # Mutants of the reference that behave identically, each with the reason
         # (``tools/mutation_report.py`` reads them; a key is "<function>: <line> => <mutated line>").
         self.equivalent_mutants = dict(equivalent_mutants or {})
+        self._alternatives = dict(alternatives or {})
+
+    def alternatives(self) -> dict[str, Any]:
+        """Correct answers written another way than the reference, by short name."""
+        return {name: _resolve(make) for name, make in self._alternatives.items()}
 
     def solution_text(self) -> str:
         if self._solution:
