@@ -17,7 +17,7 @@ from labkit import claims, course
 from labkit.errors import LabError
 
 ROOT = Path(__file__).resolve().parent.parent
-SOURCES = {p.name[:2]: p for p in sorted((ROOT / "notebooks" / "src").glob("[0-9][0-9]_*.py"))}
+SOURCES = {p.name[:2]: p for p in sorted((ROOT / "tools" / "notebooks").glob("[0-9][0-9]_*.py"))}
 ALL = claims.all_claims()
 
 

@@ -53,7 +53,7 @@ def test_committed_without_outputs(path):
     for cell in _cells(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, (
-                f"{path.name} carries outputs; edit notebooks/src and run tools/build_notebooks.py"
+                f"{path.name} carries outputs; edit tools/notebooks and run tools/build_notebooks.py"
             )
 
 

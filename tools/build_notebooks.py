@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build notebooks/NN_*.ipynb from their readable sources in notebooks/src/NN_*.py.
+"""Build notebooks/NN_*.ipynb from their readable sources in tools/notebooks/NN_*.py.
 
 A source uses the "percent" format: ``# %% [markdown]`` starts a markdown cell
 (every line of it commented with ``# ``), ``# %%`` starts a code cell.  The built
@@ -27,7 +27,7 @@ sys.path.insert(0, str(ROOT))
 from labkit.claims import fill  # noqa: E402 - needs ROOT on the path first
 from labkit.errors import LabError  # noqa: E402
 
-SRC = ROOT / "notebooks" / "src"
+SRC = ROOT / "tools" / "notebooks"
 OUT = ROOT / "notebooks"
 
 
@@ -98,7 +98,7 @@ def main(argv: list[str]) -> int:
         else:
             out.write_text(text)
     if stale:
-        print("Out of date with notebooks/src (run python tools/build_notebooks.py): " + ", ".join(stale))
+        print("Out of date with tools/notebooks (run python tools/build_notebooks.py): " + ", ".join(stale))
         return 1
     return 0
 
