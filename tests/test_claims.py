@@ -128,7 +128,9 @@ def test_a_claim_whose_value_is_a_literal_is_refused(tmp_path, body):
     "@memo(maxsize=1)\ndef _run():\n    return shards.run(VirtualClock())\n\n"
     "@claim('x', notebook='99', fact='f', holds=bool)\ndef x():\n    return _run().moved / _S\n",
     "for _n in ('a', 'b'):\n    claim(_n, notebook='99', fact='f', holds=bool)(lambda n=_n: simulate(n).seconds)\n",
-], ids=["engine-result", "engine-derived-local", "memoised-helper", "registered-in-a-loop"])
+    "@claim('x', notebook='99', fact='f', holds=bool)\ndef x():\n    from ..connection import connect\n\n"
+    "    server = connect('fakeredis://')\n    return server.memory_usage('k')\n",
+], ids=["engine-result", "engine-derived-local", "memoised-helper", "registered-in-a-loop", "measured-on-a-server"])
 def test_a_claim_computed_by_an_engine_passes(tmp_path, body):
     assert _offenders(tmp_path, body) == []
 

@@ -36,8 +36,9 @@ KNOWN_LITERALS: frozenset[tuple[str, str]] = frozenset({
 })
 
 # labkit modules whose calls are bookkeeping, not computation: registering a claim,
-# memoising it, a clock, a store or a connection to run an engine on.
-NOT_ENGINES = {"claims", "memo", "errors", "clock", "store", "connection", "course"}
+# memoising it, its errors, a clock to run an engine on, the course map.  (A store, a
+# connection or a server the lab starts does count: what a server reports is measured.)
+NOT_ENGINES = {"claims", "memo", "errors", "clock", "course"}
 
 
 @dataclass(frozen=True)
