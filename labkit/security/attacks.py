@@ -23,7 +23,7 @@ from ..clock import VirtualClock
 from ..memo import memo
 from .web import Cdn, Request, Response, by_extension, insecure_key, origin
 
-__all__ = ["Step", "Attack", "AttackRun", "POISONING", "DECEPTION", "ATTACKS", "run_attack",
+__all__ = ["Step", "Attack", "AttackRun", "POISONING", "DECEPTION", "ATTACKS", "run_attack", "attack_outcomes",
            "normal_traffic", "Replay", "replay_traffic", "insecure_hit_ratio", "poisoned_visits", "victims_per_copy"]
 
 ALICE = {"host": "shop.example", "cookie": "session=alice"}
@@ -99,6 +99,18 @@ def run_attack(attack: Attack, send: Callable[[Request], Response]) -> AttackRun
                      "X-Cache": response.headers.get("x-cache", "-"), "got": _got(response)})
     assert response is not None
     return AttackRun(attack, bool(attack.succeeded(response)), tuple(rows))
+
+
+def attack_outcomes(cache_key, cacheable) -> list[AttackRun]:
+    """Every attack over real HTTP, each against an empty CDN with these rules."""
+    from .servers import Stack
+
+    runs = []
+    with Stack(cache_key, cacheable) as stack:
+        for attack in ATTACKS:
+            stack.cdn.copies.clear()
+            runs.append(run_attack(attack, stack.send))
+    return runs
 
 
 # -- the room's normal traffic ---------------------------------------------------------------

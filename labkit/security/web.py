@@ -29,7 +29,7 @@ from ..errors import LabError
 
 __all__ = [
     "Request", "Response", "origin", "Cdn", "SITES", "SESSIONS", "STATIC_EXTENSIONS", "MARKETING_PARAMS",
-    "insecure_key", "by_extension", "extension_of",
+    "insecure_key", "by_extension", "extension_of", "PROBES", "key_audit",
 ]
 
 SITES = {"shop.example": "The Shop", "blog.example": "The Shop's blog"}
@@ -151,6 +151,37 @@ def by_extension(request: Request, response: Response) -> bool:
         return response.status == 200
     cc = response.cache_control
     return response.status in (200, 301) and "public" in cc and "private" not in cc and "no-store" not in cc
+
+
+_HOME = {"host": "shop.example"}
+PROBES = (  # an input, and two home-page requests that differ only in it
+    ("Host", Request("/", headers=_HOME), Request("/", headers={"host": "blog.example"})),
+    ("query: id (a product)", Request("/product", {"id": "1"}, _HOME), Request("/product", {"id": "2"}, _HOME)),
+    ("query: utm_source", Request("/", headers=_HOME), Request("/", {"utm_source": "ads"}, _HOME)),
+    ("query: utm_content", Request("/", headers=_HOME), Request("/", {"utm_content": "x"}, _HOME)),
+    ("X-Forwarded-Host", Request("/", headers=_HOME), Request("/", headers={**_HOME, "x-forwarded-host": "x"})),
+    ("X-Forwarded-Scheme", Request("/", headers=_HOME),
+     Request("/", headers={**_HOME, "x-forwarded-scheme": "http"})),
+    ("Accept-Language", Request("/", headers=_HOME), Request("/", headers={**_HOME, "accept-language": "fr"})),
+    ("Cookie", Request("/", headers=_HOME), Request("/", headers={**_HOME, "cookie": "session=alice"})),
+)
+
+
+def key_audit(cache_key: Callable[[Request], Hashable]) -> list[dict[str, str]]:
+    """For each input: does the origin's answer change with it, and does the key?
+
+    >>> [row["input"] for row in key_audit(insecure_key) if row["verdict"].startswith("UNKEYED")]
+    ['query: utm_content', 'X-Forwarded-Host', 'X-Forwarded-Scheme']
+    """
+    rows = []
+    for name, a, b in PROBES:
+        changes = (origin(a).status, origin(a).body) != (origin(b).status, origin(b).body)
+        keyed = cache_key(a) != cache_key(b)
+        verdict = ("UNKEYED: one request can poison the copy others get" if changes and not keyed
+                   else "keyed" if keyed else "ignored by both")
+        rows.append({"input": name, "changes the page": "yes" if changes else "no",
+                     "in the key": "yes" if keyed else "no", "verdict": verdict})
+    return rows
 
 
 KeyRule = Callable[[Request], Hashable]
