@@ -188,16 +188,17 @@ MAX_TTL_SECONDS = 3600
 
 
 @memo(maxsize=64)
-def poisoned_visits(visitors_per_second: float, seed: int = 1) -> tuple[float, ...]:
+def poisoned_visits(visitors_per_second: float, seed: int = 1,
+                    ttl_seconds: float = MAX_TTL_SECONDS) -> tuple[float, ...]:
     """When each visitor was served one poisoned copy of the home page.
 
-    The attacker's request fills the CDN (its TTL set to an hour); then seeded visitors
-    arrive at ``visitors_per_second`` through the same CDN, and every one it answers
-    from that copy is recorded, until the copy expires.  A shorter TTL ends the list
-    earlier and changes nothing before that, so one replay serves every TTL.
+    The attacker's request fills the CDN (its TTL an hour unless told); then seeded
+    visitors arrive at ``visitors_per_second`` through the same CDN, and every one it
+    answers from that copy is recorded, until the copy expires.  A shorter TTL ends the
+    list earlier and changes nothing before that, so the hour's replay serves every TTL.
     """
     clock = VirtualClock()
-    cdn = Cdn(origin, insecure_key, by_extension, clock=clock, ttl_seconds=MAX_TTL_SECONDS)
+    cdn = Cdn(origin, insecure_key, by_extension, clock=clock, ttl_seconds=ttl_seconds)
     attacker, visitor = POISONING[0].steps[0].request, Request("/", headers=dict(ANYONE))
     cdn.handle(attacker)
     rng, served_at = random.Random(seed * 7919 + round(visitors_per_second * 100)), []

@@ -61,6 +61,8 @@ _TTL_GRID = np.geomspace(10, MAX_TTL_SECONDS, 25)
 
 
 def _draw_victims(fig: Any, visitors_per_second: int, ttl_seconds: float) -> str:
+    from matplotlib.ticker import FuncFormatter, NullFormatter
+
     ax = fig.axes[0]
     measured = [max(victims_per_copy(visitors_per_second, t), 0.5) for t in _TTL_GRID]
     ax.plot(_TTL_GRID, [visitors_per_second * t for t in _TTL_GRID], **charts.LIMIT_STYLE,
@@ -71,8 +73,11 @@ def _draw_victims(fig: Any, visitors_per_second: int, ttl_seconds: float) -> str
             label=f"TTL {ttl_seconds:.3g} s: {victims:,} victims")
     ax.set_xscale("log")
     ax.set_yscale("log")
+    for axis in (ax.xaxis, ax.yaxis):  # 10, 100, 1000 rather than powers of ten
+        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:,.0f}"))
+        axis.set_minor_formatter(NullFormatter())
     charts.finish(ax, title=f"One poisoned copy with a {ttl_seconds:.3g} s TTL reached {victims:,} visitors",
-                  xlabel="TTL of the home page (s, log scale)", ylabel="visitors served the poisoned copy (log)")
+                  xlabel="TTL of the home page (s, log scale)", ylabel="visitors served the poisoned copy (log scale)")
     ax.legend(loc="upper left", fontsize=9)
     hour = victims_per_copy(visitors_per_second, MAX_TTL_SECONDS)
     return (f"At {visitors_per_second} visitors a second every visitor until the copy expires is a victim: "
