@@ -56,19 +56,19 @@ def _deceive(path: str) -> Attack:
     lure = Step("Alice, signed in, follows the attacker's link", Request(path, headers=dict(ALICE)))
     fetch = Step("attacker, no cookie", Request(path, headers=dict(ANYONE)))
     return Attack(f"deception through {path}", "deception", path, (lure, fetch),
-                  lambda r: "sk_live_alice" in r.body)
+                  lambda r: "Alice's" in r.body)
 
 
 POISONING = (
     _poison("X-Forwarded-Host", Request("/", headers={**ANYONE, "x-forwarded-host": "evil.example"}),
             lambda r: "evil.example" in r.body),
     _poison("X-Forwarded-Scheme", Request("/", headers={**ANYONE, "x-forwarded-scheme": "http"}),
-            lambda r: r.status == 301),
+            lambda r: "src='http://" in r.body),
     _poison("utm_content", Request("/", {"utm_content": EVIL_SCRIPT}, dict(ANYONE)),
             lambda r: EVIL_SCRIPT in r.body),
 )
 DECEPTION = tuple(_deceive(p) for p in ("/account/settings/x.css", "/account/settings;x.js",
-                                        "/account/settings%2Fx.png"))
+                                        "/account/settings%2Fx.png", "/account/orders/x.css"))
 ATTACKS = POISONING + DECEPTION
 
 
@@ -77,7 +77,7 @@ def _headers_shown(request: Request) -> str:
 
 
 def _got(response: Response) -> str:
-    if response.status in (301, 302):
+    if response.status == 302:  # the login redirect
         return f"{response.status} redirect to {response.headers.get('location', '?')}"
     return response.body[:90] or f"{response.status}, empty"
 
@@ -117,7 +117,7 @@ def attack_outcomes(cache_key, cacheable) -> list[AttackRun]:
 
 
 def normal_traffic(n_requests: int = 3000, rate_per_second: float = 20.0, seed: int = 11) -> list[tuple[float, Request]]:
-    """Seeded visits: home pages (a third from campaign links), products, assets, settings.
+    """Seeded visits: home pages (a third from campaign links), products, assets, account pages.
 
     Most visitors (85%) are signed in and send their session cookie with every request.
     """
@@ -143,7 +143,7 @@ def normal_traffic(n_requests: int = 3000, rate_per_second: float = 20.0, seed: 
             request = Request(rng.choice(("/static/app.js", "/static/style.css", "/static/logo.png")),
                               headers=headers)
         else:
-            request = Request("/account/settings", headers=headers)
+            request = Request(rng.choice(("/account/settings", "/account/orders", "/cart")), headers=headers)
         visits.append((t, request))
     return visits
 

@@ -47,7 +47,8 @@ def deceptions_shipped() -> int:
 
 
 @claim("deceptions_by_extension_fixed_key", notebook="11",
-       fact="keying every input does not stop deception while the extension decides", holds=lambda v: v == 3)
+       fact="keying every input does not stop deception while the extension decides",
+       holds=lambda v: v == len(DECEPTION))
 def deceptions_by_extension_fixed_key() -> int:
     return _worked(grading.cache_key, by_extension, "deception")
 

@@ -37,7 +37,7 @@ def cache_key(request):
 def cacheable(request, response):
     """Shared only when the origin says so: public, and neither private nor no-store."""
     cc = response.cache_control
-    return response.status in (200, 301) and "public" in cc and "private" not in cc and "no-store" not in cc
+    return response.status == 200 and "public" in cc and "private" not in cc and "no-store" not in cc
 
 
 # -- correct answers written differently ------------------------------------------------------
@@ -52,7 +52,7 @@ def _never_cache_forwarded(request, response):
     if "x-forwarded-host" in request.headers or "x-forwarded-scheme" in request.headers:
         return False  # a request that carries a forwarded header gets a private answer
     directives = response.headers.get("cache-control", "").replace(" ", "").split(",")
-    return response.status in (200, 301) and "public" in directives and not {"private", "no-store"} & set(directives)
+    return response.status == 200 and "public" in directives and not {"private", "no-store"} & set(directives)
 
 
 _TYPE_OF = {".css": "text/css", ".js": "text/javascript", ".png": "image/png"}
@@ -70,7 +70,7 @@ def _type_must_match(request, response):
     ext = extension_of(request.path)
     if ext:  # a static-looking URL is stored only if the body really is that type
         return response.status == 200 and response.content_type == _TYPE_OF.get(ext)
-    return response.status in (200, 301) and "public" in response.cache_control
+    return response.status == 200 and "public" in response.cache_control
 
 
 ALTERNATIVES = {
@@ -96,7 +96,11 @@ def _private_when_signed_in(request, response):
 
 
 def _ignores_private(request, response):
-    return response.status in (200, 301) and response.max_age > 0 and "no-store" not in response.cache_control
+    return response.status == 200 and response.max_age > 0 and "no-store" not in response.cache_control
+
+
+def _ignores_no_store(request, response):
+    return response.status == 200 and "public" in response.cache_control and "private" not in response.cache_control
 
 
 def _every_marketing_param(request):
@@ -109,6 +113,7 @@ MISTAKES = {
     "forgetting one unkeyed header": lambda: Args((_one_header_forgotten, cacheable)),
     "private on the wrong responses": lambda: Args((cache_key, _private_when_signed_in)),
     "ignoring private": lambda: Args((cache_key, _ignores_private)),
+    "ignoring no-store": lambda: Args((cache_key, _ignores_no_store)),
     "keying on every marketing parameter": lambda: Args((_every_marketing_param, cacheable)),
 }
 
@@ -128,7 +133,18 @@ def cacheable(request, response):
 # -- what the grader probes to name a mistake ------------------------------------------------
 
 _PUBLIC = Response(200, {"content-type": "text/html", "cache-control": "public, max-age=60"}, "")
-_PRIVATE = Response(200, {"content-type": "text/html", "cache-control": "private, max-age=300"}, "")
+_PRIVATE = Response(200, {"content-type": "text/html", "cache-control": "public, max-age=60, private"}, "")
+_NO_STORE = Response(200, {"content-type": "text/html", "cache-control": "public, max-age=60, no-store"}, "")
+_SILENT = Response(200, {"content-type": "text/html"}, "")  # says nothing about caching
+
+
+def _stores_what_it_must_not(rule, request: Request) -> str | None:
+    """Which private kind of response ``rule`` stores for ``request``, if any."""
+    for name, response in (("ignoring private", _PRIVATE), ("ignoring no-store", _NO_STORE),
+                           ("storing a response that never said public", _SILENT)):
+        if rule(request, response):
+            return name
+    return None
 
 
 def _same_key(key, a: Request, b: Request) -> bool:
@@ -147,9 +163,10 @@ def _why_poisoned(key, attack: Attack) -> str:
 
 def _why_deceived(rule, attack: Attack) -> str:
     lure = attack.steps[0].request
-    if rule(Request("/account/settings"), _PRIVATE):
-        return "ignoring private: a response marked Cache-Control: private was stored for everyone"
-    if rule(lure, _PRIVATE):
+    wrong = _stores_what_it_must_not(rule, Request("/account/settings"))
+    if wrong:
+        return f"{wrong}: a page the origin kept from shared caches was stored for everyone"
+    if _stores_what_it_must_not(rule, lure):
         return (f"trusting the extension: the URL ends in {extension_of(lure.path)}, but the response was "
                 "Alice's private HTML page - decide by the response's headers and type, not the path")
     return "a private page was stored for everyone"
@@ -166,8 +183,9 @@ def _normal_traffic(answer: Any) -> Verdict:
     result, bar = replay_traffic(key, rule), insecure_hit_ratio()
     if result.wrong:
         request, served, truth = result.wrong[0]
-        if rule(Request("/account/settings"), _PRIVATE):
-            why = "ignoring private: one visitor's private settings page was stored and served to others"
+        wrong = _stores_what_it_must_not(rule, Request("/account/settings"))
+        if wrong:
+            why = f"{wrong}: one visitor's own page was stored and served to others"
         elif _same_key(key, Request("/product", {"id": "1"}), Request("/product", {"id": "2"})):
             why = "keying on the path only: two pages that differ by host or query share one copy"
         else:
@@ -201,8 +219,9 @@ def _attack_fails(attack: Attack):
         if not result.succeeded:
             return Verdict(True, f"{attack.name} failed")
         why = _why_poisoned(key, attack) if attack.kind == "poisoning" else _why_deceived(rule, attack)
-        return Verdict(False, f"{attack.name} worked: this request sequence reached "
-                       f"{'the victim' if attack.kind == 'poisoning' else 'the API key'} - {why}", list(result.rows))
+        reached = "the victim" if attack.kind == "poisoning" else "Alice's page"
+        return Verdict(False, f"{attack.name} worked: this request sequence reached {reached} - {why}",
+                       list(result.rows))
 
     return run
 

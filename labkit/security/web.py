@@ -4,17 +4,18 @@ Pure: a :class:`Request` in, a :class:`Response` out.  ``servers`` puts the same
 two objects on real HTTP (``http.server`` on loopback); the replays call them
 directly on a virtual clock.  Nothing here parses bytes.
 
-The origin reflects three **unkeyed inputs** - ``X-Forwarded-Host`` into its script
-URL, ``X-Forwarded-Scheme: http`` into a redirect, and the ``utm_content`` query
-parameter into a share link - and its router is lax: ``/account/settings/x.css``,
+The origin reflects three **unkeyed inputs** - ``X-Forwarded-Host`` and
+``X-Forwarded-Scheme`` into its script URL, and the ``utm_content`` query parameter
+into a share link - and its router is lax: ``/account/settings/x.css``,
 ``/account/settings;x.js`` and ``/account/settings%2Fx.png`` all reach the private
-settings page.
+settings page (``public, max-age=60, private``: the framework's default, and the view's
+addition), as ``/account/orders/x.css`` reaches the orders page (``..., no-store``).
 
 >>> page = origin(Request("/", headers={"host": "shop.example", "x-forwarded-host": "evil.example"}))
 >>> "https://evil.example/static/app.js" in page.body
 True
->>> origin(Request("/account/settings;x.js", headers={"cookie": "session=alice"})).status
-200
+>>> origin(Request("/account/settings;x.js", headers={"cookie": "session=alice"})).headers["cache-control"]
+'public, max-age=60, private'
 """
 
 from __future__ import annotations
@@ -82,43 +83,50 @@ class Response:
 def _route(path: str) -> str:
     """The origin's lax router: decodes %2F, drops ``;params``, matches by prefix."""
     path = unquote(path).split(";")[0]
-    if path.startswith("/account/settings"):
-        return "settings"
-    if path.startswith("/static/"):
-        return "static"
-    return {"/": "home", "/product": "product"}.get(path, "missing")
+    for prefix, route in (("/account/settings", "settings"), ("/account/orders", "orders"), ("/static/", "static")):
+        if path.startswith(prefix):
+            return route
+    return {"/": "home", "/product": "product", "/cart": "cart"}.get(path, "missing")
 
 
-def _page(body: str, cache_control: str, content_type: str = "text/html") -> Response:
-    return Response(200, {"content-type": content_type, "cache-control": cache_control}, body)
+SITE_DEFAULT = "public, max-age=60"  # the framework adds it to every page; views may add to it
+
+
+def _page(body: str, cache_control: str | None = SITE_DEFAULT, content_type: str = "text/html") -> Response:
+    headers = {"content-type": content_type}
+    if cache_control is not None:
+        headers["cache-control"] = cache_control
+    return Response(200, headers, body)
 
 
 def origin(request: Request) -> Response:
     """The shop's application server."""
     site = SITES.get(request.host, "The Shop")
-    shared = "public, max-age=60"
     route = _route(request.path)
-    if request.headers.get("x-forwarded-scheme") == "http" and route != "static":
-        # "Always https": redirect to the same page, through the header it trusts.
-        return Response(301, {"location": f"https://{request.host}{request.url}", "cache-control": shared}, "")
     if route == "home":
-        script_host = request.headers.get("x-forwarded-host", request.host)  # unkeyed input 1
-        share = request.query.get("utm_content")                             # unkeyed input 2
-        body = f"<h1>{site}</h1><script src='https://{script_host}/static/app.js'></script>"
+        # Absolute URLs built from what the load balancer forwards - or anyone sends.
+        scheme = request.headers.get("x-forwarded-scheme", "https")          # unkeyed input 1
+        script_host = request.headers.get("x-forwarded-host", request.host)  # unkeyed input 2
+        share = request.query.get("utm_content")                             # unkeyed input 3
+        body = f"<h1>{site}</h1><script src='{scheme}://{script_host}/static/app.js'></script>"
         if share:
             body += f"<a href='/?utm_content={share}'>share this page</a>"
-        return _page(body, shared)
+        return _page(body)
     if route == "product":
-        return _page(f"<h1>{site}: product {request.query.get('id', '?')}</h1>", shared)
+        return _page(f"<h1>{site}: product {request.query.get('id', '?')}</h1>")
     if route == "static":
         ext = extension_of(request.path)
         return _page(f"/* {request.path} */", "public, max-age=86400", _TYPES.get(ext, "application/octet-stream"))
-    if route == "settings":
+    if route in ("settings", "orders", "cart"):
         session = _cookie(request, "session")
         if session not in SESSIONS:
             return Response(302, {"location": "/login", "cache-control": "no-store"}, "")
         name, api_key = SESSIONS[session]
-        return _page(f"<h1>{name}'s settings</h1><p>API key: {api_key}</p>", "private, max-age=300")
+        if route == "settings":  # the view adds private to the framework's default
+            return _page(f"<h1>{name}'s settings</h1><p>API key: {api_key}</p>", SITE_DEFAULT + ", private")
+        if route == "orders":    # ... and this one no-store
+            return _page(f"<h1>{name}'s orders</h1><p>Card ending {api_key[-4:]}</p>", SITE_DEFAULT + ", no-store")
+        return _page(f"<h1>{name}'s cart</h1>", None)  # an older handler: no Cache-Control at all
     return Response(404, {"content-type": "text/html", "cache-control": "no-store"}, "<h1>Not found</h1>")
 
 
@@ -150,7 +158,7 @@ def by_extension(request: Request, response: Response) -> bool:
     if extension_of(request.path) in STATIC_EXTENSIONS:
         return response.status == 200
     cc = response.cache_control
-    return response.status in (200, 301) and "public" in cc and "private" not in cc and "no-store" not in cc
+    return response.status == 200 and "public" in cc and "private" not in cc and "no-store" not in cc
 
 
 _HOME = {"host": "shop.example"}

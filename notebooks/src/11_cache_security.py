@@ -38,9 +38,8 @@ sec.key_table()
 
 # %% [markdown]
 # **What to notice**: three inputs change the page without changing the key. The origin
-# writes `X-Forwarded-Host` into its script URL (a load balancer sets it - but so can
-# anyone), redirects to `https` when `X-Forwarded-Scheme` says `http`, and copies
-# `utm_content` into a share link. The key's "harmless" normalisation dropped one
+# builds its script URL from `X-Forwarded-Scheme` and `X-Forwarded-Host` (a load balancer
+# sets them - but so can anyone), and copies `utm_content` into a share link. The key's "harmless" normalisation dropped one
 # parameter too many. Cookies and `Accept-Language` do not change this page, so leaving
 # them out of the key is right.
 #
@@ -82,8 +81,8 @@ sec.explore_poisoning()
 # {claim:victims_at_5s} people, and the attacker simply sends the request again when it
 # expires. The same happens through the other two unkeyed inputs
 # ({claim:poisonings_shipped} of 3 work against the shipped CDN): `X-Forwarded-Scheme: http`
-# caches a redirect that sends everyone round in a loop (the page is down), and
-# `utm_content` caches the attacker's `<script>`.
+# makes every visitor fetch the script unencrypted, where anyone on the network path can
+# replace it, and `utm_content` caches the attacker's `<script>`.
 #
 # The fixes, in order of preference: **stop reflecting** the input (build URLs from
 # configuration, not from headers); **key on it** (a request with the header gets its
@@ -108,19 +107,21 @@ labkit.widgets.predict(
 sec.attack_table("deception through /account/settings/x.css")
 
 # %% [markdown]
-# The origin did its job: its answer said `Cache-Control: private`. The CDN ignored it,
-# because the path ends in `.css`. Now every attack against the shipped CDN and against
+# The origin did its job: its answer said `Cache-Control: public, max-age=60, private` -
+# the framework's default, and the settings view's `private` (the orders page adds
+# `no-store` instead). The CDN ignored it, because the path ends in `.css`. Now every attack against the shipped CDN and against
 # a fixed one: the key also holds the query parameters and forwarded headers the origin
-# reads, and a response is stored only when its own headers say `public` (never
-# `private` or `no-store`), whatever the URL ends with.
+# reads, and a 200 response is stored only when its own headers say `public` (never
+# with `private` or `no-store`), whatever the URL ends with.
 
 # %%
 sec.attacks_summary()
 
 # %% [markdown]
-# **What to notice**: {claim:deceptions_shipped} of 3 path tricks (`/x.css`, `;x.js`,
-# `%2Fx.png`) steal Alice's page from the shipped CDN, and a better key alone stops none
-# of them ({claim:deceptions_by_extension_fixed_key} of 3 still work): deception is
+# **What to notice**: {claim:deceptions_shipped} of 4 path tricks (`/x.css`, `;x.js`,
+# `%2Fx.png` on the settings page, `/x.css` on the orders page) steal Alice's page from
+# the shipped CDN, and a better key alone stops none of them
+# ({claim:deceptions_by_extension_fixed_key} of 4 still work): deception is
 # about *what* is stored, poisoning about *which key* it is stored under. With both
 # fixes {claim:attacks_fixed} attacks work. And it costs nothing: on the room's seeded
 # traffic (3,000 requests, most visitors signed in, a third of home-page visits from
@@ -237,12 +238,13 @@ ex.cdn_rules.check(cache_key, cacheable);
 #
 # def cacheable(request, response):
 #     cc = response.cache_control
-#     return response.status in (200, 301) and "public" in cc and "private" not in cc and "no-store" not in cc
+#     return response.status == 200 and "public" in cc and "private" not in cc and "no-store" not in cc
 # ```
 # Refusing to store any response to a request that carries a forwarded header works as
 # well as keying on it. Keying on the path only, trusting the extension, forgetting one
-# of the headers, treating every signed-in visitor's request as private, or keying on
-# every marketing parameter are each refused, with the replay that shows why.
+# of the headers, ignoring `private` or `no-store`, treating every signed-in visitor's
+# request as private, or keying on every marketing parameter are each refused, with the
+# replay that shows why.
 # </details>
 
 # %% [markdown]
