@@ -14,8 +14,18 @@
 from __future__ import annotations
 
 from ..course import lesson_attributes
-from .attacks import (ATTACKS, DECEPTION, POISONING, Attack, attack_outcomes, insecure_hit_ratio, normal_traffic,
-                      replay_traffic, run_attack, victims_per_copy)
+from .attacks import (
+    ATTACKS,
+    DECEPTION,
+    POISONING,
+    Attack,
+    attack_outcomes,
+    insecure_hit_ratio,
+    normal_traffic,
+    replay_traffic,
+    run_attack,
+    victims_per_copy,
+)
 from .redis_side import encoded_key, naive_key, sign, validated_key, verify
 from .servers import Stack
 from .web import Cdn, Request, Response, by_extension, insecure_key, key_audit, origin

@@ -116,7 +116,8 @@ def attack_outcomes(cache_key, cacheable) -> list[AttackRun]:
 # -- the room's normal traffic ---------------------------------------------------------------
 
 
-def normal_traffic(n_requests: int = 3000, rate_per_second: float = 20.0, seed: int = 11) -> list[tuple[float, Request]]:
+def normal_traffic(n_requests: int = 3000, rate_per_second: float = 20.0,
+                   seed: int = 11) -> list[tuple[float, Request]]:
     """Seeded visits: home pages (a third from campaign links), products, assets, account pages.
 
     Most visitors (85%) are signed in and send their session cookie with every request.
