@@ -187,7 +187,7 @@ def exercises(store=None) -> ExerciseSet:
             hint=(f"Slide the chart above to {BUDGET_TRAFFIC} visitors per second: each second a copy lives "
                   f"adds about {BUDGET_TRAFFIC} victims."),
             solution=f"answer = {VICTIM_BUDGET // BUDGET_TRAFFIC}   # {BUDGET_TRAFFIC}/s x 20 s = 100 visitors",
-            reference=_longest_ttl, mistakes={"the budget as seconds": VICTIM_BUDGET, "an hour": 3600,
+            reference=lambda: _longest_ttl(), mistakes={"the budget as seconds": VICTIM_BUDGET, "an hour": 3600,
                                               "one second": 1},
         ),
         "invoice-key": Exercise(
