@@ -225,3 +225,24 @@ def test_the_ttl_and_key_exercises_refuse_their_mistakes(capsys):
     assert ex.invoice_key.check(redis_side.encoded_key)
     assert not ex.invoice_key.check(redis_side.naive_key)
     assert "both became the key" in ex.invoice_key.last_feedback
+
+
+@pytest.mark.parametrize("module", ["web", "servers", "attacks", "redis_side"])
+def test_the_engines_doctests_hold(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(f"labkit.security.{module}"))
+    assert result.attempted > 0 and result.failed == 0
+
+
+def test_the_lessons_tables_state_their_finding_and_refuse_bad_names():
+    from labkit.security import lesson
+
+    assert lesson.key_table().caption.startswith("The shipped CDN's key: 3 inputs")
+    assert lesson.key_table("fixed").caption.startswith("The fixed CDN's key: 0 inputs")
+    assert lesson.attacks_summary().caption == "7 of 7 attacks work on the shipped CDN, 0 on the fixed one"
+    with pytest.raises(LabError, match="no attack 'poisoning through Cookie'"):
+        lesson.attack_table("poisoning through Cookie")
+    with pytest.raises(LabError, match="'shipped' or 'fixed'"):
+        lesson.key_table("safe")
