@@ -14,10 +14,11 @@ True
 
 from __future__ import annotations
 
-import bisect
 import random
 from collections.abc import Callable
 from dataclasses import dataclass
+
+import numpy as np
 
 from ..clock import VirtualClock
 from ..memo import memo
@@ -190,7 +191,7 @@ MAX_TTL_SECONDS = 3600
 
 @memo(maxsize=64)
 def poisoned_visits(visitors_per_second: float, seed: int = 1,
-                    ttl_seconds: float = MAX_TTL_SECONDS) -> tuple[float, ...]:
+                    ttl_seconds: float = MAX_TTL_SECONDS) -> np.ndarray:
     """When each visitor was served one poisoned copy of the home page.
 
     The attacker's request fills the CDN (its TTL an hour unless told); then seeded
@@ -207,7 +208,9 @@ def poisoned_visits(visitors_per_second: float, seed: int = 1,
         clock.advance(rng.expovariate(visitors_per_second))
         served, cache_status = cdn.handle(visitor)
         if cache_status != "HIT":
-            return tuple(served_at)
+            times = np.array(served_at)
+            times.flags.writeable = False  # a memo hands the same array to every caller
+            return times
         if POISONING[0].succeeded(served):
             served_at.append(clock.now())
 
@@ -218,4 +221,4 @@ def victims_per_copy(visitors_per_second: float, ttl_seconds: float, seed: int =
     >>> victims_per_copy(10, 60) > 500
     True
     """
-    return bisect.bisect_left(poisoned_visits(visitors_per_second, seed), min(ttl_seconds, MAX_TTL_SECONDS))
+    return int(np.searchsorted(poisoned_visits(visitors_per_second, seed), min(ttl_seconds, MAX_TTL_SECONDS)))
