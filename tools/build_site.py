@@ -215,8 +215,9 @@ def _execute(path: str, cache_lab_home: str) -> tuple[str, str, float]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    env = reader_environment(cache_lab_home)  # read before clearing: it starts from os.environ
     os.environ.clear()
-    os.environ.update(reader_environment(cache_lab_home))
+    os.environ.update(env)
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     client = NotebookClient(
