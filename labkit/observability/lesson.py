@@ -17,19 +17,17 @@ from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, slider
 from . import sizing
-from .answers import (
+from .answers import SHELF_HOT_KEY, check_big_key, check_budget, check_prefix, shelf_values
+from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
+from .metered import MeteredStore, MeterReading
+from .sampler import (
+    SAMPLER_ALTERNATIVES,
+    SAMPLER_EQUIVALENT_MUTANTS,
     SAMPLER_MISTAKES,
     SAMPLER_SCENARIOS,
     SAMPLER_SKELETON,
-    SHELF_HOT_KEY,
-    check_big_key,
-    check_budget,
-    check_prefix,
     estimate_stale_share,
-    shelf_values,
 )
-from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
-from .metered import MeteredStore, MeterReading
 from .server import (
     Reading,
     big_keys,
@@ -665,11 +663,15 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                 NOTEBOOK,
                 "stale-sampler",
                 [Scenario(name, run) for name, run in SAMPLER_SCENARIOS],
-                hint="random.sample(hits, n) picks n hits at random; count the stale ones with is_stale, "
-                "and let obs.wilson_interval(stale, n) give the interval.",
+                hint="hits is a stream: decide on each hit as it passes. Keep each with probability "
+                "n / total (a Bernoulli sample), or keep a reservoir of n where hit number i (from 0) replaces "
+                "a random slot with probability n / (i + 1). Re-read only the hits you keep, and let "
+                "obs.wilson_interval(stale, sampled) give the interval.",
                 reference=estimate_stale_share,
                 mistakes=SAMPLER_MISTAKES,
                 skeleton=SAMPLER_SKELETON,
+                alternatives=SAMPLER_ALTERNATIVES,
+                equivalent_mutants=SAMPLER_EQUIVALENT_MUTANTS,
             ),
         }
     )
