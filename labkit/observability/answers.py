@@ -9,20 +9,18 @@ from __future__ import annotations
 
 import base64
 import zlib
-from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from ..errors import LabError
-from ..exercises import Verdict
 from ..store import Store
 from . import sizing
 from .cost import encode, sample_feed, sample_record, string_key_bytes
-from .workload import MYSTERY_RUN, MYSTERY_SHOP, SHOP_RUN, watched_run
 
 __all__ = [
-    "SHELF_HOT_KEY", "shelf_values", "plant_shelf", "check_big_key", "check_prefix", "check_budget",
+    "SHELF_HOT_KEY", "shelf_values", "plant_shelf", "check_big_key", "check_budget",
+    "check_pressure", "pressure_answer",
 ]
 
 SHELF_HOT_KEY = "shelf:flags"
@@ -79,28 +77,6 @@ def check_big_key(answer: Any) -> tuple[bool, str]:
             f"compressed: Redis holds {memory[key]:,} B. Ranking judged by decoded size misses what Redis holds."
         )
     return False, f"{key} holds {memory[key]:,} B; another key holds more. Rank the shelf by MEMORY USAGE."
-
-
-def check_prefix(answer: Any) -> tuple[bool, str]:
-    reading = watched_run(MYSTERY_RUN)[0]
-    names = list(reading.prefixes)
-    if not isinstance(answer, str) or answer.rstrip(":") not in names:
-        raise LabError(f"Answer with one prefix as a string: one of {', '.join(repr(n) for n in names)}.")
-    chosen = reading.prefixes[answer.rstrip(":")]
-    worst = reading.worst()
-    if chosen.prefix == worst.prefix:
-        return True, (
-            f"'{worst.prefix}' hits {worst.hit_ratio:.0%} against {reading.overall.hit_ratio:.0%} overall: "
-            "its TTL is far too short for how often it is read."
-        )
-    busiest = max(reading.prefixes.values(), key=lambda r: r.lookups)
-    biggest = max(MYSTERY_SHOP, key=lambda d: d.value_bytes)
-    why = ""
-    if chosen.prefix == busiest.prefix:
-        why = " - the busiest prefix, not the one with the worst hit ratio"
-    elif chosen.prefix == biggest.prefix:
-        why = " - the biggest values, which cost memory, not hits"
-    return False, f"'{chosen.prefix}' hits {chosen.hit_ratio:.0%}{why}. Compare each prefix's own hit ratio."
 
 
 def check_budget(answer: Any) -> tuple[bool, str, Any]:
@@ -161,3 +137,54 @@ def check_budget(answer: Any) -> tuple[bool, str, Any]:
         ),
         verified.rows(),
     )
+
+
+# -- too small, or too short? ---------------------------------------------------------------
+
+
+def pressure_answer() -> dict[str, str]:
+    """The right diagnosis of each of the exercise's caches."""
+    from .pressure import CASES
+
+    return {case.name: case.truth for case in CASES}
+
+
+def check_pressure(answer: Any) -> tuple[bool, str, Any]:
+    from .pressure import CASES, DIAGNOSES, model_run
+
+    names = [case.name for case in CASES]
+    choices = {d.lower(): d for d in DIAGNOSES}
+    if not isinstance(answer, dict) or sorted(answer) != sorted(names) or not all(
+        isinstance(v, str) and v.strip().lower() in choices for v in answer.values()
+    ):
+        raise LabError(f"Answer with a dict naming each cache: {{{', '.join(repr(n) + ': ...' for n in names)}}}, "
+                       f"each one of {', '.join(repr(d) for d in DIAGNOSES)}.")
+    said = {name: choices[answer[name].strip().lower()] for name in names}
+    counters = {case.name: model_run(case) for case in CASES}
+    truth = {case.name: case.truth for case in CASES}
+    wrong = [name for name in names if said[name] != truth[name]]
+    if not wrong:
+        return True, ("each diagnosis matches the counters: " + "; ".join(
+            f"{name} {truth[name]}" for name in names) + "."), None
+    seen = []
+    for name in wrong:
+        c = counters[name]
+        if truth[name] == "TTL too short":
+            seen.append(f"{name} expired {c.expired_keys:,} keys and evicted {c.evicted_keys:,}: its keys left on "
+                        "their own with memory to spare, so more memory would change nothing")
+        elif truth[name] == "too small":
+            seen.append(f"{name} evicted {c.evicted_keys:,} keys and expired {c.expired_keys:,}, at "
+                        f"{c.hit_ratio:.0%} hits: it is full and throws out keys it will need again")
+        else:
+            seen.append(f"{name} hits {c.hit_ratio:.0%}, at its target; its {c.evicted_keys:,} evictions are the tail "
+                        "every cache sized below its whole key space evicts")
+    bad = [n for n in names if truth[n] != "healthy"]
+    name = ""
+    if all(said[n] == "too small" for n in bad) and said != truth:
+        name = " (judged by hit ratio alone: both low ratios read as 'buy memory')"
+    elif said[[n for n in names if truth[n] == "healthy"][0]] == "too small":
+        name = " (evictions mean too small - not when the hit ratio is on target)"
+    elif all(said[n] != truth[n] and said[n] != "healthy" for n in bad):
+        name = " (expired and evicted swapped)"
+    rows = [counters[n].as_row() | {"you said": said[n]} for n in names]
+    return False, "; ".join(seen) + "." + name, rows

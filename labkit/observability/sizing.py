@@ -54,11 +54,13 @@ __all__ = [
 SIZING_NAMESPACE, SIZING_LEARNER = "10", "sizing"  # keys on the lab's own server: labkit:sizing:10:size:<id>
 _BATCH = 500  # requests per EVALSHA: small, so reply buffers stay far below the budget
 
-# One cache-aside read per key, in order, inside the server: GET, and SET on a miss.
+SIZING_TTL_MS = 3_600_000  # a cache sets a TTL (an hour here: longer than any replay), and pays for it
+
+# One cache-aside read per key, in order, inside the server: GET, and SET with a TTL on a miss.
 _GET_OR_FILL = """
 local hits = 0
 for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) then hits = hits + 1 else redis.call('SET', key, ARGV[1]) end
+  if redis.call('GET', key) then hits = hits + 1 else redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
 end
 return hits
 """
@@ -216,6 +218,7 @@ class ServerRun:
     keyspace_misses: int
     evicted_keys: int
     seconds: float
+    expired_keys: int = 0
     # Under allkeys-lfu: (key, GETs in the trace, OBJECT FREQ) for a few keys, hottest first.
     object_freqs: tuple[tuple[str, int, int], ...] = ()
 
@@ -282,14 +285,20 @@ def _db_keys(info: dict[str, Any]) -> int:
     return int(db["keys"]) if isinstance(db, dict) else 0
 
 
-def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy: str, budget_bytes: int) -> ServerRun:
+def _replay(
+    client: Any, store: RedisStore, keys: list[str], value: str, policy: str, budget_bytes: int, *,
+    ttl_ms: int = SIZING_TTL_MS, requests_per_second: float | None = None,
+) -> ServerRun:
+    """Replay ``keys`` as cache-aside reads (SET with ``PX ttl_ms`` on a miss) under
+    ``maxmemory`` = the empty server's use + ``budget_bytes``; paced at
+    ``requests_per_second`` when given (TTLs run on the server's clock), else flat out."""
     from ..eviction.redis_demo import redis_config
 
     script = client.register_script(_GET_OR_FILL)
     with redis_config(client, maxmemory="0", maxmemory_policy=policy):
         # Warm up first: load the script, size the client's buffers for a full batch and
         # let INFO allocate its reply, so the baseline holds everything but the keys.
-        script(keys=[store.k(f"warm-up:{i}") for i in range(_BATCH)], args=[value])
+        script(keys=[store.k(f"warm-up:{i}") for i in range(_BATCH)], args=[value, SIZING_TTL_MS])
         store.reset()
         client.info("memory"), client.info("stats")
         client.config_resetstat()
@@ -299,7 +308,11 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
         client.config_set("maxmemory", str(limit))
         started = time.perf_counter()
         for i in range(0, len(keys), _BATCH):
-            script(keys=keys[i : i + _BATCH], args=[value])
+            if requests_per_second:
+                ahead = started + i / requests_per_second - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+            script(keys=keys[i : i + _BATCH], args=[value, int(ttl_ms)])
         seconds = time.perf_counter() - started
         # One INFO for counters and key count: any later command may evict a few more keys.
         stats = client.info("stats", "keyspace")
@@ -308,7 +321,7 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
     store.reset()
     return ServerRun(
         policy, limit, baseline, held, int(stats["keyspace_hits"]), int(stats["keyspace_misses"]),
-        int(stats["evicted_keys"]), seconds, freqs,
+        int(stats["evicted_keys"]), seconds, int(stats["expired_keys"]), freqs,
     )
 
 
