@@ -42,6 +42,8 @@ __all__ = [
     "measure_formats",
     "sample_record",
     "sample_feed",
+    "size_ratio",
+    "ttl_bytes",
 ]
 
 # Redis 7 on 64-bit Linux, built with jemalloc (what `redis-server` ships with).
@@ -285,6 +287,13 @@ def sample_record(product_id: int, *, seed: int = 0) -> dict[str, Any]:
         "description": f"A {words[0]} {words[1]} for the {words[2]} - ships in {int(rng.integers(1, 6))} days.",
         "updated_at": "2026-11-30T12:00:00Z",
     }
+
+
+def size_ratio(items: int, fmt: str) -> float:
+    """How many times smaller a feed of ``items`` products is in ``fmt`` than in JSON -
+    the one computation behind the format chart's title, its caption and the prose."""
+    feed = sample_feed(items)
+    return len(encode(feed, "json")) / len(encode(feed, fmt))
 
 
 def sample_feed(items: int, *, seed: int = 0) -> list[dict[str, Any]]:

@@ -18,7 +18,16 @@ from ..store import Store
 from ..widgets import LivePlot, choice, int_slider
 from . import sizing
 from .answers import SHELF_HOT_KEY, check_big_key, check_budget, check_pressure, pressure_answer, shelf_values
-from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
+from .cost import (
+    bytes_per_key,
+    encode,
+    key_cost,
+    measure_formats,
+    sample_feed,
+    sample_record,
+    size_ratio,
+    string_key_bytes,
+)
 from .metered import MeteredStore, MeterReading
 from .sampler import (
     SAMPLER_ALTERNATIVES,
@@ -265,7 +274,8 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
                 "figure": "SLOWLOG",
                 "value": "empty",
                 "source": source,
-                "what it tells you": "no command ran longer than slowlog-log-slower-than (10 ms by default)",
+                "what it tells you": "no command took longer than slowlog-log-slower-than (10 ms by default) to "
+                "execute inside the server - network and waiting time are not counted",
             }
         )
     for entry in slow:
@@ -275,7 +285,8 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
                 "value": ", ".join(f"{k} {v}" for k, v in entry.items()),
                 "source": source,
                 "what it tells you": "the slowest commands"
-                + (" the server ran" if source == "server" else " the app timed (round trips)"),
+                + (" by execution time inside the server" if source == "server"
+                   else " the app timed (round trips: not what SLOWLOG measures)"),
             }
         )
     where = "a real Redis" if info_snapshot(store) is not None else "fakeredis, which has no INFO"
@@ -287,7 +298,7 @@ def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
     rows: list[dict[str, Any]] = []
     for f in big_keys(store, n):
         rows.append(
-            {"scan": "--bigkeys (longest values)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source}
+            {"scan": "--bigkeys (strings by length)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source}
         )
     for f in mem_keys(store, n):
         rows.append(
@@ -305,8 +316,10 @@ def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
         )
     return table(
         rows,
-        note="SCAN walks only this notebook's keys; the hot-key ranking needs an LFU policy "
-        "on a server, so here it is computed from the hits the app counted.",
+        note="SCAN walks only this notebook's keys. --bigkeys ranks strings by length in bytes but lists, sets "
+        "and hashes by element count (a hash of 10 huge fields ranks below one of 1,000 tiny ones); --memkeys "
+        "ranks by MEMORY USAGE. The hot-key ranking needs an LFU policy on a server, so here it is computed "
+        "from the hits the app counted.",
     )
 
 
@@ -332,7 +345,9 @@ def key_cost_table(store: Store) -> Any:
                 "key name bytes": cost.name_bytes,
                 "MEMORY USAGE (computed)": cost.memory_usage_bytes,
                 f"MEMORY USAGE ({measured.source})": measured.value,
-                "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes,
+                "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes - cost.ttl_bytes,
+                "+ TTL entry": cost.ttl_bytes,
+                "in used_memory": cost.used_memory_bytes,
                 "overhead share": f"{cost.overhead_share:.0%}",
             }
         )
@@ -340,7 +355,8 @@ def key_cost_table(store: Store) -> Any:
     return table(
         rows,
         note="Overhead: the dict entry (24 B), the key's own string, the value's header (16 B), "
-        "rounding up to jemalloc's size classes, and the main hash table's buckets.",
+        "rounding up to jemalloc's size classes, the main hash table's buckets, and - because a cache sets a "
+        "TTL - the key's entry in the expires dict with its buckets, which MEMORY USAGE leaves out.",
     )
 
 
@@ -384,12 +400,12 @@ def explore_formats() -> LivePlot:
         )
         time_ax.set_yticks(y, names)
         json_cost = costs[0]
-        best = min(costs, key=lambda c: c.memory_bytes)
+        best = min(costs, key=lambda c: c.size_bytes)
+        ratio = size_ratio(items, best.format)  # the same computation as the prose's claims
         charts.finish(
             size_ax,
-            title=f"{items} products: {best.format} stores "
-            f"{json_cost.memory_bytes / best.memory_bytes:.1f}x less than JSON",
-            xlabel="memory per key in Redis (KiB, computed)",
+            title=f"{items} products: {best.format} is {ratio:.1f}x smaller than JSON",
+            xlabel="memory per key in Redis (KiB, computed, TTL included)",
             ylabel="format",
         )
         charts.finish(
@@ -399,8 +415,9 @@ def explore_formats() -> LivePlot:
             ylabel="format",
         )
         return (
-            f"JSON {json_cost.size_bytes:,} B; {best.format} {best.size_bytes:,} B. Times are measured live: "
-            "compare them as ratios."
+            f"Value bytes: JSON {json_cost.size_bytes:,} B, {best.format} {best.size_bytes:,} B "
+            f"({ratio:.1f}x smaller); as keys in Redis {json_cost.memory_bytes:,} B and {best.memory_bytes:,} B, "
+            "the key's own overhead included. Times are measured live: compare them as ratios."
         )
 
     return LivePlot(draw, {"items": int_slider("products in the value", 1, 200, 1, 50)}, ncols=2, width=10, height=3.6)
@@ -426,7 +443,7 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                     "          'cache 2': 'healthy',         # at target: its evictions are the cold tail\n"
                     "          'cache 3': 'too small'}       # evicted_keys high, expired_keys 0"
                 ),
-                reference=pressure_answer,
+                reference=lambda: pressure_answer(),
                 mistakes={
                     "judged by hit ratio alone": {"cache 1": "too small", "cache 2": "healthy", "cache 3": "too small"},
                     "evictions mean too small": {"cache 1": "TTL too short", "cache 2": "too small",
@@ -449,6 +466,10 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                 reference=lambda: sizing.plan_for(0.9).budget_bytes,
                 mistakes={
                     "values only": lambda: sizing.plan_for(0.9).values_only_bytes,
+                    "MEMORY USAGE only": lambda: sizing.plan_for(0.9).capacity_keys * string_key_bytes(
+                        sizing.SIZING.prefix() + sizing.SIZING.key(9_999), "v" * 200),
+                    "forgot the TTL's entry": lambda: sizing.plan_for(0.9).capacity_keys * bytes_per_key(
+                        sizing.SIZING.prefix() + sizing.SIZING.key(9_999), "v" * 200, ttl=False),
                     "objects, not bytes": lambda: sizing.plan_for(0.9).capacity_keys,
                     "the whole key space": lambda: sizing.plan_for(0.9).distinct_keys * sizing.key_bytes(),
                 },
