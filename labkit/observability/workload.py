@@ -50,9 +50,9 @@ class DataSet:
     alpha: float = 0.9  # Zipf skew of reads (and writes) over the keys
 
 
-# The notebook's shop.  Prices were meant to live 30 s; someone passed 0.5 (a
-# milliseconds-vs-seconds slip), so their hit ratio collapses - at 10% of the
-# reads it barely moves the average.
+# The notebook's shop.  Prices were meant to live 30 s; the config said 0.5 (minutes)
+# and the cache helper took it as seconds, so their hit ratio collapses - at 10% of
+# the reads it barely moves the average.
 SHOP: tuple[DataSet, ...] = (
     DataSet("product", 1_000, 0.60, 300.0, 1.0, 300),
     DataSet("user", 600, 0.30, 120.0, 0.5, 200),
