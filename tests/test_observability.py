@@ -416,6 +416,14 @@ def test_sampler_feedback_describes_what_it_saw():
     assert not stale_sampler.check(indexed)
     assert "`hits` is a stream" in stale_sampler.last_feedback
 
+    def with_replacement(hits, is_stale, n, total):
+        sample = random.choices(list(hits), k=n)
+        stale = sum(map(is_stale, sample))
+        return (stale / n, *obs.wilson_interval(stale, n))
+
+    assert not stale_sampler.check(with_replacement)
+    assert "re-read the same hit more than once" in stale_sampler.last_feedback
+
 
 def test_sampler_refuses_an_off_by_one_reservoir_and_an_over_budget_one():
     stale_sampler = exercises().stale_sampler

@@ -372,7 +372,7 @@ def explore_formats() -> LivePlot:
         for i, c in enumerate(costs):
             size_ax.barh(
                 y[i],
-                c.memory_bytes / 1024,
+                c.size_bytes / 1024,
                 color=charts.series_style(i)["color"],
                 hatch="//" if "zlib" in c.format else "",
                 edgecolor="black",
@@ -405,7 +405,7 @@ def explore_formats() -> LivePlot:
         charts.finish(
             size_ax,
             title=f"{items} products: {best.format} is {ratio:.1f}x smaller than JSON",
-            xlabel="memory per key in Redis (KiB, computed, TTL included)",
+            xlabel="value size (KiB)",
             ylabel="format",
         )
         charts.finish(

@@ -276,32 +276,38 @@ def _small_stream() -> tuple[list[SampledHit], np.ndarray]:
 _last_runs: list[Any] = []  # [answer, runs]: the two scenarios below share one set of runs
 
 
-def _runs_on_small_stream(answer: Any) -> tuple[list[tuple[float, float, float]], np.ndarray, list[int]]:
+def _runs_on_small_stream(answer: Any) -> tuple[list[tuple[float, float, float]], np.ndarray, list[int], list[int]]:
     if _last_runs and _last_runs[0] is answer:
         return _last_runs[1]
     hits, flags = _small_stream()
     probe = _Probe(answer, hits, flags)
-    results, counts, per_run = [], np.zeros(SMALL_N), []
+    results, counts, per_run, repeats = [], np.zeros(SMALL_N), [], []
 
     def work() -> None:
         for _ in range(SMALL_RUNS):
             result, re_read = probe.run(SMALL_SAMPLE)
             results.append(result)
             per_run.append(len(re_read))
+            if len(set(re_read)) < len(re_read):
+                repeats.append(len(re_read) - len(set(re_read)))
             for i in set(re_read):
                 counts[i] += 1
 
     _seeded(7, work)
-    _last_runs[:] = [answer, (results, counts / SMALL_RUNS, per_run)]
+    _last_runs[:] = [answer, (results, counts / SMALL_RUNS, per_run, repeats)]
     return _last_runs[1]
 
 
 def _equally_likely(answer: Any) -> Verdict:
     hits, flags = _small_stream()
     try:
-        results, share, per_run = _runs_on_small_stream(answer)
+        results, share, per_run, repeats = _runs_on_small_stream(answer)
     except Exception as exc:  # noqa: BLE001 - reported as what the sampler did
         return _call_error(exc)
+    if repeats:
+        return Verdict(False, f"in {len(repeats):,} of {SMALL_RUNS:,} runs your sampler re-read the same hit more "
+                              "than once (a sample with replacement, like random.choices): each re-read is a database "
+                              "query, and a repeat adds no information - sample without replacement.")
     n, big_n, runs = SMALL_SAMPLE, SMALL_N, SMALL_RUNS
     p = n / big_n
     tolerance = 5 * math.sqrt(p * (1 - p) / runs)
@@ -358,7 +364,7 @@ def _equally_likely(answer: Any) -> Verdict:
 def _honest_interval(answer: Any) -> Verdict:
     _hits, flags = _small_stream()
     try:
-        results, _share, _per_run = _runs_on_small_stream(answer)
+        results, _share, _per_run, _repeats = _runs_on_small_stream(answer)
     except Exception as exc:  # noqa: BLE001
         return _call_error(exc)
     truth = float(flags.mean())

@@ -204,7 +204,7 @@ def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
             width_ax,
             title="4x the sample halves the interval",
             xlabel="hits re-read from the DB (log)",
-            ylabel="95% interval ± (points, log)",
+            ylabel="95% interval half-width\n(percentage points, log)",
         )
         estimates = [sample_staleness(hits, sampled, seed=s) for s in range(20)]
         for i, e in enumerate(estimates):
