@@ -145,8 +145,7 @@ obs.explore_formats()
 # JSON, and decodes it fast; pickle is Python-only and must never read bytes you did not
 # write. zlib does little for one small record (JSON is only {claim:zlib_record_ratio:.2f}×
 # bigger than its compressed form) but shrinks the default 50-product feed
-# {claim:zlib_feed_ratio:.1f}× (the chart's title and caption give the same ratio: value bytes) -
-# repeated field names compress well. Compression pays for big,
+# {claim:zlib_feed_ratio:.1f}× - repeated field names compress well. Compression pays for big,
 # repetitive values that are read less often than they cost to decompress; every read pays
 # the decode time shown on the right.
 
@@ -173,7 +172,8 @@ obs.explore_sizing()
 #
 # So check it. The next cell starts a throwaway `redis-server` (never yours), sets `maxmemory`
 # to what the empty server uses plus that budget, replays the same 100,000 reads as
-# cache-aside `GET`-then-`SET`, under `allkeys-lru` and then `allkeys-lfu`, and reads the
+# cache-aside `GET`-then-`SET` (each `SET` with an hour's TTL, as a cache's would), under
+# `allkeys-lru` and then `allkeys-lfu`, and reads the
 # server's own `INFO` counters. (Where `redis-server` is not installed it says so in one line
 # and shows the model's prediction only.)
 
