@@ -380,7 +380,7 @@ def verify_on_server(
     )
     with demo_server(store) as found:
         if isinstance(found, str):
-            result.skipped_reason = found
+            result.skipped_reason = found.split(";")[0]  # without notebook 05's pointer to its simulator
             return result
         client, result.where = found
         own = RedisStore(client, backend="redis", namespace=SIZING_NAMESPACE, learner=SIZING_LEARNER)
