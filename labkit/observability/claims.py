@@ -12,7 +12,7 @@ import numpy as np
 from ..claims import claim
 from ..eviction.simulator import simulate
 from . import pressure, sizing
-from .cost import bytes_per_key, encode, key_cost, sample_record, size_ratio, ttl_bytes
+from .cost import bytes_per_key, encode, key_cost, sample_record, size_ratio
 from .staleness import coverage, sample_size_for, sample_staleness
 from .workload import SHOP_RUN, watched_run
 
@@ -145,7 +145,8 @@ def sampled_lru_ratio() -> float:
 @claim("ttl_key_bytes", notebook=NB, fact="a TTL adds tens of bytes per key (the expires-dict entry and its "
        "buckets) that MEMORY USAGE does not report", holds=lambda v: 30 <= v <= 64)
 def ttl_key_bytes() -> int:
-    return ttl_bytes()
+    key, value = sizing.SIZING.prefix() + sizing.SIZING.key(9_999), "v" * sizing.SIZING.value_bytes
+    return bytes_per_key(key, value) - bytes_per_key(key, value, ttl=False)
 
 
 @claim("ttl_budget_share", notebook=NB, fact="a budget that forgets the TTL's entry comes out 10-20% short for "
@@ -182,6 +183,12 @@ def shards_error_high() -> float:
 
 def _hits():
     return watched_run(SHOP_RUN)[1].hits
+
+
+@claim("shop_hits", notebook=NB, fact="the shop's replay serves about ten thousand hits for the sampler to "
+       "sample from", holds=lambda v: 5_000 <= v <= 12_000)
+def shop_hits() -> int:
+    return len(_hits())
 
 
 @claim("true_stale_share", notebook=NB, fact="with TTL-only invalidation a few percent of hits are stale",

@@ -130,9 +130,10 @@ obs.key_cost_table(store)
 # the number inside the header, and it is still mostly overhead). A product record of
 # {claim:product_value_bytes} bytes of JSON costs {claim:product_key_bytes}. Long key names are not free either: the name is part of
 # every key. The TTL's own entry adds {claim:ttl_key_bytes} bytes per key (a 32-byte allocation
-# plus its buckets); on Redis 7.0, 200-byte values measured about 313 bytes per key without a
-# TTL and 352 with one. A budget built from `MEMORY USAGE`, or from keys without TTLs, comes out
-# {claim:ttl_budget_share:.0%} short for such values.
+# plus its share of the expires table's buckets) - the tests hold this model to a real
+# server's `used_memory`, with a TTL and without. A budget built from keys without TTLs comes
+# out {claim:ttl_budget_share:.0%} short for 200-byte values, and one built from `MEMORY USAGE`
+# shorter still.
 #
 # How the value is encoded matters as much. Slide the number of products in one cached value
 # (one product, or a "home page feed" of many).
@@ -379,7 +380,7 @@ ex.big_key.check(answer)
 # (your hit counter for the window). `is_stale(hit)` re-reads one hit from the database (a query,
 # so the check counts them) and says whether the cached copy was stale. The lab replays your
 # sampler 2,000 times on a 20-hit stream, to see that every hit is equally likely to be re-read
-# and that your intervals hold the truth, then once on the shop's 10,706 hits with n = 200
+# and that your intervals hold the truth, then once on the shop's {claim:shop_hits:,} hits with n = 200
 # against a budget of n + 4√n re-reads (room for a Bernoulli sample, whose count varies).
 
 # %%
