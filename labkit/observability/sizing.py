@@ -7,16 +7,19 @@
    key really takes (:func:`~.cost.bytes_per_key`): the memory budget.
 3. :func:`verify_on_server` sets that ``maxmemory`` (above the empty server's own
    use) on a redis-server the lab starts itself, replays the same requests as
-   cache-aside reads, and reads the server's ``INFO`` counters.  A learner's own
-   server is never reconfigured.
+   cache-aside reads (each ``SET`` with a TTL, as a cache's, so each key also pays
+   for its expires-dict entry), and reads the server's ``INFO`` counters.  A
+   learner's own server is never reconfigured.
 
-Where the server differs from the prediction, two things explain it: Redis's LRU
-is approximate (it evicts the idlest of 5 sampled keys, and its LRU clock ticks
-once a second, so in a sub-second replay every key looks equally recent and the
-choice is close to random), and the server holds a little less than the budget
-divided by :func:`bytes_per_key` (client buffers, the hash table growing in
-powers of two).  Random eviction at the same number of keys is the floor the
-approximation cannot fall below; exact LRU is the ceiling.
+Where the server differs from the prediction, two things explain it: the server
+holds a little less than the budget divided by :func:`bytes_per_key` (the hash
+tables grow in powers of two, client buffers), and Redis's LRU is approximate - it
+samples 5 keys into a 16-entry pool of candidates and evicts the idlest, with
+idleness read from a clock that ticks once a second.  In a replay of about a second
+every key looks equally recent, so the choice is close to random; traffic spread
+over hours lets the clock resolve, and sampled LRU then lands within a fraction of
+a point of exact LRU (``simulate(trace, "redis-lru", ...)``).  Random eviction at
+the same number of keys is the floor of the replay; exact LRU is the ceiling.
 """
 
 from __future__ import annotations
