@@ -441,6 +441,13 @@ def test_two_invalidations_at_once_refuse_a_read_modify_write_of_the_generation(
     assert "after yours it is 0" in ex.last_feedback and "resets the generation" in ex.last_feedback
 
 
+def test_a_tenant_hard_coded_from_the_example_is_refused_when_another_is_asked(store, capsys):
+    ex = inv.exercises(store).tenant
+    assert not ex.check(lambda store, tenant_id: inv.VersionedNamespace(store, "tenant:7").bump())
+    said = ex.last_feedback
+    assert "'tenant 8, invalidated before'" in said and "tenant 7's became unreachable" in said
+
+
 def test_a_dead_readers_lease_must_carry_a_short_ttl(store, capsys):
     ex = inv.exercises(store).race
     assert not ex.check(race_grader.RACE_MISTAKES["lease without a TTL"])  # store.set(key, token, nx=True)

@@ -411,11 +411,28 @@ def test_a_release_by_get_then_del_deletes_the_next_holders_lock(capsys):
 
     replay = replay_lock_changes_hands(loaders.MISTAKES["release with GET then DEL"])
     assert not replay.passed and "A's DEL deleted B's lock" in replay.message
-    did = [(r["who"], r["did"].split(" ")[0]) for r in replay.rows]
+    did = [(r["who"], " ".join(r["did"].split(" ")[:2])) for r in replay.rows]
     # A reads the lock (its own token), the lock expires and B takes it, then A's DEL lands on B's lock.
-    i = did.index(("reader A", "GET"), did.index(("reader A", "SET")) + 1)
-    assert did[i + 1][0] == "reader B" and did[i + 2] == ("reader A", "DEL")
+    i = did.index(("reader A", "GET lock:item:7"))
+    assert did[i + 1][0] == "reader B" and did[i + 2] == ("reader A", "DEL lock:item:7")
     assert replay_lock_changes_hands(loaders.read).passed
+
+
+def test_a_query_timeout_longer_than_the_wait_is_refused_on_the_virtual_clock():
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_stalled_query
+
+    assert replay_stalled_query(loaders.read).passed
+
+    def one_second_queries(store, db, row_id, clock, **settings):
+        class SlowTimeouts:
+            def read(self, row_id, *, timeout_seconds=None):
+                return db.read(row_id, timeout_seconds=max(1.0, timeout_seconds or 0))
+
+        return loaders.read(store, SlowTimeouts(), row_id, clock, **settings)
+
+    replay = replay_stalled_query(one_second_queries)
+    assert not replay.passed and "answered only at t = 1 s, past wait_seconds (0.5 s)" in replay.message
 
 
 def test_the_copy_must_carry_its_ttls_and_live_them_on_the_virtual_clock():

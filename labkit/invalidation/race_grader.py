@@ -93,7 +93,7 @@ class _Reader:
     process is killed: it raises, and nothing the reader sends afterwards arrives.
     """
 
-    class ReaderDied(Exception):
+    class ReaderDied(BaseException):
         """The process running this reader was killed (no finally block reaches the store)."""
 
     def __init__(self, name: str, store: Store, db: Database, rows: list[dict[str, Any]]) -> None:

@@ -2,7 +2,8 @@
 
 It must make one tenant's keys unreachable with no SCAN (the commands are recorded),
 leave other tenants alone, keep two invalidations two when another lands in the
-middle of it, and never bring back the keys of generations retired before.
+middle of it, and never bring back the keys of generations retired before - for
+whichever tenant it is given.
 """
 
 from __future__ import annotations
@@ -120,24 +121,32 @@ def tenant_scenarios(store: Store) -> list[Scenario]:
                               "bump was lost between your read of the generation and your write of it - a "
                               "read-modify-write of the generation. One INCR is atomic.", rows)
 
-    def invalidated_before(fn: Callable[..., Any]) -> Verdict:
-        seven = VersionedNamespace(store, "tenant:7")
-        seven.set("item:0", "an old value, retired by earlier invalidations")
+    def tenant_8_invalidated_before(fn: Callable[..., Any]) -> Verdict:
+        seven, eight = VersionedNamespace(store, "tenant:7"), VersionedNamespace(store, "tenant:8")
+        eight.set("item:0", "an old value, retired by earlier invalidations")
         for _ in range(3):
-            seven.bump()
-        seven.set("item:0", "the current value")
-        fn(store, 7)
-        back, generation = seven.get("item:0"), seven.generation()
+            eight.bump()
+        for ns in (seven, eight):
+            ns.set("item:0", "the current value")
+        fn(store, 8)
+        back, generation = eight.get("item:0"), eight.generation()
+        if back is not None and generation < 3:
+            return Verdict(False, f"tenant 8 was at generation 3, with generation 0's keys not yet expired; after "
+                                  f"your call its generation is {generation} and item:0 reads {back!r} - it resets "
+                                  "the generation, so retired keys come back. Move the counter forward, never back.")
         if back is not None:
-            why = (" - it resets the generation, so retired keys come back. Move the counter forward, never back"
-                   if generation < 3 else "")
-            return Verdict(False, f"tenant 7 was at generation 3 with generation 0's keys not yet expired; after "
-                                  f"your call its generation is {generation} and item:0 reads {back!r}{why}.")
-        return Verdict(True, "old generations stay unreachable")
+            other = "" if seven.get("item:0") is not None else (
+                " while tenant 7's became unreachable: it invalidates other tenants (the tenant_id you were given, "
+                "not the 7 of the example)")
+            return Verdict(False, f"asked to invalidate tenant 8, tenant 8's item:0 still reads {back!r}{other}.")
+        if seven.get("item:0") is None:
+            return Verdict(False, "asked to invalidate tenant 8, tenant 7's keys became unreachable too: it "
+                                  "invalidates other tenants.")
+        return Verdict(True, "tenant 8 invalidated, its old generations stay retired, tenant 7 untouched")
 
     return [Scenario(name, lambda fn, replay=replay: in_a_clean_keyspace(fn, replay)) for name, replay in (
         ("tenant 7 of two tenants", two_tenants), ("two invalidations at once", two_at_once),
-        ("a tenant invalidated before", invalidated_before))]
+        ("tenant 8, invalidated before", tenant_8_invalidated_before))]
 
 
 def invalidate_tenant(store, tenant_id):
@@ -153,9 +162,8 @@ def _tenant_wrong_counter(store, tenant_id):
     store.incr(f"tenant:{tenant_id}:generation")  # not the counter the keys are built from
 
 
-def _every_tenant(store, tenant_id):
-    for other in (7, 8):
-        VersionedNamespace(store, f"tenant:{other}").bump()
+def _the_example_tenant(store, tenant_id):
+    VersionedNamespace(store, "tenant:7").bump()  # the tenant of the example, whatever was asked
 
 
 def _tenant_get_then_set(store, tenant_id):
@@ -178,7 +186,7 @@ def _tenant_incr_by_name(store, tenant_id):
 
 TENANT_MISTAKES = {
     "scans the keyspace": _tenant_by_scan, "leaves the keys reachable": _tenant_wrong_counter,
-    "invalidates other tenants": _every_tenant, "read-modify-write of the generation": _tenant_get_then_set,
+    "invalidates other tenants": _the_example_tenant, "read-modify-write of the generation": _tenant_get_then_set,
     "resets the generation": _tenant_deletes_the_counter,
 }
 TENANT_ALTERNATIVES = {"INCR the generation key": _tenant_incr_by_key,

@@ -21,6 +21,7 @@ replay                       what a complete loader does
                              down mark, fresh for one second) is used, never re-queried
 ``waiting``                  a reader that finds the lock held waits for the value, and gives
                              up (raises) at ``wait_seconds``
+``a stalled query``          the query's own timeout is what is left of ``wait_seconds``
 ===========================  ==============================================================
 """
 
@@ -119,6 +120,7 @@ class _Caller:
         self.after_get: dict[str, Callable[[Any], bool]] = {}  # key -> hook(value), True when done
         self.during_query: Callable[[], None] | None = None
         self.killed_mid_query = self.query_fails = self.dead = False
+        self.query_timeouts: list[float | None] = []
 
     def note(self, did: str) -> None:
         self.world.note(self.name, did)
@@ -131,6 +133,7 @@ class _Caller:
         return result
 
     def read(self, row_id: int, *, timeout_seconds: float | None = None) -> Any:
+        self.query_timeouts.append(timeout_seconds)
         if self.during_query is not None:
             step, self.during_query = self.during_query, None
             step()
@@ -384,10 +387,30 @@ def replay_waiting(read: Callable[..., Any]) -> Replay:
     return Replay(name, True, "a waiter got the holder's value, and gave up at its deadline.", w.rows)
 
 
+def replay_stalled_query(read: Callable[..., Any]) -> Replay:
+    name, w = "a stalled query", _World(read)
+    w.db.stall()
+    w.note("(database)", "stalled: no query will ever be answered")
+    reader = _Caller(w, "reader")
+    got = w.call(reader)
+    if None in reader.query_timeouts:
+        return w.fail(name, "the reader queried the stalled database with no timeout_seconds, so the query would "
+                            "never return - the sign of no deadline. Give the query what is left of wait_seconds.")
+    if w.clock.now() > WAIT_SECONDS + 0.05:
+        return w.fail(name, f"the database stalled; the reader answered only at t = {w.clock.now():.3g} s, past "
+                            f"wait_seconds ({WAIT_SECONDS:g} s): the query's timeout_seconds must be what is left "
+                            "of wait_seconds.")
+    if got[0] != "raised":
+        return w.fail(name, f"the database stalled and nothing was cached; the reader returned {got[1]!r}. It "
+                            "cannot answer: raise.")
+    return Replay(name, True, "the query's timeout kept the reader within wait_seconds.", w.rows)
+
+
 STORE_REPLAYS: tuple[tuple[str, Callable[[Callable[..., Any]], Replay]], ...] = (
     ("the copy on the store", replay_copy_on_the_store),
     ("the lock on the store", replay_lock_on_the_store),
     ("the lock changes hands", replay_lock_changes_hands),
     ("a fill before the lock", replay_fill_before_the_lock),
     ("waiting", replay_waiting),
+    ("a stalled query", replay_stalled_query),
 )
