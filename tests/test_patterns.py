@@ -822,7 +822,7 @@ def test_passing_something_else_says_what_to_pass(capsys):
 def test_the_notebook_shows_the_skeleton_and_the_reference_as_its_solution():
     from pathlib import Path
 
-    source = (Path(__file__).resolve().parent.parent / "notebooks" / "src" / "01_patterns.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "tools" / "notebooks" / "01_patterns.py").read_text()
     shown = "\n".join(line[2:] if line.startswith("# ") else "" for line in source.splitlines())
     assert grader.solution_source() in shown
     assert grader.SKELETON.split("\n\n\n", 1)[1].rstrip() in source
