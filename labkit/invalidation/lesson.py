@@ -12,7 +12,7 @@ from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 
-from .. import charts  # reference answers are written as a learner writes them
+from .. import charts
 from ..exercises import Exercise, ExerciseSet, Implement
 from ..store import Store
 from ..widgets import LivePlot, choice, log_slider, slider, toggle
