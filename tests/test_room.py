@@ -1,0 +1,388 @@
+"""The facilitator's room: opt-in publishing, what is (never) sent, who reads it, the view.
+
+Records go to the process's shared fakeredis unless a test points ``LABKIT_ROOM_URL``
+elsewhere; every test uses a room of its own, so tests never see each other's records.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import socket
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+import labkit
+import labkit.room as room
+from labkit import progress, widgets
+from labkit.connection import _shared_fake_server
+from labkit.errors import LabError
+from labkit.exercises import Exercise, Implement, Scenario, Verdict
+from labkit.room import publisher as pub
+from labkit.room.dashboard import RoomView, export_csv, grid_rows, stuck
+from labkit.room.records import PREFIX, RECORD_TTL_SECONDS, Room, learner_key
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def _fake():
+    import fakeredis
+
+    return fakeredis.FakeRedis(server=_shared_fake_server(), decode_responses=True)
+
+
+def _wait_for(condition, what: str, timeout: float = 20.0):
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if result := condition():
+            return result
+        time.sleep(0.02)
+    raise AssertionError(f"gave up waiting for {what}")
+
+
+def _flush() -> None:
+    out = pub.publisher()
+    assert out is not None and out.flush(20), "the room's records were not written"
+
+
+@pytest.fixture
+def room_name(monkeypatch):
+    name = "test-" + uuid.uuid4().hex[:8]
+    monkeypatch.setenv("LABKIT_ROOM", name)
+    monkeypatch.setenv("LABKIT_LEARNER", "alice")
+    yield name
+    Room(name, _fake()).clear()
+
+
+def _as(monkeypatch, learner: str) -> None:
+    """Become another learner: their id and their own progress folder, as on a hub."""
+    monkeypatch.setenv("LABKIT_LEARNER", learner)
+    monkeypatch.setenv("CACHE_LAB_HOME", str(Path(os.environ["CACHE_LAB_HOME"]).parent / f"home-{learner}"))
+
+
+def _lock(notebook: str, question: str, answer: str, options=("a", "b", "c")) -> None:
+    box = widgets.predict("?", list(dict.fromkeys([*options, answer])), notebook=notebook, name=question)
+    box.choices.value = answer
+    box.lock.click()
+
+
+SECRET = "learner-code-" + uuid.uuid4().hex[:6]
+
+
+def _replays() -> Implement:
+    def doubles(fn):
+        return Verdict(fn(2) == 4, "doubles 2")
+
+    def handles_zero(fn):
+        return Verdict(fn(0) == 0, "keeps 0")
+
+    return Implement("zz", "double", [Scenario("doubles", doubles), Scenario("zero stays zero", handles_zero)],
+                     hint="x", reference=lambda: (lambda x: 2 * x), mistakes={})
+
+
+def _wrong(x):
+    marker = "learner-code-in-a-body"  # noqa: F841 - code that must never leave the kernel
+    return 2 * x if x else 1
+
+
+# -- opt-in ----------------------------------------------------------------------------------
+
+
+def test_nothing_is_published_without_a_room(monkeypatch, capsys):
+    monkeypatch.setenv("LABKIT_LEARNER", "nobody-" + uuid.uuid4().hex[:6])
+    before = set(_fake().scan_iter(match=f"{PREFIX}:*"))
+    labkit.start("zz")
+    _replays().check(_wrong)
+    _lock("zz", "q", "a")
+    assert pub.publisher() is None
+    assert set(_fake().scan_iter(match=f"{PREFIX}:*")) == before, "a record was sent with no LABKIT_ROOM"
+    assert "Room" not in capsys.readouterr().out
+
+
+def test_the_first_line_says_the_room_sees_progress_and_how_to_stop_it(room_name, capsys):
+    labkit.start("zz")
+    out = capsys.readouterr().out.splitlines()
+    assert out[0].startswith("Cache Lab ready")
+    assert f"Room {room_name!r}" in out[1] and "never your code" in out[1] and "labkit.room.leave()" in out[1]
+
+
+# -- what is sent ----------------------------------------------------------------------------
+
+
+def test_checks_send_pass_attempts_and_the_failing_replay_but_never_code(room_name, capsys):
+    ex = _replays()
+    value = Exercise("zz", "a-number", lambda v: (v == 7, f"you said {v}"), hint="", solution="")
+    ex.check(_wrong)                      # fails 'zero stays zero'
+    ex.check(lambda x: x + x)             # passes
+    value.check(123456.789)               # a wrong value answer
+    _flush()
+    snap = room.snapshot(room_name)
+    rows = {(r["exercise"]): r for r in snap.exercises}
+    assert rows["double"] == {"learner": "alice", "notebook": "zz", "exercise": "double", "passed": True,
+                              "attempts": 2, "failing": None}
+    assert rows["a-number"]["passed"] is False and rows["a-number"]["attempts"] == 1
+    fields = _fake().hgetall(learner_key(room_name, "alice"))
+    everything = json.dumps(fields)
+    for secret in ("learner-code-in-a-body", "return 2 * x", "x + x", "123456", "you said"):
+        assert secret not in everything, f"{secret!r} reached the room"
+
+
+def test_the_failing_replay_is_the_first_one_that_broke(room_name):
+    ex = _replays()
+    ex.check(lambda x: x + 1)  # breaks 'doubles' first
+    _flush()
+    (row,) = room.snapshot(room_name).exercises
+    assert (row["passed"], row["failing"]) == (False, "doubles")
+
+
+def test_records_live_under_the_room_prefix_with_a_ttl(room_name):
+    _lock("zz", "q", "b")
+    _flush()
+    keys = set(_fake().scan_iter(match=f"{PREFIX}:{room_name}:*"))
+    assert keys == {f"{PREFIX}:{room_name}:learner:alice"}
+    assert 0 < _fake().ttl(next(iter(keys))) <= RECORD_TTL_SECONDS
+    assert json.loads(_fake().hget(next(iter(keys)), "at"))["section"] == "prediction q"
+
+
+# -- who reads -------------------------------------------------------------------------------
+
+
+def test_a_learner_on_a_hub_cannot_read_the_room_and_a_host_can(room_name, monkeypatch):
+    _lock("zz", "q", "a")
+    _flush()
+    monkeypatch.setenv("JUPYTERHUB_USER", "bob")
+    monkeypatch.setenv("LABKIT_ROOM_HOSTS", "host, teacher")
+    for read in (lambda: room.snapshot(room_name), lambda: room.view(room_name),
+                 lambda: room.remove("alice", room_name), lambda: Room(room_name).read()):
+        with pytest.raises(LabError, match="Only the room's hosts"):
+            read()
+    monkeypatch.setenv("JUPYTERHUB_USER", "teacher")
+    assert [r["learner"] for r in room.snapshot(room_name).predictions] == ["alice"]
+
+
+def test_remove_deletes_one_learners_records_only(room_name, monkeypatch):
+    for learner in ("alice", "bob"):
+        _as(monkeypatch, learner)
+        _lock("zz", "q", "a")
+        _flush()
+    assert room.remove("alice", room_name) is True
+    assert [r["learner"] for r in room.snapshot(room_name).learners] == ["bob"]
+    assert room.remove("alice", room_name) is False
+
+
+def test_leave_stops_reporting_in_later_kernels_and_deletes_what_was_sent(room_name, capsys):
+    _lock("zz", "q", "a")
+    _flush()
+    room.leave()
+    assert "off" in capsys.readouterr().out
+    assert room.snapshot(room_name).learners == []
+    assert pub.room_name() is None and labkit.room.status_line() is None
+    _lock("zz", "q2", "a")
+    time.sleep(0.1)
+    assert room.snapshot(room_name).learners == [], "a record was sent after leave()"
+    room.rejoin()
+    _lock("zz", "q3", "b")
+    _flush()
+    assert [r["question"] for r in room.snapshot(room_name).predictions] == ["q3"]
+
+
+# -- an unreachable room ---------------------------------------------------------------------
+
+
+class SilentServer:
+    """Accepts connections and never answers: the worst room Redis there is."""
+
+    def __init__(self) -> None:
+        self.sock = socket.create_server(("127.0.0.1", 0))
+        self.port = self.sock.getsockname()[1]
+        self.accepted: list[socket.socket] = []
+        threading.Thread(target=self._accept, daemon=True).start()
+
+    def _accept(self) -> None:
+        while True:
+            try:
+                conn, _ = self.sock.accept()
+            except OSError:
+                return
+            self.accepted.append(conn)
+
+    def close(self) -> None:
+        self.sock.close()
+        for conn in self.accepted:
+            conn.close()
+
+
+def test_a_room_that_never_answers_costs_the_learner_no_network_call(room_name, monkeypatch, capsys):
+    server = SilentServer()
+    monkeypatch.setenv("LABKIT_ROOM_URL", f"redis://127.0.0.1:{server.port}/0")
+    calls: Counter = Counter()
+    for name in ("connect", "sendall", "recv", "recv_into"):
+        original = getattr(socket.socket, name)
+
+        def counted(self, *args, _original=original, _name=name, **kwargs):
+            calls[(_name, threading.current_thread() is threading.main_thread())] += 1
+            return _original(self, *args, **kwargs)
+
+        monkeypatch.setattr(socket.socket, name, counted)
+    try:
+        for i in range(200):
+            pub.reached("zz", f"section {i}")
+        _lock("zz", "q", "a")
+        _replays().check(lambda x: x * 2)
+        out = pub.publisher()
+        _wait_for(lambda: out.failures >= 1, "the room thread to give up on the silent server")
+        assert len(server.accepted) >= 1, "the room thread never tried the server"
+        assert not any(on_main for (_, on_main) in calls), f"the learner's thread touched the network: {calls}"
+        assert sum(calls.values()) >= 2, "the room thread's own connect and send were not counted"
+        assert out.backoff_seconds >= pub.FIRST_BACKOFF_SECONDS
+        with out._lock:  # every record is still waiting for the room, the newest of each field
+            assert set(out._pending) == {"at", "pred:zz/q", "ex:zz/double"}
+        assert "Error" not in capsys.readouterr().out
+    finally:
+        server.close()
+
+
+def test_after_an_outage_the_records_arrive(monkeypatch):
+    monkeypatch.setattr(pub, "FIRST_BACKOFF_SECONDS", 0.01)
+    failing = iter([ConnectionError("down"), ConnectionError("still down")])
+    name = "test-" + uuid.uuid4().hex[:8]
+
+    def factory():
+        error = next(failing, None)
+        if error is not None:
+            raise error
+        return _fake()
+
+    out = pub.Publisher(name, "alice", factory)
+    for i in range(5):
+        out.publish(f"ex:zz/e{i}", {"passed": True, "attempts": 1, "failing": None})
+    assert out.flush(20)
+    assert out.failures == 2
+    assert len(Room(name, _fake()).read().exercises) == 5
+    Room(name, _fake()).clear()
+
+
+# -- what the host sees ----------------------------------------------------------------------
+
+
+def test_snapshot_and_distribution_match_what_three_learners_did(room_name, monkeypatch):
+    chosen = {"alice": "about 4x", "bob": "about 1.5x", "carol": "about 1.5x"}
+    for learner, answer in chosen.items():
+        _as(monkeypatch, learner)
+        labkit.start("zz", quiet=True)
+        _lock("00", "speedup", answer, options=("about 1.5x", "about 4x", "about 50x"))
+        _replays().check((lambda x: x + 1) if learner == "carol" else (lambda x: 2 * x))
+        _flush()
+    snap = room.snapshot(room_name)
+    assert snap.distribution("00", "speedup") == {"about 1.5x": 2, "about 4x": 1}
+    assert sorted((r["learner"], r["passed"], r["attempts"]) for r in snap.exercises) == [
+        ("alice", True, 1), ("bob", True, 1), ("carol", False, 1)]
+    assert sorted((r["learner"], r["answer"]) for r in snap.predictions) == sorted(chosen.items())
+    assert {r["learner"]: r["section"] for r in snap.learners} == dict.fromkeys(chosen, "exercise double")
+    (top,) = stuck(snap)
+    assert (top["exercise"], top["trying"], top["most_common_failing"]) == ("double", 1, "doubles")
+
+
+def test_the_grid_and_its_csv_come_from_the_same_records(room_name, monkeypatch, tmp_path):
+    _replays().check(lambda x: 2 * x)
+    _as(monkeypatch, "bob")
+    Exercise("zz", "other", lambda v: v == 1, hint="", solution="").check(2)
+    _flush()
+    snap = room.snapshot(room_name)
+    statuses = {(r["learner"], r["exercise"]): r["status"] for r in grid_rows(snap)}
+    assert statuses == {("alice", "double"): "passed", ("alice", "other"): "not started",
+                        ("bob", "double"): "not started", ("bob", "other"): "trying"}
+    path = export_csv(snap, tmp_path / "room.csv")
+    lines = path.read_text().splitlines()
+    assert lines[0] == "learner,notebook,exercise,status,attempts,failing" and len(lines) == 5
+    assert "bob,zz,other,trying,1," in lines
+
+
+def test_the_view_redraws_by_itself_when_a_learner_acts(room_name, monkeypatch):
+    _lock("zz", "q", "a")
+    _flush()
+    view = RoomView(Room(room_name).read, every_seconds=0.05)
+    try:
+        assert "alice" in view.grid.value and "bob" not in view.grid.value
+        assert "1 of 1 chose 'a'" in view.poll.value
+        _as(monkeypatch, "bob")
+        _lock("zz", "q", "b")
+        _flush()
+        _wait_for(lambda: "bob" in view.grid.value, "the view to show bob without a re-run")
+        _wait_for(lambda: "1 of 2 chose" in view.poll.value, "the poll to count bob")
+    finally:
+        view.stop()
+
+
+def test_revealing_marks_the_measured_answer(room_name):
+    _lock("00", "copy", "nothing: the change removed the copy")
+    _flush()
+    view = RoomView(Room(room_name).read, start=False)
+    assert "measured" not in view.poll.value
+    view.reveal.value = True
+    assert "the old value, until its 30 s run out ◀ measured" in view.poll.value
+    assert "(0 of 1 predicted it)" in view.poll.value
+
+
+def test_without_a_room_the_view_shows_only_my_own_progress(monkeypatch):
+    monkeypatch.setenv("LABKIT_LEARNER", "me")
+    _replays().check(lambda x: 2 * x)
+    progress.record_prediction("zz", "q", "a")
+    snap = room.snapshot()
+    assert [r["learner"] for r in snap.learners] == ["me"]
+    assert [(r["exercise"], r["passed"]) for r in snap.exercises] == [("double", True)]
+    assert snap.distribution("zz", "q") == {"a": 1}
+
+
+# -- the rehearsal and the measured answers stay true to the notebooks -------------------------
+
+
+def _notebook_00_predictions() -> dict[str, list[str]]:
+    source = (ROOT / "notebooks" / "00_start_here.ipynb").read_text()
+    code = "\n".join("".join(c["source"]) for c in json.loads(source)["cells"] if c["cell_type"] == "code")
+    found = {}
+    call = r"predict\(\s*\"[^\"]*\",\s*(\[[^\]]*\]),\s*notebook=\"00\", name=\"([^\"]+)\""
+    for options, name in re.findall(call, code):
+        found[name] = eval(options)  # noqa: S307 - a list literal from our own notebook
+    return found
+
+
+def test_the_rehearsal_asks_notebook_00s_questions_with_its_options():
+    from labkit.room.rehearsal import PREDICTIONS
+
+    assert {k: list(v) for k, v in PREDICTIONS.items()} == _notebook_00_predictions()
+
+
+def test_every_measured_answer_is_one_of_the_notebooks_options():
+    from labkit.room.answers import known_questions, measured_answer
+
+    options = _notebook_00_predictions()
+    for notebook, question in known_questions():
+        assert measured_answer(notebook, question) in options[question], question
+    assert measured_answer("00", "copy") == "the old value, until its 30 s run out"
+    assert measured_answer("00", "nope") is None
+
+
+def test_the_rehearsal_uses_real_exercises_and_replays():
+    from labkit.patterns import grader
+    from labkit.room.rehearsal import EXERCISES
+
+    known = {(e.notebook, e.name) for e in labkit.patterns.exercises().values()} | {
+        (e.notebook, e.name) for e in labkit.tour.exercises().values()}
+    assert {(nb, ex) for nb, ex, _ in EXERCISES} <= known
+    assert dict((ex, set(r)) for _, ex, r in EXERCISES)["write-cache-aside"] == {s.name for s in grader.SCENARIOS}
+
+
+def test_a_rehearsal_fills_a_practice_room_and_cleans_it_up():
+    practice = room.rehearse(learners=12, steps=30)
+    snap = practice.read()
+    assert len(snap.learners) == 12 and len(snap.predictions) == 36
+    assert {r["learner"] for r in snap.exercises} == {r["learner"] for r in snap.learners}
+    practice.close()
+    assert practice.read().learners == []
