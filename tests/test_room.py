@@ -386,3 +386,71 @@ def test_a_rehearsal_fills_a_practice_room_and_cleans_it_up():
     assert {r["learner"] for r in snap.exercises} == {r["learner"] for r in snap.learners}
     practice.close()
     assert practice.read().learners == []
+
+
+# -- the facilitator's notebook --------------------------------------------------------------
+
+FACILITATOR = ROOT / "notebooks" / "facilitator.ipynb"
+
+
+def test_the_facilitator_notebook_is_committed_without_outputs():
+    for cell in json.loads(FACILITATOR.read_text())["cells"]:
+        if cell["cell_type"] == "code":
+            assert cell["outputs"] == [] and cell["execution_count"] is None
+
+
+def _run_facilitator(tmp_path: Path) -> tuple[str, list[str]]:
+    """Every cell's text output, and every error or stray value, after a Run All."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    nb = nbformat.read(FACILITATOR, as_version=4)
+    # The test's own last cell: what the host's view shows, as text.
+    nb.cells.append(nbformat.v4.new_code_cell("print(view.header.value, view.grid.value, view.poll.value)"))
+    NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                   extra_arguments=["--IPKernelApp.log_level=ERROR"], allow_errors=True).execute()
+    texts, problems = [], []
+    for number, cell in enumerate(c for c in nb.cells if c.cell_type == "code"):
+        for out in cell.get("outputs", []):
+            data = out.get("data", {})
+            texts.append(out.get("text", "") + data.get("text/plain", "") + data.get("text/html", ""))
+            if out.get("output_type") == "error":
+                problems.append(f"cell {number}: {out.get('ename')}: {out.get('evalue')}")
+            elif out.get("output_type") == "execute_result" and "text/html" not in data:
+                problems.append(f"cell {number}: a stray value {data.get('text/plain', '')[:60]!r}")
+    return "\n".join(texts), problems
+
+
+def _publish_as(learner: str, name: str, client) -> None:
+    out = pub.Publisher(name, learner, lambda: client)
+    out.publish("pred:00/speedup", {"answer": "about 4x"})
+    out.publish("ex:01/write-cache-aside", {"passed": False, "attempts": 2, "failing": "the stale-set race"})
+    assert out.flush(20)
+
+
+@pytest.mark.parametrize("backend", ["fakeredis", "redis"])
+def test_the_facilitator_notebook_runs_and_reads_the_room(backend, monkeypatch, tmp_path, request):
+    import redis
+
+    name = "nbtest-" + uuid.uuid4().hex[:6]
+    if backend == "redis":
+        url = request.getfixturevalue("redis_url")
+        monkeypatch.setenv("REDIS_URL", url)
+        client = redis.Redis.from_url(url, decode_responses=True)
+        _publish_as("dana", name, client)  # a learner on the shared server, before the host opens the view
+        monkeypatch.setenv("LABKIT_ROOM", name)
+    else:
+        client = None  # the kernel's own fakeredis: no room to read, the notebook shows a rehearsal
+    text, problems = _run_facilitator(tmp_path)
+    assert problems == [], problems
+    assert "12 learners" in text and "00 speedup: {" in text, "the rehearsal did not fill its room"
+    if client is not None:
+        assert f"Room {name!r} on {url}" in text
+        assert "dana" in text and "1 learner -" in text, "the view did not show the real room"
+        assert "1 of 1 chose 'about 4x'" in text and "✏️ trying (2)" in text
+        assert list(client.scan_iter(match=f"{PREFIX}:rehearsal-*")) == [], "the practice room was left behind"
+        assert client.exists(learner_key(name, "dana")), "the notebook removed a real learner's records"
+        Room(name, client).clear()
+    else:
+        assert "No room is set here" in text
+    assert list(tmp_path.glob("*.csv")) == []

@@ -27,13 +27,25 @@ from typing import Any
 from .publisher import leave, rejoin, room_name, status_line
 from .records import RECORD_TTL_SECONDS, Room, Snapshot, own_progress_snapshot, room_url
 
-__all__ = ["snapshot", "view", "remove", "export_csv", "leave", "rejoin", "room_name", "status_line",
+__all__ = ["describe", "snapshot", "view", "remove", "export_csv", "leave", "rejoin", "room_name", "status_line",
            "rehearse", "Room", "Snapshot", "RECORD_TTL_SECONDS"]
 
 
 def _room(name: str | None) -> Room | None:
     chosen = name if name is not None else room_name()
     return Room(chosen, url=room_url()) if chosen else None
+
+
+def describe() -> str:
+    """One line: which room this kernel reads and reports to, and on which Redis."""
+    from ..connection import safe_url
+
+    name = room_name()
+    if name is None:
+        return ("No room is set here (LABKIT_ROOM), so nothing is reported and the view shows "
+                "your own progress; a rehearsal room of simulated learners is further down.")
+    where = safe_url(room_url() or "") or "the built-in fakeredis (this kernel only)"
+    return f"Room {name!r} on {where}; records expire {RECORD_TTL_SECONDS // 3600} hours after a learner's last one."
 
 
 def snapshot(name: str | None = None) -> Snapshot:
@@ -72,7 +84,7 @@ def export_csv(path: str, name: str | None = None) -> Any:
     return write(snapshot(name), path)
 
 
-def rehearse(learners: int = 12, *, seed: int = 7, steps: int = 4) -> Any:
+def rehearse(learners: int = 12, *, seed: int = 7, steps: int = 8) -> Any:
     """A practice room of simulated learners (see :mod:`labkit.room.rehearsal`)."""
     from .rehearsal import rehearse as start
 

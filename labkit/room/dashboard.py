@@ -183,7 +183,8 @@ class RoomView:
     def _draw(self) -> None:
         snap = self.snapshot
         state = "paused" if self.pause.value else f"every {self.every_seconds:g} s"
-        self.header.value = (f"<b>Room {html.escape(snap.room)}</b>: {len(snap.learners)} learners - updated "
+        count = f"{len(snap.learners)} learner{'' if len(snap.learners) == 1 else 's'}"
+        self.header.value = (f"<b>Room {html.escape(snap.room)}</b>: {count} - updated "
                              f"{time.strftime('%H:%M:%S', time.localtime(snap.read_at or time.time()))} "
                              f"({state}){html.escape(self.error)}")
         self.grid.value = grid_html(snap)

@@ -131,7 +131,7 @@ class Rehearsal:
         Room(self.room, self.client).clear()
 
 
-def rehearse(learners: int = 12, *, seed: int = 7, steps: int = 4) -> Rehearsal:
+def rehearse(learners: int = 12, *, seed: int = 7, steps: int = 8) -> Rehearsal:
     """A practice room with ``learners`` simulated learners who have already taken
     ``steps`` steps; ``.play()`` keeps them going, ``.view()`` shows the room."""
     practice = Rehearsal(learners, seed=seed)
