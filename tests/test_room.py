@@ -454,3 +454,37 @@ def test_the_facilitator_notebook_runs_and_reads_the_room(backend, monkeypatch, 
     else:
         assert "No room is set here" in text
     assert list(tmp_path.glob("*.csv")) == []
+
+
+@pytest.mark.redis_server
+def test_with_the_hosting_guides_acl_a_learner_publishes_but_cannot_read_the_room(redis_url):
+    """docs/hosting.md's ACL users: a learner's kernel writes its records and cannot read
+    anyone's, not even with redis-py by hand; the host's user reads the room."""
+    import redis
+    from urllib.parse import urlsplit
+
+    admin = redis.Redis.from_url(redis_url, decode_responses=True)
+    secret, suffix = uuid.uuid4().hex, uuid.uuid4().hex[:6]
+    learner_user, host_user = f"room-learner-{suffix}", f"room-host-{suffix}"
+    admin.execute_command("ACL", "SETUSER", learner_user, "on", f">{secret}", "~labkit-room:*",
+                          "+hset", "+expire", "+del", "+ping")
+    admin.execute_command("ACL", "SETUSER", host_user, "on", f">{secret}", "~labkit-room:*",
+                          "+scan", "+hgetall", "+del", "+ping")
+    where = urlsplit(redis_url).netloc
+    learner_url, host_url = (f"redis://{user}:{secret}@{where}/0" for user in (learner_user, host_user))
+    name = "acl-" + suffix
+    try:
+        out = pub.Publisher(name, "alice", lambda: pub.room_client(learner_url, timeout_seconds=2))
+        out.publish("pred:00/speedup", {"answer": "about 4x"})
+        assert out.flush(20) and out.failures == 0 and out.written == 1
+        as_learner = redis.Redis.from_url(learner_url, decode_responses=True)
+        for read in (lambda: as_learner.hgetall(learner_key(name, "alice")), lambda: list(as_learner.scan_iter()),
+                     lambda: as_learner.get("labkit:alice:00:x")):
+            with pytest.raises(redis.exceptions.NoPermissionError):
+                read()
+        with pytest.raises(LabError, match="Cannot read room"):
+            Room(name, url=learner_url).read()
+        assert Room(name, url=host_url).read().distribution("00", "speedup") == {"about 4x": 1}
+    finally:
+        Room(name, admin).clear()
+        admin.execute_command("ACL", "DELUSER", learner_user, host_user)
