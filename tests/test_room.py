@@ -488,3 +488,26 @@ def test_with_the_hosting_guides_acl_a_learner_publishes_but_cannot_read_the_roo
     finally:
         Room(name, admin).clear()
         admin.execute_command("ACL", "DELUSER", learner_user, host_user)
+
+
+def test_notebook_00_runs_clean_when_the_rooms_redis_never_answers(monkeypatch, tmp_path):
+    """Every prediction, check and start reports to a room that accepts and never answers:
+    the notebook runs to the end, says the room sees progress, and shows no error."""
+    import nbformat
+    from nbclient import NotebookClient
+
+    server = SilentServer()
+    monkeypatch.setenv("LABKIT_ROOM", "silent-room")
+    monkeypatch.setenv("LABKIT_ROOM_URL", f"redis://127.0.0.1:{server.port}/0")
+    try:
+        nb = nbformat.read(ROOT / "notebooks" / "00_start_here.ipynb", as_version=4)
+        NotebookClient(nb, timeout=120, kernel_name="python3", resources={"metadata": {"path": str(tmp_path)}},
+                       extra_arguments=["--IPKernelApp.log_level=ERROR"], allow_errors=True).execute()
+    finally:
+        server.close()
+    outputs = [o for c in nb.cells if c.cell_type == "code" for o in c.get("outputs", [])]
+    assert [o for o in outputs if o.get("output_type") == "error"] == []
+    text = "\n".join(o.get("text", "") for o in outputs)
+    assert "Room 'silent-room': your facilitator sees" in text
+    assert "Traceback" not in text and "ConnectionError" not in text and "Timeout" not in text
+    assert server.accepted, "the kernel never tried to reach the room"
