@@ -460,8 +460,9 @@ def test_the_facilitator_notebook_runs_and_reads_the_room(backend, monkeypatch, 
 def test_with_the_hosting_guides_acl_a_learner_publishes_but_cannot_read_the_room(redis_url):
     """docs/hosting.md's ACL users: a learner's kernel writes its records and cannot read
     anyone's, not even with redis-py by hand; the host's user reads the room."""
-    import redis
     from urllib.parse import urlsplit
+
+    import redis
 
     admin = redis.Redis.from_url(redis_url, decode_responses=True)
     secret, suffix = uuid.uuid4().hex, uuid.uuid4().hex[:6]
