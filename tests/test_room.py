@@ -512,3 +512,34 @@ def test_notebook_00_runs_clean_when_the_rooms_redis_never_answers(monkeypatch, 
     assert "Room 'silent-room': your facilitator sees" in text
     assert "Traceback" not in text and "ConnectionError" not in text and "Timeout" not in text
     assert server.accepted, "the kernel never tried to reach the room"
+
+
+@pytest.mark.redis_server
+def test_the_views_redraws_reach_the_front_end_while_no_cell_runs(redis_url, monkeypatch, tmp_path):
+    """A kernel opens the view; a learner acts afterwards; the widget's update message with
+    the learner's row arrives on the kernel's iopub channel without any cell executing."""
+    import redis
+    from jupyter_client.manager import start_new_kernel
+
+    name = "front-" + uuid.uuid4().hex[:6]
+    monkeypatch.setenv("REDIS_URL", redis_url)
+    manager, kernel = start_new_kernel(kernel_name="python3", cwd=str(tmp_path))
+    try:
+        reply = kernel.execute_interactive(
+            f"from labkit.room.dashboard import RoomView\nfrom labkit.room.records import Room\n"
+            f"view = RoomView(Room({name!r}).read, every_seconds=0.2)\ndisplay(view)", timeout=60)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        while kernel.iopub_channel.msg_ready():  # what the cell itself sent
+            kernel.get_iopub_msg(timeout=1)
+        _publish_as("erin", name, redis.Redis.from_url(redis_url, decode_responses=True))
+
+        def update_with_erin():
+            msg = kernel.get_iopub_msg(timeout=10)
+            state = msg["content"].get("data", {}).get("state", {})
+            return msg["msg_type"] == "comm_msg" and "erin" in str(state.get("value", ""))
+
+        _wait_for(update_with_erin, "the view's redraw to reach the front end", timeout=30)
+    finally:
+        kernel.stop_channels()
+        manager.shutdown_kernel(now=True)
+        Room(name, redis.Redis.from_url(redis_url, decode_responses=True)).clear()
