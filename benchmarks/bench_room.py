@@ -54,6 +54,13 @@ def _timed_publish(publisher: Publisher, field: str, value: dict, costs: list) -
     costs.append(time.perf_counter() - began)
 
 
+def other_keys(url: str | None, count: int = 100_000) -> None:
+    """A shared server is full of the lessons' keys: reading the room must not scan them."""
+    client = room_client(url, timeout_seconds=10.0)
+    for start in range(0, count, 10_000):
+        client.mset({f"labkit:bench-learner:00:key-{i}": "x" * 50 for i in range(start, start + 10_000)})
+
+
 def hundred_learners(url: str | None) -> None:
     room = f"bench-{random.randrange(16**6):06x}"
     publishers = [Publisher(room, f"learner-{i:03d}", lambda: room_client(url, timeout_seconds=2.0))
@@ -141,7 +148,8 @@ def silent_room() -> None:
 def main() -> None:
     if redis_server_binary():
         with LocalRedis() as server:
-            print(f"on a throwaway redis-server ({server.url})")
+            print(f"on a throwaway redis-server ({server.url}), holding 100,000 lesson keys as well")
+            other_keys(server.url)
             hundred_learners(server.url)
     else:
         print("no redis-server installed: on fakeredis")

@@ -350,7 +350,7 @@ def _room_values(redis_url: str) -> dict[str, dict[str, str]]:
     import redis
 
     client = redis.Redis.from_url(redis_url, decode_responses=True)
-    return {key: client.hgetall(key) for key in client.scan_iter(match=f"labkit-room:{ROOM}:*")}
+    return {key: client.hgetall(key) for key in client.scan_iter(match=f"labkit-room:{ROOM}:learner:*")}
 
 
 def test_three_learners_report_to_the_room_and_stay_isolated_on_one_hub(hub, redis_url):
@@ -449,3 +449,5 @@ def _the_room_sees_what_the_learners_did(kernels: dict, redis_url: str) -> None:
     printed, error = kernels[HOST].run('print(room.remove("carol")); view.stop()')
     assert (printed.strip(), error) == ("True", None)
     assert set(_room_values(redis_url)) == {f"labkit-room:{ROOM}:learner:{user}" for user in ("alice", "bob")}
+    printed, error = kernels[HOST].run('print(sorted(r["learner"] for r in room.snapshot().learners))')
+    assert (printed.strip(), error) == ("['alice', 'bob']", None)

@@ -26,7 +26,7 @@ from labkit.errors import LabError
 from labkit.exercises import Exercise, Implement, Scenario, Verdict
 from labkit.room import publisher as pub
 from labkit.room.dashboard import RoomView, export_csv, grid_rows, stuck
-from labkit.room.records import PREFIX, RECORD_TTL_SECONDS, Room, learner_key
+from labkit.room.records import PREFIX, RECORD_TTL_SECONDS, Room, learner_key, members_key
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -145,9 +145,11 @@ def test_records_live_under_the_room_prefix_with_a_ttl(room_name):
     _lock("zz", "q", "b")
     _flush()
     keys = set(_fake().scan_iter(match=f"{PREFIX}:{room_name}:*"))
-    assert keys == {f"{PREFIX}:{room_name}:learner:alice"}
-    assert 0 < _fake().ttl(next(iter(keys))) <= RECORD_TTL_SECONDS
-    assert json.loads(_fake().hget(next(iter(keys)), "at"))["section"] == "prediction q"
+    mine, everyone = f"{PREFIX}:{room_name}:learner:alice", f"{PREFIX}:{room_name}:learners"
+    assert keys == {mine, everyone}
+    assert all(0 < _fake().ttl(key) <= RECORD_TTL_SECONDS for key in keys)
+    assert _fake().smembers(everyone) == {"alice"}
+    assert json.loads(_fake().hget(mine, "at"))["section"] == "prediction q"
 
 
 # -- who reads -------------------------------------------------------------------------------
@@ -468,9 +470,9 @@ def test_with_the_hosting_guides_acl_a_learner_publishes_but_cannot_read_the_roo
     secret, suffix = uuid.uuid4().hex, uuid.uuid4().hex[:6]
     learner_user, host_user = f"room-learner-{suffix}", f"room-host-{suffix}"
     admin.execute_command("ACL", "SETUSER", learner_user, "on", f">{secret}", "~labkit-room:*",
-                          "+hset", "+expire", "+del", "+ping")
+                          "+hset", "+sadd", "+expire", "+del", "+srem", "+ping")
     admin.execute_command("ACL", "SETUSER", host_user, "on", f">{secret}", "~labkit-room:*",
-                          "+scan", "+hgetall", "+del", "+ping")
+                          "+smembers", "+hgetall", "+del", "+srem", "+ping")
     where = urlsplit(redis_url).netloc
     learner_url, host_url = (f"redis://{user}:{secret}@{where}/0" for user in (learner_user, host_user))
     name = "acl-" + suffix
@@ -480,12 +482,13 @@ def test_with_the_hosting_guides_acl_a_learner_publishes_but_cannot_read_the_roo
         assert out.flush(20) and out.failures == 0 and out.written == 1
         as_learner = redis.Redis.from_url(learner_url, decode_responses=True)
         for read in (lambda: as_learner.hgetall(learner_key(name, "alice")), lambda: list(as_learner.scan_iter()),
-                     lambda: as_learner.get("labkit:alice:00:x")):
+                     lambda: as_learner.smembers(members_key(name)), lambda: as_learner.get("labkit:alice:00:x")):
             with pytest.raises(redis.exceptions.NoPermissionError):
                 read()
         with pytest.raises(LabError, match="Cannot read room"):
             Room(name, url=learner_url).read()
         assert Room(name, url=host_url).read().distribution("00", "speedup") == {"about 4x": 1}
+        assert Room(name, url=host_url).remove("alice") and Room(name, admin).learners() == []
     finally:
         Room(name, admin).clear()
         admin.execute_command("ACL", "DELUSER", learner_user, host_user)

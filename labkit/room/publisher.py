@@ -23,7 +23,7 @@ import time
 from typing import Any
 
 from ..progress import cache_lab_home, learner_id
-from .records import RECORD_TTL_SECONDS, REHEARSAL, check_room, learner_key, room_client, room_url
+from .records import RECORD_TTL_SECONDS, REHEARSAL, check_room, forget, learner_key, members_key, room_client, room_url
 
 __all__ = ["room_name", "reached", "exercise_checked", "prediction_locked", "leave", "rejoin",
            "status_line", "Publisher", "publisher"]
@@ -110,6 +110,8 @@ class Publisher:
         pipe = self._client.pipeline(transaction=False)
         pipe.hset(self.key, mapping=batch)
         pipe.expire(self.key, self.ttl_seconds)
+        pipe.sadd(members_key(self.room), self.learner)
+        pipe.expire(members_key(self.room), self.ttl_seconds)
         pipe.execute()
         self.written += len(batch)
 
@@ -175,7 +177,7 @@ def leave() -> None:
     path.write_text("Cache Lab reports nothing to a room while this file exists.\n")
     if room is not None:
         try:
-            room_client(room_url(), timeout_seconds=SOCKET_TIMEOUT_SECONDS).delete(learner_key(room, me))
+            forget(room_client(room_url(), timeout_seconds=SOCKET_TIMEOUT_SECONDS), room, me)
         except Exception:
             print(f"Reporting is off; your earlier records in room {room!r} expire within "
                   f"{RECORD_TTL_SECONDS // 3600} hours (the room's Redis did not answer).")

@@ -1,8 +1,10 @@
 """A room's records on the shared Redis: where they live, what they hold, who reads them.
 
-One hash per learner, ``labkit-room:<room>:learner:<learner>``, with a TTL
-(:data:`RECORD_TTL_SECONDS`, renewed on every write), so a room cleans itself up
-after the day.  Its fields, each a small JSON object:
+One hash per learner, ``labkit-room:<room>:learner:<learner>``, and the set of the
+room's learners, ``labkit-room:<room>:learners`` (so reading a room never scans the
+shared keyspace), each with a TTL (:data:`RECORD_TTL_SECONDS`, renewed on every
+write), so a room cleans itself up after the day.  A hash's fields, each a small JSON
+object:
 
 =========================  =============================================================
 ``at``                     ``{"notebook", "section", "t"}``: where the learner is
@@ -27,7 +29,8 @@ from typing import Any
 from ..errors import LabError
 from ..progress import check_learner, learner_id
 
-__all__ = ["RECORD_TTL_SECONDS", "Room", "Snapshot", "learner_key", "room_client", "check_host", "check_room"]
+__all__ = ["RECORD_TTL_SECONDS", "Room", "Snapshot", "learner_key", "members_key", "forget", "room_client",
+           "check_host", "check_room"]
 
 RECORD_TTL_SECONDS = 12 * 3600  # a workshop day; every write renews it
 PREFIX = "labkit-room"
@@ -46,6 +49,10 @@ def check_room(name: Any) -> str:
 
 def learner_key(room: str, learner: str) -> str:
     return f"{PREFIX}:{room}:learner:{learner}"
+
+
+def members_key(room: str) -> str:
+    return f"{PREFIX}:{room}:learners"
 
 
 def room_url() -> str | None:
@@ -145,36 +152,44 @@ class Room:
         self.name = check_room(name)
         self.client = client if client is not None else room_client(url or room_url(), timeout_seconds=2.0)
 
-    def learner_keys(self) -> list[str]:
-        return sorted(self.client.scan_iter(match=f"{PREFIX}:{self.name}:learner:*", count=1000))
+    def learners(self) -> list[str]:
+        return sorted(self.client.smembers(members_key(self.name)))
 
     def read(self) -> Snapshot:
-        """Every learner's records, in one SCAN and one pipeline of HGETALLs."""
+        """Every learner's records: the room's set of learners, then one pipeline of HGETALLs."""
         check_host(self.name)
         try:
-            keys = self.learner_keys()
+            learners = self.learners()
             pipe = self.client.pipeline(transaction=False)
-            for key in keys:
-                pipe.hgetall(key)
+            for learner in learners:
+                pipe.hgetall(learner_key(self.name, learner))
             found = pipe.execute()
         except Exception as exc:  # redis-py's errors, said in one sentence
             raise LabError(f"Cannot read room {self.name!r} from its Redis ({type(exc).__name__}: "
                            f"{' '.join(str(exc).split())}); check LABKIT_ROOM_URL or REDIS_URL.") from None
         snap = Snapshot(self.name, read_at=time.time())
-        for key, fields in zip(keys, found, strict=True):
-            if fields:  # expired between the SCAN and the read
-                _parse(key.rsplit(":", 1)[1], fields, snap)
+        for learner, fields in zip(learners, found, strict=True):
+            if fields:  # none: the learner's records expired or were removed
+                _parse(learner, fields, snap)
         return snap
 
     def remove(self, learner: str) -> bool:
         """Delete one learner's records from the room; True if there were any."""
         check_host(self.name)
-        return bool(self.client.delete(learner_key(self.name, check_learner(learner))))
+        return forget(self.client, self.name, check_learner(learner))
 
     def clear(self) -> int:
         """Delete every learner's records in this room (a rehearsal's, after it)."""
-        keys = self.learner_keys()
-        return int(self.client.delete(*keys)) if keys else 0
+        keys = [learner_key(self.name, learner) for learner in self.learners()]
+        return int(self.client.delete(*keys, members_key(self.name))) - 1 if keys else 0
+
+
+def forget(client: Any, room: str, learner: str) -> bool:
+    """Delete one learner's records and their place in the room; True if there were any."""
+    pipe = client.pipeline(transaction=False)
+    pipe.delete(learner_key(room, learner))
+    pipe.srem(members_key(room), learner)
+    return bool(pipe.execute()[0])
 
 
 def own_progress_snapshot() -> Snapshot:
