@@ -105,11 +105,14 @@ def test_nothing_is_published_without_a_room(monkeypatch, capsys):
     assert "Room" not in capsys.readouterr().out
 
 
-def test_the_first_line_says_the_room_sees_progress_and_how_to_stop_it(room_name, capsys):
+def test_the_first_line_says_the_room_sees_progress_and_how_to_stop_it(room_name, capsys, monkeypatch):
     labkit.start("zz")
     out = capsys.readouterr().out.splitlines()
     assert out[0].startswith("Cache Lab ready")
-    assert f"Room {room_name!r}" in out[1] and "never your code" in out[1] and "labkit.room.leave()" in out[1]
+    assert "no shared Redis" in out[1] and "stays in this kernel" in out[1]  # fakeredis: nobody else sees it
+    monkeypatch.setenv("LABKIT_ROOM_URL", "redis://room.example:6379/0")
+    assert pub.status_line() == (f"Room {room_name!r}: your facilitator sees your exercise results and locked "
+                                 "predictions (never your code); labkit.room.leave() turns this off.")
 
 
 # -- what is sent ----------------------------------------------------------------------------

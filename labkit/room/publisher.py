@@ -16,6 +16,7 @@ again, so a room whose Redis is down costs the learner nothing and prints nothin
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import threading
@@ -92,7 +93,9 @@ class Publisher:
                 self._write(batch)
             except Exception:  # the room is unreachable: keep the records, wait, try again
                 self.failures += 1
-                self._client = None
+                client, self._client = self._client, None
+                with contextlib.suppress(Exception):
+                    client.close()
                 with self._lock:
                     self._pending = {**batch, **self._pending}
                 self.backoff_seconds = min(LAST_BACKOFF_SECONDS, max(FIRST_BACKOFF_SECONDS, 2 * self.backoff_seconds))
@@ -164,6 +167,9 @@ def status_line() -> str | None:
     room = room_name()
     if room is None:
         return None
+    if room_url() is None:
+        return (f"Room {room!r} is set, but no shared Redis (REDIS_URL or LABKIT_ROOM_URL): your progress "
+                "stays in this kernel.")
     return (f"Room {room!r}: your facilitator sees your exercise results and locked predictions "
             "(never your code); labkit.room.leave() turns this off.")
 
