@@ -154,9 +154,13 @@ class RoomView:
         self.redraws, self.last_redraw_seconds, self.error = 0, 0.0, ""
         self.header, self.grid, self.stuck, self.poll, self.saved = (W.HTML() for _ in range(5))
         self.question = W.Dropdown(description="Prediction", options=[], layout=W.Layout(width="max-content"))
-        self.reveal = W.ToggleButton(description="Reveal the measured answer", tooltip="Show the experiment's answer")
-        self.pause = W.ToggleButton(description="Pause updates", tooltip="Stop redrawing every few seconds")
-        self.export = W.Button(description="Export the grid as CSV", tooltip="Save the grid next to this notebook")
+        wide = W.Layout(width="max-content")  # a button's whole label, never "Reveal the meas..."
+        self.reveal = W.ToggleButton(description="Reveal the measured answer", layout=wide,
+                                     tooltip="Show the experiment's answer")
+        self.pause = W.ToggleButton(description="Pause updates", layout=wide,
+                                    tooltip="Stop redrawing every few seconds")
+        self.export = W.Button(description="Export the grid as CSV", layout=wide,
+                               tooltip="Save the grid next to this notebook")
         self.question.observe(lambda _change: self._draw_poll(), names="value")
         self.reveal.observe(lambda _change: self._draw_poll(), names="value")
         self.export.on_click(lambda _button: self._export())
