@@ -549,3 +549,29 @@ def test_the_views_redraws_reach_the_front_end_while_no_cell_runs(redis_url, mon
         kernel.stop_channels()
         manager.shutdown_kernel(now=True)
         Room(name, redis.Redis.from_url(redis_url, decode_responses=True)).clear()
+
+
+def test_a_hundred_learners_publishing_at_once_all_arrive_and_fill_the_grid():
+    name = "crowd-" + uuid.uuid4().hex[:6]
+    publishers = [pub.Publisher(name, f"learner-{i:03d}", _fake) for i in range(100)]
+    start = threading.Barrier(len(publishers))
+
+    def work(out: pub.Publisher, i: int) -> None:
+        start.wait()
+        for attempt in range(1, 4):
+            out.publish("ex:00/ttl-budget", {"passed": attempt == 3 and i % 2 == 0, "attempts": attempt,
+                                             "failing": None})
+        out.publish("pred:00/speedup", {"answer": ("about 1.5x", "about 4x")[i % 3 == 0]})
+
+    threads = [threading.Thread(target=work, args=(out, i)) for i, out in enumerate(publishers)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert all(out.flush(30) for out in publishers)
+    snap = Room(name, _fake()).read()
+    assert len(snap.learners) == 100 and len(grid_rows(snap)) == 100
+    assert sorted({r["attempts"] for r in snap.exercises}) == [3], "a learner's last attempt did not win"
+    assert sum(r["passed"] for r in snap.exercises) == 50
+    assert snap.distribution("00", "speedup") == {"about 1.5x": 66, "about 4x": 34}
+    Room(name, _fake()).clear()
