@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import socket
 import threading
 import time
@@ -348,14 +347,25 @@ def test_without_a_room_the_view_shows_only_my_own_progress(monkeypatch):
 # -- the rehearsal and the measured answers stay true to the notebooks -------------------------
 
 
-def _notebook_00_predictions() -> dict[str, list[str]]:
-    source = (ROOT / "notebooks" / "00_start_here.ipynb").read_text()
-    code = "\n".join("".join(c["source"]) for c in json.loads(source)["cells"] if c["cell_type"] == "code")
+def _predictions(notebook: str) -> dict[str, list[str]]:
+    """Every ``predict(question, options, notebook=, name=)`` in a built notebook: name -> options."""
+    import ast
+
+    (path,) = (ROOT / "notebooks").glob(f"{notebook}_*.ipynb")
     found = {}
-    call = r"predict\(\s*\"[^\"]*\",\s*(\[[^\]]*\]),\s*notebook=\"00\", name=\"([^\"]+)\""
-    for options, name in re.findall(call, code):
-        found[name] = eval(options)  # noqa: S307 - a list literal from our own notebook
+    for cell in json.loads(path.read_text())["cells"]:
+        if cell["cell_type"] != "code":
+            continue
+        for node in ast.walk(ast.parse("".join(cell["source"]))):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "predict":
+                keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                assert keywords["notebook"] == notebook
+                found[keywords["name"]] = ast.literal_eval(node.args[1])
     return found
+
+
+def _notebook_00_predictions() -> dict[str, list[str]]:
+    return _predictions("00")
 
 
 def test_the_rehearsal_asks_notebook_00s_questions_with_its_options():
@@ -364,13 +374,20 @@ def test_the_rehearsal_asks_notebook_00s_questions_with_its_options():
     assert {k: list(v) for k, v in PREDICTIONS.items()} == _notebook_00_predictions()
 
 
-def test_every_measured_answer_is_one_of_the_notebooks_options():
+def test_every_measured_answer_is_one_of_the_notebooks_options_and_the_lessons_finding():
     from labkit.room.answers import known_questions, measured_answer
 
-    options = _notebook_00_predictions()
-    for notebook, question in known_questions():
-        assert measured_answer(notebook, question) in options[question], question
-    assert measured_answer("00", "copy") == "the old value, until its 30 s run out"
+    found = {(notebook, question): measured_answer(notebook, question) for notebook, question in known_questions()}
+    for (notebook, question), answer in found.items():
+        assert answer in _predictions(notebook)[question], (notebook, question, answer)
+    # What each notebook's prose teaches (its claims' facts), as the option the view reveals.
+    assert found == {
+        ("00", "copy"): "the old value, until its 30 s run out", ("00", "speedup"): "about 1.5x",
+        ("00", "long-ttl"): "about one in seven", ("03", "stale-at-5-min"): "about 7%",
+        ("03", "tail-at-10-s"): "about 20%", ("03", "jitter"): "5x or more",
+        ("04", "herd"): "about 200: nearly one per reader", ("04", "expired-lock"): "2 or more",
+        ("04", "xfetch"): "almost never", ("05", "lru-loop-hits"): "zero",
+    }
     assert measured_answer("00", "nope") is None
 
 

@@ -2,8 +2,9 @@
 
 A prediction widget is not graded; its experiment shows the truth.  For the
 predictions registered here the view can show that truth too: each function runs the
-notebook's own engine with the notebook's settings and returns the option the
-experiment bears out.  A prediction not registered here is revealed by its chart.
+notebook's own engine with the notebook's settings (mostly through the claims its prose
+states) and returns the option the experiment bears out.  A prediction not registered
+here is revealed by its chart.
 
     @measured("00", "speedup")
     def _speedup() -> str: ...
@@ -80,3 +81,60 @@ def _long_ttl() -> str:
     stale = measure(use_cache=True, ttl_seconds=300.0).stale_share
     return _nearest(stale, {"none: the database is the same": 0.0, "about one in a hundred": 0.01,
                             "about one in seven": 1 / 7, "about half": 0.5})
+
+
+# -- notebooks 03 to 05: from the claims their prose states -----------------------------------
+
+
+@measured("03", "stale-at-5-min")
+def _stale_at_5_min() -> str:
+    from ..ttl.claims import stale_5min
+
+    return _nearest(stale_5min(), {"under 1%": 0.005, "about 7%": 0.07, "about 30%": 0.30})
+
+
+@measured("03", "tail-at-10-s")
+def _tail_at_10_s() -> str:
+    from ..ttl.claims import tail_hit_10s
+
+    return _nearest(tail_hit_10s(), {"over 80%": 0.85, "about half": 0.5, "about 20%": 0.2})
+
+
+@measured("03", "jitter")
+def _jitter() -> str:
+    from ..ttl.claims import jitter_peak_cut
+
+    cut = jitter_peak_cut()
+    return "5x or more" if cut >= 5 else "about 2x" if cut >= 1.5 else "barely: the same keys still miss"
+
+
+@measured("04", "herd")
+def _herd() -> str:
+    from ..stampede.claims import herd_queries
+
+    queries = herd_queries()
+    return ("1: the first reader refills the cache for everyone" if queries <= 3 else
+            "about 10" if queries <= 40 else "about 200: nearly one per reader")
+
+
+@measured("04", "expired-lock")
+def _expired_lock() -> str:
+    from ..stampede.claims import recipe_refreshes_at_once
+
+    at_once = recipe_refreshes_at_once()
+    return {0: "0: the lock expires before anyone refreshes", 1: "1: that is what the lock is for"}.get(
+        at_once, "2 or more")
+
+
+@measured("04", "xfetch")
+def _xfetch() -> str:
+    from ..stampede.claims import xfetch_missed_share
+
+    return _nearest(xfetch_missed_share(), {"about half": 0.5, "about 10%": 0.1, "almost never": 0.0})
+
+
+@measured("05", "lru-loop-hits")
+def _lru_loop_hits() -> str:
+    from ..eviction.claims import loop_lru_hit_ratio
+
+    return _nearest(loop_lru_hit_ratio(), {"about 99%": 0.99, "about half": 0.5, "about 1%": 0.01, "zero": 0.0})
