@@ -14,6 +14,7 @@ Small modules, one idea each:
 ``widgets``         live controls bound to a chart; predict-then-run
 ``exercises``       checks, hints, solutions, code graded by replays; the catalogue
 ``progress``        what a learner has done and who they are, kept on their machine
+``room``            opt-in: a workshop room's live view of predictions and exercises
 ``claims``          the numbers the notebooks state, computed and checked
 ``course``          the map: every notebook and the concept package behind it
 ``memo``            memo caches behind one registry: ``labkit.forget()``
@@ -82,13 +83,18 @@ def start(namespace: str, *, url: str | None = None, quiet: bool = False, learne
     Deletes only this learner's keys of this notebook (``labkit:<learner>:<namespace>:*``;
     the learner id is ``$JUPYTERHUB_USER``, else ``$LABKIT_LEARNER``, else a random id
     kept in ``~/.cache-lab``), so notebooks run in any order and learners sharing one
-    Redis never touch each other's keys; prints which cache backend is in use.
+    Redis never touch each other's keys; prints which cache backend is in use and,
+    when a host set ``LABKIT_ROOM``, that the room sees this learner's progress.
     """
     from .connection import connect
+    from .room import publisher as room
 
     install_notebook_handler()
     store = connect(url, namespace=namespace, learner=learner)
     store.reset()
+    room.reached(namespace, "start")
     if not quiet:
         print(f"Cache Lab ready - cache: {store.describe()} - keys under {store.prefix!r}")
+        if line := room.status_line():
+            print(line)
     return store

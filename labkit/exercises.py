@@ -13,7 +13,9 @@ Two kinds, one interface (``check``, ``hint``, ``solution``, ``reference``, ``mi
   in order.  The first scenario that breaks it is named, with the interleaving or
   timeline that did (a small table or chart), never a traceback.
 
-``check(answer)`` prints one verdict, records progress and never raises.  An answer
+``check(answer)`` prints one verdict, records progress (and, when a host set
+``LABKIT_ROOM``, tells the room passed or not and the failing replay's name - never
+the answer) and never raises.  An answer
 left as ``...`` - or a function or class whose bodies are still only ``...`` - is
 not an attempt: it records nothing.  It returns a :class:`Checked`, which is truthy
 when the answer passed and shows nothing in a notebook (the verdict is printed).
@@ -35,6 +37,7 @@ from typing import Any
 
 from . import progress
 from .errors import LabError
+from .room import publisher as room
 
 __all__ = [
     "Exercise",
@@ -95,6 +98,7 @@ class Verdict:
     passed: bool
     message: str
     evidence: Any = None  # list of dict rows (a table), or a matplotlib Figure
+    scenario: str | None = None  # the name of the replay that failed (told to a room)
 
 
 @dataclass
@@ -167,9 +171,11 @@ class Exercise:
                                   "then run this cell again.")
             print(self.last_feedback)
             return Checked(False, self.last_feedback)
-        passed, message, evidence = self._run(answer)
+        passed, message, evidence, scenario = self._run(answer)
         self.passed = bool(passed)
-        progress.record(self.notebook, self.name, self.passed)
+        entry = progress.record(self.notebook, self.name, self.passed)
+        room.exercise_checked(self.notebook, self.name, passed=bool(entry.get("passed", passed)),
+                              attempts=int(entry.get("attempts", 1)), failing=scenario)
         mark = "✅ Correct" if passed else "❌ Not yet"
         self.last_feedback = f"{mark} - {message}" if message else mark
         print(self.last_feedback)
@@ -199,18 +205,19 @@ class Exercise:
         """Common mistakes by short name -> an answer that makes that mistake."""
         return {name: _resolve(make) for name, make in self._mistakes.items()}
 
-    def _run(self, answer: tuple[Any, ...]) -> tuple[bool, str, Any]:
+    def _run(self, answer: tuple[Any, ...]) -> tuple[bool, str, Any, str | None]:
+        """(passed, message, evidence, the failing scenario's name or None)."""
         try:
             verdict = self._grade(*answer)
         except LabError as exc:
-            return False, str(exc), None
+            return False, str(exc), None, None
         except Exception as exc:  # the learner's answer broke the check: one line
-            return False, f"your answer raised {type(exc).__name__}: {exc}", None
+            return False, f"your answer raised {type(exc).__name__}: {exc}", None, None
         if isinstance(verdict, Verdict):
-            return verdict.passed, verdict.message, verdict.evidence
+            return verdict.passed, verdict.message, verdict.evidence, verdict.scenario
         if isinstance(verdict, tuple):
-            return bool(verdict[0]), str(verdict[1]), verdict[2] if len(verdict) > 2 else None
-        return bool(verdict), "", None
+            return bool(verdict[0]), str(verdict[1]), verdict[2] if len(verdict) > 2 else None, None
+        return bool(verdict), "", None, None
 
     def __repr__(self) -> str:
         state = {None: "not attempted", True: "passed", False: "not passed yet"}[self.passed]
@@ -289,7 +296,7 @@ class Implement(Exercise):
                 verdict = Verdict(False, f"your code raised {type(exc).__name__}: {exc}")
             if not verdict.passed:
                 where = f"scenario {i} of {len(self.scenarios)}, '{scenario.name}'"
-                return Verdict(False, f"{where}: {verdict.message}", verdict.evidence)
+                return Verdict(False, f"{where}: {verdict.message}", verdict.evidence, scenario=scenario.name)
         names = ", ".join(f"'{s.name}'" for s in self.scenarios)
         return Verdict(True, f"your code passed every replay ({names}).")
 

@@ -2,8 +2,9 @@
 
 The folder is ``~/.cache-lab`` (or ``$CACHE_LAB_HOME``): ``progress.json`` holds the
 exercises and predictions, ``learner`` a random id for this learner when no
-``JUPYTERHUB_USER`` or ``LABKIT_LEARNER`` names one.  Nothing here opens a socket:
-progress never leaves the machine.
+``JUPYTERHUB_USER`` or ``LABKIT_LEARNER`` names one.  Nothing here opens a socket;
+only when a host sets ``LABKIT_ROOM`` does :mod:`labkit.room` send a copy of the
+results (never code) to the room's facilitator.
 
 Several kernels may record at once (two notebooks open): every change is a
 read-merge-write under an OS file lock, so no kernel loses another's records.
@@ -186,14 +187,15 @@ def _write(path: Path, data: dict[str, Any]) -> None:
         pass
 
 
-def record(notebook: str, exercise: str, passed: bool | None) -> None:
-    """Remember an attempt; a pass is kept even if a later attempt fails.
+def record(notebook: str, exercise: str, passed: bool | None) -> dict[str, Any]:
+    """Remember an attempt; a pass is kept even if a later attempt fails.  Returns the
+    exercise's entry (``passed`` ever, ``attempts``).
 
     ``passed=None`` means the exercise was not attempted (its answer is still ``...``):
     nothing is recorded, so Run All never counts untouched exercises as failures.
     """
     if passed is None:
-        return
+        return {}
     with _updating() as data:
         entry = data["exercises"].get(f"{notebook}/{exercise}")
         if not isinstance(entry, dict):
@@ -202,6 +204,7 @@ def record(notebook: str, exercise: str, passed: bool | None) -> None:
         entry["attempts"] = (attempts if isinstance(attempts, int) else 0) + 1
         entry["passed"] = bool(entry.get("passed") is True or passed is True)
         entry["last_attempt"] = time.strftime("%Y-%m-%d %H:%M")
+    return dict(entry)
 
 
 def record_prediction(notebook: str, name: str, choice: str) -> None:
@@ -239,9 +242,13 @@ def show() -> Any:
         for r in rows
     )
     done = sum(bool(r.get("passed")) for r in rows)
+    from .room.publisher import room_name
+
+    room = room_name()
+    shared = f"results, never code, also shown to room {room!r}" if room else "never sent anywhere"
     return HTML(
         f"<p><b>{done} of {len(rows)}</b> attempted exercises passed "
-        f"(saved in <code>{progress_path()}</code>, never sent anywhere).</p>"
+        f"(saved in <code>{progress_path()}</code>, {shared}).</p>"
         "<table><tr><th>notebook</th><th>exercise</th><th>status</th><th>attempts</th></tr>"
         f"{body}</table>"
     )

@@ -647,10 +647,14 @@ def predict(question: str, options: Sequence[str], *, notebook: str = "", name: 
     """Ask for a prediction before an experiment; the choice is locked in, not graded.
 
     Arrow keys choose, Enter or Space on the button locks in.  Until it is locked,
-    the next experiment prints a one-line nudge (and runs anyway).
+    the next experiment prints a one-line nudge (and runs anyway).  With a room set
+    (``LABKIT_ROOM``) the locked choice is also sent to the facilitator's poll.
     """
     from . import progress
+    from .room import publisher as room
 
+    if notebook and name:
+        room.reached(notebook, f"prediction {name}")
     record = _Prediction(question)
     _predictions.append(record)
     prompt = W.HTML(f"<b>Predict:</b> {question}")
@@ -668,6 +672,7 @@ def predict(question: str, options: Sequence[str], *, notebook: str = "", name: 
         said.value = f"Locked in: <b>{radio.value}</b>. Now run the experiment below and compare."
         if notebook and name:
             progress.record_prediction(notebook, name, str(radio.value))
+            room.prediction_locked(notebook, name, str(radio.value))
 
     lock.on_click(on_lock)
     name_controls()  # arrow keys choose (the notebook's own shortcuts would take them)

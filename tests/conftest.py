@@ -48,9 +48,11 @@ def redis_url(redis_server):
 
 @pytest.fixture(autouse=True)
 def _isolated_progress(tmp_path, monkeypatch):
-    """Exercise progress goes to a temp folder, never the tester's home."""
+    """Exercise progress goes to a temp folder, never the tester's home; no room is
+    reported to unless a test sets one."""
     monkeypatch.setenv("CACHE_LAB_HOME", str(tmp_path / "cache-lab-home"))
-    monkeypatch.delenv("REDIS_URL", raising=False)
+    for var in ("REDIS_URL", "LABKIT_ROOM", "LABKIT_ROOM_URL", "LABKIT_ROOM_HOSTS"):
+        monkeypatch.delenv(var, raising=False)
 
 
 def _namespace() -> str:

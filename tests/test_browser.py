@@ -427,3 +427,44 @@ def test_keyboard_only_notebook_00(lab):
     finally:
         page.close()
         shutdown_kernels(lab)
+
+
+def test_the_facilitators_view_redraws_itself_in_jupyterlab(lab):
+    """notebooks/facilitator.ipynb without its last cell (which stops the views): after Run
+    All, with no cell running, the practice room's view shows new passes and a new time."""
+    import re
+
+    import nbformat
+
+    nb = nbformat.read(ROOT / "notebooks" / "facilitator.ipynb", as_version=4)
+    last_code = max(i for i, cell in enumerate(nb.cells) if cell.cell_type == "code")
+    nb.cells = nb.cells[:last_code]
+    nbformat.write(nb, lab["dir"] / "facilitator_live.ipynb")
+    page = lab["browser"].new_page(viewport={"width": 1400, "height": 1000})
+    errors: list[str] = []
+    page.on("pageerror", lambda exc: errors.append(str(exc)))
+    pattern = re.compile(r"Room rehearsal-\w+: 12 learners - updated (\d\d:\d\d:\d\d)")
+
+    def seen() -> tuple[str, int]:
+        text = page.inner_text(".jp-Notebook")
+        passed = [int(n) for n in re.findall(r"12 learners, (\d+) exercises passed", text)]
+        return (pattern.search(text).group(1) if pattern.search(text) else "", max(passed, default=-1))
+
+    try:
+        open_and_run(lab, page, "facilitator_live.ipynb", "lab")
+        check_rendered(page, "facilitator_live.ipynb")
+        first_time, first_passed = seen()
+        assert first_time and first_passed >= 0, "the practice room's view did not render"
+        deadline = time.monotonic() + 60
+        while seen()[0] == first_time or seen()[1] <= first_passed:
+            assert time.monotonic() < deadline, f"the view never redrew by itself: {seen()} after {first_time}"
+            page.wait_for_timeout(1000)
+        source = axe_source()
+        if source:
+            critical = [v for v in run_axe(page, source)["violations"] if v["impact"] == "critical"]
+            assert not critical, json.dumps(critical, indent=1)
+        assert not [e for e in errors if "widget" in e.lower()], errors
+    finally:
+        page.screenshot(path=str(ARTIFACTS / "facilitator-lab.png"), full_page=False)
+        page.close()
+        shutdown_kernels(lab)

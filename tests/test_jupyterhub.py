@@ -1,15 +1,20 @@
-"""A real JupyterHub: two learners on one shared Redis run a notebook and stay isolated.
+"""A real JupyterHub: three learners on one shared Redis run a notebook, stay isolated,
+and report to the facilitator's room, whose live view a host reads at the same time.
 
 The test starts JupyterHub itself (``jupyterhub`` from PyPI, ``configurable-http-proxy``
 from npm), with the dummy authenticator (one shared password) and the simple
 local-process spawner, on loopback and free ports, everything in a temp folder: the
-hub's sqlite database, its cookie secret and the users' home folders.  alice and bob
-log in over HTTP, start their servers through the hub's REST API, and each server's
-kernel runs every code cell of notebook 02 against one real ``redis-server`` (the hub
-passes ``REDIS_URL``; it sets ``JUPYTERHUB_USER`` itself).  Then: both runs passed,
-alice's keys are all under ``labkit:alice:``, bob's under ``labkit:bob:``, and bob
-starting the notebook again (which resets his prefix) leaves every one of alice's
-keys in place.
+hub's sqlite database, its cookie secret and the users' home folders.  alice, bob,
+carol and the host log in over HTTP, start their servers through the hub's REST API,
+and each learner's kernel runs every code cell of notebook 02 against one real
+``redis-server`` (the hub passes ``REDIS_URL``, ``LABKIT_ROOM`` and
+``LABKIT_ROOM_HOSTS``; it sets ``JUPYTERHUB_USER`` itself) while the host's kernel
+keeps the room's view open.  Then: every run passed, each learner's keys are under
+``labkit:<learner>:``, bob starting the notebook again leaves alice's keys in place;
+each learner checks an exercise and locks a prediction, and the host's view - redrawing
+by itself - shows who passed, who is trying with which replay failing, and the room's
+answers; a learner's labkit refuses to read the room; the records hold no code; and the
+host removes one learner's records with one call.
 """
 
 from __future__ import annotations
@@ -31,7 +36,9 @@ import pytest
 ROOT = Path(__file__).resolve().parent.parent
 NOTEBOOK = ROOT / "notebooks" / "02_invalidation.ipynb"
 PASSWORD = "cache-lab-" + uuid.uuid4().hex[:8]
-USERS = ("alice", "bob")
+USERS = ("alice", "bob", "carol")
+HOST = "host"  # the facilitator: reads the room, does not run the lesson
+ROOM = "hub-" + uuid.uuid4().hex[:6]
 PROXY_INSTALL = (
     "npm install --prefix build/node configurable-http-proxy@5.3.0 (needs nodejs and npm: apt-get install nodejs npm)"
 )
@@ -76,7 +83,7 @@ class Hub:
         config = {
             "ip": "127.0.0.1", "port": self.port, "hub_port": hub_port, "proxy_api": proxy_api,
             "folder": str(folder), "proxy": proxy, "python": sys.executable, "redis_url": redis_url,
-            "password": PASSWORD, "users": list(USERS),
+            "password": PASSWORD, "users": [*USERS, HOST], "room": ROOM, "host": HOST,
         }
         (folder / "jupyterhub_config.py").write_text(_CONFIG.format(**{k: repr(v) for k, v in config.items()}))
         env = {k: v for k, v in os.environ.items() if k not in {"REDIS_URL", "LABKIT_LEARNER", "CACHE_LAB_HOME"}}
@@ -162,7 +169,7 @@ c.JupyterHub.spawner_class = "simple"
 c.SimpleLocalProcessSpawner.home_dir_template = {folder} + "/home/{{username}}"
 c.Spawner.cmd = [{python}, "-m", "jupyterhub.singleuser"]
 c.Spawner.args = ["--allow-root"]  # CI runs as root; the servers run in throwaway folders
-c.Spawner.environment = {{"REDIS_URL": {redis_url}}}
+c.Spawner.environment = {{"REDIS_URL": {redis_url}, "LABKIT_ROOM": {room}, "LABKIT_ROOM_HOSTS": {host}}}
 c.Spawner.start_timeout = 90
 c.Spawner.http_timeout = 90
 """
@@ -318,30 +325,62 @@ def _keys(redis_url: str, pattern: str) -> set[str]:
     return set(client.scan_iter(match=pattern, count=1000))
 
 
-def test_two_learners_on_one_hub_and_one_redis_stay_isolated(hub, redis_url):
+# What each learner does once notebook 02 has run: a prediction and an exercise's checks.
+CHOICES = {"alice": "just under 30 s", "bob": "a few seconds", "carol": "just under 30 s"}
+_PREDICT = """
+box = labkit.widgets.predict(
+    "With a 30 s TTL and no invalidation at all, how old is the oldest value a reader sees?",
+    ["a few seconds", "just under 30 s", "well over 30 s: copies pile up"], notebook="02", name="ttl-window")
+box.choices.value = {choice!r}
+box.lock.click()
+"""
+_WRONG = "ex.tenant.check(next(iter(ex.tenant.mistakes().values())));"  # a realistic wrong answer
+_RIGHT = "ex.tenant.check(ex.tenant.reference());"
+ACTIONS = {"alice": [_RIGHT], "bob": [_WRONG, _RIGHT], "carol": [_WRONG]}
+_VIEWED = """
+import json
+from labkit.room.dashboard import grid_rows
+print(json.dumps({"redraws": view.redraws, "grid": view.grid.value, "poll": view.poll.value,
+                  "rows": [r for r in grid_rows(view.snapshot) if r["exercise"] == "invalidate-tenant"],
+                  "answers": view.snapshot.distribution("02", "ttl-window")}))
+"""
+
+
+def _room_values(redis_url: str) -> dict[str, dict[str, str]]:
+    import redis
+
+    client = redis.Redis.from_url(redis_url, decode_responses=True)
+    return {key: client.hgetall(key) for key in client.scan_iter(match=f"labkit-room:{ROOM}:learner:*")}
+
+
+def test_three_learners_report_to_the_room_and_stay_isolated_on_one_hub(hub, redis_url):
     kernels = {}
     started = time.monotonic()
     try:
-        tokens = {user: _log_in(hub, user)[1] for user in USERS}
+        tokens = {user: _log_in(hub, user)[1] for user in (*USERS, HOST)}
         _start_servers(hub, tokens)
-        for user in USERS:
+        for user in (*USERS, HOST):
             kernels[user] = Kernel(hub, user, tokens[user])
             hub.server_pids.append(int(kernels[user].run("import os; print(os.getppid())")[0]))
+        printed, error = kernels[HOST].run("import labkit\nfrom labkit import room\nview = room.view(every_seconds=1)")
+        assert error is None and printed == "", (printed, error)
 
-        print(f"hub up, two servers and kernels ready in {time.monotonic() - started:.0f} s")
+        print(f"hub up, four servers and kernels ready in {time.monotonic() - started:.0f} s")
         results: dict = {}
         runs = [threading.Thread(target=_run_notebook, args=(kernels[u], results, u)) for u in USERS]
         for run in runs:
             run.start()
         for run in runs:
             run.join(timeout=240)
-        print(f"both notebooks ran by {time.monotonic() - started:.0f} s")
+        print(f"three notebooks ran by {time.monotonic() - started:.0f} s")
         for user in USERS:
             outputs, failure = results[user]
             assert failure is None, f"{user}'s notebook 02 failed on the hub: {failure}"
-            # The first line names the shared server (the hub passed REDIS_URL) and the learner's prefix.
+            # The first line names the shared server (the hub passed REDIS_URL) and the learner's prefix,
+            # and the next says the room sees their progress.
             assert f"real Redis at {redis_url}" in outputs[0], outputs[0]
             assert f"'labkit:{user}:02:'" in outputs[0], outputs[0]
+            assert f"Room {ROOM!r}: your facilitator sees" in outputs[0], outputs[0]
 
         # Each learner writes through the notebook's own store; the keys land in their prefix.
         for user in USERS:
@@ -359,6 +398,56 @@ def test_two_learners_on_one_hub_and_one_redis_stay_isolated(hub, redis_url):
         assert "labkit:bob:02:isolation-check" not in _keys(redis_url, "labkit:bob:*"), "bob's reset missed his key"
         printed, error = kernels["alice"].run('print(store.get("isolation-check"))')
         assert (printed.strip(), error) == ("alice", None), "alice no longer reads her own key"
+
+        _the_room_sees_what_the_learners_did(kernels, redis_url)
     finally:
         for kernel in kernels.values():
             kernel.close()
+
+
+def _the_room_sees_what_the_learners_did(kernels: dict, redis_url: str) -> None:
+    failed_replay = ""
+    for user in USERS:
+        printed, error = kernels[user].run(_PREDICT.format(choice=CHOICES[user]))
+        assert error is None, error
+        for code in ACTIONS[user]:
+            printed, error = kernels[user].run(code)
+            assert error is None, error
+            if user == "carol":
+                failed_replay = printed.split("'")[1]  # "❌ Not yet - scenario 1 of 5, '<name>': ..."
+    acted = time.monotonic()
+
+    def viewed() -> dict | None:
+        printed, error = kernels[HOST].run(_VIEWED)
+        assert error is None, error
+        seen = json.loads(printed)
+        statuses = {r["learner"]: (r["status"], r["attempts"], r["failing"]) for r in seen["rows"]}
+        ready = statuses == {"alice": ("passed", 1, ""), "bob": ("passed", 2, ""),
+                             "carol": ("trying", 1, failed_replay)}
+        return seen if ready and seen["answers"] == {"just under 30 s": 2, "a few seconds": 1} else None
+
+    redraws_before = json.loads(kernels[HOST].run(_VIEWED)[0])["redraws"]
+    seen = _wait(viewed, "the host's view to show every learner's check and prediction", timeout=60, every=0.5)
+    print(f"the host's view showed all three learners' actions {time.monotonic() - acted:.1f} s after the last one")
+    assert seen["redraws"] > redraws_before, "the view did not redraw by itself"
+    assert all(user in seen["grid"] for user in USERS) and "2 of 3 chose 'just under 30 s'" in seen["poll"]
+
+    # A learner's labkit does not read the room; the host's does.
+    printed, error = kernels["alice"].run("labkit.room.snapshot()")
+    assert "Only the room's hosts" in printed + str(error), (printed, error)
+
+    # The records hold where each learner is, their checks and their choices: never code.
+    allowed = {"at": {"notebook", "section", "t"}, "ex": {"passed", "attempts", "failing", "t"},
+               "pred": {"answer", "t"}}
+    records = _room_values(redis_url)
+    assert set(records) == {f"labkit-room:{ROOM}:learner:{user}" for user in USERS}
+    for fields in records.values():
+        for name, text in fields.items():
+            assert set(json.loads(text)) == allowed[name.partition(":")[0]], (name, text)
+            assert "def " not in text and "return" not in text, (name, text)
+
+    printed, error = kernels[HOST].run('print(room.remove("carol")); view.stop()')
+    assert (printed.strip(), error) == ("True", None)
+    assert set(_room_values(redis_url)) == {f"labkit-room:{ROOM}:learner:{user}" for user in ("alice", "bob")}
+    printed, error = kernels[HOST].run('print(sorted(r["learner"] for r in room.snapshot().learners))')
+    assert (printed.strip(), error) == ("['alice', 'bob']", None)

@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Build notebooks/NN_*.ipynb from their readable sources in tools/notebooks/NN_*.py.
+"""Build notebooks/NN_*.ipynb from their readable sources in tools/notebooks/NN_*.py
+(and the facilitator's notebook, notebooks/facilitator.ipynb, from facilitator.py there).
 
 A source uses the "percent" format: ``# %% [markdown]`` starts a markdown cell
 (every line of it commented with ``# ``), ``# %%`` starts a code cell.  The built
@@ -15,6 +16,7 @@ changes a number the prose shows, ``--check`` fails until the notebook is rebuil
 
     python tools/build_notebooks.py          # rebuild all
     python tools/build_notebooks.py 04 05    # rebuild notebooks 04 and 05
+    python tools/build_notebooks.py facilitator
     python tools/build_notebooks.py --check  # verify (the tests run this)
 """
 
@@ -34,6 +36,7 @@ from labkit.errors import LabError  # noqa: E402
 
 SRC = ROOT / "tools" / "notebooks"
 OUT = ROOT / "notebooks"
+SOURCES = ("[0-9][0-9]_*.py", "facilitator.py")  # the lessons, and the host's view of the room
 
 
 def _cell(kind: str, lines: list[str], notebook: str) -> dict | None:
@@ -86,10 +89,10 @@ def build(src: Path) -> str:
 
 def main(argv: list[str]) -> int:
     check = "--check" in argv
-    wanted = {a.zfill(2) for a in argv if a.isdigit()}
+    wanted = {a.zfill(2) if a.isdigit() else a for a in argv if not a.startswith("-")}
     stale = []
-    for src in sorted(SRC.glob("[0-9][0-9]_*.py")):
-        if wanted and src.stem[:2] not in wanted:
+    for src in sorted(path for pattern in SOURCES for path in SRC.glob(pattern)):
+        if wanted and src.stem[:2] not in wanted and src.stem not in wanted:
             continue
         out = OUT / (src.stem + ".ipynb")
         try:

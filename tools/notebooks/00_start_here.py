@@ -192,7 +192,9 @@ ex["ttl_budget"].check(ttl_answer)
 # ## Your progress
 #
 # Every check in every notebook records a pass or a miss here (in
-# `~/.cache-lab/progress.json`, never sent anywhere). Run this cell again at any time.
+# `~/.cache-lab/progress.json`). It is sent nowhere, unless your workshop's host set up a
+# room: then the first line of each notebook says that the facilitator sees your passes
+# and predictions (never your code). Run this cell again at any time.
 
 # %%
 progress.show()
