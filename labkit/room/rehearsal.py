@@ -34,8 +34,8 @@ EXERCISES: tuple[tuple[str, str, tuple[str, ...]], ...] = (
     ("00", "best-speedup", ()),
     ("00", "ttl-budget", ()),
     ("01", "choose-a-pattern", ()),
-    ("01", "write-cache-aside", ("hits after a fill", "the write path", "the stale-set race",
-                                 "a database failure mid-write", "a TTL backstop")),
+    ("01", "write-cache-aside", ("hits after a fill", "the TTL backstop", "the write path",
+                                 "the stale-set race", "a database failure mid-write")),
     ("01", "clean-shutdown", ()),
 )
 _NAMES = ("ada", "alan", "barbara", "edsger", "frances", "grace", "john", "ken", "leslie", "margaret",
