@@ -530,3 +530,74 @@ def test_a_healthy_replay_misses_as_often_as_the_ttl_formula_says():
     expected = float((rates / (1 + rates * traffic.cache_ttl_seconds)).sum())
     assert r.mean_db_qps(0, 60) == pytest.approx(expected, rel=0.15)
     assert r.success_rate() == 1.0
+
+
+# -- the breaker exercise: what its grader refuses, accepts and says ------------------------------------
+
+
+def _breaker_variant(**changes):
+    """The reference breaker with one realistic edit: class attributes, or __init__ defaults."""
+    from labkit.failures.breaker_answers import Breaker
+
+    init = changes.pop("init", None)
+    variant = type("Breaker", (Breaker,), changes)
+    if init:
+        def __init__(self, clock, failure_threshold=5, reset_timeout_seconds=2.0):
+            Breaker.__init__(self, clock, **init)
+        variant.__init__ = __init__
+    return variant
+
+
+def test_the_breaker_grader_accepts_correct_breakers_written_another_way():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert set(ex.alternatives()) == {"rate-based trip", "a probe deadline instead of states"}
+    for name, answer in ex.alternatives().items():
+        assert ex.check(answer), (name, ex.last_feedback)
+
+
+def test_a_success_that_closes_but_keeps_the_failure_count_is_refused_with_what_was_seen():
+    from labkit.failures import exercises
+    from labkit.failures.breaker_answers import Breaker
+
+    class Breaker(Breaker):  # noqa: F811 - what a learner writes: closes, forgets to reset the count
+        def record_success(self):
+            self.state, self.probing = "closed", False
+
+    ex = exercises().breaker
+    assert not ex.check(Breaker)
+    assert "1 call in 10, never twice in a row" in ex.last_feedback
+    assert "after 5 such failures" in ex.last_feedback and "counts failures across successes" in ex.last_feedback
+
+
+def test_a_bulkhead_one_over_capacity_is_told_what_it_allows_not_that_it_has_no_limit():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(max_fallback_reads=5))
+    said = ex.last_feedback
+    assert "without a limit" not in said
+    assert "max_fallback_reads = 5 lets 5 reads of 80 ms run at once, up to 62.5 queries/s" in said
+    assert "up to 51 queries/s" in said, "the peak the replay measured"
+    assert not ex.check(_breaker_variant(max_fallback_reads=2))
+    assert "served only 23 of the 50 queries/s it can" in ex.last_feedback
+
+
+def test_a_slow_reset_is_told_when_it_probed_not_that_it_never_closes():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(init={"reset_timeout_seconds": 20.0}))
+    assert "never" not in ex.last_feedback
+    assert "the first call your breaker let through came 20.0 s after it opened" in ex.last_feedback
+
+
+def test_breaker_mistakes_are_named_only_from_their_evidence():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(init={"failure_threshold": 3}))
+    assert "refused call 4 after only 3 failures in a row" in ex.last_feedback
+    for name in ("counts failures across", "wall clock", "restarts the reset timer", "half-open probe"):
+        assert name not in ex.last_feedback

@@ -17,12 +17,9 @@ from ..store import Store
 from ..tables import Table
 from ..widgets import LivePlot, choice, int_slider, toggle
 from .bloom import BloomFilter, expected_false_positive_rate, optimal_hashes
+from .breaker_answers import MISTAKES, Breaker, DeadlineBreaker, RateBreaker
 from .checks import (
     WARM_PLAN,
-    Breaker,
-    NeverCloses,
-    NoHalfOpenProbe,
-    WithoutLimit,
     breaker_scenarios,
     check_negative_ttl,
     check_warming_plan,
@@ -283,6 +280,10 @@ _SKELETON = '''class Breaker:
 '''
 
 
+# Mutants of the reference Breaker that no replay can tell apart from it (tools/mutation_report.py).
+BREAKER_EQUIVALENT_MUTANTS: dict[str, str] = {}
+
+
 def exercises(store: Store | None = None) -> ExerciseSet:
     """Notebook 08's exercises: a breaker with a bulkhead (implement), a not-found TTL, a warming plan."""
     breaker = Implement(
@@ -293,8 +294,9 @@ def exercises(store: Store | None = None) -> ExerciseSet:
               "then let exactly ONE request through (half-open). Its success closes the breaker, its failure "
               "opens it again. The database runs 4 queries at once, 80 ms each: 50 queries/s."),
         reference=lambda: Breaker,
-        mistakes={"no half-open probe": lambda: NoHalfOpenProbe, "breaker never closes": lambda: NeverCloses,
-                  "fallback without a limit": lambda: WithoutLimit},
+        mistakes=MISTAKES,
+        alternatives={"rate-based trip": RateBreaker, "a probe deadline instead of states": DeadlineBreaker},
+        equivalent_mutants=BREAKER_EQUIVALENT_MUTANTS,
         skeleton=_SKELETON,
     )
     negative = Exercise(

@@ -164,6 +164,7 @@ class ReplayReport:
     bulkhead_refused: int
     breaker_transitions: list[tuple[float, str]] = field(default_factory=list)
     breaker_states: list[str] = field(default_factory=list)  # the breaker's state at each whole second
+    cache_tries: np.ndarray = field(default_factory=lambda: np.zeros(0))  # when each cache call started
 
     @property
     def capacity_qps(self) -> float:
@@ -247,6 +248,7 @@ class _Replay:
         self.down = False
         self.ramp_from = -math.inf
         self.states: list[str] = []
+        self.tries: list[float] = []
 
     # -- the event queue ------------------------------------------------------------------
     def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
@@ -314,6 +316,7 @@ class _Replay:
             return
         if self.down:
             self.attempts_while_down += 1
+        self.tries.append(t)
         try:
             value, ok = self.cache.get(str(req.key)), True
         except CACHE_ERRORS:
@@ -458,6 +461,6 @@ def replay(
         cache_attempts_while_down=run.attempts_while_down, db_wasted=run.wasted,
         db_refused=run.db.refused, db_shed=run.db.shed, bulkhead_refused=run.bulkhead.refused,
         breaker_transitions=list(getattr(run.breaker, "transitions", [])),
-        breaker_states=run.states,
+        breaker_states=run.states, cache_tries=np.array(run.tries),
     )
 
