@@ -27,7 +27,7 @@ __all__ = [
 ]
 
 _LESSON = {"explore_outage", "outage_table", "live_outage", "explore_slow_cache", "explore_cold_start",
-           "explore_penetration", "bloom_table", "explore_metastable", "exercises"}
+           "explore_penetration", "bloom_table", "explore_metastable", "explore_partial", "exercises"}
 
 
 __getattr__ = lesson_attributes(__name__, _LESSON)
