@@ -325,7 +325,7 @@ def check_negative_ttl(ttl: Any) -> tuple[bool, str]:
 
 # -- warming ----------------------------------------------------------------------------------------
 
-WARM_PLAN = {"prewarm_keys": 1000, "ramp_seconds": 60, "single_flight": True}
+WARM_PLAN = {"prewarm_keys": 1000, "ramp_seconds": 60}
 WARMING_BUDGET_SECONDS = 40.0  # the warmer runs at most this long before the restart
 
 

@@ -63,7 +63,7 @@ WARMING_PLANS: dict[str, dict[str, Any]] = {
     "pre-warm 1,000 hot keys": {"prewarm_keys": 1000},
     "ramp traffic over 60 s": {"ramp_seconds": 60},
     "serve a stale snapshot": {"serve_stale": True},
-    "pre-warm + ramp 45 s + single-flight": {"prewarm_keys": 1000, "ramp_seconds": 45, "single_flight": True},
+    "pre-warm + ramp 45 s": {"prewarm_keys": 1000, "ramp_seconds": 45},
     "sharded: pre-warm + ramp 60 s": {"prewarm_keys": 1000, "ramp_seconds": 60, "sharded": True},
     "sharded: pre-warm + load shedding": {"prewarm_keys": 1000, "shed_after_seconds": 0.5, "sharded": True},
 }

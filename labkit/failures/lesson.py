@@ -141,11 +141,11 @@ def outage_table() -> Table:
     return Table(rows, f"30 s frozen cache, 200 requests/s, DB capacity {r.capacity_qps:.0f} queries/s")
 
 
-def live_outage(store: Store, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:
-    """Freeze, kill and restart a real cache under a read loop (the learner's server is never touched)."""
-    real = getattr(store, "backend", "") == "redis"
-    r = run_live_outage(use_real_server=real, breaker=breaker, phase_seconds=phase_seconds)
-    where = ("a redis-server this notebook started on its own port (your REDIS_URL server is not touched)"
+def live_outage(store: Store | None = None, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:
+    """Freeze, kill and restart a real cache under a read loop: a ``redis-server`` the lab starts
+    whenever the program is installed, whatever backend ``store`` is; the learner's server is never touched."""
+    r = run_live_outage(use_real_server=True, breaker=breaker, phase_seconds=phase_seconds)
+    where = ("a redis-server this notebook started on its own port (the notebook's own store is not touched)"
              if r.backend == "lab-started redis-server" else "the fault-injecting wrapper over an in-process store")
     note = (f"{r.note + ' ' if r.note else ''}Cache: {where}; timeout {r.timeout_ms:.0f} ms, "
             f"breaker {'on' if breaker else 'off'}.")
@@ -196,7 +196,7 @@ def explore_cold_start() -> LivePlot:
                 f"{r.db_wasted:,} database answers arrived after their caller had given up "
                 f"(cold: {cold.db_wasted:,}).")
 
-    control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")
+    control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s")
     return _compare(cold_run, "cold (no warming)", COLD, "restart", control, describe)
 
 
@@ -373,9 +373,9 @@ def exercises(store: Store | None = None) -> ExerciseSet:
     )
     warming = Exercise(
         NOTEBOOK, "warming-plan", check_warming_plan,
-        hint=("Pre-warming alone cannot load enough keys in the 40 s before the restart, and a ramp alone "
-              "starts cold. Combine them: pre-warm the hot keys, ramp the rest over most of a minute, and "
-              "coalesce identical loads."),
+        hint=("The warmer loads 25 keys a second for at most 40 s: 1,000 keys, not enough alone. A ramp alone "
+              "starts cold. Combine them: pre-warm the hottest keys, and ramp the rest over most of a minute. "
+              "(Single-flight changes little here: section 3 says why.)"),
         solution=f"plan = {WARM_PLAN!r}",
         reference=lambda: dict(WARM_PLAN),
         mistakes={"no warming": {},
