@@ -1,5 +1,5 @@
 # %% [markdown]
-# # 08 · When the cache fails: down, slow, cold, penetrated, metastable
+# # 08 · When the cache fails: down, slow, cold, penetrated, metastable, partial
 #
 # Notebooks 00-07 taught a healthy cache. Caches hurt people when they are *not*
 # healthy. A service that has grown used to its cache has a database sized for what the
