@@ -295,15 +295,15 @@ failures.explore_partial()
 #   in ten fails, scattered among successes, and every success resets the count. Five failures in
 #   a row has probability 0.1^5: about {claim:partial_run_odds:.2f} such runs in the whole outage. So
 #   {claim:partial_waited_one:.0%} of all reads wait for the timeout, p99 **{claim:partial_p99_one_ms:.0f} ms**,
-#   and no breaker helps. The same holds for "5% of requests time out" (1 node of 20): a failure
-#   rate, not a streak.
-# * **One rate-based breaker for the whole cache** does no better at 10%: half its calls never fail.
-#   Lower its threshold to 10% and it would open for *everyone*, sending the nine healthy nodes'
-#   reads to the database too.
+#   and no breaker helps. The same holds for "5% of requests time out": pick **20 nodes**, and the
+#   breaker opens {claim:partial_twenty_consecutive_opens} times. A failure rate is not a streak.
+# * **One rate-based breaker for the whole cache** does no better: 90% of its calls succeed, far
+#   under its 50% threshold. Lower the threshold to 10% and it would open for *everyone*, sending
+#   the nine healthy nodes' reads to the database too.
 # * **A breaker per node** sees 100% failures on the frozen node and opens for it alone: only
 #   {claim:partial_waited_per_node:.1%} of reads wait (a probe every 2 s), p99 **{claim:partial_p99_per_node_ms:.0f} ms**.
-# * Pick **4 nodes**: now a single breaker *does* open, {claim:partial_four_opens} times in all, and each
-#   time it refuses the healthy nodes as well ({claim:partial_four_healthy_refused:.0%} of reads kept from
+# * Pick **4 nodes**: now the two single breakers *do* open, {claim:partial_four_opens} times between them,
+#   and each time they refuse the healthy nodes as well ({claim:partial_four_healthy_refused:.0%} of reads kept from
 #   healthy nodes by the rate breaker): the database's load jumps past its capacity. The breaker
 #   per node refuses no healthy read, but one node of four is a quarter of the traffic by itself:
 #   its reads peak at {claim:partial_four_per_node_db_peak} DB queries/s. Keep section 1's bulkhead.
