@@ -683,3 +683,34 @@ def test_value_exercises_refuse_realistic_wrong_answers_and_say_why():
     assert not plan.check({"prewarm_keys": 800, "ramp_seconds": 60})
     assert "a peak of" in plan.last_feedback and "prewarm_keys=1000 passes" in plan.last_feedback
     assert plan.check({"prewarm_keys": 1000, "ramp_seconds": 60, "single_flight": False})
+
+
+def test_a_breaker_written_in_a_notebook_cell_on_the_wall_clock_is_named():
+    """A class defined in a cell has no source file; its methods do (IPython keeps each cell in
+    linecache under its own name), and that is where the grader looks."""
+    import linecache
+
+    from labkit.failures import exercises
+
+    cell = '''
+import time
+from labkit.failures.breaker_answers import Breaker as Reference
+
+class Breaker(Reference):
+    def allow(self):
+        if self.state == "open" and time.time() - self.opened_at >= self.reset_timeout_seconds:
+            self.state = "half-open"
+        return super().allow()
+
+    def record_failure(self):
+        super().record_failure()
+        if self.state == "open":
+            self.opened_at = time.time()
+'''
+    name = "<ipython-input-8-wallclock>"
+    linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+    namespace = {"__name__": "__main__"}
+    exec(compile(cell, name, "exec"), namespace)
+    ex = exercises().breaker
+    assert not ex.check(namespace["Breaker"])
+    assert "reads the wall clock" in ex.last_feedback and "time.time(" in ex.last_feedback
