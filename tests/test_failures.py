@@ -714,3 +714,17 @@ class Breaker(Reference):
     ex = exercises().breaker
     assert not ex.check(namespace["Breaker"])
     assert "reads the wall clock" in ex.last_feedback and "time.time(" in ex.last_feedback
+
+
+def test_the_partial_failure_chart_says_what_its_claims_state():
+    from labkit import failures
+    from labkit.claims import claims_for
+
+    claims = {name: c.value() for name, c in claims_for("08").items() if name.startswith("partial_")}
+    view = failures.explore_partial()
+    title = view.axes[0].get_title()
+    assert f"{claims['partial_waited_one']:.0%} of reads wait with one breaker" in title
+    assert f"{claims['partial_waited_per_node']:.1%} with one per node" in title
+    assert "Only the frozen node's share reads the DB" in view.axes[1].get_title()
+    view.set(nodes=4)
+    assert "sends every node's reads to the DB" in view.axes[1].get_title()
