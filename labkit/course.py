@@ -61,8 +61,10 @@ NOTEBOOKS: tuple[Lesson, ...] = (
            "down, slow, cold, penetrated, metastable, partial: cause each failure and fix it"),
     Lesson("09", "09_scaling_out", "Scaling out", "cluster", 40,
            "a real Redis Cluster: slots, hash tags, hot keys, replicas, failover"),
-    Lesson("10", "10_observability", "Watching and sizing", "observability", 40,
+    Lesson("10", "10_observability", "Watching and sizing", "observability", 45,
            "what to measure, how to read Redis, how much memory to buy"),
+    Lesson("11", "11_cache_security", "When the cache is the attack surface", "security", 40,
+           "cache poisoning, cache deception, keys from input, pickle, signed values, ACL users"),
 )
 
 _BY_NUMBER = {lesson.number: lesson for lesson in NOTEBOOKS}

@@ -92,11 +92,14 @@ def button(description: str, **kw: Any) -> W.Button:
 
 
 class ChartImage(W.Image):
-    """An image whose ``tooltip`` is its text alternative (the ``title`` of the ``<img>``).
+    """A chart's image; its ``tooltip`` carries the text alternative to the page.
 
-    ipywidgets' base view sets ``title`` only when the model has an empty
-    ``description``, which ``Image`` lacks (the view then stops with a TypeError),
-    so this model carries one.
+    ipywidgets' image view puts no ``alt`` on its ``<img>``: the only text it writes there
+    is the ``tooltip``, as ``title``, and only when the model has an empty ``description``
+    (which ``Image`` lacks: the view then stops with a TypeError), so this model carries
+    one.  The page's accessibility snippet (``_ACCESSIBILITY_JS``) moves that ``title``
+    to ``alt`` on every redraw, so a screen reader reads the sentence and hovering shows
+    no long tooltip; the reading copy (``tools/build_site.py``) writes it as ``alt``.
     """
 
     description = traitlets.Unicode("").tag(sync=True)
@@ -115,13 +118,23 @@ class ChartImage(W.Image):
 # action, are moved here.  It runs in JupyterLab and Notebook 7 (trusted output, as
 # every output of a cell the learner ran is); where scripts do not run (an
 # untrusted or static copy) the controls still work with the mouse, only unnamed.
+# A chart image's text alternative arrives as its title (see ChartImage): the snippet
+# moves it to alt each time the chart redraws.
 _ACCESSIBILITY_JS = """
 (function () {
   if (window.__labkitA11y) { window.__labkitA11y(); return; }
   var n = 0, queued = false;
   var ARROWS = ['ArrowLeft', 'ArrowRight', 'ArrowUp', 'ArrowDown', 'Home', 'End', 'PageUp', 'PageDown'];
+  // A chart's sentence goes to alt (what a screen reader reads), not title (a tooltip).
+  function alts() {
+    document.querySelectorAll('img.widget-image[title]').forEach(function (img) {
+      img.setAttribute('alt', img.getAttribute('title'));
+      img.removeAttribute('title');
+    });
+  }
   function fix() {
     queued = false;
+    alts();
     document.querySelectorAll('.widget-slider').forEach(function (box) {
       var label = box.querySelector('label.widget-label');
       var handles = box.querySelectorAll('.noUi-handle');
@@ -158,8 +171,9 @@ _ACCESSIBILITY_JS = """
   }, true);
   window.__labkitA11y = fix;
   new MutationObserver(function () {
+    alts();
     if (!queued) { queued = true; requestAnimationFrame(fix); }
-  }).observe(document.body, {childList: true, subtree: true});
+  }).observe(document.body, {childList: true, subtree: true, attributes: true, attributeFilter: ['title']});
   fix();
 })();
 """

@@ -270,9 +270,11 @@ _AXE_RUN = """async () => {
       nodes: v.nodes.slice(0, 3).map(n => n.target.join(' ') + ': ' + n.failureSummary.split('\\n')[1])}));
 }"""
 
-# Each chart image's text alternative, as a screen reader gets it (alt, aria-label or title).
+# Each chart image's text alternative (its alt) and its tooltip (its title, which should be
+# short or absent: a sentence on every hover gets in the way).
 _IMAGE_TEXTS = """() => [...document.querySelectorAll('.jp-Notebook .jp-OutputArea-output img')].map(img =>
-  (img.getAttribute('alt') || img.getAttribute('aria-label') || img.getAttribute('title') || '').trim())"""
+  ({alt: (img.getAttribute('alt') || '').trim(), title: (img.getAttribute('title') || '').trim()}))"""
+SHORT_TOOLTIP_WORDS = 6
 
 
 def is_sentence(text: str) -> bool:
@@ -318,6 +320,10 @@ def _drive(lab: dict[str, Any], notebook: str, frontend: str) -> None:
         step = "move every slider and see its chart redraw"
         stuck = move_every_slider(page, notebook, frontend)
         assert not stuck, f"{notebook}: no new chart painted after moving " + ", ".join(stuck)
+        step = "keep each redrawn chart's text in alt, not in a tooltip"
+        images = page.evaluate(_IMAGE_TEXTS)
+        tooltips = [i["title"] for i in images if len(i["title"].split()) > SHORT_TOOLTIP_WORDS]
+        assert not tooltips and all(i["alt"] for i in images), images
         page.screenshot(path=f"{shot}.png", full_page=False)
         widget_errors = [e for e in errors if "widget" in e.lower() or "typeerror" in e.lower()]
         assert not widget_errors, widget_errors
@@ -362,8 +368,11 @@ def test_outputs_pass_axe(lab, notebook):
         print(f"{notebook} serious: {v['id']} ({v['help']}): {v['nodes']}")
     critical = [v for v in result["violations"] if v["impact"] == "critical"]
     assert not critical, f"{notebook}: critical accessibility violations: {json.dumps(critical, indent=1)}"
-    unnamed = [text or "(none)" for text in result["images"] if not is_sentence(text)]
-    assert not unnamed, f"{notebook}: chart images without a one-sentence text alternative: {unnamed}"
+    unnamed = [image["alt"] or "(none)" for image in result["images"] if not is_sentence(image["alt"])]
+    assert not unnamed, f"{notebook}: chart images without a one-sentence alt text: {unnamed}"
+    long_tooltips = [image["title"] for image in result["images"]
+                     if len(image["title"].split()) > SHORT_TOOLTIP_WORDS]
+    assert not long_tooltips, f"{notebook}: chart images with a long tooltip (title): {long_tooltips}"
     assert result["images"], f"{notebook}: no chart image found in the outputs"
 
 

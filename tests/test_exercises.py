@@ -44,6 +44,14 @@ def test_reference_passes_and_each_mistake_is_refused_by_name(ex, capsys):
             )
 
 
+@pytest.mark.parametrize("ex", IMPLEMENT, ids=[f"{e.notebook}-{e.name}" for e in IMPLEMENT])
+def test_correct_answers_written_another_way_pass(ex, capsys):
+    alternatives = ex.alternatives()
+    assert len(alternatives) >= 2, f"{ex.notebook}/{ex.name}: carry at least two correct alternatives"
+    for name, answer in alternatives.items():
+        assert ex.check(answer), f"{ex.notebook}/{ex.name}: the correct alternative {name!r} is refused: {ex.last_feedback}"
+
+
 @pytest.mark.parametrize("ex", CATALOGUE, ids=IDS)
 def test_every_exercise_has_a_hint_and_a_solution(ex, capsys):
     ex.hint()

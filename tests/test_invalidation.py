@@ -11,6 +11,7 @@ from labkit import invalidation as inv
 from labkit.clock import VirtualClock
 from labkit.database import Database, Row
 from labkit.errors import LabError
+from labkit.invalidation import near_grader, race_grader, tenant_grader
 from labkit.invalidation.lesson import _naive_read
 from labkit.store import MemoryStore, unversioned
 from labkit.wrappers import RecordingStore
@@ -411,10 +412,82 @@ def test_lossy_replays_judge_the_plain_and_the_loss_safe_near_cache():
     assert all(run.passed for run in safe.values())
     assert plain["messages in order"].passed  # with nothing lost, dropping the key is enough
     failed = {name for name, run in plain.items() if not run.passed}
-    assert failed == {"a lost message", "messages out of order", "a disconnect", "back to normal after a gap"}
+    assert failed == {"a lost message", "messages out of order", "a disconnect", "back to normal after a gap",
+                      "a late message"}
     assert all(run.broken_kind == "fresh" for name, run in plain.items() if name in failed)
     last = plain["a disconnect"].timeline[-1]
     assert (last["served"], last["DB"], last["check"]) == ("v1", "v2", "❌ stale")
+
+
+# -- the graders look at properties: what the answer left on the store, with time passing --
+
+
+@pytest.mark.parametrize("slot, alternative", [
+    (slot, name) for slot, module in (("tenant", tenant_grader.TENANT_ALTERNATIVES),
+                                      ("race", race_grader.RACE_ALTERNATIVES),
+                                      ("loss-safe", near_grader.LOSSY_ALTERNATIVES)) for name in module])
+def test_correct_answers_written_another_way_pass(slot, alternative, store, capsys):
+    ex = inv.exercises(store)[slot]
+    assert ex.check(ex.alternatives()[alternative]), ex.last_feedback
+
+
+def test_two_invalidations_at_once_refuse_a_read_modify_write_of_the_generation(store, capsys):
+    ex = inv.exercises(store).tenant
+    assert not ex.check(tenant_grader.TENANT_MISTAKES["read-modify-write of the generation"])
+    said = ex.last_feedback
+    assert "'two invalidations at once'" in said and "the generation is 1, not 2" in said
+    assert "'cached between the two invalidations'" in said  # the key that stayed reachable
+    assert not ex.check(tenant_grader.TENANT_MISTAKES["resets the generation"])
+    assert "after yours it is 0" in ex.last_feedback and "resets the generation" in ex.last_feedback
+
+
+def test_a_tenant_hard_coded_from_the_example_is_refused_when_another_is_asked(store, capsys):
+    ex = inv.exercises(store).tenant
+    assert not ex.check(lambda store, tenant_id: inv.VersionedNamespace(store, "tenant:7").bump())
+    said = ex.last_feedback
+    assert "'tenant 8, invalidated before'" in said and "tenant 7's became unreachable" in said
+
+
+def test_a_dead_readers_lease_must_carry_a_short_ttl(store, capsys):
+    ex = inv.exercises(store).race
+    assert not ex.check(race_grader.RACE_MISTAKES["lease without a TTL"])  # store.set(key, token, nx=True)
+    said = ex.last_feedback
+    assert "'a reader dies holding the lease'" in said and "with no TTL" in said
+    out = capsys.readouterr().out
+    assert "killed mid-query" in out and "TTL none (never expires)" in out  # the evidence table
+    long_lease = race_grader._lease_with(ttl_seconds=3600, nx=True)
+    assert not ex.check(long_lease) and "held its lease for 3600 s more" in ex.last_feedback
+
+
+def test_a_lease_without_nx_is_refused_by_the_reader_it_sent_to_the_database(store, capsys):
+    ex = inv.exercises(store).race
+    assert not ex.check(race_grader.RACE_MISTAKES["lease without NX"])
+    assert "reader D" in ex.last_feedback and "replaced A's cached row" in ex.last_feedback
+    assert not ex.check(race_grader.RACE_MISTAKES["serves a lease as a row"])
+    assert "reader C" in ex.last_feedback and "JSONDecodeError" in ex.last_feedback
+
+
+def test_the_fixed_reader_keeps_the_300_s_ttl_and_hits_the_second_time(store, capsys):
+    ex = inv.exercises(store).race
+
+    def forever(store, db, row_id):
+        row = race_grader.read_item(store, db, row_id)
+        store.expire(f"item:{row_id}", 3_000_000)
+        return row
+
+    assert not ex.check(forever) and "carries a TTL of 3e+06 s on the store" in ex.last_feedback
+
+    def always_queries(store, db, row_id):
+        race_grader.read_item(store, db, row_id)
+        return db.read(row_id)
+
+    assert not ex.check(always_queries) and "after 1 DB read(s)" in ex.last_feedback
+
+
+def test_a_late_message_must_not_move_the_newest_number_back(capsys):
+    ex = inv.exercises(MemoryStore(namespace="late")).loss_safe
+    assert not ex.check(near_grader.LOSSY_MISTAKES["a late message moves last_seq back"])
+    assert "'a late message'" in ex.last_feedback and "item:1 was no longer in the near cache" in ex.last_feedback
 
 
 def test_budget_exercise(capsys):

@@ -48,12 +48,30 @@ def test_notebooks_match_their_sources():
     assert result.returncode == 0, result.stdout + result.stderr
 
 
+# A code line longer than this runs past the right edge of a cell in a laptop-sized window
+# (JupyterLab with its file browser open, or Notebook 7), where it scrolls out of sight.
+CODE_WIDTH = 79
+
+
+def test_the_first_notebooks_code_fits_the_cell():
+    path = ROOT / "notebooks" / "00_start_here.ipynb"
+    wide = [line for cell in _cells(path) if cell["cell_type"] == "code"
+            for line in "".join(cell["source"]).splitlines() if len(line) > CODE_WIDTH]
+    assert not wide, f"{path.name}: code lines over {CODE_WIDTH} characters: {wide}"
+
+
+def test_the_notebooks_folder_holds_only_what_a_learner_opens():
+    others = sorted(p.name for p in (ROOT / "notebooks").iterdir()
+                    if not (p.suffix == ".ipynb" or p.name == ".ipynb_checkpoints"))
+    assert not others, f"notebooks/ holds {others}: a learner sees them next to the notebooks"
+
+
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=IDS)
 def test_committed_without_outputs(path):
     for cell in _cells(path):
         if cell["cell_type"] == "code":
             assert cell["outputs"] == [] and cell["execution_count"] is None, (
-                f"{path.name} carries outputs; edit notebooks/src and run tools/build_notebooks.py"
+                f"{path.name} carries outputs; edit tools/notebooks and run tools/build_notebooks.py"
             )
 
 

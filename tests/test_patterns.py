@@ -687,7 +687,8 @@ def test_the_reference_cache_aside_passes_every_scenario(capsys):
     ("caching before the DB commit", "the write path"),
     ("deleting before the write", "the write path"),
     ("setting the cache on write without a version guard", "the write path"),
-    ("no TTL", "the stale-set race"),
+    ("no TTL", "the TTL backstop"),
+    ("TTL in the wrong unit", "the TTL backstop"),
 ])
 def test_each_mistake_is_refused_by_the_scenario_that_catches_it(mistake, scenario, capsys):
     said = _feedback(grader.MISTAKES[mistake])
@@ -759,10 +760,40 @@ def test_a_version_guarded_set_on_write_is_accepted(capsys):
     assert _feedback(_GuardedWriteThrough).startswith("PASS")
 
 
+@pytest.mark.parametrize("name", sorted(grader.ALTERNATIVES))
+def test_correct_answers_written_another_way_pass(name, capsys):
+    assert _feedback(grader.ALTERNATIVES[name]).startswith("PASS")
+
+
+def test_a_ttl_in_milliseconds_is_refused_with_the_ttl_the_store_holds(capsys):
+    said = _feedback(grader.MISTAKES["TTL in the wrong unit"])  # ttl_seconds=self.ttl_seconds / 1000
+    assert said.startswith("FAIL") and "a TTL of 0.3 s on the store" in said and "1000 times off" in said
+    rows = grader.the_ttl_backstop(grader.MISTAKES["TTL in the wrong unit"]).evidence
+    assert rows[-1]["did"] == "TTL left on item:8: 0.3 s"
+
+
+class _SlidingTtl(grader.MyCacheAside):
+    """Renews the TTL on every hit: a hot key's copy - stale or not - never expires."""
+
+    def read(self, row_id):
+        row = super().read(row_id)
+        self.store.expire(self.key(row_id), self.ttl_seconds)
+        return row
+
+
+def test_time_passes_a_copy_must_live_90_percent_of_its_ttl_and_die_after_it(capsys):
+    assert grader.the_ttl_backstop(grader.MyCacheAside).passed
+    rows = grader.the_ttl_backstop(_SlidingTtl).evidence
+    assert [r["did"] for r in rows if r["who"] in ("(store)", "(clock)")][:3] == [
+        "TTL left on item:8: 300 s", "270 s later (90 % of the TTL)", "301 s after the fill (the TTL + 1 s)"]
+    said = _feedback(_SlidingTtl)  # right TTL at the fill, renewed by the read at 90 %
+    assert said.startswith("FAIL") and "301 s after the fill the copy of row 8 is still on the store" in said
+
+
 @pytest.mark.parametrize("answer, scenario, words", [
     (_SwallowsErrors, "a database failure mid-write", "let the error reach the caller"),
     (_NeverCaches, "hits after a fill", "queried the database 3 times"),
-    (_LongTtl, "the stale-set race", "longer than self.ttl_seconds"),
+    (_LongTtl, "the TTL backstop", "carries a TTL of 86400 s on the store"),
     (_ReturnsText, "hits after a fill", "return the row itself"),
 ])
 def test_other_wrong_answers_are_refused_with_a_reason(answer, scenario, words, capsys):
@@ -791,7 +822,7 @@ def test_passing_something_else_says_what_to_pass(capsys):
 def test_the_notebook_shows_the_skeleton_and_the_reference_as_its_solution():
     from pathlib import Path
 
-    source = (Path(__file__).resolve().parent.parent / "notebooks" / "src" / "01_patterns.py").read_text()
+    source = (Path(__file__).resolve().parent.parent / "tools" / "notebooks" / "01_patterns.py").read_text()
     shown = "\n".join(line[2:] if line.startswith("# ") else "" for line in source.splitlines())
     assert grader.solution_source() in shown
     assert grader.SKELETON.split("\n\n\n", 1)[1].rstrip() in source

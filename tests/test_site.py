@@ -96,6 +96,7 @@ def test_a_widget_view_is_drawn_from_its_saved_state_without_javascript():
     html = build_site.static_widget({"model_id": "plot"}, _saved_state())
     page = _parse(html)
     assert [img["alt"] for img in page.images] == ["SIEVE keeps 54% of reads"]
+    assert "title" not in page.images[0], "the text alternative is the alt, not a tooltip"
     assert page.images[0]["src"] == "data:image/png;base64,iVBORw0KGgo="
     # Every control shows its saved value; a hidden one and a missing model show nothing.
     assert re.search(r"TTL \(s\)</b> 300<", html) and re.search(r"policy</b> SIEVE<", html)
@@ -165,5 +166,7 @@ def test_the_reading_copy_builds_with_every_chart_and_no_error(reading_copy):
         assert page.images, f"{page_file.name} has no charts"
         no_alt = [img["src"][:40] for img in page.images if not (img.get("alt") or "").strip()]
         assert not no_alt, f"{page_file.name}: {len(no_alt)} images without a text alternative"
+        tooltips = [img["title"] for img in page.images if len((img.get("title") or "").split()) > 6]
+        assert not tooltips, f"{page_file.name}: images with a long tooltip (title): {tooltips[:2]}"
         missing = [view for view in page.views if view not in page.state]
         assert page.views and not missing, f"{page_file.name}: widget views without saved state: {missing}"

@@ -365,10 +365,10 @@ def test_complete_loader_exercise_names_the_failing_replay_and_shows_it(capsys):
     assert ex.check(loaders.read)
     assert not ex.check(loaders.MISTAKES["no token"])
     out = capsys.readouterr().out
-    assert "'expired lock'" in out and "no token" in out
-    assert "locks freed by a caller that did not hold them: 1" in out   # the evidence table
+    assert "'the lock changes hands'" in out and "no token" in out
+    assert "reader B" in out and "A's lock expired" in out   # the evidence table
     assert not ex.check(lambda store, db, row_id, clock, **kw: 1 / 0)
-    assert "ZeroDivisionError" in ex.last_feedback and "'fill and hit'" in ex.last_feedback
+    assert "ZeroDivisionError" in ex.last_feedback and "'the copy on the store'" in ex.last_feedback
     ex.solution()
     assert "compare_and_delete(lock, token)" in capsys.readouterr().out  # the solution is the reference
 
@@ -384,6 +384,76 @@ def test_each_loader_mistake_fails_exactly_its_own_replay():
     for mistake, replay_name in expected.items():
         failed = [name for name, replay in REPLAYS if not replay(loaders.MISTAKES[mistake]).passed]
         assert failed == [replay_name], f"{mistake}: failed {failed}"
+
+
+@pytest.mark.parametrize("name", ["a lock object", "release by compare-and-set"])
+def test_correct_loaders_written_another_way_pass(name, capsys):
+    from labkit.stampede import loaders
+
+    ex = exercises()["complete-loader"]
+    assert ex.check(loaders.ALTERNATIVES[name]), ex.last_feedback
+
+
+def test_a_lock_taken_with_nx_alone_is_refused_with_what_a_crash_leaves(capsys):
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_lock_on_the_store
+
+    replay = replay_lock_on_the_store(loaders.MISTAKES["lock without a TTL"])  # store.set(lock, token, nx=True)
+    assert not replay.passed and "the lock lock:item:7 has no TTL" in replay.message
+    assert any("killed mid-query" in r["did"] for r in replay.rows)
+    assert any("TTL forever (no TTL)" in r["did"] for r in replay.rows if r["who"] == "(store)")
+    assert replay_lock_on_the_store(loaders.read).passed
+
+
+def test_a_release_by_get_then_del_deletes_the_next_holders_lock(capsys):
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_lock_changes_hands
+
+    replay = replay_lock_changes_hands(loaders.MISTAKES["release with GET then DEL"])
+    assert not replay.passed and "A's DEL deleted B's lock" in replay.message
+    did = [(r["who"], " ".join(r["did"].split(" ")[:2])) for r in replay.rows]
+    # A reads the lock (its own token), the lock expires and B takes it, then A's DEL lands on B's lock.
+    i = did.index(("reader A", "GET lock:item:7"))
+    assert did[i + 1][0] == "reader B" and did[i + 2] == ("reader A", "DEL lock:item:7")
+    assert replay_lock_changes_hands(loaders.read).passed
+
+
+def test_a_query_timeout_longer_than_the_wait_is_refused_on_the_virtual_clock():
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_stalled_query
+
+    assert replay_stalled_query(loaders.read).passed
+
+    def one_second_queries(store, db, row_id, clock, **settings):
+        class SlowTimeouts:
+            def read(self, row_id, *, timeout_seconds=None):
+                return db.read(row_id, timeout_seconds=max(1.0, timeout_seconds or 0))
+
+        return loaders.read(store, SlowTimeouts(), row_id, clock, **settings)
+
+    replay = replay_stalled_query(one_second_queries)
+    assert not replay.passed and "answered only at t = 1 s, past wait_seconds (0.5 s)" in replay.message
+
+
+def test_the_copy_must_carry_its_ttls_and_live_them_on_the_virtual_clock():
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_copy_on_the_store
+
+    assert replay_copy_on_the_store(loaders.read).passed
+
+    def in_milliseconds(store, db, row_id, clock, **settings):
+        return loaders.read(store, db, row_id, clock, ttl_seconds=30.0 / 1000)
+
+    replay = replay_copy_on_the_store(in_milliseconds)
+    assert not replay.passed and "fresh for 0.03 s; ttl_seconds is 30 s" in replay.message
+
+    def never_releases(store, db, row_id, clock, **settings):
+        value = loaders.read(store, db, row_id, clock)
+        store.set(f"lock:item:{row_id}", "mine", ttl_seconds=1.0)  # as if the release were forgotten
+        return value
+
+    replay = replay_copy_on_the_store(never_releases)
+    assert not replay.passed and "still held after the read returned" in replay.message
 
 
 def test_the_common_recipe_as_a_loader_fails_on_ownership_first():

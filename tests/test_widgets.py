@@ -97,11 +97,19 @@ def test_a_live_plot_sets_its_image_text_on_every_redraw():
     assert "LRU 1 at 20" in plot.image.tooltip  # the new numbers, not the old ones
 
 
-def test_the_chart_image_model_carries_a_description_so_the_title_reaches_the_img():
-    # ipywidgets' view sets <img title> only when the model's description is "" (Image has none)
+def test_the_chart_image_model_carries_a_description_so_its_text_reaches_the_img():
+    # ipywidgets' view writes the tooltip onto the <img> (as title) only when the model's
+    # description is "" (Image has none); the page's snippet then moves it to alt.
     plot = widgets.LivePlot(_hit_ratio_chart, {"cache_size": widgets.int_slider("size", 1, 50, 1, 10)})
     state = plot.image.get_state()
     assert state["description"] == "" and state["tooltip"] == plot.alt_text
+
+
+def test_the_page_snippet_moves_a_chart_images_title_to_alt_on_every_redraw():
+    js = widgets._ACCESSIBILITY_JS
+    assert "img.setAttribute('alt', img.getAttribute('title'))" in js and "img.removeAttribute('title')" in js
+    # a redraw sets the title again: the observer must see attribute changes, not only new nodes
+    assert "attributeFilter: ['title']" in js
 
 
 # --- the numbers table --------------------------------------------------------

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Build notebooks/NN_*.ipynb from their readable sources in notebooks/src/NN_*.py.
+"""Build notebooks/NN_*.ipynb from their readable sources in tools/notebooks/NN_*.py.
 
 A source uses the "percent" format: ``# %% [markdown]`` starts a markdown cell
 (every line of it commented with ``# ``), ``# %%`` starts a code cell.  The built
@@ -10,6 +10,8 @@ Where the prose states a measured number it writes ``{claim:NAME}`` (or
 ``{claim:NAME:.0%}``); the build fills in the value of that claim from the
 notebook's ``labkit/<concept>/claims.py`` (see ``labkit.claims``).  So when code
 changes a number the prose shows, ``--check`` fails until the notebook is rebuilt.
+``--check`` also refuses a claim whose value is a literal or computes from no engine
+(``tools/claim_check.py``).
 
     python tools/build_notebooks.py          # rebuild all
     python tools/build_notebooks.py 04 05    # rebuild notebooks 04 and 05
@@ -24,10 +26,13 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from claim_check import all_offenders, problems  # noqa: E402 - needs tools/ on the path first
+
 from labkit.claims import fill  # noqa: E402 - needs ROOT on the path first
 from labkit.errors import LabError  # noqa: E402
 
-SRC = ROOT / "notebooks" / "src"
+SRC = ROOT / "tools" / "notebooks"
 OUT = ROOT / "notebooks"
 
 
@@ -98,7 +103,10 @@ def main(argv: list[str]) -> int:
         else:
             out.write_text(text)
     if stale:
-        print("Out of date with notebooks/src (run python tools/build_notebooks.py): " + ", ".join(stale))
+        print("Out of date with tools/notebooks (run python tools/build_notebooks.py): " + ", ".join(stale))
+        return 1
+    if check and (literal := problems(all_offenders())):
+        print("\n".join(literal))
         return 1
     return 0
 

@@ -60,6 +60,9 @@ sys.path.insert(0, str(ROOT))
 from labkit.course import NOTEBOOKS, Lesson  # noqa: E402 - needs ROOT on the path first
 
 NOTEBOOK_DIR = ROOT / "notebooks"
+# The README's command that opens the lab, up to the notebook's path (tests/test_readme.py
+# checks that the README says the same).
+OPEN_LAB_PREFIX = "python3 -m venv .venv && . .venv/bin/activate && pip install -r requirements.txt && jupyter lab "
 DEFAULT_OUT = ROOT / "site"
 # The README's Binder badge: replace with your fork (and a tag for a workshop).
 DEFAULT_BINDER_REPO = "cache-lab/cache-lab"
@@ -212,8 +215,9 @@ def _execute(path: str, cache_lab_home: str) -> tuple[str, str, float]:
     from nbclient import NotebookClient
     from nbclient.exceptions import CellExecutionError, CellTimeoutError, DeadKernelError
 
+    env = reader_environment(cache_lab_home)  # read before clearing: it starts from os.environ
     os.environ.clear()
-    os.environ.update(reader_environment(cache_lab_home))
+    os.environ.update(env)
     nb = nbformat.read(path, as_version=4)
     started = time.perf_counter()
     client = NotebookClient(
@@ -271,7 +275,7 @@ def page_name(lesson: Lesson) -> str:
 
 def reading_note(lesson: Lesson | None, built: list[Lesson], repo: str, ref: str) -> str:
     run = (f"<a href='{html.escape(binder_url(lesson, repo, ref))}'>launch it on Binder</a>, or run it on your "
-           "machine: <code>pip install -r requirements.txt &amp;&amp; jupyter lab notebooks/"
+           "machine: <code>" + html.escape(OPEN_LAB_PREFIX) + "notebooks/"
            f"{lesson.notebook_file if lesson else '00_start_here.ipynb'}</code>")
     note = ("<strong>This is a reading copy.</strong> Every notebook here was run once, top to bottom, on the "
             "lab's built-in fakeredis; the charts and numbers are that run's. The sliders, buttons and "

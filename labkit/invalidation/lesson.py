@@ -1,40 +1,34 @@
 """Notebook 02's live charts and exercises (the notebook holds the idea, this the plumbing).
 
 Every ``explore_*`` function returns a :class:`~labkit.widgets.LivePlot`.  The
-exercises are graded by the engine's own replays: the stale-set race against the
-learner's reader, the lossy pub/sub replays against the learner's near cache.
+implement exercises are graded by replays in :mod:`.tenant_grader`, :mod:`.race_grader`
+(the stale-set race and more against the learner's reader) and :mod:`.near_grader`
+(the lossy pub/sub replays against the learner's near cache).
 """
 
 from __future__ import annotations
 
-import uuid
-from collections.abc import Callable
 from typing import Any
 
 from matplotlib.ticker import MaxNLocator
 
-from .. import charts, invalidation  # reference answers are written as a learner writes them
-from ..clock import VirtualClock
-from ..database import Database, Row
-from ..exercises import Exercise, ExerciseSet, Implement, Scenario, Verdict
+from .. import charts
+from ..exercises import Exercise, ExerciseSet, Implement
 from ..store import Store
 from ..widgets import LivePlot, choice, log_slider, slider, toggle
-from ..wrappers import RecordingStore
-from .lossy import LOSSY_SCENARIOS, run_lossy_scenario
-from .near import DISCONNECTED_SECONDS, LossSafeNearCache, NearCache, simulate_events
+from . import near_grader, race_grader, tenant_grader
+from .near import DISCONNECTED_SECONDS, LossSafeNearCache, simulate_events
 from .race import (
-    LEASE_PREFIX,
     STRATEGIES,
     STRATEGY_LABELS,
     THREADED_RACE,
     RaceStepper,
-    cached_version,
-    item_key,
     replay,
     run_concurrent,
 )
+from .race_grader import _naive_read, check_race_fix  # noqa: F401 - part of this lesson's surface
 from .ttl_only import KEY_TRAFFIC, simulate_ttl, stacked_worst_case
-from .versioned import VersionedNamespace, compare_bump_and_scan, scan_and_delete
+from .versioned import compare_bump_and_scan
 
 BUDGET_SECONDS, SHARED_TTL_SECONDS = 60.0, 45.0
 
@@ -304,176 +298,9 @@ def compare_fixes(store: Store, *, concurrent: bool = True) -> LivePlot:
 
 
 # ---------------------------------------------------------------------------------
-# Exercises
+# Exercises: the implement exercises' replays live in tenant_grader, race_grader and
+# near_grader; the staleness budget is checked here.
 # ---------------------------------------------------------------------------------
-
-
-class _RacingDatabase:
-    """A database that lets a writer commit and invalidate right after the first read.
-
-    That replays the bad interleaving against any reader function: whatever it reads
-    is already old by the time it can set the cache.
-    """
-
-    def __init__(self, db: Database, store: Store, row_id: int) -> None:
-        self._db, self._store, self._row_id = db, store, row_id
-        self.fired = False
-
-    def read(self, row_id: int, **kw: Any) -> Row | None:
-        row = self._db.read(row_id, **kw)
-        if not self.fired and row_id == self._row_id:
-            self.fired = True
-            self._db.write(row_id, "changed while you were reading")
-            self._store.delete(item_key(row_id))
-        return row
-
-    def __getattr__(self, name: str) -> Any:
-        return getattr(self._db, name)
-
-
-_RACE_ROW = 5
-
-
-def _race_scenarios(store: Store) -> list[Scenario]:
-    """Two replays for a reader ``read_fn(store, db, row_id)``: quiet, then the bad interleaving."""
-
-    def quiet(read_fn: Callable[..., Any]) -> Verdict:
-        _callable(read_fn, "read_item")
-        key, db = item_key(_RACE_ROW), Database(VirtualClock(), rows=8, latency_seconds=0.0)
-        store.delete(key)
-        try:
-            row = read_fn(store, db, _RACE_ROW)
-            if not isinstance(row, Row) or row.version != db.current_version(_RACE_ROW):
-                return Verdict(False, "with nobody writing, your function must return the current Row from the DB.")
-            if cached_version(store.get(key)) != db.current_version(_RACE_ROW):
-                return Verdict(False, "with nobody writing, the cache stayed empty: your reader never caches, "
-                                      "so it is no cache at all.")
-            return Verdict(True, "fills the cache")
-        finally:
-            store.delete(key)
-
-    def race(read_fn: Callable[..., Any]) -> Verdict:
-        key, db = item_key(_RACE_ROW), Database(VirtualClock(), rows=8, latency_seconds=0.0)
-        store.delete(key)
-        try:
-            log = RecordingStore(store)
-            read_fn(log, _RacingDatabase(db, log, _RACE_ROW), _RACE_ROW)
-            left, now = cached_version(store.get(key)), db.current_version(_RACE_ROW)
-            timeline = [{"step": i, "command": row["command"], "key": row["key"], "args": _short(row["args"]),
-                         "result": row["result"]} for i, row in enumerate(log.log, start=1)]
-            if left is not None and left < now:
-                return Verdict(False, f"a writer committed v{now} and deleted the key right after your DB read; "
-                                      f"your reader then left v{left} in the cache - it sets after the writer's "
-                                      "delete (the stale set).", timeline)
-            after = read_fn(store, db, _RACE_ROW)
-            if not isinstance(after, Row) or after.version != now:
-                return Verdict(False, "after the race the next read must return the new row.", timeline)
-            state = "empty" if left is None else f"v{left}"
-            return Verdict(True, f"no stale entry (cache {state}, DB v{now})")
-        finally:
-            store.delete(key)
-
-    return [Scenario("nobody writing", quiet), Scenario("the stale-set race", race)]
-
-
-def check_race_fix(store: Store, read_fn: Callable[..., Any]) -> tuple[bool, str]:
-    """Does ``read_fn(store, db, row_id)`` survive the bad interleaving and still cache?"""
-    for scenario in _race_scenarios(store):
-        verdict = scenario.run(read_fn)
-        if not verdict.passed:
-            return False, verdict.message
-    return True, "under the bad interleaving your reader left no stale entry, and it still fills the cache."
-
-
-def _callable(answer: Any, name: str) -> None:
-    if not callable(answer):
-        from ..errors import LabError
-
-        raise LabError(f"Pass your function itself, e.g. ex.check({name}) (no parentheses).")
-
-
-def read_item(store, db, row_id):
-    """A cache-aside read with a lease: a writer's delete revokes the right to fill."""
-    key = f"item:{row_id}"
-    cached = store.get(key)
-    if cached is not None and not cached.startswith(LEASE_PREFIX):
-        return Row.from_cache(cached)
-    token = LEASE_PREFIX + uuid.uuid4().hex
-    leased = cached is None and store.set(key, token, ttl_seconds=10, nx=True)
-    row = db.read(row_id)
-    if leased:  # refused if a writer deleted the key (and our lease) meanwhile
-        store.compare_and_set(key, token, row.to_cache(), ttl_seconds=300)
-    return row
-
-
-def _naive_read(store, db, row_id):
-    key = f"item:{row_id}"
-    cached = store.get(key)
-    if cached is not None:
-        return Row.from_cache(cached)
-    row = db.read(row_id)
-    store.set(key, row.to_cache(), ttl_seconds=300)
-    return row
-
-
-def _never_caches(store, db, row_id):
-    return db.read(row_id)
-
-
-# -- the tenant: one command, no SCAN -------------------------------------------------
-
-
-def _tenant_scenarios(store: Store) -> list[Scenario]:
-    def run(fn: Callable[..., Any]) -> Verdict:
-        _callable(fn, "invalidate_tenant")
-        seven, eight = VersionedNamespace(store, "tenant:7"), VersionedNamespace(store, "tenant:8")
-        try:
-            for ns in (seven, eight):
-                ns.fill(200)
-            log = RecordingStore(store)
-            fn(log, 7)
-            commands = [{"command": r["command"], "key": _short(r["key"]), "result": r["result"]} for r in log.log]
-            if any(r["command"] == "scan_keys" for r in commands):
-                return Verdict(False, "your function scans the keyspace; the point is to invalidate without SCAN.",
-                               commands[:8])
-            if seven.get("item:0") is not None or seven.get("item:199") is not None:
-                return Verdict(False, "tenant 7's keys are still reachable through "
-                                      "VersionedNamespace(store, 'tenant:7'): it leaves the keys reachable.",
-                               commands[:8] or None)
-            if eight.get("item:0") is None:
-                return Verdict(False, "tenant 8's keys became unreachable too: it invalidates other tenants; "
-                                      "invalidate only tenant 7.", commands[:8])
-            return Verdict(True, f"tenant 7's 200 keys unreachable after {len(commands)} command(s), no SCAN")
-        finally:
-            for ns in (seven, eight):
-                scan_and_delete(store, f"{ns.name}:*")
-
-    return [Scenario("tenant 7 of two tenants", run)]
-
-
-def _short(text: str, limit: int = 40) -> str:
-    return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def invalidate_tenant(store, tenant_id):
-    """Make every key of one tenant unreachable: one INCR of its generation, no SCAN."""
-    invalidation.VersionedNamespace(store, f"tenant:{tenant_id}").bump()
-
-
-def _tenant_by_scan(store, tenant_id):
-    scan_and_delete(store, f"tenant:{tenant_id}:v*")
-
-
-def _tenant_wrong_counter(store, tenant_id):
-    store.incr(f"tenant:{tenant_id}:generation")  # not the counter the keys are built from
-
-
-def _every_tenant(store, tenant_id):
-    for other in (7, 8):
-        VersionedNamespace(store, f"tenant:{other}").bump()
-
-
-# -- the staleness budget ---------------------------------------------------------------
 
 
 def _check_budget(answer: Any) -> tuple[bool, str]:
@@ -489,89 +316,6 @@ def _check_budget(answer: Any) -> tuple[bool, str]:
     return True, f"worst case measured {worst:.1f} s, within the 60 s budget."
 
 
-# -- the loss-safe near cache -------------------------------------------------------------
-
-# Which mistake each failing check reveals, named in the feedback.
-_LOSSY_DIAGNOSIS = {
-    ("messages in order", "fresh"): "the cache must drop the key a message names",
-    ("messages in order", "kept"): "it flushes on every message, even with nothing lost",
-    ("a lost message", "fresh"): "message 2 arrived after 0, so number 1 was lost: it ignores gaps",
-    ("messages out of order", "fresh"): "a number that skips ahead may be a lost message: it ignores gaps",
-    ("a disconnect", "fresh"): "anything published while away is lost: no flush on reconnect",
-    ("back to normal after a gap", "fresh"): "after the gap it must flush and refill",
-    ("back to normal after a gap", "kept"): "after one gap it flushed again on an in-order message: it "
-                                            "never catches up after a gap (remember the newest number seen)",
-}
-
-
-def _lossy_scenario(name: str) -> Scenario:
-    def run(near_cache: Any) -> Verdict:
-        if not isinstance(near_cache, type):
-            from ..errors import LabError
-
-            raise LabError("Pass your class itself, e.g. ex.check(LossSafeNearCache) (no parentheses).")
-        result = run_lossy_scenario(name, near_cache)
-        if result.passed:
-            return Verdict(True, "correct")
-        why = _LOSSY_DIAGNOSIS[(name, result.broken_kind)]
-        return Verdict(False, f"{LOSSY_SCENARIOS[name][0]}; {result.failure} - {why}.", result.timeline)
-
-    return Scenario(name, run)
-
-
-class _IgnoresGaps(NearCache):
-    def on_invalidation(self, seq, key):
-        self.drop(key)
-
-    def on_reconnect(self):
-        self.clear()
-
-
-class _NoFlushOnReconnect(LossSafeNearCache):
-    reconnects = 0
-
-    def on_reconnect(self):
-        self.reconnects += 1  # noted, but every old entry is kept
-
-
-class _NeverCatchesUp(NearCache):
-    last_seq = 0
-
-    def on_invalidation(self, seq, key):
-        if seq != self.last_seq + 1:
-            self.clear()  # ...but last_seq stays behind, so every later message looks like a gap
-        else:
-            self.drop(key)
-            self.last_seq = seq
-
-    def on_reconnect(self):
-        self.clear()
-
-
-class _FlushesEveryMessage(NearCache):
-    def on_invalidation(self, seq, key):
-        self.clear()
-
-    def on_reconnect(self):
-        self.clear()
-
-
-LOSS_SAFE_SKELETON = '''from labkit import invalidation
-
-class LossSafeNearCache(invalidation.NearCache):
-    """A near cache that stays correct when invalidation messages are lost."""
-    last_seq = 0   # the newest message number seen so far
-
-    def on_invalidation(self, seq, key):
-        """Message number `seq` (1, 2, 3, ...) says `key` changed."""
-        ...
-
-    def on_reconnect(self):
-        """The subscription dropped and came back: messages published meanwhile are lost."""
-        ...
-'''
-
-
 def exercises(store: Store | None = None) -> ExerciseSet:
     """Notebook 02's exercises, graded on ``store`` (an in-process store if None)."""
     from ..store import MemoryStore
@@ -579,32 +323,33 @@ def exercises(store: Store | None = None) -> ExerciseSet:
     store = store if store is not None else MemoryStore(namespace="02-exercises")
     return ExerciseSet({
         "tenant": Implement(
-            "02", "invalidate-tenant", _tenant_scenarios(store),
+            "02", "invalidate-tenant", tenant_grader.tenant_scenarios(store),
             hint="invalidation.VersionedNamespace(store, f'tenant:{tenant_id}') builds every key from a "
-                 "generation counter. What single command changes it?",
-            reference=lambda: invalidate_tenant,
-            mistakes={"scans the keyspace": _tenant_by_scan, "leaves the keys reachable": _tenant_wrong_counter,
-                      "invalidates other tenants": _every_tenant},
+                 "generation counter. What single command changes it - atomically, and only forward?",
+            reference=lambda: tenant_grader.invalidate_tenant,
+            mistakes=tenant_grader.TENANT_MISTAKES,
+            alternatives=tenant_grader.TENANT_ALTERNATIVES,
             skeleton="def invalidate_tenant(store, tenant_id):\n    ...\n",
         ),
         "race": Implement(
-            "02", "fix-the-race", _race_scenarios(store),
+            "02", "fix-the-race", race_grader.race_scenarios(store),
             hint="Before reading the DB, claim the key with a placeholder: store.set(key, token, "
                  "ttl_seconds=10, nx=True). The writer's DEL removes it. Set the row only with "
                  "store.compare_and_set(key, token, ...), which fails if the placeholder is gone.",
-            reference=lambda: read_item,
-            mistakes={"sets after the writer's delete": _naive_read, "never caches": _never_caches},
+            reference=lambda: race_grader.read_item,
+            mistakes=race_grader.RACE_MISTAKES,
+            alternatives=race_grader.RACE_ALTERNATIVES,
+            equivalent_mutants=race_grader.RACE_EQUIVALENT_MUTANTS,
         ),
         "loss-safe": Implement(
-            "02", "loss-safe-near-cache", [_lossy_scenario(name) for name in LOSSY_SCENARIOS],
+            "02", "loss-safe-near-cache", near_grader.LOSSY_GRADING,
             hint="Keep the newest number seen. A message numbered more than last_seq + 1 means one or more "
                  "were lost: you cannot know which keys changed, so self.clear(). Otherwise self.drop(key). "
                  "Never move last_seq backwards (a late message). On a reconnect, self.clear().",
             reference=lambda: LossSafeNearCache,
-            mistakes={"ignores gaps": _IgnoresGaps, "no flush on reconnect": _NoFlushOnReconnect,
-                      "never catches up after a gap": _NeverCatchesUp,
-                      "flushes on every message": _FlushesEveryMessage},
-            skeleton=LOSS_SAFE_SKELETON,
+            mistakes=near_grader.LOSSY_MISTAKES,
+            alternatives=near_grader.LOSSY_ALTERNATIVES,
+            skeleton=near_grader.LOSS_SAFE_SKELETON,
         ),
         "budget": Exercise(
             "02", "ttl-budget", _check_budget,

@@ -66,6 +66,13 @@ LOSSY_SCENARIOS: dict[str, tuple[str, Script]] = {
          ("write", 2, "deliver"), ("read", 1, "fresh"), ("read", 2, "fresh"), ("read", 3, None),
          ("write", 3, "deliver"), ("read", 3, "fresh"), ("read", 1, "kept"), ("read", 2, "kept")],
     ),
+    "a late message": (
+        "message 2 reveals a gap, message 1 arrives late, then message 3 in order",
+        [("read", 1, None), ("read", 2, None), ("write", 1, "hold"), ("write", 2, "deliver"),
+         ("read", 1, "fresh"), ("read", 2, "fresh"), ("late", 1), ("read", 1, "fresh"), ("read", 2, None),
+         ("read", 3, None), ("write", 3, "deliver"), ("read", 3, "fresh"), ("read", 1, "kept"),
+         ("read", 2, "kept")],
+    ),
 }
 
 

@@ -3,8 +3,10 @@
 * :func:`string_key_bytes` - what ``MEMORY USAGE`` reports for a string key on
   Redis 7 with jemalloc, computed: the dict entry, the key name, the value object.
   The tests hold it to the real server's own answer.
-* :func:`bytes_per_key` - the same plus the key's share of the main hash table,
-  which ``MEMORY USAGE`` leaves out but ``used_memory`` (and ``maxmemory``) count.
+* :func:`bytes_per_key` - the same plus what ``MEMORY USAGE`` leaves out but
+  ``used_memory`` (and ``maxmemory``) count: the key's share of the main hash table
+  and, for a key with a TTL, its entry in the expires dictionary (a second table,
+  key -> deadline).  Every cache sets TTLs, so that is the default.
 * :func:`encode` / :func:`decode` / :func:`measure_formats` - JSON, pickle,
   msgpack, each with and without zlib: size, encode and decode time.
 """
@@ -27,6 +29,7 @@ __all__ = [
     "DICT_ENTRY_BYTES",
     "ROBJ_BYTES",
     "HASH_BUCKET_BYTES",
+    "EXPIRES_ENTRY_BYTES",
     "FORMATS",
     "jemalloc_size",
     "string_key_bytes",
@@ -39,6 +42,8 @@ __all__ = [
     "measure_formats",
     "sample_record",
     "sample_feed",
+    "size_ratio",
+    "ttl_bytes",
 ]
 
 # Redis 7 on 64-bit Linux, built with jemalloc (what `redis-server` ships with).
@@ -46,6 +51,10 @@ DICT_ENTRY_BYTES = 24  # key pointer, value pointer, next pointer
 ROBJ_BYTES = 16  # the redisObject header: type, encoding, LRU/LFU bits, refcount, pointer
 EMBSTR_MAX_BYTES = 44  # up to here the value lives in the same allocation as its header
 HASH_BUCKET_BYTES = 8  # one pointer per bucket; the table is a power of two, >= the key count
+# A key with a TTL also has an entry in the expires dict: a 24-byte dictEntry (the key's
+# pointer shared, the deadline as its value) in jemalloc's 32-byte class, plus that
+# table's buckets.  MEMORY USAGE counts none of it.
+EXPIRES_ENTRY_BYTES = 32
 _LONG_MAX_DIGITS = 20
 
 
@@ -105,21 +114,32 @@ def string_key_bytes(key: str | bytes, value: str | bytes) -> int:
     return DICT_ENTRY_BYTES + key_bytes + value_bytes
 
 
-def bytes_per_key(key: str | bytes, value: str | bytes) -> int:
+def ttl_bytes() -> int:
+    """What a TTL adds to a key: its expires-dict entry and buckets (worst load: two per key)."""
+    return EXPIRES_ENTRY_BYTES + 2 * HASH_BUCKET_BYTES
+
+
+def bytes_per_key(key: str | bytes, value: str | bytes, *, ttl: bool = True) -> int:
     """What one more such key adds to ``used_memory``: ``MEMORY USAGE`` plus its
-    share of the main hash table, counted at the worst load (two buckets per key)."""
-    return string_key_bytes(key, value) + 2 * HASH_BUCKET_BYTES
+    share of the main hash table, counted at the worst load (two buckets per key),
+    plus - with a TTL, as a cache sets one - its expires-dict entry (:func:`ttl_bytes`).
+
+    >>> bytes_per_key("labkit:10:a", "x", ttl=False), bytes_per_key("labkit:10:a", "x")
+    (88, 136)
+    """
+    return string_key_bytes(key, value) + 2 * HASH_BUCKET_BYTES + (ttl_bytes() if ttl else 0)
 
 
 @dataclass(frozen=True)
 class KeyCost:
-    """Where a key's bytes go, as ``MEMORY USAGE`` counts them (plus the table)."""
+    """Where a key's bytes go, as ``MEMORY USAGE`` counts them (plus the table and the TTL)."""
 
     key: str
     value_bytes: int
     name_bytes: int
     memory_usage_bytes: int
     used_memory_bytes: int
+    ttl_bytes: int = 0
 
     @property
     def overhead_bytes(self) -> int:
@@ -131,14 +151,15 @@ class KeyCost:
         return self.overhead_bytes / self.used_memory_bytes
 
 
-def key_cost(key: str, value: str | bytes) -> KeyCost:
+def key_cost(key: str, value: str | bytes, *, ttl: bool = True) -> KeyCost:
     """The computed cost of one string key, split into its parts."""
     return KeyCost(
         key=key,
         value_bytes=len(_as_bytes(value)),
         name_bytes=len(_as_bytes(key)),
         memory_usage_bytes=string_key_bytes(key, value),
-        used_memory_bytes=bytes_per_key(key, value),
+        used_memory_bytes=bytes_per_key(key, value, ttl=ttl),
+        ttl_bytes=ttl_bytes() if ttl else 0,
     )
 
 
@@ -266,6 +287,13 @@ def sample_record(product_id: int, *, seed: int = 0) -> dict[str, Any]:
         "description": f"A {words[0]} {words[1]} for the {words[2]} - ships in {int(rng.integers(1, 6))} days.",
         "updated_at": "2026-11-30T12:00:00Z",
     }
+
+
+def size_ratio(items: int, fmt: str) -> float:
+    """How many times smaller a feed of ``items`` products is in ``fmt`` than in JSON -
+    the one computation behind the format chart's title, its caption and the prose."""
+    feed = sample_feed(items)
+    return len(encode(feed, "json")) / len(encode(feed, fmt))
 
 
 def sample_feed(items: int, *, seed: int = 0) -> list[dict[str, Any]]:

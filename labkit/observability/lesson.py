@@ -1,12 +1,12 @@
-"""What notebook 10 shows: the live dashboard, Redis's own numbers, value costs,
-sizing checked on a real server, staleness by sampling - and the exercises."""
+"""What notebook 10 shows in sections 1-3: the live dashboard, Redis's own numbers, value
+costs - and the exercises.  Sections 4-6 (sizing, memory pressure, sampling) are in
+:mod:`.views`."""
 
 from __future__ import annotations
 
-import html
 import threading
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -15,44 +15,31 @@ from .. import charts
 from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet, Implement, Scenario
 from ..store import Store
-from ..widgets import LivePlot, choice, int_slider, slider
+from ..widgets import LivePlot, choice, int_slider
 from . import sizing
-from .answers import (
+from .answers import SHELF_HOT_KEY, check_big_key, check_budget, check_pressure, pressure_answer, shelf_values
+from .cost import (
+    bytes_per_key,
+    encode,
+    key_cost,
+    measure_formats,
+    sample_feed,
+    sample_record,
+    size_ratio,
+    string_key_bytes,
+)
+from .metered import MeteredStore, MeterReading
+from .sampler import (
+    SAMPLER_ALTERNATIVES,
+    SAMPLER_EQUIVALENT_MUTANTS,
     SAMPLER_MISTAKES,
     SAMPLER_SCENARIOS,
     SAMPLER_SKELETON,
-    SHELF_HOT_KEY,
-    check_big_key,
-    check_budget,
-    check_prefix,
     estimate_stale_share,
-    shelf_values,
 )
-from .cost import encode, key_cost, measure_formats, sample_feed, sample_record, string_key_bytes
-from .metered import MeteredStore, MeterReading
-from .server import (
-    Reading,
-    big_keys,
-    hot_keys,
-    info_snapshot,
-    lfu_counter,
-    mem_keys,
-    memory_usage,
-    object_freq,
-    read_info,
-    slowlog,
-)
-from .staleness import sample_staleness, stale_flags
-from .workload import (
-    MYSTERY_RUN,
-    SHOP,
-    SHOP_RUN,
-    DataSet,
-    WorkloadRun,
-    run_workload,
-    warm_cache,
-    watched_run,
-)
+from .server import Reading, big_keys, hot_keys, info_snapshot, mem_keys, memory_usage, object_freq, read_info, slowlog
+from .views import explore_sampling, explore_sizing, plain_ticks, show_pressure, show_verification, table
+from .workload import SHOP, DataSet, WorkloadRun, run_workload, warm_cache
 
 __all__ = [
     "Dashboard",
@@ -65,33 +52,12 @@ __all__ = [
     "explore_formats",
     "explore_sizing",
     "show_verification",
+    "show_pressure",
     "explore_sampling",
     "exercises",
 ]
 
 NOTEBOOK = "10"
-
-
-def table(rows: Sequence[Mapping[str, Any]], note: str = "") -> Any:
-    """Rows of dicts as a small HTML table (text in a terminal)."""
-    from IPython.display import HTML
-
-    if not rows:
-        return HTML(f"<p>{html.escape(note) or 'Nothing to show.'}</p>")
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in rows[0])
-    body = "".join("<tr>" + "".join(f"<td>{html.escape(str(v))}</td>" for v in r.values()) + "</tr>" for r in rows)
-    tail = f"<p>{html.escape(note)}</p>" if note else ""
-    return HTML(f"<table><tr>{head}</tr>{body}</table>{tail}")
-
-
-def _plain_ticks(*axes: Any) -> None:
-    """Log-scale ticks as plain numbers (0.1, 1, 10): easier to read than 10^-1, and
-    no math-text layout on every redraw."""
-    from matplotlib.ticker import FuncFormatter, NullFormatter
-
-    for axis in axes:
-        axis.set_major_formatter(FuncFormatter(lambda v, _pos: f"{v:g}"))
-        axis.set_minor_formatter(NullFormatter())
 
 
 # -- 1 · the four numbers ------------------------------------------------------------------
@@ -158,7 +124,7 @@ def _draw_latency(ax: Any, reading: MeterReading) -> str:
             label=label,
         )
     ax.set_yscale("log")
-    _plain_ticks(ax.yaxis)
+    plain_ticks(ax.yaxis)
     ax.set_xticks(x, [r.prefix for r in rows])
     o = reading.overall
     finding = f"A miss costs the DB's {o.db_p50_ms:.1f} ms; a hit {o.cache_p50_ms * 1000:.0f} µs (medians)"
@@ -308,7 +274,8 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
                 "figure": "SLOWLOG",
                 "value": "empty",
                 "source": source,
-                "what it tells you": "no command ran longer than slowlog-log-slower-than (10 ms by default)",
+                "what it tells you": "no command took longer than slowlog-log-slower-than (10 ms by default) to "
+                "execute inside the server - network and waiting time are not counted",
             }
         )
     for entry in slow:
@@ -318,7 +285,8 @@ def redis_readings(store: Store, dash: Dashboard, before: dict[str, Any] | None 
                 "value": ", ".join(f"{k} {v}" for k, v in entry.items()),
                 "source": source,
                 "what it tells you": "the slowest commands"
-                + (" the server ran" if source == "server" else " the app timed (round trips)"),
+                + (" by execution time inside the server" if source == "server"
+                   else " the app timed (round trips: not what SLOWLOG measures)"),
             }
         )
     where = "a real Redis" if info_snapshot(store) is not None else "fakeredis, which has no INFO"
@@ -330,7 +298,7 @@ def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
     rows: list[dict[str, Any]] = []
     for f in big_keys(store, n):
         rows.append(
-            {"scan": "--bigkeys (longest values)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source}
+            {"scan": "--bigkeys (strings by length)", "key": f.key, "size": f"{f.value_bytes:,} B", "source": f.source}
         )
     for f in mem_keys(store, n):
         rows.append(
@@ -348,8 +316,10 @@ def key_scans(store: Store, dash: Dashboard, n: int = 3) -> Any:
         )
     return table(
         rows,
-        note="SCAN walks only this notebook's keys; the hot-key ranking needs an LFU policy "
-        "on a server, so here it is computed from the hits the app counted.",
+        note="SCAN walks only this notebook's keys. --bigkeys ranks strings by length in bytes but lists, sets "
+        "and hashes by element count (a hash of 10 huge fields ranks below one of 1,000 tiny ones); --memkeys "
+        "ranks by MEMORY USAGE. The hot-key ranking needs an LFU policy on a server, so here it is computed "
+        "from the hits the app counted.",
     )
 
 
@@ -375,7 +345,9 @@ def key_cost_table(store: Store) -> Any:
                 "key name bytes": cost.name_bytes,
                 "MEMORY USAGE (computed)": cost.memory_usage_bytes,
                 f"MEMORY USAGE ({measured.source})": measured.value,
-                "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes,
+                "+ hash table": cost.used_memory_bytes - cost.memory_usage_bytes - cost.ttl_bytes,
+                "+ TTL entry": cost.ttl_bytes,
+                "in used_memory": cost.used_memory_bytes,
                 "overhead share": f"{cost.overhead_share:.0%}",
             }
         )
@@ -383,7 +355,8 @@ def key_cost_table(store: Store) -> Any:
     return table(
         rows,
         note="Overhead: the dict entry (24 B), the key's own string, the value's header (16 B), "
-        "rounding up to jemalloc's size classes, and the main hash table's buckets.",
+        "rounding up to jemalloc's size classes, the main hash table's buckets, and - because a cache sets a "
+        "TTL - the key's entry in the expires dict with its buckets, which MEMORY USAGE leaves out.",
     )
 
 
@@ -399,7 +372,7 @@ def explore_formats() -> LivePlot:
         for i, c in enumerate(costs):
             size_ax.barh(
                 y[i],
-                c.memory_bytes / 1024,
+                c.size_bytes / 1024,
                 color=charts.series_style(i)["color"],
                 hatch="//" if "zlib" in c.format else "",
                 edgecolor="black",
@@ -427,12 +400,12 @@ def explore_formats() -> LivePlot:
         )
         time_ax.set_yticks(y, names)
         json_cost = costs[0]
-        best = min(costs, key=lambda c: c.memory_bytes)
+        best = min(costs, key=lambda c: c.size_bytes)
+        ratio = size_ratio(items, best.format)  # the same computation as the prose's claims
         charts.finish(
             size_ax,
-            title=f"{items} products: {best.format} stores "
-            f"{json_cost.memory_bytes / best.memory_bytes:.1f}x less than JSON",
-            xlabel="memory per key in Redis (KiB, computed)",
+            title=f"{items} products: {best.format} is {ratio:.1f}x smaller than JSON",
+            xlabel="value size (KiB)",
             ylabel="format",
         )
         charts.finish(
@@ -442,192 +415,42 @@ def explore_formats() -> LivePlot:
             ylabel="format",
         )
         return (
-            f"JSON {json_cost.size_bytes:,} B; {best.format} {best.size_bytes:,} B. Times are measured live: "
-            "compare them as ratios."
+            f"Value bytes: JSON {json_cost.size_bytes:,} B, {best.format} {best.size_bytes:,} B "
+            f"({ratio:.1f}x smaller); as keys in Redis {json_cost.memory_bytes:,} B and {best.memory_bytes:,} B, "
+            "the key's own overhead included. Times are measured live: compare them as ratios."
         )
 
     return LivePlot(draw, {"items": int_slider("products in the value", 1, 200, 1, 50)}, ncols=2, width=10, height=3.6)
 
 
-# -- 4 · sizing ----------------------------------------------------------------------------------
-
-
-def explore_sizing() -> LivePlot:
-    """The hit-ratio curve against memory, exact and from a 10% SHARDS sample; the budget for a target."""
-    curve = sizing.sizing_curve()
-    per_key = sizing.key_bytes()
-    capacities = np.arange(1, curve.distinct_keys + 1)
-    exact = curve.hits_by_capacity[1:] / curve.requests
-    sampled = sizing.shards_curve(0.1)
-    mib = capacities * per_key / 2**20
-
-    def draw(fig: Any, target: float) -> str:
-        ax = fig.axes[0]
-        plan = sizing.plan_for(round(target, 3))
-        ax.plot(mib, exact * 100, **{**charts.series_style(0), "marker": None}, label="exact LRU (stack distances)")
-        ax.plot(mib, sampled * 100, **{**charts.series_style(1), "marker": None}, label="SHARDS, 10% of keys")
-        ax.axhline(target * 100, color="#777777", linewidth=0.8, linestyle=":")
-        ax.axvline(
-            plan.budget_bytes / 2**20, **charts.LIMIT_STYLE, label=f"budget: {plan.budget_bytes / 2**20:.2f} MiB"
-        )
-        ax.set_ylim(0, 100)
-        charts.finish(
-            ax,
-            title=f"{target:.0%} hits need {plan.budget_bytes / 2**20:.2f} MiB: "
-            f"{plan.capacity_keys:,} of {plan.distinct_keys:,} keys",
-            xlabel=f"memory for cached keys (MiB, at {per_key} B per key)",
-            ylabel="hit ratio (%)",
-        )
-        return (
-            f"{plan}. Counting only the values ({plan.value_bytes} B each) would buy "
-            f"{plan.values_only_bytes / 2**20:.2f} MiB - "
-            f"{plan.values_only_bytes / plan.budget_bytes:.0%} of what is needed."
-        )
-
-    return LivePlot(draw, {"target": slider("target hit ratio", 0.70, 0.92, 0.01, 0.90)})
-
-
-def show_verification(store: Store | None = None, target: float = 0.9) -> sizing.Verification:
-    """Set the planned maxmemory on a server the lab owns, replay, compare with the prediction."""
-    from IPython.display import display
-
-    plan = sizing.plan_for(target)
-    result = sizing.verify_on_server(plan.budget_bytes, policies=("allkeys-lru", "allkeys-lfu"), store=store)
-    if result.skipped_reason:
-        print(
-            f"Not verified on a real server ({result.skipped_reason}). The model predicts "
-            f"{plan.predicted_hit_ratio:.1%} hits and {plan.predicted_evictions:,} evictions."
-        )
-        return result
-    display(table(result.rows(), note=f"On {result.where}, maxmemory = empty server + {plan.budget_bytes:,} B."))
-    freqs = [(key, reads, freq) for r in result.runs for key, reads, freq in r.object_freqs]
-    if freqs:
-        display(table(
-            [{"key": key, "GETs": f"{reads:,}", "OBJECT FREQ (server)": freq,
-              "computed (lfu_counter)": lfu_counter(reads - 1)} for key, reads, freq in freqs],
-            note="Under allkeys-lfu: a logarithmic counter; the first GET missed, every later one could raise it.",
-        ))
-    fig = charts.new_figure(1, 1, width=8.0, height=3.2)
-    ax = fig.axes[0]
-    labels = ["model: exact LRU"] + [f"server: {r.policy}" for r in result.runs]
-    values = [result.predicted_hit_ratio] + [r.hit_ratio for r in result.runs]
-    floors = [sizing.random_floor(result.planned_keys)] + [sizing.random_floor(r.keys_held) for r in result.runs]
-    for i, value in enumerate(values):
-        ax.barh(
-            i,
-            value * 100,
-            color=charts.series_style(i)["color"],
-            hatch=["", "//", ".."][i % 3],
-            edgecolor="black",
-            linewidth=0.5,
-        )
-        ax.annotate(f"{value:.1%}", (value * 100, i), xytext=(4, -3), textcoords="offset points", fontsize=8)
-    ax.plot(
-        [f * 100 for f in floors],
-        range(len(floors)),
-        linestyle="none",
-        marker="|",
-        markersize=18,
-        color="black",
-        label="random eviction, same number of keys",
-    )
-    ax.set_yticks(range(len(labels)), labels)
-    ax.set_xlim(min(floors + values) * 100 - 4, 100)
-    lru = result.runs[0]
-    charts.finish(
-        ax,
-        title=f"Server LRU: {lru.hit_ratio:.1%} vs {result.predicted_hit_ratio:.1%} predicted "
-        f"({lru.keys_held:,} keys held, {result.planned_keys:,} planned)",
-        xlabel="hit ratio (%)",
-        ylabel="who measured",
-    )
-    charts.show(fig)
-    return result
-
-
-# -- 5 · is the cache right? -------------------------------------------------------------------
-
-
-def explore_sampling(hits: Sequence[Any] | None = None) -> LivePlot:
-    """Twenty independent samples of ``n`` hits, each with its 95% interval, against the truth."""
-    hits = stale_flags(hits if hits is not None else watched_run(SHOP_RUN)[1].hits)
-    sizes = np.array([n for n in (25, 50, 100, 200, 400, 800, 1600, 3200, 6400) if n <= len(hits)])
-
-    def draw(fig: Any, sampled: int) -> str:
-        width_ax, ci_ax = fig.axes
-        truth = sample_staleness(hits, 1).true_share
-        half = [np.mean([sample_staleness(hits, int(n), seed=s).half_width for s in range(10)]) for n in sizes]
-        width_ax.plot(sizes, np.array(half) * 100, **charts.series_style(0), label="measured (mean of 10 samples)")
-        width_ax.plot(
-            sizes,
-            196 * np.sqrt(max(truth, 1e-3) * (1 - truth) / sizes),
-            **charts.series_style(1),
-            label="1.96·sqrt(p(1-p)/n)",
-        )
-        width_ax.axvline(sampled, **charts.LIMIT_STYLE)
-        width_ax.set_xscale("log")
-        width_ax.set_yscale("log")
-        _plain_ticks(width_ax.xaxis, width_ax.yaxis)
-        points = np.array(half) * 100
-        width_ax.set_yticks([t for t in (0.25, 0.5, 1, 2, 5, 10, 20) if points.min() / 1.3 <= t <= points.max() * 1.3])
-        charts.finish(
-            width_ax,
-            title="4x the sample halves the interval",
-            xlabel="hits re-read from the DB (log)",
-            ylabel="95% interval ± (points, log)",
-        )
-        estimates = [sample_staleness(hits, sampled, seed=s) for s in range(20)]
-        for i, e in enumerate(estimates):
-            style = charts.series_style(0 if e.covers_truth else 3)
-            ci_ax.errorbar(
-                e.estimate * 100,
-                i + 1,
-                xerr=[[(e.estimate - e.low) * 100], [(e.high - e.estimate) * 100]],
-                fmt=style["marker"],
-                color=style["color"],
-                capsize=3,
-            )
-        ci_ax.axvline(truth * 100, **charts.LIMIT_STYLE, label=f"true stale share {truth:.1%}")
-        covered = sum(e.covers_truth for e in estimates)
-        ci_ax.set_yticks([1, 5, 10, 15, 20])
-        charts.finish(
-            ci_ax,
-            title=f"{covered} of 20 intervals from {sampled:,} hits contain the truth",
-            xlabel="stale share of hits (%)",
-            ylabel="sample number",
-        )
-        return (
-            f"Each row re-reads {sampled:,} random hits from the database. Red squares mark intervals that "
-            f"missed the true {truth:.1%}; about 1 in 20 should."
-        )
-
-    return LivePlot(
-        draw, {"sampled": choice("hits sampled", [int(n) for n in sizes], value=400)}, ncols=2, width=10, height=3.8
-    )
-
-
 # -- exercises -----------------------------------------------------------------------------------
 
 def exercises(store: Store | None = None) -> ExerciseSet:
-    """Notebook 10's exercises: the dragging prefix, a maxmemory for 90%, the big key."""
+    """Notebook 10's exercises: too small or too short, a maxmemory for 90%, the big key, the sampler."""
     plan = sizing.plan_for(0.9)
     return ExerciseSet(
         {
-            "dragging_prefix": Exercise(
+            "too_small_or_too_short": Exercise(
                 NOTEBOOK,
-                "dragging-prefix",
-                check=check_prefix,
+                "too-small-or-too-short",
+                check=check_pressure,
                 kind="value",
-                hint="Meter the mystery shop with MeteredStore, run it, and read reading().prefixes: "
-                "compare each prefix's own hit ratio with the overall one.",
+                hint="A low hit ratio has two causes. Keys that left on their own count in expired_keys "
+                "(the TTL); keys Redis threw out to stay under maxmemory count in evicted_keys (the memory). "
+                "A cache at its target hit ratio is healthy, evictions or not.",
                 solution=(
-                    "metered = obs.MeteredStore(labkit.MemoryStore(labkit.VirtualClock()))\n"
-                    "obs.warm_cache(metered, obs.MYSTERY_SHOP); metered.restart()\n"
-                    "obs.run_workload(metered, obs.MYSTERY_SHOP, n_requests=12_000)\n"
-                    "answer = metered.reading().worst().prefix   # 'stock'"
+                    "answer = {'cache 1': 'TTL too short',   # expired_keys high, evicted_keys 0\n"
+                    "          'cache 2': 'healthy',         # at target: its evictions are the cold tail\n"
+                    "          'cache 3': 'too small'}       # evicted_keys high, expired_keys 0"
                 ),
-                reference=lambda: watched_run(MYSTERY_RUN)[0].worst().prefix,
-                mistakes={"the busiest prefix": "catalog", "the biggest values": "review"},
+                reference=lambda: pressure_answer(),
+                mistakes={
+                    "judged by hit ratio alone": {"cache 1": "too small", "cache 2": "healthy", "cache 3": "too small"},
+                    "evictions mean too small": {"cache 1": "TTL too short", "cache 2": "too small",
+                                                 "cache 3": "too small"},
+                    "expired and evicted swapped": {"cache 1": "too small", "cache 2": "healthy",
+                                                    "cache 3": "TTL too short"},
+                },
             ),
             "size_for_90": Exercise(
                 NOTEBOOK,
@@ -643,6 +466,10 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                 reference=lambda: sizing.plan_for(0.9).budget_bytes,
                 mistakes={
                     "values only": lambda: sizing.plan_for(0.9).values_only_bytes,
+                    "MEMORY USAGE only": lambda: sizing.plan_for(0.9).capacity_keys * string_key_bytes(
+                        sizing.SIZING.prefix() + sizing.SIZING.key(9_999), "v" * 200),
+                    "forgot the TTL's entry": lambda: sizing.plan_for(0.9).capacity_keys * bytes_per_key(
+                        sizing.SIZING.prefix() + sizing.SIZING.key(9_999), "v" * 200, ttl=False),
                     "objects, not bytes": lambda: sizing.plan_for(0.9).capacity_keys,
                     "the whole key space": lambda: sizing.plan_for(0.9).distinct_keys * sizing.key_bytes(),
                 },
@@ -665,11 +492,15 @@ def exercises(store: Store | None = None) -> ExerciseSet:
                 NOTEBOOK,
                 "stale-sampler",
                 [Scenario(name, run) for name, run in SAMPLER_SCENARIOS],
-                hint="random.sample(hits, n) picks n hits at random; count the stale ones with is_stale, "
-                "and let obs.wilson_interval(stale, n) give the interval.",
+                hint="hits is a stream: decide on each hit as it passes. Keep each with probability "
+                "n / total (a Bernoulli sample), or keep a reservoir of n where hit number i (from 0) replaces "
+                "a random slot with probability n / (i + 1). Re-read only the hits you keep, and let "
+                "obs.wilson_interval(stale, sampled) give the interval.",
                 reference=estimate_stale_share,
                 mistakes=SAMPLER_MISTAKES,
                 skeleton=SAMPLER_SKELETON,
+                alternatives=SAMPLER_ALTERNATIVES,
+                equivalent_mutants=SAMPLER_EQUIVALENT_MUTANTS,
             ),
         }
     )

@@ -220,7 +220,7 @@ class MeteredStore(StoreWrapper):
         seconds = self._timer() - start
         if stored:
             deadline = float("inf") if ttl_seconds is None else self.clock.now() + ttl_seconds
-            size = bytes_per_key(self.k(key), str(value))
+            size = bytes_per_key(self.k(key), str(value), ttl=ttl_seconds is not None)
             with self._lock:
                 counters = self._for(key)
                 counters.sets += 1

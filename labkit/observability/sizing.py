@@ -7,16 +7,19 @@
    key really takes (:func:`~.cost.bytes_per_key`): the memory budget.
 3. :func:`verify_on_server` sets that ``maxmemory`` (above the empty server's own
    use) on a redis-server the lab starts itself, replays the same requests as
-   cache-aside reads, and reads the server's ``INFO`` counters.  A learner's own
-   server is never reconfigured.
+   cache-aside reads (each ``SET`` with a TTL, as a cache's, so each key also pays
+   for its expires-dict entry), and reads the server's ``INFO`` counters.  A
+   learner's own server is never reconfigured.
 
-Where the server differs from the prediction, two things explain it: Redis's LRU
-is approximate (it evicts the idlest of 5 sampled keys, and its LRU clock ticks
-once a second, so in a sub-second replay every key looks equally recent and the
-choice is close to random), and the server holds a little less than the budget
-divided by :func:`bytes_per_key` (client buffers, the hash table growing in
-powers of two).  Random eviction at the same number of keys is the floor the
-approximation cannot fall below; exact LRU is the ceiling.
+Where the server differs from the prediction, two things explain it: the server
+holds a little less than the budget divided by :func:`bytes_per_key` (the hash
+tables grow in powers of two, client buffers), and Redis's LRU is approximate - it
+samples 5 keys into a 16-entry pool of candidates and evicts the idlest, with
+idleness read from a clock that ticks once a second.  In a replay of about a second
+every key looks equally recent, so the choice is close to random; traffic spread
+over hours lets the clock resolve, and sampled LRU then lands within a fraction of
+a point of exact LRU (``simulate(trace, "redis-lru", ...)``).  Random eviction at
+the same number of keys is the floor of the replay; exact LRU is the ceiling.
 """
 
 from __future__ import annotations
@@ -43,6 +46,7 @@ __all__ = [
     "sizing_trace",
     "sizing_curve",
     "shards_curve",
+    "shards_errors",
     "key_bytes",
     "capacity_for",
     "plan_for",
@@ -54,11 +58,13 @@ __all__ = [
 SIZING_NAMESPACE, SIZING_LEARNER = "10", "sizing"  # keys on the lab's own server: labkit:sizing:10:size:<id>
 _BATCH = 500  # requests per EVALSHA: small, so reply buffers stay far below the budget
 
-# One cache-aside read per key, in order, inside the server: GET, and SET on a miss.
+SIZING_TTL_MS = 3_600_000  # a cache sets a TTL (an hour here: longer than any replay), and pays for it
+
+# One cache-aside read per key, in order, inside the server: GET, and SET with a TTL on a miss.
 _GET_OR_FILL = """
 local hits = 0
 for _, key in ipairs(KEYS) do
-  if redis.call('GET', key) then hits = hits + 1 else redis.call('SET', key, ARGV[1]) end
+  if redis.call('GET', key) then hits = hits + 1 else redis.call('SET', key, ARGV[1], 'PX', ARGV[2]) end
 end
 return hits
 """
@@ -94,11 +100,24 @@ def sizing_curve(workload: SizingWorkload = SIZING) -> LRUCurve:
     return lru_curve(sizing_trace(workload))
 
 
-@memo(maxsize=8)
-def shards_curve(rate: float = 0.1, workload: SizingWorkload = SIZING) -> np.ndarray:
-    """LRU hit ratio at capacities 1..distinct keys, estimated from a ``rate`` SHARDS sample."""
+@memo(maxsize=16)
+def shards_curve(rate: float = 0.1, workload: SizingWorkload = SIZING, seed: int = 0) -> np.ndarray:
+    """LRU hit ratio at capacities 1..distinct keys, estimated from a ``rate`` SHARDS sample
+    (``seed`` picks the hash, so which keys the sample holds)."""
     capacities = range(1, sizing_curve(workload).distinct_keys + 1)
-    return hit_ratio_curve(sizing_trace(workload), "lru", list(capacities), sample_rate=rate)
+    return hit_ratio_curve(sizing_trace(workload), "lru", list(capacities), sample_rate=rate, seed=seed)
+
+
+def shards_errors(target: float = 0.9, rate: float = 0.1, seeds: Any = range(10),
+                  workload: SizingWorkload = SIZING) -> list[float]:
+    """For each hash seed, how far the SHARDS sample's capacity for ``target`` lands from
+    the exact one (0.14: 14% more keys).  One sample's error is one draw of this spread."""
+    exact = plan_for(target, workload).capacity_keys
+    out = []
+    for seed in seeds:
+        found = capacity_for(shards_curve(rate, workload, seed), target) or sizing_curve(workload).distinct_keys
+        out.append(found / exact - 1)
+    return out
 
 
 def key_bytes(workload: SizingWorkload = SIZING) -> int:
@@ -216,6 +235,7 @@ class ServerRun:
     keyspace_misses: int
     evicted_keys: int
     seconds: float
+    expired_keys: int = 0
     # Under allkeys-lfu: (key, GETs in the trace, OBJECT FREQ) for a few keys, hottest first.
     object_freqs: tuple[tuple[str, int, int], ...] = ()
 
@@ -282,14 +302,20 @@ def _db_keys(info: dict[str, Any]) -> int:
     return int(db["keys"]) if isinstance(db, dict) else 0
 
 
-def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy: str, budget_bytes: int) -> ServerRun:
+def _replay(
+    client: Any, store: RedisStore, keys: list[str], value: str, policy: str, budget_bytes: int, *,
+    ttl_ms: int = SIZING_TTL_MS, requests_per_second: float | None = None,
+) -> ServerRun:
+    """Replay ``keys`` as cache-aside reads (SET with ``PX ttl_ms`` on a miss) under
+    ``maxmemory`` = the empty server's use + ``budget_bytes``; paced at
+    ``requests_per_second`` when given (TTLs run on the server's clock), else flat out."""
     from ..eviction.redis_demo import redis_config
 
     script = client.register_script(_GET_OR_FILL)
     with redis_config(client, maxmemory="0", maxmemory_policy=policy):
         # Warm up first: load the script, size the client's buffers for a full batch and
         # let INFO allocate its reply, so the baseline holds everything but the keys.
-        script(keys=[store.k(f"warm-up:{i}") for i in range(_BATCH)], args=[value])
+        script(keys=[store.k(f"warm-up:{i}") for i in range(_BATCH)], args=[value, SIZING_TTL_MS])
         store.reset()
         client.info("memory"), client.info("stats")
         client.config_resetstat()
@@ -299,7 +325,11 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
         client.config_set("maxmemory", str(limit))
         started = time.perf_counter()
         for i in range(0, len(keys), _BATCH):
-            script(keys=keys[i : i + _BATCH], args=[value])
+            if requests_per_second:
+                ahead = started + i / requests_per_second - time.perf_counter()
+                if ahead > 0:
+                    time.sleep(ahead)
+            script(keys=keys[i : i + _BATCH], args=[value, int(ttl_ms)])
         seconds = time.perf_counter() - started
         # One INFO for counters and key count: any later command may evict a few more keys.
         stats = client.info("stats", "keyspace")
@@ -308,7 +338,7 @@ def _replay(client: Any, store: RedisStore, keys: list[str], value: str, policy:
     store.reset()
     return ServerRun(
         policy, limit, baseline, held, int(stats["keyspace_hits"]), int(stats["keyspace_misses"]),
-        int(stats["evicted_keys"]), seconds, freqs,
+        int(stats["evicted_keys"]), seconds, int(stats["expired_keys"]), freqs,
     )
 
 
@@ -353,7 +383,7 @@ def verify_on_server(
     )
     with demo_server(store) as found:
         if isinstance(found, str):
-            result.skipped_reason = found
+            result.skipped_reason = found.split(";")[0]  # without notebook 05's pointer to its simulator
             return result
         client, result.where = found
         own = RedisStore(client, backend="redis", namespace=SIZING_NAMESPACE, learner=SIZING_LEARNER)

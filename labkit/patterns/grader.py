@@ -8,9 +8,10 @@ gives every app its own watched view of them (:class:`~.replay.InterleavedStore`
 of the first, as a busy server does.  A failure names the scenario and the mistake
 it is the sign of, and shows the timeline that broke it.
 
-The scenarios, in order: hits after a fill; the write path (a reader in the middle
-of a write, then two writers overlapping); the stale-set race; a database failure
-mid-write; a TTL backstop on every cached copy.
+The scenarios, in order: hits after a fill; the TTL backstop (the TTL the copy
+carries on the store, then time passing: still there at 90 % of it, gone after it);
+the write path (a reader in the middle of a write, then two writers overlapping);
+the stale-set race; a database failure mid-write.
 """
 
 from __future__ import annotations
@@ -139,12 +140,63 @@ class _NoTtl(MyCacheAside):
         return row
 
 
+class _TtlInTheWrongUnit(MyCacheAside):
+    def read(self, row_id):
+        cached = self.store.get(self.key(row_id))
+        if cached is not None:
+            return Row.from_cache(cached)
+        row = self.db.read(row_id)
+        self.store.set(self.key(row_id), row.to_cache(), ttl_seconds=self.ttl_seconds / 1000)
+        return row
+
+
 MISTAKES: dict[str, type] = {
     "caching before the DB commit": _CachesBeforeCommit,
     "deleting before the write": _DeletesBeforeWrite,
     "setting the cache on write without a version guard": _SetsWithoutGuard,
     "no TTL": _NoTtl,
+    "TTL in the wrong unit": _TtlInTheWrongUnit,
 }
+
+
+# -- correct answers written another way ---------------------------------------------------
+
+
+class _MissFirst(CacheAsideBase):
+    """The miss branch first, the key named once, the TTL passed by position."""
+
+    def read(self, row_id):
+        key = self.key(row_id)
+        text = self.store.get(key)
+        if text is None:
+            row = self.db.read(row_id)
+            self.store.set(key, row.to_cache(), self.ttl_seconds)
+            return row
+        return Row.from_cache(text)
+
+    def write(self, row_id, value):
+        key = self.key(row_id)
+        self.db.write(row_id, value)
+        self.store.delete(key)
+
+
+class _VersionGuarded(CacheAsideBase):
+    """Refreshes the copy on write, guarded by the row's version, instead of deleting it."""
+
+    def read(self, row_id):
+        text = self.store.get(self.key(row_id))
+        if text is not None:
+            return Row.from_cache(text)
+        row = self.db.read(row_id)
+        self.store.set_if_newer(self.key(row_id), row.to_cache(), row.version, ttl_seconds=self.ttl_seconds)
+        return row
+
+    def write(self, row_id, value):
+        row = self.db.write(row_id, value)
+        self.store.set_if_newer(self.key(row_id), row.to_cache(), row.version, ttl_seconds=self.ttl_seconds)
+
+
+ALTERNATIVES: dict[str, type] = {"miss branch first": _MissFirst, "version-guarded refresh": _VersionGuarded}
 
 
 # -- the world one scenario runs in ----------------------------------------------------------
@@ -336,29 +388,56 @@ def a_database_failure_mid_write(answer: type) -> Verdict:
     return Verdict(True, "a refused write leaves the cache agreeing with the database.")
 
 
-def a_ttl_backstop(answer: type) -> Verdict:
+def _ttl_problem(world: _World, row_id: int, when: str) -> Verdict | None:
+    """None if the copy of ``row_id`` carries self.ttl_seconds on the store (or nothing is cached)."""
+    ttl = world.store.ttl_seconds(cache_key(row_id))  # seconds left, the store's unit; inf: no expiry
+    world.timeline.add("(store)", f"TTL left on {cache_key(row_id)}: " + (
+        "not cached" if ttl is None else "none (never expires)" if ttl == math.inf else f"{ttl:g} s"))
+    if ttl is None or 0.99 * GRADER_TTL_SECONDS <= ttl <= GRADER_TTL_SECONDS + 1e-6:
+        return None
+    if ttl == math.inf:
+        return world.fail(f"{when} the copy of row {row_id} has no TTL on the store - the sign of no TTL: if a "
+                          "delete is ever lost (a crash, the stale-set race), that copy is served forever. Pass "
+                          "ttl_seconds=self.ttl_seconds.")
+    unit = ""
+    ratio = ttl / GRADER_TTL_SECONDS
+    if math.isclose(ratio, 1e-3, rel_tol=0.02) or math.isclose(ratio, 1e3, rel_tol=0.02):
+        unit = (" That is 1000 times off - a TTL in the wrong unit: the store's ttl_seconds= takes "
+                "seconds, as self.ttl_seconds already is.")
+    return world.fail(f"{when} the copy of row {row_id} carries a TTL of {ttl:g} s on the store, but "
+                      f"self.ttl_seconds is {GRADER_TTL_SECONDS:g} s.{unit}")
+
+
+def the_ttl_backstop(answer: type) -> Verdict:
+    """The TTL the copy carries on the store, then time passing: kept at 90 %, gone after it."""
     world = _World.of(answer, row_id=8)
     (reader, _), (writer, _) = world.apps("reader", "writer")
     reader.read(8)
+    if (failed := _ttl_problem(world, 8, "right after the fill")) is not None:
+        return failed
+    queries = world.db.stats.reads
+    world.clock.advance(0.9 * GRADER_TTL_SECONDS)
+    world.timeline.add("(clock)", f"{0.9 * GRADER_TTL_SECONDS:g} s later (90 % of the TTL)")
+    reader.read(8)
+    if world.db.stats.reads != queries:
+        return world.fail(f"at 90 % of self.ttl_seconds ({0.9 * GRADER_TTL_SECONDS:g} s after the fill) the "
+                          "copy was gone and the read queried the database: the copy must live its whole TTL.")
+    world.clock.advance(0.1 * GRADER_TTL_SECONDS + 1)
+    world.timeline.add("(clock)", f"{GRADER_TTL_SECONDS + 1:g} s after the fill (the TTL + 1 s)")
+    if world.cached(8) is not None:
+        return world.fail(f"{GRADER_TTL_SECONDS + 1:g} s after the fill the copy of row 8 is still on the "
+                          f"store: it outlives self.ttl_seconds ({GRADER_TTL_SECONDS:g} s).")
     writer.write(8, "new")
     reader.read(8)
-    ttl = world.store.ttl_seconds(cache_key(8))  # math.inf: no expiry; None: not cached
-    if ttl is None:
-        return Verdict(True, "nothing cached without a TTL.")
-    if ttl == math.inf:
-        return world.fail("a cached copy of row 8 has no TTL - the sign of no TTL: if a delete is ever lost "
-                          "(a crash, the race above), that copy is served forever. Pass "
-                          "ttl_seconds=self.ttl_seconds.")
-    if ttl > GRADER_TTL_SECONDS + 1e-6:
-        return world.fail(f"a cached copy of row 8 lives {ttl:g} s, longer than self.ttl_seconds "
-                          f"({GRADER_TTL_SECONDS:g} s).")
-    return Verdict(True, "every cached copy has the TTL backstop.")
+    if (failed := _ttl_problem(world, 8, "after a write and a read")) is not None:
+        return failed
+    return Verdict(True, "each copy carries self.ttl_seconds, lives 90 % of it and is gone after it.")
 
 
 SCENARIOS: list[Scenario] = [
     Scenario("hits after a fill", hits_after_a_fill),
+    Scenario("the TTL backstop", the_ttl_backstop),
     Scenario("the write path", the_write_path),
     Scenario("the stale-set race", the_stale_set_race),
     Scenario("a database failure mid-write", a_database_failure_mid_write),
-    Scenario("a TTL backstop", a_ttl_backstop),
 ]

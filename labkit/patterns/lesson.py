@@ -384,6 +384,7 @@ def exercises(store: Any = None) -> ExerciseSet:
                  "reader arrives between the two?",
             reference=lambda: grader.MyCacheAside,
             mistakes=grader.MISTAKES,
+            alternatives=grader.ALTERNATIVES,
             skeleton=grader.SKELETON,
             solution=grader.solution_source(),
         ),

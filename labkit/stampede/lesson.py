@@ -477,9 +477,10 @@ LOADER_SKELETON = '''def read(store, db, row_id, clock, *, ttl_seconds=30.0, not
          lock_ttl_seconds=1.0, wait_seconds=0.5):
     """Return row_id's value through the cache, or None if the row does not exist.
 
-    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}". Store values with
-    pack(value, fresh_for_seconds, clock) and keep the key longer (10x), so an expired
-    copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}" (held for lock_ttl_seconds).
+    Store values with pack(value, fresh_for_seconds, clock) and keep the key longer (10x),
+    so an expired copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    A failed refresh is shared: DB_DOWN, fresh for 1 s.
     db.read(row_id, timeout_seconds=...) returns a Row (.value) or None, and raises
     DatabaseError / DatabaseTimeout. clock.now() and clock.sleep(s) tell and pass time.
     """
@@ -499,9 +500,10 @@ def _replay_scenario(name: str, replay: Callable[[Any], Any]) -> Scenario:
 def _loader_exercise() -> Implement:
     from . import loaders
     from .loader import REPLAYS
+    from .loader_store import STORE_REPLAYS
 
     return Implement(
-        NOTEBOOK, "complete-loader", [_replay_scenario(name, replay) for name, replay in REPLAYS],
+        NOTEBOOK, "complete-loader", [_replay_scenario(name, replay) for name, replay in STORE_REPLAYS + REPLAYS],
         hint=("Five properties, one replay each: a unique token and compare_and_delete (expired lock); "
               "when someone else holds the lock, return the stale copy at once (herd); cache NOT_FOUND "
               "for not_found_ttl_seconds (missing id); when your query fails, cache DB_DOWN for a second "
@@ -509,6 +511,8 @@ def _loader_exercise() -> Implement:
               "(stalled database)."),
         reference=loaders.read,
         mistakes=loaders.MISTAKES,
+        alternatives=loaders.ALTERNATIVES,
+        equivalent_mutants=loaders.EQUIVALENT_MUTANTS,
         skeleton=LOADER_SKELETON,
     )
 

@@ -17,13 +17,18 @@ replay               what a complete loader does
                      holder (the lock is owned: a unique token, compare-and-delete)
 ``herd``             200 readers of one expired key cause one query; with a stale
                      copy in the cache they get it at once instead of waiting
-``missing id``       an id that does not exist is cached as "not found" for a short
-                     TTL, so repeated lookups do not all reach the database
+``missing id``       an id that does not exist is cached as "not found" for
+                     ``not_found_ttl_seconds``, so repeated lookups do not all reach
+                     the database, and looked up again once that has passed
 ``failing database`` when the refresh fails, the waiters do not each retry against
                      the failing database: the failure is shared for a moment
 ``stalled database`` every reader returns by its deadline, even if the database
                      never answers
 ===================  ===========================================================
+
+Before these, the replays of :mod:`.loader_store` step in at exact moments on a
+virtual clock and read what the loader leaves on the store (the TTLs of the copy and
+the lock, a lock left behind by a killed reader, a lock that changes hands).
 
 The helpers the learner uses: :func:`pack` / :func:`unpack` (a value with its
 logical expiry, so an expired copy stays readable as *stale*), and two sentinels
@@ -178,22 +183,6 @@ def _expired_stale_copy(store: Store, db: Database, clock: Clock) -> None:
 # -- the replays ---------------------------------------------------------------------------
 
 
-def replay_fill_and_hit(read: Loader) -> Replay:
-    clock = VirtualClock()
-    store, db = MemoryStore(clock, namespace="loader-fill"), Database(clock, rows=10, latency_seconds=0.05)
-    first = _call(read, store, db, clock)
-    second = _call(read, store, db, clock)
-    rows = [{"read": 1, "returned": first[1], "DB queries so far": 1 if db.stats.reads else 0},
-            {"read": 2, "returned": second[1], "DB queries so far": db.stats.reads}]
-    if first != ("value", "item 7 v1") or second != first:
-        return Replay("fill and hit", False, "a read of an existing row must return its value "
-                      f"('item 7 v1'); got {first[1]!r} then {second[1]!r}.", rows)
-    if db.stats.reads != 1:
-        return Replay("fill and hit", False, f"two reads of one row made {db.stats.reads} DB queries: "
-                      "the first read must fill the cache for the second.", rows)
-    return Replay("fill and hit", True, "the first read fills the cache, the second hits.", rows)
-
-
 def replay_expired_lock(read: Loader) -> Replay:
     """Three callers 60 ms apart; a 150 ms query; a 50 ms lock TTL (real threads)."""
     inner = MemoryStore(wall_clock, namespace="loader-expired-lock")
@@ -245,29 +234,42 @@ def replay_herd(read: Loader, *, readers: int = 200) -> Replay:
     return Replay("herd", True, f"{db.stats.reads} DB query; {stale} readers got the stale copy at once.", rows)
 
 
-def replay_missing_id(read: Loader, *, reads: int = 20) -> Replay:
-    """An id that does not exist, read again and again (virtual clock)."""
-    clock = VirtualClock()
+def _seconds(value: float | None) -> str:
+    return "-" if value is None else "forever" if value == float("inf") else f"{value:.3g}"
+
+
+def replay_missing_id(read: Loader, *, reads: int = 10) -> Replay:
+    """An id that does not exist, read every 0.5 s for 4.5 s, then once its 5 s are over (virtual clock)."""
+    clock, key = VirtualClock(), cache_key(999)
     store, db = MemoryStore(clock, namespace="loader-missing"), Database(clock, rows=10, latency_seconds=0.01)
-    outcomes = []
-    for _ in range(reads):
-        outcomes.append(_call(read, store, db, clock, row_id=999, not_found_ttl_seconds=5.0))
-        clock.advance(0.1)
-    cached_for = store.ttl_seconds(cache_key(999))
-    rows = [{"reads of id 999": reads, "returned": sorted({str(o[1]) for o in outcomes}),
-             "DB queries": db.stats.reads, "cache key TTL (s)": "none" if cached_for is None else
-             ("never expires" if cached_for == float("inf") else round(cached_for, 1))}]
+    outcomes = [_call(read, store, db, clock, row_id=999)]  # not_found_ttl_seconds: the default, 5 s
+    raw, kept = store.get(key), store.ttl_seconds(key)
+    fresh = float(raw.partition(_SEP)[0]) - clock.now() if raw and _SEP in raw else None
+    for _ in range(reads - 1):
+        clock.advance(0.5)
+        outcomes.append(_call(read, store, db, clock, row_id=999))
+    within = db.stats.reads
+    clock.advance(0.51)  # past the 5 s: the row may have been created since
+    outcomes.append(_call(read, store, db, clock, row_id=999))
+    rows = [{"reads of id 999": reads + 1, "returned": sorted({str(o[1]) for o in outcomes}),
+             "DB queries within 4.5 s": within, "DB queries after 5 s": db.stats.reads - within,
+             "'not found' fresh for (s)": _seconds(fresh), "key kept on the store (s)": _seconds(kept)}]
     if any(o != ("none", None) for o in outcomes):
         return Replay("missing id", False, "a missing id must return None (not raise, not a value).", rows)
-    if db.stats.reads > 1:
+    if within > 1:
         return Replay("missing id", False, (
-            f"{reads} reads of a missing id made {db.stats.reads} DB queries - the sign of a loader "
-            "that never caches not-found: store NOT_FOUND with a short TTL (not_found_ttl_seconds)."), rows)
-    if cached_for is None or cached_for == float("inf") or cached_for > 60:
+            f"{reads} reads of a missing id within 4.5 s made {within} DB queries - the sign of a loader "
+            "that never caches not-found: store NOT_FOUND, fresh for not_found_ttl_seconds."), rows)
+    if db.stats.reads == within:
         return Replay("missing id", False, (
-            "the 'not found' answer has no short TTL, so a row created later would stay invisible - "
-            "not-found cached forever: give it not_found_ttl_seconds."), rows)
-    return Replay("missing id", True, f"{reads} reads, {db.stats.reads} DB query.", rows)
+            f"the 'not found' answer is fresh for {_seconds(fresh)} s, so after not_found_ttl_seconds (5 s) the "
+            "database was not asked again and a row created meanwhile stays invisible - not-found cached "
+            "forever: make it fresh for not_found_ttl_seconds."), rows)
+    if fresh is None or not 4.95 <= fresh <= 5.0 + 1e-6 or kept == float("inf"):
+        return Replay("missing id", False, (
+            f"the 'not found' answer is fresh for {_seconds(fresh)} s and its key kept {_seconds(kept)} s on the "
+            "store: make it fresh for not_found_ttl_seconds (5 s) and give the key a TTL (10x)."), rows)
+    return Replay("missing id", True, f"{reads} reads, 1 DB query; asked again after 5 s.", rows)
 
 
 def replay_failing_database(read: Loader, *, readers: int = 30) -> Replay:
@@ -318,7 +320,6 @@ def replay_stalled_database(read: Loader, *, readers: int = 10, wait_seconds: fl
 
 
 REPLAYS: tuple[tuple[str, Callable[[Loader], Replay]], ...] = (
-    ("fill and hit", replay_fill_and_hit),
     ("expired lock", replay_expired_lock),
     ("herd", replay_herd),
     ("missing id", replay_missing_id),

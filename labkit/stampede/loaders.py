@@ -6,13 +6,14 @@ refuses it shows exactly which property that replay checks.
 
 from __future__ import annotations
 
+import secrets
 import uuid
 
 from ..database import DatabaseError, DatabaseTimeout
 from ..wrappers import StoreWrapper
 from .loader import DB_DOWN, NOT_FOUND, pack, unpack
 
-__all__ = ["read", "MISTAKES"]
+__all__ = ["read", "MISTAKES", "ALTERNATIVES", "EQUIVALENT_MUTANTS"]
 
 
 def read(store, db, row_id, clock, *, ttl_seconds=30.0, not_found_ttl_seconds=5.0,
@@ -94,6 +95,22 @@ class _Drops(StoreWrapper):
         return False
 
 
+class _LockWithoutTtl(StoreWrapper):
+    """The lock taken with NX alone: nothing frees it if its holder dies."""
+
+    def set(self, key, value, ttl_seconds=None, *, nx=False):
+        return self.inner.set(key, value, None if key.startswith("lock:") else ttl_seconds, nx=nx)
+
+
+class _GetThenDel(StoreWrapper):
+    """Release checks the token with GET, then DELs: two commands, not one."""
+
+    def compare_and_delete(self, key, expected):
+        if self.get(key) == expected:  # the lock can expire and change hands right here
+            return bool(self.delete(key))
+        return False
+
+
 class _NoTimeout:
     """No deadline: every query waits as long as the database takes."""
 
@@ -119,4 +136,130 @@ MISTAKES = {
     "not-found cached forever": _through(lambda s: _Drops(s, NOT_FOUND, forever=True)),
     "every waiter retries the failing database": _through(lambda s: _Drops(s, DB_DOWN)),
     "no deadline": _through(make_db=_NoTimeout, wait_seconds=1e9),
+    "lock without a TTL": _through(_LockWithoutTtl),
+    "release with GET then DEL": _through(_GetThenDel),
+}
+
+
+# -- correct loaders written another way --------------------------------------------------------
+
+
+class _Lock:
+    """A lock owned by a random token and released only by its owner, in one atomic command."""
+
+    def __init__(self, store, key, ttl_seconds):
+        self.store, self.key, self.ttl_seconds = store, key, ttl_seconds
+        self.token, self.held = secrets.token_hex(16), False
+
+    def __enter__(self):
+        self.held = bool(self.store.set(self.key, self.token, ttl_seconds=self.ttl_seconds, nx=True))
+        return self.held
+
+    def __exit__(self, *exc):
+        if self.held:
+            self.store.compare_and_delete(self.key, self.token)
+
+
+def _read_with_a_lock_object(store, db, row_id, clock, *, ttl_seconds=30.0, not_found_ttl_seconds=5.0,
+                             lock_ttl_seconds=1.0, wait_seconds=0.5):
+    key = f"item:{row_id}"
+    give_up_at = clock.now() + wait_seconds
+
+    def cached():
+        raw = store.get(key)
+        return (None, False) if raw is None else unpack(raw, clock)
+
+    def answer(value):
+        if value == DB_DOWN:
+            raise DatabaseError("the database is down; try again shortly")
+        return None if value == NOT_FOUND else value
+
+    while True:
+        value, fresh = cached()
+        if fresh:
+            return answer(value)
+        stale = value if value not in (None, NOT_FOUND, DB_DOWN) else None
+        with _Lock(store, f"lock:{key}", lock_ttl_seconds) as mine:
+            if mine:
+                value, fresh = cached()
+                if fresh and value != DB_DOWN:
+                    return answer(value)
+                try:
+                    row = db.read(row_id, timeout_seconds=max(0.001, give_up_at - clock.now()))
+                except (DatabaseError, DatabaseTimeout):
+                    if stale is None:
+                        store.set(key, pack(DB_DOWN, 1.0, clock), ttl_seconds=2.0)
+                        raise
+                    return stale
+                fresh_for = ttl_seconds if row else not_found_ttl_seconds
+                store.set(key, pack(row.value if row else NOT_FOUND, fresh_for, clock), ttl_seconds=10 * fresh_for)
+                return row.value if row else None
+        if stale is not None:
+            return stale
+        if clock.now() >= give_up_at:
+            raise TimeoutError(f"row {row_id}: no answer within {wait_seconds} s")
+        clock.sleep(0.01)
+
+
+def _read_releasing_by_compare_and_set(store, db, row_id, clock, *, ttl_seconds=30.0,
+                                       not_found_ttl_seconds=5.0, lock_ttl_seconds=1.0, wait_seconds=0.5):
+    """Releases by swapping its own token for a marker that expires at once (also atomic, also owned)."""
+    key, lock, token = f"item:{row_id}", f"lock:item:{row_id}", str(uuid.uuid4())
+    deadline = clock.now() + wait_seconds
+    while clock.now() < deadline:
+        raw = store.get(key)
+        value, fresh = unpack(raw, clock) if raw else (None, False)
+        if fresh and value != DB_DOWN:
+            return None if value == NOT_FOUND else value
+        if fresh:
+            raise DatabaseError("a refresh just failed; the database is down")
+        stale = None if value in (None, NOT_FOUND, DB_DOWN) else value
+        if not store.set(lock, token, lock_ttl_seconds, nx=True):
+            if stale is not None:
+                return stale
+            clock.sleep(0.01)
+            continue
+        try:
+            raw = store.get(key)
+            if raw and unpack(raw, clock)[1] and unpack(raw, clock)[0] != DB_DOWN:
+                value = unpack(raw, clock)[0]
+                return None if value == NOT_FOUND else value
+            try:
+                row = db.read(row_id, timeout_seconds=max(0.001, deadline - clock.now()))
+            except (DatabaseError, DatabaseTimeout):
+                if stale is not None:
+                    return stale
+                store.set(key, pack(DB_DOWN, 1.0, clock), 2.0)
+                raise
+            if row is None:
+                store.set(key, pack(NOT_FOUND, not_found_ttl_seconds, clock), 10 * not_found_ttl_seconds)
+                return None
+            store.set(key, pack(row.value, ttl_seconds, clock), 10 * ttl_seconds)
+            return row.value
+        finally:
+            store.compare_and_set(lock, token, "released", ttl_seconds=0.001)
+    raise TimeoutError(f"no value for row {row_id} within {wait_seconds} s")
+
+
+ALTERNATIVES = {"a lock object": _read_with_a_lock_object,
+                "release by compare-and-set": _read_releasing_by_compare_and_set}
+
+_DOWN = 'raise DatabaseError("the database is down (a refresh just failed); try again shortly")'
+_WORDS = ("the words of an error: a replay checks that the reader raises, and fast, not what the message "
+          "says (a learner's own wording is as good).")
+EQUIVALENT_MUTANTS = {
+    f"read: {_DOWN} => raise DatabaseError(None)": _WORDS,
+    f"read: {_DOWN} => raise DatabaseError(\"XXthe database is down (a refresh just failed); try again shortlyXX\")":
+        _WORDS,
+    f"read: {_DOWN} => raise DatabaseError(\"THE DATABASE IS DOWN (A REFRESH JUST FAILED); TRY AGAIN SHORTLY\")":
+        _WORDS,
+    'read: raise TimeoutError(f"no value for row {row_id} within {wait_seconds} s") => raise TimeoutError(None)':
+        _WORDS,
+    "read: store.set(key, pack(DB_DOWN, 1.0, clock), ttl_seconds=2.0)   # waiters fail fast too => "
+    "store.set(key, pack(DB_DOWN, 1.0, clock), ttl_seconds=3.0)   # waiters fail fast too":
+        "the DB_DOWN mark is fresh for 1 s either way, and once stale it is never served (a reader treats it as "
+        "a miss), so whether the key lingers 2 s or 3 s changes no answer any reader gets.",
+    "read: if clock.now() >= deadline: => if clock.now() > deadline:":
+        "the two differ only when the clock reads exactly the deadline, and then by one 10 ms poll: the same "
+        "deadline, kept to within a poll, which is all the exercise asks.",
 }

@@ -43,7 +43,8 @@ store = labkit.start("00")
 # %%
 labkit.widgets.predict(
     "After the database row changes, what does the cache hold for that row?",
-    ["the new value: the cache follows the database", "the old value, until its 30 s run out",
+    ["the new value: the cache follows the database",
+     "the old value, until its 30 s run out",
      "nothing: the change removed the copy"],
     notebook="00", name="copy",
 )
@@ -53,8 +54,10 @@ db = labkit.Database(rows=10, latency_seconds=0.008)
 row = db.read(7)                                     # the slow way: ~8 ms
 store.set("item:7", row.to_cache(), ttl_seconds=30)  # keep a copy for 30 s
 cached = labkit.Row.from_cache(store.get("item:7"))  # the fast way
-db.write(7, "a new price")                           # someone changes the truth...
-print(f"database: version {db.current_version(7)}; cache: version {cached.version} -> stale for up to {store.ttl_seconds('item:7'):.0f} s more")
+db.write(7, "a new price")                           # the truth changes...
+left = store.ttl_seconds("item:7")
+print(f"database: version {db.current_version(7)}; "
+      f"cache: version {cached.version} -> stale for up to {left:.0f} s more")
 
 # %% [markdown]
 # That copy is now **stale**: the database moved on and the cache does not know.
@@ -75,7 +78,8 @@ print(f"database: version {db.current_version(7)}; cache: version {cached.versio
 
 # %%
 labkit.widgets.predict(
-    "With the defaults (2 ms of app work, an 8 ms query, a 30 s TTL), how much faster is an average request with the cache?",
+    "With the defaults (2 ms of app work, an 8 ms query, a 30 s TTL), "
+    "how much faster is an average request with the cache?",
     ["about 1.5x", "about 4x", "about 50x"],
     notebook="00", name="speedup",
 )
@@ -89,8 +93,10 @@ tour.explore()
 
 # %%
 labkit.widgets.predict(
-    "With a 300 s TTL instead of 30 s, roughly how many reads are out of date?",
-    ["none: the database is the same", "about one in a hundred", "about one in seven", "about half"],
+    "With a 300 s TTL instead of 30 s, "
+    "roughly how many reads are out of date?",
+    ["none: the database is the same", "about one in a hundred",
+     "about one in seven", "about half"],
     notebook="00", name="long-ttl",
 )
 

@@ -269,7 +269,9 @@ ex = invalidation.exercises(store)
 # **1. Invalidate one tenant without scanning.** Tenant 7's keys are built with
 # `invalidation.VersionedNamespace(store, "tenant:7")`. Write `invalidate_tenant` so
 # that every key of the given tenant becomes unreachable, with no `SCAN`, and other
-# tenants are untouched. The check records the commands you send.
+# tenants are untouched. The check records the commands you send, lands a second
+# invalidation in the middle of yours (two must count as two), and starts from a tenant
+# invalidated before (its retired keys must stay retired).
 
 # %%
 def invalidate_tenant(store, tenant_id):
@@ -291,9 +293,11 @@ ex.tenant.check(invalidate_tenant);
 # **2. Find and fix the race.** This is the naive cache-aside reader. Run the cell as
 # it is: the check replays the bad interleaving against it (a writer commits and
 # deletes the key right after your database read) and shows the commands your reader
-# sent. Then fix it so that no stale entry survives and the cache is still filled when
-# nobody is writing. `store.set(..., nx=True)` and `store.compare_and_set(key,
-# expected, value, ttl_seconds=...)` are all you need.
+# sent. Then fix it so that no stale entry survives and the cache is still filled (with
+# its 300 s TTL) when nobody is writing. The check also sends readers in while another
+# is filling the key, and kills one mid-query to see what it leaves behind on the store.
+# `store.set(..., nx=True)` and `store.compare_and_set(key, expected, value,
+# ttl_seconds=...)` are all you need.
 
 # %%
 import uuid
@@ -336,10 +340,11 @@ ex.race.check(read_item);
 # `on_invalidation(seq, key)` is called for every message that arrives (numbers 1, 2,
 # 3, ... in publishing order, though a message may be lost or arrive late), and
 # `on_reconnect()` when the subscription comes back after a drop. The base class gives
-# you `self.drop(key)` and `self.clear()`. The check replays five scenarios against
+# you `self.drop(key)` and `self.clear()`. The check replays six scenarios against
 # your class: messages in order, a lost message, messages out of order, a disconnect,
-# and normal traffic after a gap. It refuses a cache that serves an old row when it
-# could have known better, and also one that flushes when nothing was lost.
+# normal traffic after a gap, and a late message followed by an in-order one. It refuses
+# a cache that serves an old row when it could have known better, and also one that
+# flushes when nothing was lost.
 
 # %%
 class LossSafeNearCache(invalidation.NearCache):

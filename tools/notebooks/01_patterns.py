@@ -269,9 +269,11 @@ ex.choose.check(answer)
 # `write` below. `self.store` is the cache (the same `get`, `set`, `delete` you used in
 # notebook 00), `self.db` the database (`read(row_id)`, `write(row_id, value)`), and
 # `self.ttl_seconds` the TTL to give every cached copy. The check does not just call your
-# code once: it replays it against a busy server - a reader arriving in the middle of your
-# write, two writers overlapping, the stale-set race from above, a database that refuses
-# a write - and names the first scenario that breaks it, with the timeline that did.
+# code once: it looks at the TTL your copy carries on the store and lets simulated time pass
+# (the copy must still be there at 90 % of its TTL and gone after it), then replays your code
+# against a busy server - a reader arriving in the middle of your write, two writers
+# overlapping, the stale-set race from above, a database that refuses a write - and names
+# the first scenario that breaks it, with the timeline that did.
 
 # %%
 class MyCacheAside(patterns.CacheAsideBase):

@@ -299,9 +299,12 @@ ex = stampede.exercises()
 # someone else refreshes, **"not found" cached** for `not_found_ttl_seconds`, a **failing
 # database shared** (when your refresh fails, cache `DB_DOWN` for a second so waiters fail
 # fast instead of each retrying), and a **deadline** for the query and the wait. The check
-# replays six scenarios on real threads (fill and hit, the expired lock, a 200-reader herd,
-# a missing id, a failing database, a stalled database) and shows the first one your loader
-# fails, with what happened. The helpers: `pack(value, fresh_for_seconds, clock)` and
+# first steps in at exact moments on a virtual clock and reads what your loader leaves on
+# the store (the TTLs the copy and the lock carry, a reader killed mid-query, a lock that
+# expires and changes hands, a fill just before your lock, a wait), then replays five
+# scenarios on real threads (the expired lock, a 200-reader herd, a missing id, a failing
+# database, a stalled database); it shows the first one your loader fails, with what
+# happened. The helpers: `pack(value, fresh_for_seconds, clock)` and
 # `unpack(raw, clock) -> (value, fresh)` keep a value with its logical expiry, so an expired
 # copy stays readable as *stale*; `NOT_FOUND` and `DB_DOWN` are the two sentinels to cache.
 
@@ -316,9 +319,10 @@ def read(store, db, row_id, clock, *, ttl_seconds=30.0, not_found_ttl_seconds=5.
          lock_ttl_seconds=1.0, wait_seconds=0.5):
     """Return row_id's value through the cache, or None if the row does not exist.
 
-    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}". Store values with
-    pack(value, fresh_for_seconds, clock) and keep the key longer (10x), so an expired
-    copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    Cache key f"item:{row_id}", lock key f"lock:item:{row_id}" (held for lock_ttl_seconds).
+    Store values with pack(value, fresh_for_seconds, clock) and keep the key longer (10x),
+    so an expired copy can still be served stale; unpack(raw, clock) gives (value, fresh).
+    A failed refresh is shared: DB_DOWN, fresh for 1 s.
     db.read(row_id, timeout_seconds=...) returns a Row (.value) or None, and raises
     DatabaseError / DatabaseTimeout. clock.now() and clock.sleep(s) tell and pass time.
     """
@@ -342,8 +346,7 @@ ex["complete-loader"].check(read)
 # 4. **Lost:** return the stale copy at once if there is one; else sleep 10 ms and go back
 #    to 1, until the deadline, then raise.
 #
-# Each of the six replays checks one of these lines: remove one and exactly one replay
-# fails, naming the mistake.
+# Each line is checked by a replay: remove one and a replay fails, saying what it saw.
 # </details>
 #
 # **2. Pick beta.** A product page takes **0.4 s** to rebuild, is read **20 times a
