@@ -17,6 +17,7 @@ from .incidents import (
     metastable_run,
     outage_run,
 )
+from .live import redis_client_defaults
 from .negative import PROBES, penetration
 from .partial import PARTIAL, partial_failure
 from .replay import DatabaseCapacity, Defenses, Incident, ReplayReport, replay
@@ -116,53 +117,32 @@ def db_headroom() -> float:
     return _CAPACITY.queries_per_second / healthy_db_qps()
 
 
-def _defaults_agree() -> bool:
-    """A client built with no settings uses the defaults the worst-case wait is computed from."""
-    import redis
-    from redis import _defaults as d
-
-    client = redis.Redis()
-    return (client.connection_pool.connection_kwargs.get("socket_timeout") == d.DEFAULT_SOCKET_TIMEOUT
-            and client.get_retry().get_retries() == d.DEFAULT_RETRY_COUNT)
-
-
 @claim("redis_py_version", notebook="08",
-       fact="the version named is the installed redis-py, and its clients use the defaults the notebook quotes",
-       holds=lambda v: v == importlib.metadata.version("redis") and _defaults_agree())
+       fact="the version named is the installed redis-py, the one whose client the defaults are read from",
+       holds=lambda v: v == importlib.metadata.version("redis"))
 def redis_py_version() -> str:
-    import redis
-
-    return redis.__version__
+    return redis_client_defaults().version
 
 
 @claim("redis_default_socket_timeout", notebook="08",
        fact="a default redis-py client waits seconds, not milliseconds, for a frozen server",
        holds=lambda v: v is not None and v >= 1)
 def redis_default_socket_timeout() -> float | None:
-    import redis
-
-    return redis.Redis().connection_pool.connection_kwargs.get("socket_timeout")
+    return redis_client_defaults().socket_timeout
 
 
 @claim("redis_default_retries", notebook="08", fact="a default redis-py client retries a timed-out command",
        holds=lambda v: v >= 1)
 def redis_default_retries() -> int:
-    import redis
-
-    return redis.Redis().get_retry().get_retries()
+    return redis_client_defaults().retries
 
 
 @claim("redis_default_wait_seconds", notebook="08",
-       fact="with redis-py's defaults, one command to a frozen server can wait about a minute",
-       holds=lambda v: v >= 30)
+       fact="with redis-py's defaults, one command to a frozen server can wait about a minute: more than "
+       "every attempt's timeout together", holds=lambda v: v >= 30 and v > (redis_default_retries() + 1)
+       * redis_default_socket_timeout())
 def redis_default_wait_seconds() -> float:
-    """The worst case, from the installed redis-py's own defaults: every attempt waits the
-    socket timeout, and each retry first sleeps its backoff (at most base * 2**n, capped)."""
-    from redis import _defaults as d
-
-    attempts = d.DEFAULT_RETRY_COUNT + 1
-    backoff = sum(min(d.DEFAULT_RETRY_CAP, d.DEFAULT_RETRY_BASE * 2**n) for n in range(1, attempts))
-    return round(attempts * d.DEFAULT_SOCKET_TIMEOUT + backoff)
+    return redis_client_defaults().worst_wait_seconds
 
 
 @claim("slow_cache_p50_ratio", notebook="08",
@@ -320,10 +300,12 @@ def partial_twenty_consecutive_opens() -> int:
 
 @claim("partial_run_odds", notebook="08",
        fact="five failures in a row are rarer than one per outage when one call in ten fails: "
-       "expected runs of 5 = calls x (1 - p) x p^5, p = 1/10", holds=lambda v: v < 1)
+       "expected runs of 5 = calls x (1 - p) x p^5, with p the share of calls that failed",
+       holds=lambda v: v < 1)
 def partial_run_odds() -> float:
-    p = 1 / 10  # one node of ten frozen: each call fails with probability p, independently
-    calls = PARTIAL.rate_per_second * (PARTIAL.down_until - PARTIAL.down_from)
+    run = partial_failure(_ONE, 10)
+    calls = run.waited.size * (PARTIAL.down_until - PARTIAL.down_from) / PARTIAL.duration_seconds
+    p = run.waited_share()
     return calls * (1 - p) * p**5
 
 

@@ -92,7 +92,7 @@ failures.outage_table()
 # Timeouts deserve care: with the defaults of redis-py {claim:redis_py_version} (the version this lab
 # installs: a {claim:redis_default_socket_timeout} s socket timeout, {claim:redis_default_retries} retries with
 # exponential backoff), one command to a frozen server can wait up to about
-# **{claim:redis_default_wait_seconds} s**. Other versions have other defaults: read yours. Set
+# **{claim:redis_default_wait_seconds:.0f} s**. Other versions have other defaults: read yours. Set
 # `socket_timeout` and `socket_connect_timeout` from your cache's own latency, and decide retries
 # yourself (`retry=Retry(NoBackoff(), 0)` switches them off).
 
