@@ -258,7 +258,7 @@ def test_a_cold_cache_at_peak_stays_overloaded_and_warming_ends_it():
     assert cold.seconds_over_capacity(e) >= 60 and cold.success_rate(d - 20, d) < 0.5
     stale = cold_run("serve a stale snapshot")
     assert stale.seconds_over_capacity(e) == 0 and stale.success_rate(e, d) > 0.99
-    combined = cold_run("pre-warm + ramp 45 s + single-flight")
+    combined = cold_run("pre-warm + ramp 45 s")
     assert combined.seconds_over_capacity(e) * 3 <= cold.seconds_over_capacity(e)
     assert check_warming_plan(dict(WARM_PLAN)).passed
 
@@ -530,3 +530,201 @@ def test_a_healthy_replay_misses_as_often_as_the_ttl_formula_says():
     expected = float((rates / (1 + rates * traffic.cache_ttl_seconds)).sum())
     assert r.mean_db_qps(0, 60) == pytest.approx(expected, rel=0.15)
     assert r.success_rate() == 1.0
+
+
+# -- the breaker exercise: what its grader refuses, accepts and says ------------------------------------
+
+
+def _breaker_variant(**changes):
+    """The reference breaker with one realistic edit: class attributes, or __init__ defaults."""
+    from labkit.failures.breaker_answers import Breaker
+
+    init = changes.pop("init", None)
+    variant = type("Breaker", (Breaker,), changes)
+    if init:
+        def __init__(self, clock, failure_threshold=5, reset_timeout_seconds=2.0):
+            Breaker.__init__(self, clock, **init)
+        variant.__init__ = __init__
+    return variant
+
+
+def test_the_breaker_grader_accepts_correct_breakers_written_another_way():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert set(ex.alternatives()) == {"rate-based trip", "a probe deadline instead of states"}
+    for name, answer in ex.alternatives().items():
+        assert ex.check(answer), (name, ex.last_feedback)
+
+
+def test_a_success_that_closes_but_keeps_the_failure_count_is_refused_with_what_was_seen():
+    from labkit.failures import exercises
+    from labkit.failures.breaker_answers import Breaker
+
+    class Breaker(Breaker):  # noqa: F811 - what a learner writes: closes, forgets to reset the count
+        def record_success(self):
+            self.state, self.probing = "closed", False
+
+    ex = exercises().breaker
+    assert not ex.check(Breaker)
+    assert "1 call in 10, never twice in a row" in ex.last_feedback
+    assert "after 5 such failures" in ex.last_feedback and "counts failures across successes" in ex.last_feedback
+
+
+def test_a_bulkhead_one_over_capacity_is_told_what_it_allows_not_that_it_has_no_limit():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(max_fallback_reads=5))
+    said = ex.last_feedback
+    assert "without a limit" not in said
+    assert "max_fallback_reads = 5 lets 5 reads of 80 ms run at once, up to 62.5 queries/s" in said
+    assert "up to 51 queries/s" in said, "the peak the replay measured"
+    assert not ex.check(_breaker_variant(max_fallback_reads=2))
+    assert "served only 23 of the 50 queries/s it can" in ex.last_feedback
+
+
+def test_a_slow_reset_is_told_when_it_probed_not_that_it_never_closes():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(init={"reset_timeout_seconds": 20.0}))
+    assert "never" not in ex.last_feedback
+    assert "the first call your breaker let through came 20.0 s after it opened" in ex.last_feedback
+
+
+def test_breaker_mistakes_are_named_only_from_their_evidence():
+    from labkit.failures import exercises
+
+    ex = exercises().breaker
+    assert not ex.check(_breaker_variant(init={"failure_threshold": 3}))
+    assert "refused call 4 after only 3 failures in a row" in ex.last_feedback
+    for name in ("counts failures across", "wall clock", "restarts the reset timer", "half-open probe"):
+        assert name not in ex.last_feedback
+
+
+@pytest.mark.redis_server
+def test_the_real_outage_runs_on_a_lab_started_server_on_fakeredis_too(redis_server, tmp_path, monkeypatch):
+    """08's freeze and kill need only the redis-server program, not REDIS_URL."""
+    import tempfile
+
+    import labkit
+    from labkit import failures
+
+    monkeypatch.setattr(tempfile, "tempdir", str(tmp_path))
+    store = labkit.connect("fakeredis://", namespace="test-live-08")
+    table = str(failures.live_outage(store, phase_seconds=0.2))
+    assert "a redis-server this notebook started" in table
+    assert "SIGSTOP" in table and "SIGKILL" in table and "TimeoutError" in table and "ConnectionError" in table
+    assert _redis_servers_under(str(tmp_path)) == []
+
+
+# -- partial failure: one node of N ----------------------------------------------------------------------
+
+
+def test_one_frozen_node_of_ten_never_opens_a_consecutive_breaker_but_opens_its_own_rate_breaker():
+    from labkit.failures.partial import partial_failure
+
+    one = partial_failure("one breaker, 5 failures in a row", 10)
+    per_node = partial_failure("a breaker per node, failure rate >= 50%", 10)
+    assert one.openings == 0
+    assert 0.08 < one.waited_share() < 0.12, "every read of the frozen node waits: a tenth"
+    assert per_node.openings >= 1 and per_node.waited_share() < 0.01
+    assert per_node.skipped_healthy_share() == 0, "only the frozen node's breaker opens"
+    assert per_node.p99_ms() < 250 <= one.p99_ms()
+
+
+def test_a_single_breaker_that_opens_on_one_node_of_four_refuses_the_healthy_nodes_too():
+    from labkit.failures.partial import PARTIAL, partial_failure
+
+    rate = partial_failure("one breaker, failure rate >= 50%", 4)
+    assert rate.openings >= 1 and rate.skipped_healthy_share() > 0.02
+    assert rate.peak_db_qps() > PARTIAL.db_capacity_qps
+
+
+def test_a_rate_breaker_opens_on_scattered_failures_that_a_consecutive_one_never_sees():
+    from labkit.failures import CircuitBreaker
+    from labkit.failures.breaker import RateCircuitBreaker
+
+    clock = VirtualClock()
+    streak, rate = CircuitBreaker(clock, failure_threshold=5), RateCircuitBreaker(clock, 0.5, 20, 10)
+    for i in range(40):  # fail, succeed, fail, succeed...: 50%, never two in a row
+        for b in (streak, rate):
+            (b.record_failure if i % 2 == 0 else b.record_success)()
+        if rate.state == "open":
+            break
+    assert streak.state == "closed" and rate.state == "open" and i == 10, "at 10 calls, 5 of them failed"
+    clock.advance(2.0)
+    assert rate.allow() and not rate.allow(), "one probe, as in the consecutive breaker"
+    rate.record_success()
+    assert rate.state == "closed" and len(rate.outcomes) == 0, "closed afresh"
+
+
+def test_warming_in_a_sharded_cache_has_no_warm_copy_to_ramp_to():
+    e = COLD.end_seconds
+    replicated = cold_run({"prewarm_keys": 1000, "ramp_seconds": 60})
+    sharded = cold_run({"prewarm_keys": 1000, "ramp_seconds": 60, "sharded": True})
+    assert replicated.seconds_over_capacity(e) <= 10 < sharded.seconds_over_capacity(e)
+    assert cold_run("load shedding (0.5 s)").success_rate(90, 110) > 0.95 > 0.3 > cold_run(
+        "single-flight").success_rate(90, 110)
+
+
+def test_value_exercises_refuse_realistic_wrong_answers_and_say_why():
+    from labkit.failures import exercises
+
+    ex = exercises()
+    ttl = ex["not-found-ttl"]
+    assert ttl.check(9) and ttl.check(30) and not ttl.check(31)
+    assert not ttl.check(8.5) and "200 ids x 1/(1 + 8.5) = 21.1 DB queries/s" in ttl.last_feedback
+    assert not ttl.check(20_000) and "milliseconds" in ttl.last_feedback
+    plan = ex["warming-plan"]
+    assert not plan.check({"prewarm_keys": 5000})
+    assert "takes 200 s" in plan.last_feedback
+    assert not plan.check({"prewarm_keys": 800, "ramp_seconds": 60})
+    assert "a peak of" in plan.last_feedback and "prewarm_keys=1000 passes" in plan.last_feedback
+    assert plan.check({"prewarm_keys": 1000, "ramp_seconds": 60, "single_flight": False})
+
+
+def test_a_breaker_written_in_a_notebook_cell_on_the_wall_clock_is_named():
+    """A class defined in a cell has no source file; its methods do (IPython keeps each cell in
+    linecache under its own name), and that is where the grader looks."""
+    import linecache
+
+    from labkit.failures import exercises
+
+    cell = '''
+import time
+from labkit.failures.breaker_answers import Breaker as Reference
+
+class Breaker(Reference):
+    def allow(self):
+        if self.state == "open" and time.time() - self.opened_at >= self.reset_timeout_seconds:
+            self.state = "half-open"
+        return super().allow()
+
+    def record_failure(self):
+        super().record_failure()
+        if self.state == "open":
+            self.opened_at = time.time()
+'''
+    name = "<ipython-input-8-wallclock>"
+    linecache.cache[name] = (len(cell), None, cell.splitlines(True), name)
+    namespace = {"__name__": "__main__"}
+    exec(compile(cell, name, "exec"), namespace)
+    ex = exercises().breaker
+    assert not ex.check(namespace["Breaker"])
+    assert "reads the wall clock" in ex.last_feedback and "time.time(" in ex.last_feedback
+
+
+def test_the_partial_failure_chart_says_what_its_claims_state():
+    from labkit import failures
+    from labkit.claims import claims_for
+
+    claims = {name: c.value() for name, c in claims_for("08").items() if name.startswith("partial_")}
+    view = failures.explore_partial()
+    title = view.axes[0].get_title()
+    assert f"{claims['partial_waited_one']:.0%} of reads wait with one breaker" in title
+    assert f"{claims['partial_waited_per_node']:.1%} with one per node" in title
+    assert "Only the frozen node's share reads the DB" in view.axes[1].get_title()
+    view.set(nodes=4)
+    assert "sends every node's reads to the DB" in view.axes[1].get_title()

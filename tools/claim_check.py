@@ -31,9 +31,7 @@ ROOT = Path(__file__).resolve().parent.parent
 # (notebook, claim) pairs known to return a literal or to compute from no engine, each
 # waiting for its notebook's fix.  The check refuses any other offender, and any entry
 # here that no longer offends (remove it).  Empty this list when they are fixed.
-KNOWN_LITERALS: frozenset[tuple[str, str]] = frozenset({
-    ("08", "redis_default_wait_seconds"),
-})
+KNOWN_LITERALS: frozenset[tuple[str, str]] = frozenset()
 
 # labkit modules whose calls are bookkeeping, not computation: registering a claim,
 # memoising it, its errors, a clock to run an engine on, the course map.  (A store, a

@@ -10,10 +10,12 @@ once, so a cache outage cannot send the whole traffic to the database.
 
 from __future__ import annotations
 
+from collections import deque
+
 from ..clock import Clock
 from ..errors import LabError, check_positive
 
-__all__ = ["CLOSED", "OPEN", "HALF_OPEN", "CircuitBreaker", "Bulkhead"]
+__all__ = ["CLOSED", "OPEN", "HALF_OPEN", "CircuitBreaker", "RateCircuitBreaker", "Bulkhead"]
 
 CLOSED, OPEN, HALF_OPEN = "closed", "open", "half-open"
 
@@ -76,6 +78,44 @@ class CircuitBreaker:
 
     def __repr__(self) -> str:
         return f"<CircuitBreaker {self.state}, {self.failures_in_a_row} failures in a row>"
+
+
+class RateCircuitBreaker(CircuitBreaker):
+    """Trips on a failure *rate*: ``failure_rate`` of the last ``window`` calls failed (with at
+    least ``min_calls`` seen).  Failures scattered among successes still count, so a cache
+    node that fails one call in three opens it; a consecutive count would almost never see
+    five in a row.  Open, half-open and the probe work as in :class:`CircuitBreaker`.
+
+    >>> from labkit.clock import VirtualClock
+    >>> b = RateCircuitBreaker(VirtualClock(), failure_rate=0.5, window=10, min_calls=4)
+    >>> for ok in (True, False, True, False, False): (b.record_success if ok else b.record_failure)()
+    >>> b.state
+    'open'
+    """
+
+    def __init__(self, clock: Clock, failure_rate: float = 0.5, window: int = 20, min_calls: int = 10,
+                 reset_timeout_seconds: float = 2.0) -> None:
+        super().__init__(clock, failure_threshold=1, reset_timeout_seconds=reset_timeout_seconds)
+        self.failure_rate = failure_rate
+        self.min_calls = int(check_positive("min_calls", min_calls))
+        self.outcomes: deque[bool] = deque(maxlen=int(check_positive("window", window)))  # True: failed
+
+    def record_success(self) -> None:
+        if self.state == CLOSED:
+            self.outcomes.append(False)
+        else:                       # the probe succeeded: close, and judge the cache afresh
+            self.outcomes.clear()
+        super().record_success()
+
+    def record_failure(self) -> None:
+        if self.state == CLOSED:
+            self.outcomes.append(True)
+            failed = sum(self.outcomes)
+            if len(self.outcomes) < self.min_calls or failed < self.failure_rate * len(self.outcomes):
+                return
+        self.probe_in_flight = False
+        self.opened_at = self.clock.now()
+        self._move(OPEN)
 
 
 class Bulkhead:

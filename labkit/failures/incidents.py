@@ -50,16 +50,22 @@ def outage_run(strategy: str) -> ReplayReport:
 # -- 3. the cache restarts empty at peak -----------------------------------------------------
 COLD = Incident(fault="refuse", start_seconds=40, down_seconds=1, comes_back="empty")
 COLD_TRAFFIC = Traffic(duration_seconds=110)
-PLAN_KEYS = ("prewarm_keys", "ramp_seconds", "single_flight", "serve_stale")
+PLAN_KEYS = ("prewarm_keys", "ramp_seconds", "single_flight", "serve_stale", "shed_after_seconds", "sharded")
 _NO_FALLBACK = Defenses(fallback="fail")
 
+# A ramp's model: the requests not yet sent to the restarted node go to warm copies of the
+# same keys (a replicated pool: served at once).  In a sharded cache (notebook 09) the
+# restarted shard is the only owner of its keys: ``sharded`` sends those requests to the DB.
 WARMING_PLANS: dict[str, dict[str, Any]] = {
     "cold (no warming)": {},
     "single-flight": {"single_flight": True},
+    "load shedding (0.5 s)": {"shed_after_seconds": 0.5},
     "pre-warm 1,000 hot keys": {"prewarm_keys": 1000},
     "ramp traffic over 60 s": {"ramp_seconds": 60},
     "serve a stale snapshot": {"serve_stale": True},
-    "pre-warm + ramp 45 s + single-flight": {"prewarm_keys": 1000, "ramp_seconds": 45, "single_flight": True},
+    "pre-warm + ramp 45 s": {"prewarm_keys": 1000, "ramp_seconds": 45},
+    "sharded: pre-warm + ramp 60 s": {"prewarm_keys": 1000, "ramp_seconds": 60, "sharded": True},
+    "sharded: pre-warm + load shedding": {"prewarm_keys": 1000, "shed_after_seconds": 0.5, "sharded": True},
 }
 
 
@@ -76,23 +82,25 @@ def plan_defenses(plan: dict[str, Any]) -> Defenses:
     ramp = plan.get("ramp_seconds", 0)
     if isinstance(ramp, bool) or not isinstance(ramp, (int, float)) or not 0 <= ramp <= 60:
         raise LabError(f"ramp_seconds is a number of seconds from 0 to 60 (got {ramp!r}).")
+    shed = plan.get("shed_after_seconds")
+    if shed is not None and (isinstance(shed, bool) or not isinstance(shed, (int, float)) or shed <= 0):
+        raise LabError(f"shed_after_seconds is a number of seconds above 0, or None (got {shed!r}).")
     return replace(_NO_FALLBACK, prewarm_keys=keys, ramp_seconds=float(ramp),
                    single_flight=bool(plan.get("single_flight", False)),
-                   serve_stale=bool(plan.get("serve_stale", False)))
+                   serve_stale=bool(plan.get("serve_stale", False)),
+                   shed_after_seconds=None if shed is None else float(shed),
+                   ramp_to="database" if plan.get("sharded") else "replicas")
 
 
 @memo(maxsize=32)
-def _cold(prewarm_keys: int, ramp_seconds: float, single_flight: bool, serve_stale: bool) -> ReplayReport:
-    d = replace(_NO_FALLBACK, prewarm_keys=prewarm_keys, ramp_seconds=ramp_seconds,
-                single_flight=single_flight, serve_stale=serve_stale)
+def _cold(d: Defenses) -> ReplayReport:
     return replay(d, traffic=COLD_TRAFFIC, incident=COLD)
 
 
 def cold_run(plan: dict[str, Any] | str) -> ReplayReport:
     if isinstance(plan, str):
         plan = WARMING_PLANS[check_choice("plan", plan, WARMING_PLANS)]
-    d = plan_defenses(plan)
-    return _cold(d.prewarm_keys, d.ramp_seconds, d.single_flight, d.serve_stale)
+    return _cold(plan_defenses(plan))
 
 
 # -- 5. a 30 s cache outage with retries: metastable ------------------------------------------

@@ -17,12 +17,9 @@ from ..store import Store
 from ..tables import Table
 from ..widgets import LivePlot, choice, int_slider, toggle
 from .bloom import BloomFilter, expected_false_positive_rate, optimal_hashes
+from .breaker_answers import MISTAKES, Breaker, DeadlineBreaker, RateBreaker
 from .checks import (
     WARM_PLAN,
-    Breaker,
-    NeverCloses,
-    NoHalfOpenProbe,
-    WithoutLimit,
     breaker_scenarios,
     check_negative_ttl,
     check_warming_plan,
@@ -42,12 +39,13 @@ from .incidents import (
 )
 from .live import run_live_outage
 from .negative import penetration
+from .partial import PARTIAL, PARTIAL_BREAKERS, partial_failure
 from .replay import ReplayReport
 from .slow import SLOW_CACHE, SLOW_STRATEGIES, slow_cache
 
 __all__ = [
     "explore_outage", "outage_table", "live_outage", "explore_slow_cache", "explore_cold_start",
-    "explore_penetration", "bloom_table", "explore_metastable", "exercises", "Table",
+    "explore_penetration", "bloom_table", "explore_metastable", "explore_partial", "exercises", "Table",
 ]
 
 NOTEBOOK = "08"
@@ -143,11 +141,11 @@ def outage_table() -> Table:
     return Table(rows, f"30 s frozen cache, 200 requests/s, DB capacity {r.capacity_qps:.0f} queries/s")
 
 
-def live_outage(store: Store, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:
-    """Freeze, kill and restart a real cache under a read loop (the learner's server is never touched)."""
-    real = getattr(store, "backend", "") == "redis"
-    r = run_live_outage(use_real_server=real, breaker=breaker, phase_seconds=phase_seconds)
-    where = ("a redis-server this notebook started on its own port (your REDIS_URL server is not touched)"
+def live_outage(store: Store | None = None, *, breaker: bool = True, phase_seconds: float = 0.6) -> Table:
+    """Freeze, kill and restart a real cache under a read loop: a ``redis-server`` the lab starts
+    whenever the program is installed, whatever backend ``store`` is; the learner's server is never touched."""
+    r = run_live_outage(use_real_server=True, breaker=breaker, phase_seconds=phase_seconds)
+    where = ("a redis-server this notebook started on its own port (the notebook's own store is not touched)"
              if r.backend == "lab-started redis-server" else "the fault-injecting wrapper over an in-process store")
     note = (f"{r.note + ' ' if r.note else ''}Cache: {where}; timeout {r.timeout_ms:.0f} ms, "
             f"breaker {'on' if breaker else 'off'}.")
@@ -198,7 +196,7 @@ def explore_cold_start() -> LivePlot:
                 f"{r.db_wasted:,} database answers arrived after their caller had given up "
                 f"(cold: {cold.db_wasted:,}).")
 
-    control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s + single-flight")
+    control = choice("warming plan", list(WARMING_PLANS), "pre-warm + ramp 45 s")
     return _compare(cold_run, "cold (no warming)", COLD, "restart", control, describe)
 
 
@@ -265,6 +263,47 @@ def explore_metastable() -> LivePlot:
 
 
 
+# -- 6. partial failure -------------------------------------------------------------------------------
+
+
+def explore_partial() -> LivePlot:
+    """One cache node of N frozen: the share of reads that wait, and the DB's load, per breaker."""
+    setup = PARTIAL
+
+    def draw(fig: Any, results: dict, nodes: int) -> str:
+        runs = {name: partial_failure(name, nodes) for name in PARTIAL_BREAKERS}
+        results.update(runs)
+        ax_wait, ax_db = fig.axes
+        t = np.arange(int(setup.duration_seconds))
+        for i, (name, r) in enumerate(runs.items()):
+            style = charts.series_style(i)
+            kw = {"color": style["color"], "linestyle": style["linestyle"], "label": name}
+            ax_wait.plot(t, r.waited_per_second() * 100, **kw)
+            ax_db.plot(t, r.db_per_second(), **{**kw, "label": "_nolegend_"})  # one legend: the left one
+        ax_db.axhline(setup.db_capacity_qps, label=f"DB capacity ({setup.db_capacity_qps:.0f}/s)",
+                      **charts.LIMIT_STYLE)
+        _shade(ax_wait, setup.down_from, setup.down_until, f"1 node of {nodes} frozen")
+        _shade(ax_db, setup.down_from, setup.down_until, "_nolegend_")
+        one, per_node = runs["one breaker, 5 failures in a row"], runs["a breaker per node, failure rate >= 50%"]
+        ax_wait.set_ylim(0, max(35.0, 100 / nodes * 1.6))
+        charts.finish(ax_wait, title=f"1 node of {nodes} frozen: {one.waited_share():.0%} of reads wait with one "
+                      f"breaker, {per_node.waited_share():.1%} with one per node",
+                      xlabel="time (s)", ylabel="reads that wait for the timeout (%)", legend=False)
+        ax_wait.legend(frameon=False, loc="upper left", fontsize="small")
+        peak = max(r.peak_db_qps() for r in runs.values())
+        ax_db.set_ylim(0, max(peak * 1.3, setup.db_capacity_qps * 1.8))
+        charts.finish(ax_db, title=("A single breaker that opens sends every node's reads to the DB"
+                                    if one.openings or runs["one breaker, failure rate >= 50%"].openings
+                                    else "Only the frozen node's share reads the DB"),
+                      xlabel="time (s)", ylabel="DB queries per second", legend=False)
+        ax_db.legend(frameon=False, loc="upper left", fontsize="small")
+        return " ".join(f"{name}: opened {r.openings} times, {r.waited_share():.1%} of reads waited, p99 "
+                        f"{r.p99_ms():.0f} ms, {r.skipped_healthy_share():.1%} kept from healthy nodes."
+                        for name, r in runs.items())
+
+    return _plot(draw, {"nodes": choice("cache nodes", [4, 10, 20], 10)}, ncols=2, width=14, height=4.2)
+
+
 _SKELETON = '''class Breaker:
     max_fallback_reads = ...   # fallback DB reads at once (the bulkhead); None = no limit
 
@@ -283,6 +322,30 @@ _SKELETON = '''class Breaker:
 '''
 
 
+# Mutants of the reference Breaker that no replay can tell apart from it (tools/mutation_report.py).
+_NEVER_READ_CLOSED = "is only read while the breaker is open or half-open, and opening sets it first"
+BREAKER_EQUIVALENT_MUTANTS: dict[str, str] = {
+    "Breaker.__init__: self.opened_at = 0.0 => self.opened_at = None": f"opened_at {_NEVER_READ_CLOSED}.",
+    "Breaker.__init__: self.opened_at = 0.0 => self.opened_at = 1.0": f"opened_at {_NEVER_READ_CLOSED}.",
+    "Breaker.__init__: self.probing = False => self.probing = None": f"probing {_NEVER_READ_CLOSED}.",
+    "Breaker.__init__: self.probing = False => self.probing = True": f"probing {_NEVER_READ_CLOSED}.",
+    "Breaker.record_success: self.state, self.failures, self.probing = \"closed\", 0, False => "
+    "self.state, self.failures, self.probing = \"closed\", 0, True": f"probing {_NEVER_READ_CLOSED}.",
+    "Breaker.allow: if self.state == \"open\" and self.clock.now() - self.opened_at >= "
+    "self.reset_timeout_seconds: => if self.state == \"open\" and self.clock.now() - self.opened_at > "
+    "self.reset_timeout_seconds:": "> and >= differ only when a call arrives at exactly reset_timeout_seconds "
+    "after opening, to the nanosecond; both probe 'after the reset timeout'.",
+    "Breaker.record_failure: if self.state == \"half-open\" or self.failures >= self.failure_threshold: => "
+    "if self.state == \"XXhalf-openXX\" or self.failures >= self.failure_threshold:":
+    "a failed probe still re-opens the breaker: the failure count is never reset while open or half-open, "
+    "so it is already at the threshold.",
+    "Breaker.record_failure: if self.state == \"half-open\" or self.failures >= self.failure_threshold: => "
+    "if self.state == \"HALF-OPEN\" or self.failures >= self.failure_threshold:":
+    "a failed probe still re-opens the breaker: the failure count is never reset while open or half-open, "
+    "so it is already at the threshold.",
+}
+
+
 def exercises(store: Store | None = None) -> ExerciseSet:
     """Notebook 08's exercises: a breaker with a bulkhead (implement), a not-found TTL, a warming plan."""
     breaker = Implement(
@@ -293,8 +356,9 @@ def exercises(store: Store | None = None) -> ExerciseSet:
               "then let exactly ONE request through (half-open). Its success closes the breaker, its failure "
               "opens it again. The database runs 4 queries at once, 80 ms each: 50 queries/s."),
         reference=lambda: Breaker,
-        mistakes={"no half-open probe": lambda: NoHalfOpenProbe, "breaker never closes": lambda: NeverCloses,
-                  "fallback without a limit": lambda: WithoutLimit},
+        mistakes=MISTAKES,
+        alternatives={"rate-based trip": RateBreaker, "a probe deadline instead of states": DeadlineBreaker},
+        equivalent_mutants=BREAKER_EQUIVALENT_MUTANTS,
         skeleton=_SKELETON,
     )
     negative = Exercise(
@@ -302,18 +366,22 @@ def exercises(store: Store | None = None) -> ExerciseSet:
         hint=("An absent id read r times a second with a not-found TTL of T seconds costs about r / (1 + r*T) "
               "queries a second. 200 ids at 1 read/s each; the database can spare 20 queries/s. "
               "And a new id must be found within 30 s."),
-        solution="not_found_ttl = 20   # anything from about 10 to 30 s",
+        solution="not_found_ttl = 20   # anything from 9 to 30 s",
         reference=lambda: 20,
-        mistakes={"over the staleness budget": 300, "too short to protect the database": 2},
+        mistakes={"over the staleness budget": 300, "too short to protect the database": 2,
+                  "milliseconds, not seconds": 20_000},
     )
     warming = Exercise(
         NOTEBOOK, "warming-plan", check_warming_plan,
-        hint=("Pre-warming alone cannot load enough keys in the 40 s before the restart, and a ramp alone "
-              "starts cold. Combine them: pre-warm the hot keys, ramp the rest over most of a minute, and "
-              "coalesce identical loads."),
+        hint=("The warmer loads 25 keys a second for at most 40 s: 1,000 keys, not enough alone. A ramp alone "
+              "starts cold. Combine them: pre-warm the hottest keys, and ramp the rest over most of a minute. "
+              "(Single-flight changes little here: section 3 says why.)"),
         solution=f"plan = {WARM_PLAN!r}",
         reference=lambda: dict(WARM_PLAN),
-        mistakes={"no warming": {}, "too few keys pre-warmed": {"prewarm_keys": 200},
-                  "ramp too short": {"prewarm_keys": 1000, "ramp_seconds": 30, "single_flight": True}},
+        mistakes={"no warming": {},
+                  "too few keys pre-warmed": {"prewarm_keys": 200, "ramp_seconds": 60, "single_flight": True},
+                  "ramp too short": {"prewarm_keys": 1000, "ramp_seconds": 30, "single_flight": True},
+                  "no ramp": {"prewarm_keys": 1000, "single_flight": True},
+                  "pre-warms more keys than 40 s allow": {"prewarm_keys": 5000}},
     )
     return ExerciseSet({e.name: e for e in (breaker, negative, warming)})

@@ -25,7 +25,7 @@ from ..store import MemoryStore
 from .breaker import CircuitBreaker
 from .faults import CACHE_ERRORS, FaultyStore
 
-__all__ = ["LivePhase", "LiveOutage", "run_live_outage", "PHASES"]
+__all__ = ["LivePhase", "LiveOutage", "run_live_outage", "PHASES", "ClientDefaults", "redis_client_defaults"]
 
 PHASES = ("healthy", "frozen", "killed", "restarted (empty)")
 # How each backend brings a phase about, shown next to its name.
@@ -202,3 +202,37 @@ def _read(cache: Any, db: Database, guard: CircuitBreaker | None, key: str, phas
         phase.skipped_by_breaker += 1
     db.read(int(key))
     phase.db_reads += 1
+
+
+@dataclass(frozen=True)
+class ClientDefaults:
+    """What a redis-py client built with no settings does when its server freezes."""
+
+    version: str
+    socket_timeout: float | None
+    retries: int
+    worst_wait_seconds: float  # one command: every attempt waits the timeout; each retry sleeps first
+
+
+def redis_client_defaults() -> ClientDefaults:
+    """Read the installed redis-py's defaults from a client object (it never connects) and
+    compute one command's worst wait on a frozen server: ``1 + retries`` attempts of
+    ``socket_timeout`` each, plus the largest backoff before each retry (redis-py's
+    exponential backoff with jitter sleeps at most ``min(cap, base * 2**n)``).
+    ``tests/test_failures.py`` checks the premise on a real frozen server."""
+    import redis
+
+    client = redis.Redis()
+    retry = client.get_retry()
+    retries = retry.get_retries() if retry is not None else 0
+    timeout = client.connection_pool.connection_kwargs.get("socket_timeout")
+    backoff = getattr(retry, "_backoff", None)
+
+    def largest_sleep(n: int) -> float:
+        cap, base = getattr(backoff, "_cap", None), getattr(backoff, "_base", None)
+        if cap is not None and base is not None:
+            return float(min(cap, base * 2**n))
+        return max(backoff.compute(n) for _ in range(200)) if backoff is not None else 0.0
+
+    wait = (retries + 1) * (timeout or 0.0) + sum(largest_sleep(n) for n in range(1, retries + 1))
+    return ClientDefaults(redis.__version__, timeout, retries, round(wait, 1))

@@ -95,12 +95,14 @@ class Defenses:
     prewarm_keys: int = 0                    # hottest keys loaded before the cache takes traffic
     prewarm_rate_per_second: float = 25.0    # how fast the warmer may query the DB
     ramp_seconds: float = 0.0                # the returning cache's traffic share ramps up
+    ramp_to: str = "replicas"                # where the rest goes: "replicas" (a warm copy) or "database"
     serve_stale: bool = False                # the cache returns with a stale snapshot
     stale_refresh_limit: int = 2             # background refreshes at once when serving stale
     gutter_ttl_seconds: float = 10.0
 
     def __post_init__(self) -> None:
         check_choice("fallback", self.fallback, FALLBACKS)
+        check_choice("ramp_to", self.ramp_to, ("replicas", "database"))
         if self.fallback_limit is not None:
             check_positive("fallback_limit", self.fallback_limit, hint="Use None for no limit.")
         check_non_negative("retries", self.retries)
@@ -164,6 +166,7 @@ class ReplayReport:
     bulkhead_refused: int
     breaker_transitions: list[tuple[float, str]] = field(default_factory=list)
     breaker_states: list[str] = field(default_factory=list)  # the breaker's state at each whole second
+    cache_tries: np.ndarray = field(default_factory=lambda: np.zeros(0))  # when each cache call started
 
     @property
     def capacity_qps(self) -> float:
@@ -247,6 +250,7 @@ class _Replay:
         self.down = False
         self.ramp_from = -math.inf
         self.states: list[str] = []
+        self.tries: list[float] = []
 
     # -- the event queue ------------------------------------------------------------------
     def at(self, t: float, fn: Callable[..., None], *args: Any) -> None:
@@ -306,14 +310,19 @@ class _Replay:
     # -- one request -------------------------------------------------------------------------
     def arrive(self, t: float, req: _Request) -> None:
         if t - self.ramp_from < self.d.ramp_seconds and self.rng.random() > (t - self.ramp_from) / self.d.ramp_seconds:
-            # Not yet this node's share: the load balancer sends it to the warm nodes.
-            self.finish(t + 0.0005, req, True)
+            # Not yet this node's share.  A replicated pool sends it to a warm copy (served at once);
+            # in a sharded cache no other node holds the key, so it reads the database.
+            if self.d.ramp_to == "replicas":
+                self.finish(t + 0.0005, req, True)
+            else:
+                self.load(t, req, fill=None, limited=False)
             return
         if self.breaker is not None and not self.breaker.allow():
             self.fallback(t, req)
             return
         if self.down:
             self.attempts_while_down += 1
+        self.tries.append(t)
         try:
             value, ok = self.cache.get(str(req.key)), True
         except CACHE_ERRORS:
@@ -458,6 +467,6 @@ def replay(
         cache_attempts_while_down=run.attempts_while_down, db_wasted=run.wasted,
         db_refused=run.db.refused, db_shed=run.db.shed, bulkhead_refused=run.bulkhead.refused,
         breaker_transitions=list(getattr(run.breaker, "transitions", [])),
-        breaker_states=run.states,
+        breaker_states=run.states, cache_tries=np.array(run.tries),
     )
 
