@@ -49,7 +49,9 @@ def test_correct_answers_written_another_way_pass(ex, capsys):
     alternatives = ex.alternatives()
     assert len(alternatives) >= 2, f"{ex.notebook}/{ex.name}: carry at least two correct alternatives"
     for name, answer in alternatives.items():
-        assert ex.check(answer), f"{ex.notebook}/{ex.name}: the correct alternative {name!r} is refused: {ex.last_feedback}"
+        assert ex.check(answer), (
+            f"{ex.notebook}/{ex.name}: the correct alternative {name!r} is refused: {ex.last_feedback}"
+        )
 
 
 @pytest.mark.parametrize("ex", CATALOGUE, ids=IDS)
