@@ -166,19 +166,22 @@ def _sieve_scenario(title: str, shape: str | None, capacity: int) -> Any:
 
 
 # Mutants of LearnerSieve that no replay can tell from it (tools/mutation_report.py reads these).
+_SEED_UNUSED = "SIEVE draws no random numbers: the seed is stored and never read."
+_FALSY_BIT = "the bit is only ever tested for truth, and None is false exactly as False is."
+_NAME_LABEL = ("the name only tells the grader whether the class is CLOCK: any name but \"clock\" is "
+               "graded as SIEVE, the exercise's default.")
 _SIEVE_EQUIVALENT_MUTANTS = {
-    "__init__: super().__init__(capacity, seed=seed) => super().__init__(capacity, seed=None)":
-        "SIEVE draws no random numbers: the seed is stored and never read.",
-    "__init__: super().__init__(capacity, seed=seed) => super().__init__(capacity, )":
-        "SIEVE draws no random numbers: the seed is stored and never read.",
-    "__init__: def __init__(self, capacity: int, *, seed: int = 0) -> None: => "
-    "def __init__(self, capacity: int, *, seed: int = 1) -> None:":
-        "SIEVE draws no random numbers: the seed is stored and never read.",
-    "access: self.visited[key] = False => self.visited[key] = None":
-        "the bit is only ever tested for truth, and None is false exactly as False is.",
-    "evict: self.visited[key] = False  # spared, and it stays where it is => "
-    "self.visited[key] = None  # spared, and it stays where it is":
-        "the bit is only ever tested for truth, and None is false exactly as False is.",
+    'LearnerSieve: name = "sieve" => name = None': _NAME_LABEL,
+    'LearnerSieve: name = "sieve" => name = "XXsieveXX"': _NAME_LABEL,
+    'LearnerSieve: name = "sieve" => name = "SIEVE"': _NAME_LABEL,
+    "LearnerSieve.__init__: def __init__(self, capacity: int, *, seed: int = 0) -> None: => "
+    "def __init__(self, capacity: int, *, seed: int = 1) -> None:": _SEED_UNUSED,
+    "LearnerSieve.__init__: super().__init__(capacity, seed=seed) => super().__init__(capacity, seed=None)":
+        _SEED_UNUSED,
+    "LearnerSieve.__init__: super().__init__(capacity, seed=seed) => super().__init__(capacity, )": _SEED_UNUSED,
+    "LearnerSieve.access: self.visited[key] = False => self.visited[key] = None": _FALSY_BIT,
+    "LearnerSieve.evict: self.visited[key] = False  # spared, and it stays where it is => "
+    "self.visited[key] = None  # spared, and it stays where it is": _FALSY_BIT,
 }
 
 
