@@ -15,7 +15,7 @@ from .. import charts
 from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
 from ..tables import Table
-from .day import cdn_stored_per_user
+from .day import cdn_leaks, cdn_stored_per_user
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
 from .scorecard import AXES, Scorecard, score
 from .service import (
@@ -416,9 +416,14 @@ def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, 
     design = NAIVE_DESIGN.change(name="naive + your headers",
                                  balances={"headers": balances_headers},
                                  user_pages={"headers": user_pages_headers})
-    leaks = score(design).axes["leaks"]
-    if not leaks.passed:
-        return False, f"{leaks.value:,.0f} page views still showed another user's page ({leaks.detail})."
+    # The scorecard's leaks axis, for this design, without running the rest of the day: only
+    # the CDN replays decide it (so the check answers in well under 2 s).
+    leaky = {name: cdn_leaks(name, plan.headers, plan.vary)[1] for name, plan in design.items()}
+    leaky = {name: n for name, n in leaky.items() if n}
+    if leaky:
+        where = ", ".join(f"{name} ({n})" for name, n in leaky.items())
+        return False, (f"{sum(leaky.values()):,} page views still showed another user's page (another user's "
+                       f"page, from the CDN: {where}).")
     stored = _per_user_in_cdn(design)
     if stored:
         return False, f"no page reached the wrong user in this replay, but {stored}"
