@@ -119,7 +119,7 @@ def _sieve_scenario(title: str, shape: str | None, capacity: int) -> Any:
         trace and (after the 48 hand-checked requests, which two different bugs can share) on a
         20,000-request Zipf trace too."""
         for mistake, cls in MISTAKES.items():
-            other = replay(cls(capacity), keys, seconds=0.1 if shape is None else 0.5)
+            other = replay(cls(capacity), keys, seconds=0.1 if shape is None else 0.3)
             if other.timed_out != got.timed_out or other.hits != got.hits:
                 continue
             if shape is None and not got.timed_out:
