@@ -197,8 +197,9 @@ ex.workloads.check(answer)
 # join at the newest end; when the hand passes the newest key it starts again at the oldest.
 # (Prefer CLOCK? Write that and set `name = "clock"`.)
 #
-# The check replays your class and the lab's simulator on four traces and compares the hit
-# counts exactly; if they differ it shows the first request where they part.
+# The check replays your class and the lab's SIEVE on four traces and compares every request's
+# hit or miss; if they differ it shows the first request where they part, and what the lab's
+# SIEVE did with that key.
 
 # %%
 class MySieve(eviction.Policy):
@@ -257,10 +258,16 @@ ex.sieve.check(MySieve)
 #                 return
 # ```
 #
-# The common slips, each of which the check recognises: moving a spared key to the newest end
-# (that is CLOCK), never clearing the visited bit (the hand then goes round forever once every
-# key is visited), starting the hand at the oldest key on every eviction instead of where it
-# stopped, and marking new keys as visited.
+# A doubly linked list with the hand as a key (as the SIEVE paper writes it), or a list kept
+# newest first, passes just as well: the check compares hits, not code. The common slips, each
+# of which the check names when your hits match it request for request: moving a spared key to
+# the newest end (that is CLOCK), never clearing the visited bit (the hand then goes round
+# forever once every key is visited), starting the hand at the oldest key on every eviction
+# instead of where it stopped, marking new keys as visited, stepping the hand on after a
+# deletion (skipping the key that slid into the gap), leaving the hand past the end so the
+# newcomer faces it first, moving a hit key to the newest end as LRU does, and evicting only
+# once the cache is over capacity. Whatever the slip, the check says what the lab's SIEVE did
+# with the key where your hits first differ.
 # </details>
 
 # %% [markdown]
