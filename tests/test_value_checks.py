@@ -138,6 +138,55 @@ def test_06_worst_case_staleness_refuses_the_slips(answer, says):
     assert says in ex.last_feedback
 
 
+@pytest.fixture(scope="module")
+def layers_lab():
+    import labkit
+    from labkit.layers import Lab
+
+    store = labkit.connect("fakeredis://", namespace="test-value-checks-06")
+    lab = Lab(store)
+    yield lab
+    lab.stop()
+    store.reset()
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("endpoint, headers, declared", [
+    ("search", "public, max-age=120", 150),   # the app cache's 30 s forgotten: the old check passed it
+    ("product", "public, max-age=70", 70),    # ten seconds over: the replay's writes never hit the worst moment
+])
+def test_06_headers_refuse_what_the_headers_allow_even_when_the_replay_missed_it(layers_lab, endpoint, headers,
+                                                                                 declared):
+    from labkit.layers.lesson import _REFERENCE_ANSWER, exercises
+
+    ex = exercises(lab=layers_lab)["headers"]
+    assert not ex.check({**_REFERENCE_ANSWER, endpoint: headers})
+    assert f"{endpoint} pages may be up to {declared} s old by their headers" in ex.last_feedback
+    assert "This replay saw at most" in ex.last_feedback
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("change", [{}, {"search": "public, max-age=90"},
+                                    {"product": "public, max-age=30, s-maxage=60"}])
+def test_06_headers_accept_the_reference_and_the_longest_lifetimes_allowed(layers_lab, change):
+    from labkit.layers.lesson import _REFERENCE_ANSWER, exercises
+
+    ex = exercises(lab=layers_lab)["headers"]
+    assert ex.check({**_REFERENCE_ANSWER, **change}), ex.last_feedback
+
+
+def test_06_declared_worst_case_counts_every_cache_and_the_app_cache():
+    from labkit.layers.experiments import declared_worst_seconds
+    from labkit.layers.policy import HeaderSet
+
+    assert declared_worst_seconds("search", HeaderSet("public, max-age=60")) == 90
+    assert declared_worst_seconds("product", HeaderSet("public, max-age=30, s-maxage=60")) == 60
+    assert declared_worst_seconds("product", HeaderSet("public, max-age=60, stale-while-revalidate=30")) == 90
+    assert declared_worst_seconds("account", HeaderSet("private, no-cache", "Cookie")) == 0
+    assert declared_worst_seconds("account", HeaderSet("private, max-age=30")) == 30
+    assert declared_worst_seconds("product", HeaderSet("no-store")) == 0
+
+
 # -- 07 ------------------------------------------------------------------------------------
 
 

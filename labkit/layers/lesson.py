@@ -366,6 +366,7 @@ def exercises(store: Store | None = None, *, lab: Lab | None = None) -> Exercise
             "account page public": {**_REFERENCE_ANSWER, "account": "public, max-age=60"},
             "product kept past its 60 s": {**_REFERENCE_ANSWER, "product": "public, max-age=600"},
             "fingerprinted asset refetched": {**_REFERENCE_ANSWER, "asset": "no-cache"},
+            "the app cache's 30 s forgotten": {**_REFERENCE_ANSWER, "search": "public, max-age=120"},
         },
     )
     staleness = Exercise(
