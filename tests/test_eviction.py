@@ -9,7 +9,7 @@ import pytest
 import labkit
 from labkit import eviction, workloads
 from labkit.errors import LabError
-from labkit.eviction import lesson
+from labkit.eviction import grading, lesson
 from labkit.eviction import redis_demo as rd
 from labkit.redis_server import redis_server_binary
 
@@ -425,7 +425,7 @@ def test_sieve_exercise_shows_the_first_divergence_and_accepts_clock_when_asked(
     ex = eviction.exercises()
     assert ex.sieve.check(LearnerClock)  # the learner's choice: name = "clock"
     assert not ex.sieve.check(...) and "replace the ..." in ex.sieve.last_feedback
-    keys = list(lesson._SMALL_TRACE)
+    keys = list(grading._SMALL_TRACE)
     expected = replay(eviction.POLICY_CLASSES["sieve"](4), keys).hits
     got = replay(MISTAKES["moves survivors to the head"](4), keys).hits
     at = first_divergence(expected, got).request
@@ -440,7 +440,7 @@ def test_a_never_ending_hand_is_stopped_and_named():
     from labkit.eviction.answers import MISTAKES
     from labkit.eviction.replay import replay
 
-    stuck = replay(MISTAKES["never clears the visited bit"](4), list(lesson._SMALL_TRACE), seconds=0.3)
+    stuck = replay(MISTAKES["never clears the visited bit"](4), list(grading._SMALL_TRACE), seconds=0.3)
     assert stuck.timed_out and len(stuck.hits) == 8  # every key visited, then the first newcomer
 
 
@@ -465,6 +465,108 @@ def test_sizing_exercise_reference_reaches_the_target_and_half_of_it_does_not():
     answer = lesson.sizing_answer()
     assert lesson.sizing_hit_ratio(answer) >= lesson.SIZING_TARGET
     assert lesson.sizing_hit_ratio(answer // 2) < lesson.SIZING_TARGET
+
+
+@pytest.mark.parametrize("name", list(__import__("labkit.eviction.answers", fromlist=["x"]).ALTERNATIVES))
+def test_sieve_exercise_accepts_correct_answers_written_another_way(name):
+    from labkit.eviction.answers import ALTERNATIVES
+
+    ex = eviction.exercises()
+    assert ex.sieve.check(ALTERNATIVES[name]), ex.sieve.last_feedback
+    assert ex.sieve.alternatives()[name] is ALTERNATIVES[name]
+
+
+def test_sieve_feedback_says_what_the_lab_cache_did_with_the_key():
+    from labkit.eviction.answers import MISTAKES, LearnerSieve
+    from labkit.eviction.replay import first_divergence, replay
+
+    ex = eviction.exercises()
+    keys = list(grading._SMALL_TRACE)
+    expected = replay(LearnerSieve(4), keys).hits
+    got = replay(MISTAKES["holds one key too many"](4), keys).hits
+    at = first_divergence(expected, got).request
+    assert got[at] and not expected[at]  # it kept a key the lab's SIEVE had evicted
+    evicted_at = max(i for i in range(at) if not expected[i] and keys[i] != keys[at])  # the miss that made room
+    assert not ex.sieve.check(MISTAKES["holds one key too many"])
+    feedback = ex.sieve.last_feedback
+    assert f"first different at request #{at} (key {keys[at]}): yours hit" in feedback
+    assert f"evicted key {keys[at]} at request #{evicted_at}" in feedback and "yours still held it" in feedback
+    assert "holds one key too many" in feedback
+
+
+def test_sieve_names_no_mistake_the_evidence_does_not_show():
+    from labkit.eviction.answers import LearnerSieve
+
+    class Fifo(LearnerSieve):  # an unlisted bug: the hand spares nothing
+        def evict(self):
+            del self.visited[self.queue.pop(0)]
+
+    class HitsNewKeys(LearnerSieve):  # admits a new key and reports a hit
+        def access(self, key):
+            super().access(key)
+            return True
+
+    class NeverCaches(LearnerSieve):  # forgets to admit the key
+        def access(self, key):
+            return key in self.visited
+
+    ex = eviction.exercises()
+    assert not ex.sieve.check(Fifo)  # on the small trace its hits equal one listed mistake's; not on Zipf
+    assert "Your hits match" not in ex.sieve.last_feedback
+    assert "The lab's SIEVE evicted key 5 at request #20" in ex.sieve.last_feedback
+    assert not ex.sieve.check(NeverCaches)
+    assert "first different at request #4 (key 0): yours missed" in ex.sieve.last_feedback
+    assert "The lab's SIEVE still holds key 0 (last requested at #0): yours did not hold it" in (
+        ex.sieve.last_feedback)
+    assert not ex.sieve.check(HitsNewKeys)
+    assert "first different at request #0 (key 0): yours hit" in ex.sieve.last_feedback
+    assert "requested there for the first time" in ex.sieve.last_feedback
+
+
+def test_a_sieve_that_never_ends_is_stopped_on_the_small_trace_and_named():
+    from labkit.eviction.answers import MISTAKES
+
+    ex = eviction.exercises()
+    assert not ex.sieve.check(MISTAKES["never clears the visited bit"])
+    feedback = ex.sieve.last_feedback
+    assert "scenario 1 of 4" in feedback and "at request #8 (key 7)" in feedback and "never ends" in feedback
+    assert "never clears the visited bit" in feedback
+
+
+def test_sizing_bounds_hold_the_measured_spread_of_a_ten_percent_sample():
+    reads_low, reads_high = grading.sampling_spread()  # 12 hash seeds, around the 70% crossing
+    assert reads_low <= grading.SIZING_READS_LOW and reads_high <= grading.SIZING_READS_HIGH
+    # and no looser than half a point beyond what the seeds showed
+    assert grading.SIZING_READS_LOW - reads_low < 0.005 and grading.SIZING_READS_HIGH - reads_high < 0.005
+
+
+@pytest.mark.parametrize("answer", [lambda: grading.sizing_answer(), lambda: np.int64(grading.sizing_answer()),
+                                    lambda: float(grading.sizing_answer()), lambda: 7_000],
+                         ids=["reference", "numpy int", "whole float", "read between the printed sizes"])
+def test_sizing_accepts_the_reference_and_a_right_answer_written_another_way(answer):
+    ex = eviction.exercises()
+    value = answer()
+    assert ex.sizing.check(value), ex.sizing.last_feedback
+    exact = grading.sizing_hit_ratio(int(value))
+    assert f"{int(value):,} objects give {exact:.1%} hits in the full simulation" in ex.sizing.last_feedback
+
+
+@pytest.mark.parametrize("answer, says", [
+    (5_000, "below the target"),            # the sample put it under 70%
+    (6_000, "below the target"),            # within a factor of two, still short in full
+    (8_000, "more memory than needed"),     # one size past the smallest that reaches it
+    (10_000, "more memory than needed"),    # the round number (the old check accepted 7,000-13,999)
+    (750, "the sample's own cache size"),   # the crossing in the sample's own units
+    (28_000, "70% of the keys"),            # a hit ratio read as a share of the keys
+])
+def test_sizing_refuses_realistic_wrong_answers_and_says_what_it_measured(answer, says):
+    ex = eviction.exercises()
+    assert not ex.sizing.check(answer)
+    assert says in ex.sizing.last_feedback
+    exact = grading.sizing_hit_ratio(answer)
+    assert f"{answer:,} objects give {exact:.1%} hits in the full simulation" in ex.sizing.last_feedback
+    assert not (grading.SIZING_TARGET - grading.SIZING_READS_HIGH <= exact
+                <= grading.SIZING_TARGET + grading.SIZING_READS_LOW)
 
 
 # ------------------------------------------------------------- real Redis

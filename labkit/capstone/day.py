@@ -64,6 +64,7 @@ __all__ = [
     "deploy_refreshes",
     "eviction_hit_ratio",
     "cdn_leaks",
+    "cdn_stored_per_user",
 ]
 
 CRAWL_SECONDS = 600.0       # the crawler reads the whole catalogue in ten minutes
@@ -331,16 +332,27 @@ def _page_server(cache_control: str | None, vary: str, per_user: bool):
     return upstream
 
 
-@memo(maxsize=256)
 def cdn_leaks(name: str, cache_control: str | None, vary: str, seed: int = 0) -> tuple[int, int, float]:
     """(page views, views that showed another user's data, CDN hit ratio).
 
     A sample of the day's page views goes through one shared CDN cache that decides
     by RFC 9111 (``layers.HttpCache``); the origin answers with ``cache_control``.
     """
+    return cdn_replay(name, cache_control, vary, seed)[:3]
+
+
+def cdn_stored_per_user(name: str, cache_control: str | None, vary: str, seed: int = 0) -> int:
+    """How many per-user pages the shared CDN held at the end of the same replay (0 for
+    data that is not per user): stored, a per-user page is one revalidation slip from a leak."""
+    return cdn_replay(name, cache_control, vary, seed)[3]
+
+
+@memo(maxsize=256)
+def cdn_replay(name: str, cache_control: str | None, vary: str, seed: int = 0) -> tuple[int, int, float, int]:
+    """:func:`cdn_leaks`' replay: (page views, leaks, CDN hit ratio, per-user pages the CDN holds)."""
     ds = DATA_SETS[name]
     if ds.path is None:
-        return 0, 0, 0.0
+        return 0, 0, 0.0, 0
     traffic = day_traffic(name, seed)
     picked = np.flatnonzero(traffic.kinds == _READ)[:: max(1, ds.reads_per_day // CDN_PAGE_VIEWS)]
     clock = VirtualClock()
@@ -359,4 +371,5 @@ def cdn_leaks(name: str, cache_control: str | None, vary: str, seed: int = 0) ->
         request = Request("GET", "https://shop.example" + str(ds.url(key)), Headers({"cookie": cookie}))
         body = json.loads(cdn.handle(request, Trace(clock)).body)
         leaks += ds.per_user and body["owner"] != cookie
-    return len(picked), int(leaks), cdn.hits / len(picked) if len(picked) else 0.0
+    stored = cdn.stored_count() if ds.per_user else 0
+    return len(picked), int(leaks), cdn.hits / len(picked) if len(picked) else 0.0, stored

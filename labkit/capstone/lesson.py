@@ -15,6 +15,7 @@ from .. import charts
 from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
 from ..tables import Table
+from .day import cdn_leaks, cdn_stored_per_user
 from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
 from .scorecard import AXES, Scorecard, score
 from .service import (
@@ -391,6 +392,23 @@ def knob_table(*, seed: int = 0) -> Table:
 
 # -- exercises --------------------------------------------------------------------------------
 
+def _per_user_in_cdn(design: Design) -> str:
+    """What the CDN kept of per-user pages, in a sentence ("" if nothing).
+
+    No leak in a replay is not enough: a header that lets the CDN store per-user pages
+    (no-cache, max-age=0, s-maxage=0: stored, then revalidated) leaks the day a revalidation
+    is skipped or an ETag is shared.  The replay counts what the CDN kept.
+    """
+    kept = {name: cdn_stored_per_user(name, plan.headers, plan.vary) for name, plan in design.items()
+            if DATA_SETS[name].per_user}
+    stored = {name: n for name, n in kept.items() if n}
+    if not stored:
+        return ""
+    where = " and ".join(f"{n} {name} page{'s' if n > 1 else ''}" for name, n in stored.items())
+    return (f"the CDN kept {where}: that header lets a shared cache store per-user data, and only "
+            "revalidation stands between it and the next user. Mark per-user pages private (or no-store).")
+
+
 def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, str]:
     for name, value in (("balances_headers", balances_headers), ("user_pages_headers", user_pages_headers)):
         if not isinstance(value, str):
@@ -398,11 +416,19 @@ def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, 
     design = NAIVE_DESIGN.change(name="naive + your headers",
                                  balances={"headers": balances_headers},
                                  user_pages={"headers": user_pages_headers})
-    leaks = score(design).axes["leaks"]
-    if not leaks.passed:
-        return False, f"{leaks.value:,.0f} page views still showed another user's page ({leaks.detail})."
-    return True, ("no page reached the wrong user: a shared cache may not store a response "
-                  "marked private, and never stores no-store.")
+    # The scorecard's leaks axis, for this design, without running the rest of the day: only
+    # the CDN replays decide it (so the check answers in well under 2 s).
+    leaky = {name: cdn_leaks(name, plan.headers, plan.vary)[1] for name, plan in design.items()}
+    leaky = {name: n for name, n in leaky.items() if n}
+    if leaky:
+        where = ", ".join(f"{name} ({n})" for name, n in leaky.items())
+        return False, (f"{sum(leaky.values()):,} page views still showed another user's page (another user's "
+                       f"page, from the CDN: {where}).")
+    stored = _per_user_in_cdn(design)
+    if stored:
+        return False, f"no page reached the wrong user in this replay, but {stored}"
+    return True, ("no page reached the wrong user, and the CDN kept no per-user page: a shared cache may "
+                  "not store a response marked private, and never stores no-store.")
 
 
 def _check_stampede(defense: Any) -> tuple[bool, str]:
@@ -429,6 +455,9 @@ def _check_all_green(design: Any) -> tuple[bool, str]:
     card = score(design)
     if not card.passed:
         return False, f"{card.headline()}. Read the 'why' column of run_day(...) for each."
+    stored = _per_user_in_cdn(design)
+    if stored:
+        return False, f"{card.headline()}, but {stored}"
     return True, f"{card.headline()} - and it is your own design."
 
 
@@ -448,7 +477,9 @@ def exercises(store: Any = None) -> ExerciseSet:
             solution='balances_headers = "private, no-store"\nuser_pages_headers = "private, no-cache"',
             reference=lambda: Args(("private, no-store", "private, no-cache")),
             mistakes={"still public": Args(("public, max-age=60", "public, max-age=60")),
-                      "only one page private": Args(("private, no-store", "public, max-age=300"))},
+                      "only one page private": Args(("private, no-store", "public, max-age=300")),
+                      "no-cache taken for do-not-store": Args(("no-cache", "no-cache")),
+                      "max-age=0 taken for do-not-store": Args(("max-age=0", "private, no-cache"))},
         ),
         "stampede": Exercise(
             NOTEBOOK, "stampede", _check_stampede, kind="choice",

@@ -2,7 +2,8 @@
 
 A fast in-process simulator of thirteen policies - from FIFO and LRU to SIEVE,
 S3-FIFO, ARC, W-TinyLFU, Redis's sampled approximations and Belady's optimum -
-a SHARDS sampler for hit-ratio curves, and a demo of real evictions on a
+hit-ratio curves estimated from a sample of the keys (SHARDS' spatial sampling;
+for policies other than LRU, a scaled-down "miniature" simulation), and a demo of real evictions on a
 redis-server the lab owns.  The package exports the engine; the lesson layer
 (``explore``, ``explore_timeline``, ``table``, ``show_redis_demo``,
 ``exercises``) loads on first use.

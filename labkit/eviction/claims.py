@@ -8,7 +8,7 @@ are the same numbers.
 from __future__ import annotations
 
 from ..claims import claim
-from . import lesson
+from . import grading, lesson
 from .simulator import hit_ratio_curve, lru_curve
 
 NOTEBOOK = "05"
@@ -61,10 +61,33 @@ def shards_lru_error_points() -> float:
 
 
 @claim("sizing_capacity", notebook=NOTEBOOK,
-       fact="the sampled curve's answer, 10,000 objects, really reaches the 70% target",
+       fact="the size the sampled curve picks really reaches the 70% target in the full simulation",
        holds=lambda v: lesson.sizing_hit_ratio(v) >= lesson.SIZING_TARGET)
 def sizing_capacity() -> int:
     return lesson.sizing_answer()
+
+
+@claim("sizing_reads_low_points", notebook=NOTEBOOK,
+       fact="over 12 hash seeds a 10% sample reads S3-FIFO's hit ratio near 70% at most 1.5 points low "
+            "(the grader's bound), and it does read low",
+       holds=lambda v: 0.5 <= v <= grading.SIZING_READS_LOW * 100)
+def sizing_reads_low_points() -> float:
+    return grading.sampling_spread()[0] * 100
+
+
+@claim("sizing_reads_high_points", notebook=NOTEBOOK,
+       fact="over 12 hash seeds a 10% sample reads S3-FIFO's hit ratio near 70% at most half a point high "
+            "(the grader's bound)",
+       holds=lambda v: v <= grading.SIZING_READS_HIGH * 100)
+def sizing_reads_high_points() -> float:
+    return grading.sampling_spread()[1] * 100
+
+
+@claim("round_size_extra_points", notebook=NOTEBOOK,
+       fact="a round 10,000 objects overshoots the 70% target by more than the sample's error",
+       holds=lambda v: v > grading.SIZING_READS_LOW * 100)
+def round_size_extra_points() -> float:
+    return (grading.sizing_hit_ratio(10_000) - grading.SIZING_TARGET) * 100
 
 
 @claim("defaults_gap_points", notebook=NOTEBOOK,

@@ -15,7 +15,17 @@ import numpy as np
 from .. import workloads
 from ..errors import check_choice
 from ..memo import memo
-from .simulator import LRUCurve, hit_ratio_curve, hit_ratio_timeline, lru_curve, simulate
+from .grading import (  # noqa: F401 - the sizing exercise's names, as the notebook and claims use them
+    SIZING_CAPACITIES,
+    SIZING_SAMPLE_RATE,
+    SIZING_TARGET,
+    sieve_exercise,
+    sizing_answer,
+    sizing_exercise,
+    sizing_hit_ratio,
+    sizing_trace,
+)
+from .simulator import LRUCurve, hit_ratio_timeline, lru_curve, simulate
 
 if TYPE_CHECKING:  # matplotlib and ipywidgets load only when a chart is drawn
     from matplotlib.figure import Figure
@@ -450,151 +460,6 @@ def _check_redis_policy(answer: Any) -> tuple[bool, str]:
     return False, "an allkeys policy evicts the flags too: allkeys-* may evict any key, the must-keep ones included."
 
 
-# -- implement SIEVE (or CLOCK) -------------------------------------------------
-
-# The notebook's cell subclasses eviction.Policy; the grader needs only access(), so the
-# skeleton stands alone (it runs without any import).
-SIEVE_SKELETON = '''class MySieve:
-    """SIEVE: new keys join at the head; a hand walks from the tail (oldest) towards
-    the head, sparing keys visited since it last passed (clearing their bit, leaving
-    them in place) and evicting the first unvisited key."""
-
-    name = "sieve"   # or "clock" if you write CLOCK instead
-
-    def __init__(self, capacity, *, seed=0):
-        ...
-
-    def access(self, key):
-        """Return True on a hit; on a miss, evict if full, then admit the key."""
-        ...'''
-
-_SMALL_TRACE = (0, 1, 2, 3, 0, 1, 2, 3, 7, 5, 4, 2, 2, 0, 0, 0, 1, 7, 5, 8, 4, 5, 8, 6, 5, 4, 5, 8, 2, 7, 6,
-                0, 3, 7, 4, 0, 6, 6, 7, 1, 0, 7, 0, 4, 0, 2, 4, 3)
-# (scenario name, trace shape or None for the small hand-checked trace, capacity)
-SIEVE_SCENARIOS = (
-    ("every key visited, then newcomers (cache of 4)", None, 4),
-    ("Zipf (cache of 2% of the keys)", "zipf", 100),
-    ("Zipf plus a one-off scan (cache of 5%)", "zipf+scan", 500),
-    ("a moving hot set (cache of 5%)", "shifting", 250),
-)
-_GRADED_REQUESTS = 20_000
-
-
-def _scenario_keys(shape: str | None) -> list[int]:
-    if shape is None:
-        return list(_SMALL_TRACE)
-    return lesson_trace(shape)[:_GRADED_REQUESTS].tolist()
-
-
-def _sieve_scenario(title: str, shape: str | None, capacity: int) -> Any:
-    from ..exercises import Scenario, Verdict
-    from .answers import MISTAKES, LearnerClock, LearnerSieve
-    from .replay import divergence_rows, first_divergence, make_learner_policy, replay, same_hits
-
-    def run(answer: Any) -> Verdict:
-        keys = _scenario_keys(shape)
-        wants_clock = getattr(answer, "name", "sieve") == "clock"
-        target, other = ("CLOCK", "SIEVE") if wants_clock else ("SIEVE", "CLOCK")
-        reference = LearnerClock if wants_clock else LearnerSieve
-        expected = replay(reference(capacity), keys).hits
-        got = replay(make_learner_policy(answer, capacity), keys, seconds=1.5)
-        if got.timed_out:
-            return Verdict(False, (
-                f"your {target} was still evicting after 1.5 s at request {len(got.hits)}: the hand goes round "
-                "forever - the sign of a hand that never clears the visited bit (a spared key must lose its bit)."
-            ), divergence_rows(keys, expected, got.hits, min(len(got.hits), len(keys) - 1)))
-        if got.hits == expected:
-            return Verdict(True, f"{sum(expected):,} hits, exactly the lab's {target}.")
-        where = first_divergence(expected, got.hits)
-        at = where.request if where is not None else min(len(got.hits), len(keys) - 1)
-        named = ""
-        if same_hits(lambda: (LearnerSieve if wants_clock else LearnerClock)(capacity), keys, got.hits):
-            named = (f" Your hits match {other} exactly" + (
-                " - it moves survivors to the head; SIEVE leaves them in place." if not wants_clock
-                else "; set name = \"sieve\" if that is what you meant."))
-        elif not wants_clock:
-            for mistake, cls in MISTAKES.items():
-                if mistake != "moves survivors to the head" and same_hits(lambda c=cls: c(capacity), keys,
-                                                                          got.hits, seconds=0.5):
-                    named = f" Your hits match a SIEVE that {mistake}."
-                    break
-        message = (f"{sum(got.hits):,} hits where the lab's {target} gets {sum(expected):,}; first different "
-                   f"at request #{at} (key {keys[at]}).{named}")
-        return Verdict(False, message, divergence_rows(keys, expected, got.hits, at))
-
-    return Scenario(title, run)
-
-
-def _sieve_exercise() -> Any:
-    from ..exercises import Implement
-    from .answers import MISTAKES, LearnerSieve
-
-    return Implement(
-        "05", "write-sieve",
-        [_sieve_scenario(*s) for s in SIEVE_SCENARIOS],
-        hint=("Keep the keys in a list (oldest first) and a dict key -> visited bit. A hit only sets the bit. "
-              "To evict, look at the key under the hand: visited? clear the bit and step towards the newer end; "
-              "not visited? remove it. When the hand passes the newest key, it goes back to the oldest."),
-        reference=lambda: LearnerSieve,
-        mistakes=dict(MISTAKES),
-        skeleton=SIEVE_SKELETON,
-    )
-
-
-# -- size a cache from a sampled hit-ratio curve (SHARDS) ---------------------------
-
-SIZING_POLICY = "s3fifo"
-SIZING_TARGET = 0.7
-SIZING_SAMPLE_RATE = 0.1
-SIZING_CAPACITIES = (1_250, 2_500, 5_000, 10_000, 20_000)
-SIZING_SLACK = 2  # half the capacity must miss the target, or the answer wastes memory
-
-
-@memo(maxsize=2)
-def sizing_trace() -> np.ndarray:
-    """The sizing exercise's trace: a day of catalogue reads, 200,000 requests over 40,000 keys."""
-    trace = workloads.zipf(200_000, 40_000, 0.9, seed=5)
-    trace.setflags(write=False)
-    return trace
-
-
-@memo(maxsize=64)
-def sizing_hit_ratio(capacity: int) -> float:
-    """The exact hit ratio of the sizing policy at ``capacity`` (a full simulation)."""
-    return simulate(sizing_trace(), SIZING_POLICY, capacity).hit_ratio
-
-
-@memo(maxsize=2)
-def sampled_sizing_curve(sample_rate: float = SIZING_SAMPLE_RATE) -> tuple[float, ...]:
-    """The SHARDS estimate at every capacity of the exercise."""
-    return tuple(float(v) for v in hit_ratio_curve(sizing_trace(), SIZING_POLICY, SIZING_CAPACITIES,
-                                                   sample_rate=sample_rate))
-
-
-def sizing_answer() -> int:
-    """The reference answer: the smallest listed capacity whose sampled estimate reaches the target."""
-    estimate = sampled_sizing_curve()
-    return next(c for c, v in zip(SIZING_CAPACITIES, estimate, strict=True) if v >= SIZING_TARGET)
-
-
-def _check_sizing(answer: Any) -> tuple[bool, str]:
-    from ..errors import LabError
-
-    if isinstance(answer, bool) or not isinstance(answer, (int, np.integer)) or answer <= 0:
-        raise LabError(f"capacity must be a whole number of objects > 0 (got {answer!r}).")
-    capacity = int(answer)
-    exact = sizing_hit_ratio(capacity)
-    if exact < SIZING_TARGET - 0.005:
-        return False, (f"below the target: {capacity:,} objects give {exact:.1%} hits, under "
-                       f"{SIZING_TARGET:.0%}; read the sampled curve again.")
-    smaller = max(1, int(capacity / SIZING_SLACK))
-    if sizing_hit_ratio(smaller) >= SIZING_TARGET - 0.005:
-        return False, (f"more memory than needed: {smaller:,} objects already give "
-                       f"{sizing_hit_ratio(smaller):.1%}; pick the smallest size the curve says is enough.")
-    return True, (f"{capacity:,} objects give {exact:.1%} hits in the full simulation (target "
-                  f"{SIZING_TARGET:.0%}), and the 10% sample needed a tenth of the work.")
-
-
 def exercises(store: Any = None) -> ExerciseSet:
     """Notebook 05's exercises: policy per workload, write SIEVE, size a cache, pin keys in Redis."""
     from ..exercises import Exercise, ExerciseSet
@@ -611,16 +476,8 @@ def exercises(store: Any = None) -> ExerciseSet:
                 "recency alone on the report": {"catalogue": "tinylfu", "nightly-report": "lru", "news": "arc"},
             },
         ),
-        "sieve": _sieve_exercise(),
-        "sizing": Exercise(
-            "05", "size-with-shards", _check_sizing,
-            hint=(f"Find the first capacity in SIZING_CAPACITIES whose sampled estimate reaches "
-                  f"{SIZING_TARGET:.0%}; the sample scaled the capacities for you."),
-            solution=("estimate = eviction.hit_ratio_curve(trace, \"s3fifo\", sizes, sample_rate=0.1)\n"
-                      "my_capacity = next(c for c, h in zip(sizes, estimate) if h >= 0.7)   # 10,000"),
-            reference=lambda: sizing_answer(),
-            mistakes={"below the target": 2_500, "more memory than needed": 20_000},
-        ),
+        "sieve": sieve_exercise(),
+        "sizing": sizing_exercise(),
         "redis_policy": Exercise(
             "05", "redis-pinned-keys", _check_redis_policy, kind="choice",
             hint="Which policies only ever evict keys that have an expiry set?",

@@ -4,7 +4,10 @@
 * :func:`lru_curve` - LRU's hit ratio at *every* capacity in one pass, from stack
   distances (Mattson, Gecsei, Slutz & Traiger, IBM Systems Journal 1970).
 * :func:`hit_ratio_curve` - any policy over a list of capacities (LRU uses the
-  one-pass curve; the others can be estimated on a spatial sample, SHARDS).
+  one-pass curve).  It can also estimate the curve from a spatial sample of the keys
+  (SHARDS' sampling): for LRU, the sample's one-pass curve at scaled sizes (SHARDS);
+  for any other policy, a *miniature simulation* - the policy itself, in a cache
+  scaled down by the sampling rate, replaying the sample (Waldspurger et al., ATC 2017).
 * :func:`hit_ratio_timeline` - hit ratio per window of requests: who adapts.
 """
 
@@ -237,9 +240,13 @@ def hit_ratio_curve(
 ) -> np.ndarray:
     """Hit ratio of ``policy`` at each capacity (LRU: exact, one pass).
 
-    With ``sample_rate`` (e.g. 0.1) the policy runs on a SHARDS sample of the keys
-    with capacities scaled by the same rate: roughly ``1/rate`` times faster, at
-    the cost of an error that :func:`sampling_error` measures.  As in SHARDS-adj,
+    With ``sample_rate`` (e.g. 0.1) the estimate comes from a SHARDS sample of the
+    keys (:func:`shards_sample`) with capacities scaled by the same rate: for LRU,
+    the sample's one-pass curve (SHARDS, FAST 2015); for every other policy, a
+    miniature simulation (Waldspurger, Saemundsson, Ahmad & Park, USENIX ATC 2017):
+    the policy itself runs on the sample in a cache ``rate`` times the size.
+    Roughly ``1/rate`` times faster, at the cost of an error that
+    :func:`sampling_error` measures.  As in SHARDS-adj,
     the gap between the expected and the actual number of sampled requests is
     counted as hits: it comes mostly from a few very popular keys falling in or out
     of the sample, and those nearly always hit.
@@ -265,8 +272,8 @@ def hit_ratio_curve(
 
 
 def sampling_error(trace: Any, policy: str, capacities: Sequence[int], sample_rate: float) -> float:
-    """Largest gap, in hit-ratio points (0-1), between a SHARDS estimate and the
-    full simulation over ``capacities``."""
+    """Largest gap, in hit-ratio points (0-1), between the sampled estimate (SHARDS
+    for LRU, a miniature simulation otherwise) and the full simulation over ``capacities``."""
     full = hit_ratio_curve(trace, policy, capacities)
     sampled = hit_ratio_curve(trace, policy, capacities, sample_rate=sample_rate)
     return float(np.max(np.abs(full - sampled)))

@@ -185,8 +185,9 @@ ex["ttl_budget"].check(ttl_answer)
 # %% [markdown]
 # <details><summary>Solution</summary>
 #
-# About {claim:longest_ttl_5pct:.0f} s (the check accepts any TTL within budget that is at least
-# half the longest one). Use the slider, or search: `tour.longest_ttl_under(0.05)`.
+# About {claim:longest_ttl_5pct:.0f} s (the check accepts any TTL within budget from one slider
+# step, 12%, below the longest: the stale share does not rise smoothly, so the slider may stop
+# a step short). Use the slider, or search: `tour.longest_ttl_under(0.05)`.
 # </details>
 #
 # ## Your progress

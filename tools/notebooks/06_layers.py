@@ -261,7 +261,8 @@ for endpoint, requirement in layers.REQUIREMENTS.items():
 # above. Each value is a `Cache-Control` string, or a dict with `Cache-Control` and
 # `Vary`. The check replays half an hour of traffic (24 users, two to a laptop,
 # prices and accounts changing) through every layer. It fails on any cross-user
-# response, on per-user pages stored in the CDN, on pages staler than allowed, and on
+# response, on per-user pages stored in the CDN, on pages staler than allowed (seen in the
+# replay, or allowed by the headers on a day when a write lands at the worst moment), and on
 # needless origin load.
 
 # %%
@@ -276,7 +277,7 @@ ex["headers"].check(answer)
 #     "asset":   "public, max-age=31536000, immutable",   # the name changes when it does
 #     "product": "public, max-age=60",                     # shared, fresh within 60 s
 #     "account": {"Cache-Control": "private, no-cache", "Vary": "Cookie"},
-#     "search":  "public, max-age=60",                     # 60 s + the app cache's 30 s < 120 s
+#     "search":  "public, max-age=60",                     # 60 s + the app cache's 30 s < 120 s (90 s at most)
 # }
 # ```
 #

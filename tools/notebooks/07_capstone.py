@@ -207,7 +207,8 @@ ex = capstone.exercises()
 # %% [markdown]
 # **1. Stop the leaks.** Keep the naive design, and change only the `Cache-Control`
 # of the two per-user pages, `/account` (balances) and `/me` (user_pages), so that no
-# page reaches the wrong user. The check runs the day and counts the leaks.
+# page reaches the wrong user. The check runs the day, counts the leaks, and looks at what
+# the CDN kept: a per-user page stored in a shared cache is refused even if no one saw it.
 
 # %%
 balances_headers = ...     # Cache-Control for /account
@@ -224,7 +225,8 @@ ex["leaks"].check(balances_headers, user_pages_headers)
 # `private` forbids shared caches (the CDN) from storing the response; the user's own
 # browser may still keep it. `no-store` goes further and keeps money out of every cache,
 # which also helps on a shared computer. `no-cache` lets the browser store the page and
-# revalidate it each time. Adding `Vary: Cookie` to a `public` response stops the leak
+# revalidate it each time; on its own, without `private`, it lets the CDN store it too (it
+# only has to revalidate), which is why the check refuses it. Adding `Vary: Cookie` to a `public` response stops the leak
 # in this lab's CDN, but that CDN then keeps one copy per user and almost never reuses
 # one (only {claim:vary_cookie_cdn_hit_ratio:.0%} of those page views were CDN hits here). Real CDNs differ: some
 # ignore `Vary: Cookie` or strip cookies before the cache key is made, and would leak.
