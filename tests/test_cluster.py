@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -551,6 +552,92 @@ def test_a_cluster_left_running_is_stopped_when_python_exits(tmp_path):
     for port in started["ports"]:
         with socket.socket() as s:
             assert s.connect_ex(("127.0.0.1", port)) != 0, f"port {port} still answers"
+
+
+def _alive(pid: int) -> bool:
+    return os.path.exists(f"/proc/{pid}") and not _zombie(pid)
+
+
+def _all_gone(pids: list[int], folders: list[str], timeout_seconds: float = 20.0) -> tuple[list, list]:
+    deadline = time.monotonic() + timeout_seconds
+    while time.monotonic() < deadline:
+        left = [p for p in pids if _alive(p)], [f for f in folders if os.path.exists(f)]
+        if left == ([], []):
+            break
+        time.sleep(0.1)
+    return [p for p in pids if _alive(p)], [f for f in folders if os.path.exists(f)]
+
+
+# The owner starts a cluster and a single server from a worker thread that then ends (the
+# parent-death signal is per thread: the servers must outlive that thread), prints what it
+# started, and waits to be killed.
+_OWNER = """
+import json, threading, time
+from labkit.cluster import LocalCluster
+from labkit.redis_server import LocalRedis
+made = {}
+def start():
+    made["cluster"], made["single"] = LocalCluster(2, 1), LocalRedis()
+worker = threading.Thread(target=start)
+worker.start()
+worker.join()
+cluster, single = made["cluster"], made["single"]
+print(json.dumps({"pids": cluster.pids() + [single._proc.pid], "folders": [str(cluster._dir), str(single._dir)]}),
+      flush=True)
+time.sleep(600)
+"""
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+@pytest.mark.parametrize("how", [signal.SIGKILL, signal.SIGHUP, signal.SIGINT], ids=["SIGKILL", "SIGHUP", "SIGINT"])
+def test_servers_and_folders_die_with_their_owner_however_it_dies(how):
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary")
+    owner = subprocess.Popen([sys.executable, "-c", _OWNER], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+                             text=True, env={**os.environ, "PYTHONPATH": os.environ.get("PYTHONPATH", "")})
+    try:
+        started = json.loads(owner.stdout.readline() or "null") if owner.stdout else None
+        assert started, owner.stderr.read() if owner.stderr else "no output"
+        time.sleep(0.5)
+        assert all(_alive(p) for p in started["pids"]), "a server died with the thread that started it"
+        assert all(os.path.exists(f) for f in started["folders"])
+        owner.send_signal(how)
+        owner.wait(timeout=30)
+        pids, folders = _all_gone(started["pids"], started["folders"])
+        assert pids == [], f"redis-server processes outlived their owner ({how.name}): {pids}"
+        assert folders == [], f"folders left in /tmp after {how.name}: {folders}"
+    finally:
+        if owner.poll() is None:
+            owner.kill()
+            owner.wait()
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
+def test_a_killed_kernel_leaves_no_cluster_and_no_folder(tmp_path):
+    """The notebook's way: a Jupyter kernel runs start_lab(), then is killed with SIGKILL."""
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary")
+    from jupyter_client.manager import start_new_kernel
+
+    env = {**os.environ, "CACHE_LAB_HOME": str(tmp_path), "LABKIT_CLUSTER": ""}
+    km, kc = start_new_kernel(kernel_name="python3", env=env)
+    try:
+        code = ("import json\nfrom labkit import cluster\nlab = cluster.start_lab(quiet=True)\n"
+                "print('STARTED', json.dumps({'pids': lab.local.pids(), 'folder': str(lab.local._dir)}))")
+        printed: list[str] = []
+        reply = kc.execute_interactive(code, timeout=120, output_hook=lambda m: printed.append(
+            m["content"].get("text", "")) if m["msg_type"] == "stream" else None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        started = json.loads("".join(printed).split("STARTED ", 1)[1].splitlines()[0])
+        assert len(started["pids"]) == 7 and all(_alive(p) for p in started["pids"])
+        os.kill(km.provisioner.process.pid, signal.SIGKILL)
+        pids, folders = _all_gone(started["pids"], [started["folder"]])
+        assert pids == [] and folders == [], (pids, folders)
+    finally:
+        kc.stop_channels()
+        km.shutdown_kernel(now=True)
 
 
 @pytest.mark.slow
