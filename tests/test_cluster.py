@@ -272,6 +272,49 @@ def test_exercises_accept_the_reference_and_refuse_each_mistake_by_name():
     assert copies_needed() == 6
 
 
+def test_the_router_grader_accepts_other_correct_routers():
+    from labkit.cluster import lesson
+
+    exercise = lesson.exercises()["read-your-writes"]
+    alternatives = exercise.alternatives()
+    assert len(alternatives) >= 2
+    for name, answer in alternatives.items():
+        assert exercise.check(answer), (name, exercise.last_feedback)
+
+
+def test_a_router_that_remembers_only_the_first_write_is_refused_with_what_the_replay_saw():
+    from labkit.cluster import lesson
+    from labkit.cluster.checks import FirstWriteOnly
+
+    exercise = lesson.exercises()["read-your-writes"]
+    assert not exercise.check(FirstWriteOnly)
+    feedback = exercise.last_feedback
+    # The evidence: which read, when, what it got and what was newest; then the cause it shows.
+    assert "'two writes to one key'" in feedback and "t = 1.2 s" in feedback
+    assert "got v2" in feedback and "written v3" in feedback and "only 0.4 s after the second" in feedback
+
+
+def test_a_router_on_the_wall_clock_is_told_which_clock_it_called():
+    from labkit.cluster import lesson
+
+    class Monotonic:
+        def __init__(self, clock, window_seconds):
+            self.window_seconds, self.written = window_seconds, {}
+
+        def wrote(self, key):
+            self.written[key] = time.monotonic()
+
+        def route(self, key):
+            fresh = time.monotonic() - self.written.get(key, float("-inf")) < self.window_seconds
+            return "primary" if fresh else "replica"
+
+    exercise = lesson.exercises()["read-your-writes"]
+    original = time.monotonic
+    assert not exercise.check(Monotonic)
+    assert "time.monotonic()" in exercise.last_feedback and "clock.now()" in exercise.last_feedback
+    assert time.monotonic is original  # the replay put the real clock back
+
+
 def test_an_untouched_skeleton_is_not_an_attempt(capsys):
     from labkit.cluster import lesson
 

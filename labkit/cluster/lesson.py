@@ -31,10 +31,13 @@ from .checks import (
     REPLICA_LAG_SECONDS,
     SHARD_CAPACITY,
     WINDOW_SECONDS,
-    EveryReadToThePrimary,
+    DeadlineRouter,
+    FirstWriteOnly,
     ForgetsAfterFirstRead,
-    NeverThePrimary,
+    OneTimeForAllKeys,
+    RecentWritesRouter,
     ShortWindow,
+    WallClock,
     check_copies,
     copies_needed,
     router_scenarios,
@@ -438,6 +441,14 @@ ROUTER_SKELETON = '''class MyRouter:
 '''
 
 
+ROUTER_EQUIVALENT_MUTANTS = {
+    "ReadYourWrites.route: if written is not None and self.clock.now() - written < self.window_seconds: => "
+    "if written is not None and self.clock.now() - written <= self.window_seconds:":
+        "Only a read at exactly window_seconds after a write tells < from <=, and there either answer is "
+        "right: the window is longer than the lag, so the replica has had the write for half a second.",
+}
+
+
 def exercises(store: Any = None) -> ExerciseSet:
     """Notebook 09's exercises; graded on simulated shards (no cluster needed)."""
     router = Implement(
@@ -447,11 +458,14 @@ def exercises(store: Any = None) -> ExerciseSet:
               f"{WINDOW_SECONDS:g} s), and to the replica otherwise."),
         reference=lambda: ReadYourWrites,
         mistakes={
-            "never sends reads to the primary": NeverThePrimary,
             "forgets after the first read": ForgetsAfterFirstRead,
-            "window shorter than the replica lag": ShortWindow,
-            "every read to the primary": EveryReadToThePrimary,
+            "a window shorter than the replica lag": ShortWindow,
+            "records only the first write": FirstWriteOnly,
+            "one time for all keys": OneTimeForAllKeys,
+            "measures time with the wall clock": WallClock,
         },
+        alternatives={"a deadline per key": DeadlineRouter, "recent writes in a queue": RecentWritesRouter},
+        equivalent_mutants=ROUTER_EQUIVALENT_MUTANTS,
         skeleton=ROUTER_SKELETON,
     )
     sizing = Exercise(

@@ -388,8 +388,9 @@ ex = cluster.exercises(store)
 # **1. Write a read-your-writes router.** `wrote(key)` is called after this client's
 # write to `key` is acknowledged; `route(key)` must return `"primary"` or `"replica"` for
 # its next read. The check replays a user's writes and reloads against a replica that lags
-# 0.5 s, with `window_seconds = 1.0`: no reload may see an old value, and reads that any
-# replica could serve must go to the replica.
+# 0.5 s, with `window_seconds = 1.0`: no reload may see an old value (a second write to a
+# key counts too), and reads that any replica could serve must go to the replica. Time in
+# the replay is the `clock` you are given: `clock.now()`.
 
 # %%
 class MyRouter:
@@ -425,10 +426,13 @@ ex.read_your_writes.check(MyRouter);
 #         return "replica"
 # ```
 #
-# The replay refuses four mistakes by name: a router that **never sends reads to the
-# primary**, one that **forgets after the first read** (the second reload hits the lagging
-# replica), a **window shorter than the replica lag** (a hard-coded 100 ms), and **every
-# read to the primary** (correct, but the replicas scale nothing).
+# The replays catch the routers people really write, and say what they saw: one that
+# **forgets after the first read** (two tabs reloading at once get different answers), a
+# **window shorter than the replica lag** (a hard-coded 100 ms), one that **records only the
+# first write** (`setdefault`: a second save does not restart the window), **one time for all
+# keys** (every read goes to the primary after any write), and one that **measures time with
+# the wall clock** (`time.time()` instead of the `clock` it was given). Storing the moment
+# the window ends (`now + window_seconds`) works just as well.
 # </details>
 #
 # **2. Size the copies of a hot key.** A key gets **200,000 reads/s**. Each master serves
