@@ -529,6 +529,25 @@ def test_real_near_cache_hears_client_tracking(real):
 
 @pytest.mark.slow
 @pytest.mark.redis_server
+def test_a_near_cache_whose_invalidation_connection_broke_forgets_everything(real):
+    from labkit.cluster.tracking import NearCache
+
+    key = ex.product_key(PREFIX, 1)
+    real.set(key, "v1")
+    with NearCache(real) as near:
+        assert near.get(key) == "v1" and near.get(key) == "v1" and near.hits == 1
+        tracker = next(iter(near._trackers.values()))
+        real.node_for(key).conn.execute_command("CLIENT", "KILL", "ID", tracker.listener_id)
+        real.set(key, "v2")  # its invalidation has nowhere to go
+        deadline = time.monotonic() + 5
+        while time.monotonic() < deadline and near.reconnects == 0:
+            assert near.get(key) in ("v1", "v2")
+            time.sleep(0.05)
+        assert near.reconnects == 1 and near.get(key) == "v2"  # flushed on the broken link, read afresh
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
 def test_real_failover_recovers_and_loses_the_unreplicated_writes(real):
     result = ex.failover(real, PREFIX, replicated=80, unreplicated=20)
     assert result.recovered, "the replica was not promoted within 15 s"
