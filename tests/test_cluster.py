@@ -344,6 +344,35 @@ def test_lesson_views_on_simulated_shards_say_simulated():
         lab.close()
 
 
+def test_the_failover_views_show_one_run_every_master_refusing_and_the_undone_delete(monkeypatch):
+    from labkit.cluster import lesson, lesson_failover
+
+    shown: list = []
+    monkeypatch.setattr(lesson_failover.charts, "show", lambda fig, alt=None: shown.append(fig))
+    lab = lesson.start_lab(simulated=True, quiet=True)
+    try:
+        lesson.explore_failover(lab)
+        title = shown[0].axes[0].get_title()
+        assert title.startswith("Every master refused for 0.9 s, not only the crashed one") and "(simulated)" in title
+        assert len(shown[0].axes[0].get_yticklabels()) == len(lab.results["failover"].probes) == 3  # a row per master
+        table = lesson.show_failover_losses(lab)
+        values = [r["value"] for r in table.rows]
+        assert values[:2] == ["20 of 20 lost", "undone: the key is back"]
+        assert lab.results["failover"].deleted_value_after == values[2].strip("'")
+    finally:
+        lab.close()
+
+
+def test_the_opening_line_says_what_runs_and_nothing_else(capsys, monkeypatch):
+    from labkit.cluster import lesson
+
+    monkeypatch.setenv("REDIS_URL", "redis://127.0.0.1:1/0")  # set, but a simulated lab never uses it
+    lab = lesson.start_lab(simulated=True)
+    lab.close()
+    out = capsys.readouterr().out.strip().splitlines()
+    assert len(out) == 1 and out[0].startswith("Running on simulated shards") and "REDIS_URL" not in out[0]
+
+
 def test_without_redis_server_the_lab_uses_simulated_shards(monkeypatch):
     from labkit.cluster import lesson
 
