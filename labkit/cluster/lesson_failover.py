@@ -35,9 +35,10 @@ def explore_failover(lab: Any) -> None:
     step = 0.05
     drawn: set[str] = set()
     for row, name in enumerate(names):
-        for t, state in result.probes[name]:
-            colour, hatch, label = FAILOVER_STATES[state]
-            ax.broken_barh([(t, step)], (row - 0.35, 0.7), facecolors=charts.series_style(colour)["color"],
+        probes = result.probes[name]
+        for (t, state), until in zip(probes, [t for t, _ in probes[1:]] + [probes[-1][0] + step], strict=True):
+            colour, hatch, label = FAILOVER_STATES[state]  # each answer holds until the next probe
+            ax.broken_barh([(t, until - t)], (row - 0.35, 0.7), facecolors=charts.series_style(colour)["color"],
                            hatch=hatch, edgecolor="white", linewidth=0,
                            label=None if state in drawn else label)
             drawn.add(state)
