@@ -137,8 +137,8 @@ def start_lab(store: Any = None, *, simulated: bool | None = None, quiet: bool =
     lab = Lab(prefix, simulated=simulated)
     _latest.append(lab)
     if not quiet:
-        unused = (" (REDIS_URL is not used here: a cluster needs servers of its own)"
-                  if os.environ.get("REDIS_URL", "").strip() and lab.local is not None else "")
+        said = store.describe() if store is not None else ""
+        unused = f" ({said} is left alone: a cluster needs servers of its own)" if said.startswith("real") else ""
         print(f"Running on {lab.where}{unused}; keys under {prefix!r}. "
               "It stops when you run the last cell or the kernel stops.")
     return lab
