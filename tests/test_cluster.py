@@ -619,6 +619,48 @@ def test_local_cluster_moves_a_slot_with_its_keys(real):
 
 @pytest.mark.slow
 @pytest.mark.redis_server
+def test_redis_py_patches_a_slot_per_moved_and_rereads_the_map_every_fifth():
+    """What the notebook says of RedisCluster (reinitialize_steps=5), on the installed redis-py."""
+    if redis_server_binary() is None:
+        pytest.skip("no redis-server binary")
+    from labkit.cluster import LocalCluster
+
+    with LocalCluster(2, 0) as local:
+        client = local.client
+        first, second = local.masters
+        keys, slots = [], set()
+        for i in range(2000):  # ten keys in ten different slots of the first master
+            key = f"{PREFIX}{{moved:{i}}}"
+            if client.get_node_from_key(key).port == first.port and key_slot(key) not in slots:
+                keys.append(key)
+                slots.add(key_slot(key))
+            if len(keys) == 10:
+                break
+        for key in keys:
+            client.set(key, "v")
+        from redis.cluster import RedisCluster
+
+        old = RedisCluster(host="127.0.0.1", port=first.port, decode_responses=True, protocol=2)
+        assert [old.get(k) for k in keys] == ["v"] * 10  # its map: every slot on the first master
+        local.migrate_slots(sorted(slots), second)
+        calls = {"move_slot": 0, "initialize": 0}
+        manager = old.nodes_manager
+        for name in calls:
+            original = getattr(manager, name)
+
+            def counted(*args, _name=name, _original=original, **kwargs):
+                calls[_name] += 1
+                return _original(*args, **kwargs)
+
+            setattr(manager, name, counted)
+        assert [old.get(k) for k in keys] == ["v"] * 10
+        old.close()
+        # Four MOVED patched one slot each; the fifth re-read the whole map, which fixed the other five.
+        assert calls == {"move_slot": 4, "initialize": 1}
+
+
+@pytest.mark.slow
+@pytest.mark.redis_server
 def test_a_learners_redis_and_other_keys_are_untouched(redis_url, monkeypatch):
     import redis
 
