@@ -620,7 +620,7 @@ def test_local_cluster_moves_a_slot_with_its_keys(real):
 @pytest.mark.slow
 @pytest.mark.redis_server
 def test_redis_py_patches_a_slot_per_moved_and_rereads_the_map_every_fifth():
-    """What the notebook says of RedisCluster (reinitialize_steps=5), on the installed redis-py."""
+    """What the notebook says of RedisCluster (reinitialize_steps=5, mget_nonatomic), on the installed redis-py."""
     if redis_server_binary() is None:
         pytest.skip("no redis-server binary")
     from labkit.cluster import LocalCluster
@@ -657,6 +657,11 @@ def test_redis_py_patches_a_slot_per_moved_and_rereads_the_map_every_fifth():
         old.close()
         # Four MOVED patched one slot each; the fifth re-read the whole map, which fixed the other five.
         assert calls == {"move_slot": 4, "initialize": 1}
+        # mget_nonatomic: one MGET per slot (all ten slots now live on one node), not one per node.
+        before = int(second.connect().info("commandstats").get("cmdstat_mget", {}).get("calls", 0))
+        assert client.mget_nonatomic(keys) == ["v"] * 10
+        after = int(second.connect().info("commandstats")["cmdstat_mget"]["calls"])
+        assert after - before == 10
 
 
 @pytest.mark.slow
