@@ -23,6 +23,7 @@ from ..clock import VirtualClock
 from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet, Implement
 from ..redis_server import redis_server_binary
+from ..tables import Table
 from ..widgets import LivePlot, int_slider, slider
 from . import experiments as ex
 from .checks import (
@@ -47,7 +48,6 @@ from .lesson_rehash import explore_rehash, show_spread
 from .race import FILLS, replica_fill_race
 from .routing import ReadYourWrites
 from .shards import SimulatedCluster
-from .table import Table
 
 __all__ = [
     "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard",

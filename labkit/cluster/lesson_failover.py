@@ -9,8 +9,8 @@ from __future__ import annotations
 from typing import Any
 
 from .. import charts
+from ..tables import Table
 from . import experiments as ex
-from .table import Table
 
 __all__ = ["explore_failover", "show_failover_losses"]
 
