@@ -59,7 +59,7 @@ NOTEBOOKS: tuple[Lesson, ...] = (
            "design a service's caching, replay a day, read the scorecard"),
     Lesson("08", "08_failures", "When the cache fails", "failures", 45,
            "down, slow, cold, penetrated, metastable, partial: cause each failure and fix it"),
-    Lesson("09", "09_scaling_out", "Scaling out", "cluster", 40,
+    Lesson("09", "09_scaling_out", "Scaling out", "cluster", 45,
            "a real Redis Cluster: slots, hash tags, hot keys, replicas, failover"),
     Lesson("10", "10_observability", "Watching and sizing", "observability", 45,
            "what to measure, how to read Redis, how much memory to buy"),

@@ -10,6 +10,7 @@ Engine modules (no widgets, no charts):
 ``rehash``      modulo vs hash slots vs consistent hashing: keys moved, miss storms
 ``tracking``    :class:`NearCache` with server-assisted invalidation (CLIENT TRACKING)
 ``routing``     :class:`ReadYourWrites`: a client's reads go to the primary after its writes
+``failover``    a master crashes: CLUSTERDOWN on every node, lost writes, an undone DEL
 ``experiments`` the lesson's experiments, written once for both engines
 ==============  ===========================================================
 
@@ -32,9 +33,9 @@ __all__ = [
 
 # The lesson layer (views, charts, exercises) loads on first use of one of its names.
 _LESSON_NAMES = {
-    "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard", "explore_hot_key",
-    "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait", "show_replica_fill",
-    "explore_failover", "exercises", "Table",
+    "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_spread", "show_reshard",
+    "explore_hot_key", "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait", "show_replica_fill",
+    "explore_failover", "show_failover_losses", "exercises", "Table",
 }
 
 

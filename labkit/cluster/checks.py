@@ -1,13 +1,20 @@
 """Graders for notebook 09's exercises: replays on simulated shards with a lagging replica.
 
 The implement exercise asks for a read-your-writes router (the shape of
-:class:`~.routing.ReadYourWrites`); each scenario replays one user's write and reloads
-against a replica that applies writes 0.5 s late, and names the mistake it caught.
+:class:`~.routing.ReadYourWrites`).  Each scenario replays one client's writes and
+reads against a replica that applies writes 0.5 s late, on a virtual clock, and says
+what it saw: which read went where, what it got, and what was newest.  It names a
+mistake only where the replay's evidence points to it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import math
+import threading
+import time
+from collections import deque
+from collections.abc import Iterator
 from typing import Any
 
 from ..clock import VirtualClock
@@ -16,101 +23,180 @@ from ..exercises import Scenario, Verdict
 from .shards import SimulatedCluster
 
 __all__ = [
-    "REPLICA_LAG_SECONDS", "WINDOW_SECONDS", "router_scenarios", "EveryReadToThePrimary",
-    "ForgetsAfterFirstRead", "ShortWindow", "NeverThePrimary", "copies_needed", "check_copies",
-    "HOT_READS_PER_SECOND", "SHARD_CAPACITY", "OTHER_LOAD",
+    "REPLICA_LAG_SECONDS", "WINDOW_SECONDS", "router_scenarios", "ForgetsAfterFirstRead", "ShortWindow",
+    "FirstWriteOnly", "OneTimeForAllKeys", "WallClock", "DeadlineRouter", "RecentWritesRouter",
+    "copies_needed", "check_copies", "HOT_READS_PER_SECOND", "SHARD_CAPACITY", "OTHER_LOAD",
 ]
 
 REPLICA_LAG_SECONDS = 0.5
 WINDOW_SECONDS = 1.0
+_WALL_CLOCKS = ("time", "monotonic", "perf_counter")
 
 
-def _replay(router_class: Any, reads: list[tuple[str, float]]) -> tuple[list[dict[str, Any]], int, int]:
-    """One client writes ``profile:7`` at t = 0, then reads ``(key, seconds after)``.
+class _WallClockWatch:
+    """Notes the wall-clock functions the router calls (its time must come from the clock
+    it was given: a replay's time does not pass on the wall clock)."""
 
-    Returns the timeline, the stale reads and the reads sent to the primary.
+    def __init__(self) -> None:
+        self.thread, self.active, self.calls = threading.get_ident(), False, set()
+
+    def call(self, method: Any, *args: Any) -> Any:
+        self.active = True
+        try:
+            return method(*args)
+        finally:
+            self.active = False
+
+
+@contextlib.contextmanager
+def _wall_clock_calls() -> Iterator[_WallClockWatch]:
+    watch = _WallClockWatch()
+    originals = {name: getattr(time, name) for name in _WALL_CLOCKS}
+
+    def spy(name: str, original: Any) -> Any:
+        def call() -> float:
+            if watch.active and threading.get_ident() == watch.thread:
+                watch.calls.add(f"time.{name}()")
+            return original()
+        return call
+
+    for name, original in originals.items():
+        setattr(time, name, spy(name, original))
+    try:
+        yield watch
+    finally:
+        for name, original in originals.items():
+            setattr(time, name, original)
+
+
+def _replay(router_class: Any, events: list[tuple[str, str, float]]) -> tuple[list[dict[str, Any]], list[str]]:
+    """One client's ``(action, key, t)`` events, ``action`` "write" or "read", on one
+    master and a replica that lags :data:`REPLICA_LAG_SECONDS`.
+
+    Returns one row per read (where it went, what it got, what was newest) and the
+    wall-clock functions the router called.
     """
     clock = VirtualClock(100.0)
     cluster = SimulatedCluster(1, 1, clock=clock)
     master = cluster.masters[0]
     replica = cluster.replica_of(master)
     assert replica is not None
-    for key in ("profile:7", "profile:8"):
+    versions = {key: 1 for _, key, _ in events}
+    for key in versions:
         master.set(key, "v1")
     master.wait(1, 1.0)
     replica.lag_seconds = REPLICA_LAG_SECONDS
-    router = router_class(clock, WINDOW_SECONDS)
     start = clock.now()
-    master.set("profile:7", "v2")
-    router.wrote("profile:7")
-    rows, stale, to_primary = [], 0, 0
-    for key, after in reads:
-        clock.set(start + after)
-        where = router.route(key)
-        if where not in ("primary", "replica"):
-            raise LabError(f"route() must return 'primary' or 'replica' (got {where!r}).")
-        node = master if where == "primary" else replica
-        value = node.get(key)
-        fresh = master.get(key)
-        stale += value != fresh
-        to_primary += where == "primary"
-        rows.append({"t (s)": after, "reads": key, "routed to": where, "got": value, "newest": fresh,
-                     "stale": "yes" if value != fresh else ""})
-    return rows, stale, to_primary
+    rows: list[dict[str, Any]] = []
+    with _wall_clock_calls() as wall:
+        router = wall.call(router_class, clock, WINDOW_SECONDS)
+        for action, key, t in events:
+            clock.set(start + t)
+            if action == "write":
+                versions[key] += 1
+                master.set(key, f"v{versions[key]}")
+                wall.call(router.wrote, key)
+                continue
+            where = wall.call(router.route, key)
+            if where not in ("primary", "replica"):
+                raise LabError(f"route() must return 'primary' or 'replica' (got {where!r}).")
+            got = (master if where == "primary" else replica).get(key)
+            newest = master.get(key)
+            rows.append({"t (s)": t, "reads": key, "routed to": where, "got": got, "newest": newest,
+                         "stale": "yes" if got != newest else ""})
+    return rows, sorted(wall.calls)
 
 
-def _no_stale(name: str, reads: list[tuple[str, float]], mistake: str) -> Scenario:
+def _stale_reads(name: str, events: list[tuple[str, str, float]], diagnose: Any) -> Scenario:
+    """No read of a key this client wrote may return an older value."""
     def run(router_class: Any) -> Verdict:
-        rows, stale, _ = _replay(router_class, reads)
-        if stale:
-            return Verdict(False, f"{stale} of {len(rows)} reloads returned the old profile: the replica lags "
-                                  f"{REPLICA_LAG_SECONDS:g} s - the sign of {mistake}.", rows)
-        return Verdict(True, "every reload saw the user's own write.", rows)
+        rows, wall = _replay(router_class, events)
+        stale = [r for r in rows if r["stale"]]
+        if not stale:
+            return Verdict(True, "every read saw the client's own writes.", rows)
+        first = stale[0]
+        seen = (f"the read of {first['reads']} at t = {first['t (s)']:g} s went to the replica and got "
+                f"{first['got']}, but this client had written {first['newest']} (the replica applies writes "
+                f"{REPLICA_LAG_SECONDS:g} s late); {len(stale)} of {len(rows)} reads were stale")
+        cause = diagnose(rows, first, wall)
+        return Verdict(False, f"{seen}{cause}.", rows)
 
     return Scenario(name, run)
 
 
+def _wall_clock_note(wall: list[str]) -> str:
+    return (f" - your router called {', '.join(wall)}: it measures time with the wall clock, but the replay's "
+            "time passes only on the clock given to __init__ (use clock.now())" if wall else "")
+
+
+def _after_one_write(rows: list[dict[str, Any]], first: dict[str, Any], wall: list[str]) -> str:
+    if wall:
+        return _wall_clock_note(wall)
+    same_moment = [r for r in rows if r["t (s)"] == first["t (s)"] and r is not first]
+    if any(r["routed to"] == "primary" for r in same_moment):
+        return (" - another read at the same moment went to the primary: with no time passing, the router "
+                "changed its answer, so it forgets after the first read")
+    earlier = [r for r in rows if r["t (s)"] < first["t (s)"]]
+    if earlier and all(r["routed to"] == "primary" for r in earlier):
+        return (f" - the read at t = {earlier[-1]['t (s)']:g} s went to the primary, so the window ended before "
+                f"t = {first['t (s)']:g} s, inside the replica's {REPLICA_LAG_SECONDS:g} s lag: "
+                "a window shorter than the replica lag")
+    return " - a key this client has just written must be read from the primary until the replica has it"
+
+
+def _after_two_writes(rows: list[dict[str, Any]], first: dict[str, Any], wall: list[str]) -> str:
+    if wall:
+        return _wall_clock_note(wall)
+    if first["t (s)"] >= WINDOW_SECONDS:  # outside the first write's window, inside the second's
+        return (f" - that read came {first['t (s)']:g} s after the first write but only "
+                f"{first['t (s)'] - SECOND_WRITE_AT:g} s after the second: the router counted the window "
+                "from the first write, so it records only the first write")
+    return ""
+
+
+SECOND_WRITE_AT = 0.8
+
+
 def _scales_out(router_class: Any) -> Verdict:
-    reads = [("profile:8", 0.01), ("profile:8", 0.2), ("profile:7", 2.0), ("profile:7", 3.0)]
-    rows, _, to_primary = _replay(router_class, reads)
-    if to_primary:
-        return Verdict(False, f"{to_primary} of {len(rows)} reads that any replica could serve went to the primary "
-                              "(a key this user never wrote, or long after the window) - the sign of "
-                              "every read to the primary.", rows)
-    return Verdict(True, "reads outside the window went to the replica.", rows)
+    events = [("write", "profile:7", 0.0), ("read", "profile:8", 0.01), ("read", "profile:8", 0.2),
+              ("read", "profile:7", 2.0), ("read", "profile:7", 3.0)]
+    rows, wall = _replay(router_class, events)
+    to_primary = [r for r in rows if r["routed to"] == "primary"]
+    if not to_primary:
+        return Verdict(True, "reads outside the window went to the replica.", rows)
+    said = ", ".join(f"{r['reads']} at t = {r['t (s)']:g} s" for r in to_primary)
+    seen = (f"{len(to_primary)} of {len(rows)} reads that any replica could serve went to the primary ({said}): "
+            "a key this client never wrote, or one written long before the window ended")
+    if wall:
+        cause = _wall_clock_note(wall)
+    elif any(r["reads"] == "profile:8" for r in to_primary):
+        cause = (" - profile:8 was never written by this client, so the router keeps one write time "
+                 "for every key instead of one per key: one time for all keys")
+    else:
+        cause = f" - the window ({WINDOW_SECONDS:g} s) never ended"
+    return Verdict(False, f"{seen}{cause}.", rows)
 
 
 def router_scenarios() -> list[Scenario]:
     return [
-        _no_stale("reload right after the write", [("profile:7", 0.01)],
-                  "a router that never sends reads to the primary"),
-        _no_stale("three quick reloads", [("profile:7", 0.01), ("profile:7", 0.05), ("profile:7", 0.1)],
-                  "a router that forgets after the first read"),
-        _no_stale("a reload late in the lag", [("profile:7", 0.05), ("profile:7", 0.45)],
-                  "a window shorter than the replica lag"),
+        _stale_reads("two tabs reload at once, then again", [
+            ("write", "profile:7", 0.0), ("read", "profile:7", 0.01), ("read", "profile:7", 0.01),
+            ("read", "profile:7", 0.05), ("read", "profile:7", 0.09)], _after_one_write),
+        _stale_reads("a reload late in the lag", [("write", "profile:7", 0.0), ("read", "profile:7", 0.05),
+                                                  ("read", "profile:7", 0.45)], _after_one_write),
+        _stale_reads("two writes to one key", [("write", "profile:7", 0.0), ("read", "profile:7", 0.3),
+                                               ("write", "profile:7", SECOND_WRITE_AT),
+                                               ("read", "profile:7", 0.9), ("read", "profile:7", 1.2)],
+                     _after_two_writes),
         Scenario("reads that any replica can serve", _scales_out),
     ]
 
 
-class EveryReadToThePrimary:
+# -- mistakes learners write -------------------------------------------------------------
+class ForgetsAfterFirstRead:
+    """Sends the first read after a write to the primary, then forgets the write."""
+
     def __init__(self, clock: Any, window_seconds: float) -> None:
-        self.clock = clock
-
-    def wrote(self, key: str) -> None:
-        pass
-
-    def route(self, key: str) -> str:
-        return "primary"
-
-
-class NeverThePrimary(EveryReadToThePrimary):
-    def route(self, key: str) -> str:
-        return "replica"
-
-
-class ForgetsAfterFirstRead(EveryReadToThePrimary):
-    def __init__(self, clock: Any, window_seconds: float) -> None:
-        super().__init__(clock, window_seconds)
         self.recent: set[str] = set()
 
     def wrote(self, key: str) -> None:
@@ -123,17 +209,95 @@ class ForgetsAfterFirstRead(EveryReadToThePrimary):
         return "replica"
 
 
-class ShortWindow(EveryReadToThePrimary):
+class ShortWindow:
+    """A hard-coded 100 ms window ("replication is fast"), whatever the lag."""
+
     def __init__(self, clock: Any, window_seconds: float) -> None:
-        super().__init__(clock, window_seconds)
+        self.clock = clock
         self.written: dict[str, float] = {}
 
     def wrote(self, key: str) -> None:
         self.written[key] = self.clock.now()
 
     def route(self, key: str) -> str:
-        recent = self.clock.now() - self.written.get(key, -math.inf) < 0.1  # 100 ms "should do"
+        recent = self.clock.now() - self.written.get(key, -math.inf) < 0.1
         return "primary" if recent else "replica"
+
+
+class FirstWriteOnly(ShortWindow):
+    """``setdefault``: a second write to a key does not start its window again."""
+
+    def __init__(self, clock: Any, window_seconds: float) -> None:
+        super().__init__(clock, window_seconds)
+        self.window_seconds = window_seconds
+
+    def wrote(self, key: str) -> None:
+        self.written.setdefault(key, self.clock.now())
+
+    def route(self, key: str) -> str:
+        recent = self.clock.now() - self.written.get(key, -math.inf) < self.window_seconds
+        return "primary" if recent else "replica"
+
+
+class OneTimeForAllKeys:
+    """Remembers when this client last wrote anything, not which key."""
+
+    def __init__(self, clock: Any, window_seconds: float) -> None:
+        self.clock, self.window_seconds = clock, window_seconds
+        self.last_write = -math.inf
+
+    def wrote(self, key: str) -> None:
+        self.last_write = self.clock.now()
+
+    def route(self, key: str) -> str:
+        return "primary" if self.clock.now() - self.last_write < self.window_seconds else "replica"
+
+
+class WallClock:
+    """Measures the window with ``time.time()`` instead of the clock it was given."""
+
+    def __init__(self, clock: Any, window_seconds: float) -> None:
+        self.window_seconds = window_seconds
+        self.written: dict[str, float] = {}
+
+    def wrote(self, key: str) -> None:
+        self.written[key] = time.time()
+
+    def route(self, key: str) -> str:
+        recent = time.time() - self.written.get(key, -math.inf) < self.window_seconds
+        return "primary" if recent else "replica"
+
+
+# -- correct answers written another way ---------------------------------------------------
+class DeadlineRouter:
+    """Keeps, per key, the moment its window ends."""
+
+    def __init__(self, clock: Any, window_seconds: float) -> None:
+        self.clock, self.window_seconds = clock, window_seconds
+        self.primary_until: dict[str, float] = {}
+
+    def wrote(self, key: str) -> None:
+        self.primary_until[key] = self.clock.now() + self.window_seconds
+
+    def route(self, key: str) -> str:
+        return "primary" if self.clock.now() < self.primary_until.get(key, -math.inf) else "replica"
+
+
+class RecentWritesRouter:
+    """Keeps the recent writes in order and drops those older than the window (bounded memory)."""
+
+    def __init__(self, clock: Any, window_seconds: float) -> None:
+        self.clock, self.window_seconds = clock, window_seconds
+        self.recent: deque[tuple[float, str]] = deque()
+
+    def wrote(self, key: str) -> None:
+        self.recent.append((self.clock.now(), key))
+
+    def route(self, key: str) -> str:
+        now = self.clock.now()
+        while self.recent and now - self.recent[0][0] >= self.window_seconds:
+            self.recent.popleft()
+        return "primary" if any(k == key for _, k in self.recent) else "replica"
 
 
 # -- sizing: copies of a hot key ----------------------------------------------------------

@@ -17,8 +17,9 @@ from ..database import Database, Row
 from ..errors import LabError, check_positive
 from ..metrics import StalenessMeter
 from ..workloads import zipf
+from .failover import FailoverResult, failover  # section 5 lives in its own module
 from .routing import ReadYourWrites
-from .shards import ClusterUnavailable, Redirect
+from .shards import Redirect
 from .slots import SLOTS, hash_tag, key_slot
 from .tracking import NearCache
 
@@ -106,6 +107,7 @@ class ReshardResult:
     ask_redirects: int
     moved_redirects: int
     reads_correct: int
+    moved_keys: list[str] = field(default_factory=list)
 
     @property
     def moved_share(self) -> float:
@@ -116,10 +118,15 @@ class ReshardResult:
         return 1 / (self.masters_before + 1)
 
 
+USER_FIELDS = ("profile", "cart", "email", "name")
+
+
 def reshard(cluster: Any, prefix: str, n_keys: int = 1000) -> ReshardResult:
     """Fill ``n_keys`` keys, add a master, move it its share of slots in two halves
     while a client with an old slot map reads every key (ASK mid-move, MOVED after)."""
-    keys = [f"{prefix}{{user:{i}}}:profile" for i in range(n_keys)]
+    # Four keys per user share one tag, so one slot holds several keys: a client that
+    # learns per slot gets one MOVED per slot, one that learns nothing one per key.
+    keys = [f"{prefix}{{user:{i // 4}}}:{USER_FIELDS[i % 4]}" for i in range(n_keys)]
     cluster.set_all({k: str(i) for i, k in enumerate(keys)})
     before = {k: cluster.node_for(k).port for k in keys}
     masters_before = len(cluster.masters)
@@ -140,8 +147,8 @@ def reshard(cluster: Any, prefix: str, n_keys: int = 1000) -> ReshardResult:
         cluster.migrate_keys(slot, in_slot[slot])
     cluster.finish_migration(plan)
     correct += sum(reader.get(k) == str(i) for i, k in enumerate(keys))
-    moved = sum(1 for k in keys if cluster.node_for(k).port != before[k])
-    return ReshardResult(n_keys, moved, len(plan), masters_before, reader.asked, reader.moved, correct)
+    moved = [k for k in keys if cluster.node_for(k).port != before[k]]
+    return ReshardResult(n_keys, len(moved), len(plan), masters_before, reader.asked, reader.moved, correct, moved)
 
 
 # ---------------------------------------------------------------------------------
@@ -166,6 +173,7 @@ class HotKeyResult:
     writes_per_update: int
     hot_key_share: float
     near_hits: int = 0
+    copies_on: dict[str, int] = field(default_factory=dict)  # master -> copies of the hot key it holds
 
     @property
     def hot_node_share(self) -> float:
@@ -210,7 +218,10 @@ def hot_key_load(cluster: Any, prefix: str, *, fix: str = "none", copies: int = 
             near_hits = near.hits
     after = cluster.command_counts()
     counts = {name: after[name] - before.get(name, 0) for name in after}
-    return HotKeyResult(fix, n_requests, counts, writes, float(np.mean(trace == 0)), near_hits)
+    homes = [cluster.node_for(product_key(prefix, 0, c) if fix == "copies" else names[0]).name
+             for c in range(writes)]
+    copies_on = {name: homes.count(name) for name in counts}
+    return HotKeyResult(fix, n_requests, counts, writes, float(np.mean(trace == 0)), near_hits, copies_on)
 
 
 # ---------------------------------------------------------------------------------
@@ -305,59 +316,3 @@ def wait_demo(cluster: Any, prefix: str, *, lag_seconds: float = LAG_SECONDS) ->
     rows.append({"moment": "after the lag", "WAIT 1 100 ms answered": primary.wait(1, 0.1),
                  "replica holds": replica.get(key)})
     return rows
-
-
-# ---------------------------------------------------------------------------------
-# 5. Failover
-# ---------------------------------------------------------------------------------
-
-@dataclass
-class FailoverResult:
-    acknowledged_writes: int
-    unreplicated_writes: int
-    lost_writes: int | None  # None: the replica had not taken over when the probing gave up
-    errors: int
-    recovered_after_seconds: float | None
-    timeline: list[tuple[float, bool]]
-
-    @property
-    def recovered(self) -> bool:
-        return self.recovered_after_seconds is not None
-
-
-def failover(cluster: Any, prefix: str, *, replicated: int = 80, unreplicated: int = 20,
-             probe_every_seconds: float = 0.05, give_up_seconds: float = 15.0) -> FailoverResult:
-    """Crash a master after ``unreplicated`` acknowledged writes its replica has not
-    applied yet; probe the cluster until the replica takes over; count the writes lost."""
-    clock = cluster.clock
-    tag, master, replica = tag_on_replicated_master(cluster, prefix, "order")
-    keys = [f"{prefix}{{{tag}}}:{i}" for i in range(replicated + unreplicated)]
-    for key in keys[:replicated]:
-        master.set(key, "paid")
-    master.wait(1, 2.0)
-    cluster.pause_replication(replica, give_up_seconds)
-    for key in keys[replicated:]:
-        master.set(key, "paid")  # each one acknowledged by the master
-    cluster.crash(master)
-    start = clock.now()
-    timeline: list[tuple[float, bool]] = []
-    recovered = None
-    while clock.now() - start < give_up_seconds:
-        try:
-            cluster.get(keys[0])
-        except ClusterUnavailable:
-            timeline.append((clock.now() - start, False))
-            clock.sleep(probe_every_seconds)
-            continue
-        recovered = clock.now() - start
-        timeline.append((recovered, True))
-        break
-    lost = None
-    if recovered is not None:
-        if hasattr(cluster, "refresh"):
-            cluster.refresh()
-        heir = cluster.node_for(keys[0])
-        cluster.resume_replication(heir)
-        lost = sum(v is None for v in cluster.get_all(keys))
-    errors = sum(1 for _, ok in timeline if not ok)
-    return FailoverResult(len(keys), unreplicated, lost, errors, recovered, timeline)

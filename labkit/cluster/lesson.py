@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import atexit
 import contextlib
-import html
 import os
 import threading
 from typing import Any
@@ -24,62 +23,40 @@ from ..clock import VirtualClock
 from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet, Implement
 from ..redis_server import redis_server_binary
-from ..widgets import LivePlot, choice, int_slider, slider
+from ..tables import Table
+from ..widgets import LivePlot, int_slider, slider
 from . import experiments as ex
-from . import rehash
 from .checks import (
     HOT_READS_PER_SECOND,
     OTHER_LOAD,
     REPLICA_LAG_SECONDS,
     SHARD_CAPACITY,
     WINDOW_SECONDS,
-    EveryReadToThePrimary,
+    DeadlineRouter,
+    FirstWriteOnly,
     ForgetsAfterFirstRead,
-    NeverThePrimary,
+    OneTimeForAllKeys,
+    RecentWritesRouter,
     ShortWindow,
+    WallClock,
     check_copies,
     copies_needed,
     router_scenarios,
 )
+from .lesson_failover import explore_failover, show_failover_losses
+from .lesson_rehash import explore_rehash, show_spread
 from .race import FILLS, replica_fill_race
 from .routing import ReadYourWrites
 from .shards import SimulatedCluster
 
 __all__ = [
     "Lab", "start_lab", "show_keys", "show_crossslot", "explore_rehash", "show_reshard",
-    "explore_hot_key", "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait",
+    "show_spread", "explore_hot_key", "show_near_cache", "explore_replicas", "show_replica_timeline", "show_wait",
     "show_replica_fill",
-    "explore_failover", "exercises", "Table",
+    "explore_failover", "show_failover_losses", "exercises", "Table",
 ]
 
 NOTEBOOK = "09"
-
-
-class Table:
-    """Rows of a small result table: HTML in a notebook, aligned text elsewhere."""
-
-    def __init__(self, rows: list[dict[str, Any]], caption: str = "") -> None:
-        self.rows, self.caption = rows, caption
-
-    def _cells(self) -> tuple[list[str], list[list[str]]]:
-        columns = list(self.rows[0]) if self.rows else []
-        return columns, [[str(row.get(c, "")) for c in columns] for row in self.rows]
-
-    def _repr_html_(self) -> str:
-        columns, cells = self._cells()
-        esc = html.escape
-        head = "".join(f"<th scope='col'>{esc(c)}</th>" for c in columns)
-        body = "".join("<tr>" + "".join(f"<td>{esc(v)}</td>" for v in row) + "</tr>" for row in cells)
-        caption = f"<caption>{esc(self.caption)}</caption>" if self.caption else ""
-        return f"<table>{caption}<thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
-
-    def __str__(self) -> str:
-        columns, cells = self._cells()
-        widths = [max(len(c), *(len(r[i]) for r in cells)) for i, c in enumerate(columns)]
-        lines = [" | ".join(c.ljust(w) for c, w in zip(row, widths, strict=True)) for row in [columns, *cells]]
-        return "\n".join(([self.caption] if self.caption else []) + lines)
-
-    __repr__ = __str__
 
 
 class Lab:
@@ -94,7 +71,8 @@ class Lab:
         if want_sim:
             self.cluster: Any = SimulatedCluster(3, 1, clock=VirtualClock())
             self.control: Any = self.cluster
-            self.where = "simulated shards (3 masters + 3 replicas, in this process, on a virtual clock)"
+            why = "" if forced or simulated else ", as redis-server is not installed here"
+            self.where = f"simulated shards (3 masters + 3 replicas in this process, on a virtual clock{why})"
         elif url:
             from .real import RealCluster
 
@@ -159,7 +137,10 @@ def start_lab(store: Any = None, *, simulated: bool | None = None, quiet: bool =
     lab = Lab(prefix, simulated=simulated)
     _latest.append(lab)
     if not quiet:
-        print(f"Cluster ready: {lab.where}. Stopped when you run the last cell or leave.")
+        said = store.describe() if store is not None else ""
+        unused = f" ({said} is left alone: a cluster needs servers of its own)" if said.startswith("real") else ""
+        print(f"Running on {lab.where}{unused}; keys under {prefix!r}. "
+              "It stops when you run the last cell or the kernel stops.")
     return lab
 
 
@@ -185,73 +166,8 @@ def show_crossslot(lab: Lab) -> None:
 
 
 # ---------------------------------------------------------------------------------
-# 2. Adding a node
+# 2. Adding a node (the placement charts: :mod:`.lesson_rehash`)
 # ---------------------------------------------------------------------------------
-
-def _draw_rehash(fig: Any, vnodes: int, nodes: int) -> str:
-    from matplotlib.legend_handler import HandlerTuple
-    from matplotlib.ticker import MaxNLocator
-
-    left, right = fig.axes
-    xs = np.array(REHASH_NODES)
-    pairs = []
-    for i, scheme in enumerate(rehash.SCHEMES):
-        style = charts.series_style(i)
-        measured = [rehash.moved_share(scheme, int(n), vnodes=vnodes) for n in xs]
-        line, = left.plot(xs, [rehash.formula_share(scheme, int(n)) for n in xs], color=style["color"],
-                          linestyle=style["linestyle"], label=f"{scheme}: formula")
-        dots, = left.plot(xs, measured, color=style["color"], marker=style["marker"], linestyle="none",
-                          label=f"{scheme}: measured")
-        pairs.append((line, dots))
-    left.set_ylim(0, 1)
-    # Few ticks: drawing tick labels is most of a redraw's cost, and these carry the story.
-    left.set_xticks([1, 3, 5, 7, 9])
-    left.set_yticks([0, 0.25, 0.5, 0.75, 1])
-    charts.finish(left, title="Modulo moves most keys; slots and rings 1/(n+1)",
-                  xlabel="nodes before one joins", ylabel="share of keys that move", legend=False)
-    # One legend row per scheme (line = formula, marker = measured): a third of the text to draw.
-    left.legend(pairs, [f"{s} (line: formula, dots: measured)" if i == 0 else s
-                        for i, s in enumerate(rehash.SCHEMES)],
-                handler_map={tuple: HandlerTuple(ndivide=None)}, frameon=False)
-    seconds = np.arange(60)
-    storms = {s: rehash.miss_storm(s, nodes, vnodes=vnodes)
-              for s in ("modulo", "consistent hashing", "redis cluster")}
-    for i, (scheme, series) in enumerate(storms.items()):
-        style = charts.series_style(i if scheme != "redis cluster" else 3)
-        right.plot(seconds, series, color=style["color"], linestyle=style["linestyle"], label=scheme)
-    right.axvline(20, **charts.LIMIT_STYLE, label="node joins")
-    right.set_xticks([0, 20, 40, 60])
-    right.yaxis.set_major_locator(MaxNLocator(4, integer=True))
-    charts.finish(right, title=f"Client-side sharding: a miss storm when node {nodes + 1} joins",
-                  xlabel="time (s)", ylabel="database reads per second")
-    mod, ring = storms["modulo"].sum(), storms["consistent hashing"].sum()
-    return (f"With {nodes} nodes and client-side sharding, modulo sent <b>{mod:,}</b> extra reads to the "
-            f"database, consistent hashing ({vnodes} virtual nodes each) <b>{ring:,}</b>, Redis Cluster <b>0</b>: "
-            "it moves the data with the slot.")
-
-
-REHASH_VNODES = (1, 16, 160)
-REHASH_NODES = range(1, 10)
-
-
-def _sweep_rehash() -> None:
-    """Every setting the two controls reach, computed once (memoized in ``rehash``, about
-    0.1 s): a move then only draws."""
-    for vnodes in REHASH_VNODES:
-        for nodes in REHASH_NODES:
-            for scheme in rehash.SCHEMES:
-                rehash.moved_share(scheme, nodes, vnodes=vnodes)
-                rehash.miss_storm(scheme, nodes, vnodes=vnodes)
-
-
-def explore_rehash() -> LivePlot:
-    """Keys moved by a join (measured vs formula) and the database's miss storm."""
-    _sweep_rehash()
-    return LivePlot(_draw_rehash, {
-        "vnodes": choice("virtual nodes per node (ring)", list(REHASH_VNODES), 160),
-        "nodes": int_slider("nodes before the join", REHASH_NODES[0], REHASH_NODES[-1], 1, 3),
-    }, ncols=2, width=11.0, height=3.8)
-
 
 def show_reshard(lab: Lab) -> Table:
     """Add a fourth master and move it a quarter of the slots while a client reads."""
@@ -355,20 +271,29 @@ def _draw_hot(lab: Lab, fig: Any, copies: int) -> str:
                label=label + (" (simulated preview)" if i == 2 and preview else ""),
                color=charts.series_style(i)["color"], hatch=["", "//", ".."][i], edgecolor="white")
     ax.axhline(1 / len(nodes), **charts.LIMIT_STYLE, label="fair share")
-    ax.set_xticks(np.arange(len(nodes)), [f"master {n.rsplit(':', 1)[1]}" for n in nodes])
+    held = spread.copies_on
+    ax.set_xticks(np.arange(len(nodes)), [f"{n.rsplit(':', 1)[1]}\n{held.get(n, 0)} of {copies} copies"
+                                          for n in nodes])
     ax.set_ylim(0, 1)
     ax.set_yticks([0, 0.25, 0.5, 0.75, 1])  # few tick labels: most of a redraw's cost
     base, near, spread = runs
     charts.finish(ax, title=lab.title(lab.cluster, f"One master served {base.hot_node_share:.0%} of commands; "
                                                    f"a near cache {near.hot_node_share:.0%}"),
-                  xlabel="master (port)", ylabel="share of the commands it served")
+                  xlabel="master (port) and the copies of the hot key its slots hold",
+                  ylabel="share of the commands it served")
     where = (f" The copies at this setting are a <b>preview on simulated shards</b> with this cluster's slot map "
              f"(the same counts, computed at once); press <b>{LIVE}</b> to measure them on the real cluster."
              if preview else "")
+    busiest = max(spread.counts, key=lambda n: spread.counts[n])
+    most = held.get(busiest, 0)
+    why = (f" A copy's slot comes from hashing its name, not from a plan: master {busiest.rsplit(':', 1)[1]} holds "
+           f"<b>{most} of the {copies} copies</b>, so it serves {most}/{copies} of the hot key's reads on top of "
+           f"its own keys{' - more copies than masters means some master holds two' if copies > len(nodes) else ''}."
+           if most > 1 else "")
     return (f"{base.requests:,} reads, {base.hot_key_share:.0%} of them for one product. Busiest master: "
             f"<b>{base.hot_node_share:.0%}</b> of commands without a fix, <b>{near.hot_node_share:.0%}</b> with a "
             f"near cache ({near.near_hits:,} reads never left the app), <b>{spread.hot_node_share:.0%}</b> with "
-            f"{copies} copies, which cost <b>{spread.writes_per_update} SETs per update</b> instead of 1.{where}")
+            f"{copies} copies, which cost <b>{spread.writes_per_update} SETs per update</b> instead of 1.{why}{where}")
 
 
 def explore_hot_key(lab: Lab) -> LivePlot:
@@ -496,34 +421,7 @@ def show_replica_fill(lag_seconds: float = 0.5) -> Table:
                        f"the database replica lags {lag_seconds:g} s")
 
 
-# ---------------------------------------------------------------------------------
-# 5. Failover
-# ---------------------------------------------------------------------------------
-
-def explore_failover(lab: Lab) -> ex.FailoverResult:
-    """Crash a master (once per lab) and chart what the client saw."""
-    result = lab.results.get("failover")
-    if result is None:
-        result = lab.results["failover"] = ex.failover(lab.control, lab.prefix)
-    fig = charts.new_figure(width=9.0, height=3.0)
-    ax = fig.axes[0]
-    times = [t for t, _ in result.timeline]
-    ok = [1 if good else 0 for _, good in result.timeline]
-    ax.step(times, ok, where="post", color=charts.series_style(0)["color"],
-            label="client request succeeded (1) or failed (0)")
-    ax.plot(times, ok, linestyle="none", marker="o", color=charts.series_style(0)["color"])
-    ax.set_yticks([0, 1], ["error", "ok"])
-    ax.set_ylim(-0.2, 1.3)
-    if result.recovered:
-        finding = (f"Errors for {result.recovered_after_seconds:.1f} s, then the replica took over; "
-                   f"{result.lost_writes} acknowledged writes lost")
-    else:
-        finding = f"No answer for {times[-1]:.0f} s: the replica had not taken over yet (a very busy machine?)"
-    charts.finish(ax, title=lab.title(lab.control, finding),
-                  xlabel="seconds since the master crashed", ylabel="client request")
-    charts.show(fig)
-    return result
-
+# 5. Failover: :mod:`.lesson_failover`
 
 # ---------------------------------------------------------------------------------
 # Exercises
@@ -543,6 +441,14 @@ ROUTER_SKELETON = '''class MyRouter:
 '''
 
 
+ROUTER_EQUIVALENT_MUTANTS = {
+    "ReadYourWrites.route: if written is not None and self.clock.now() - written < self.window_seconds: => "
+    "if written is not None and self.clock.now() - written <= self.window_seconds:":
+        "Only a read at exactly window_seconds after a write tells < from <=, and there either answer is "
+        "right: the window is longer than the lag, so the replica has had the write for half a second.",
+}
+
+
 def exercises(store: Any = None) -> ExerciseSet:
     """Notebook 09's exercises; graded on simulated shards (no cluster needed)."""
     router = Implement(
@@ -552,11 +458,14 @@ def exercises(store: Any = None) -> ExerciseSet:
               f"{WINDOW_SECONDS:g} s), and to the replica otherwise."),
         reference=lambda: ReadYourWrites,
         mistakes={
-            "never sends reads to the primary": NeverThePrimary,
             "forgets after the first read": ForgetsAfterFirstRead,
-            "window shorter than the replica lag": ShortWindow,
-            "every read to the primary": EveryReadToThePrimary,
+            "a window shorter than the replica lag": ShortWindow,
+            "records only the first write": FirstWriteOnly,
+            "one time for all keys": OneTimeForAllKeys,
+            "measures time with the wall clock": WallClock,
         },
+        alternatives={"a deadline per key": DeadlineRouter, "recent writes in a queue": RecentWritesRouter},
+        equivalent_mutants=ROUTER_EQUIVALENT_MUTANTS,
         skeleton=ROUTER_SKELETON,
     )
     sizing = Exercise(

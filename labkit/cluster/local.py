@@ -1,11 +1,14 @@
 """A throwaway Redis Cluster on this machine, started from the ``redis-server`` binary.
 
 ``with LocalCluster(masters=3, replicas=1) as cluster:`` starts one process per node
-(cluster mode, loopback only, free ports, nothing on disk, one temp folder), forms
+(cluster mode, loopback only, free ports, no data on disk; each node's ``nodes.conf``
+and log in one temporary folder), forms
 the cluster with the same commands ``redis-cli --cluster create`` sends (ADDSLOTSRANGE,
 MEET, REPLICATE), waits for ``cluster_state:ok`` and hands out a redis-py
 ``RedisCluster`` as ``.client``.  Leaving the block, or the interpreter exiting,
-stops every process it started.
+stops every process it started and deletes the folder; if the interpreter is killed
+instead, the nodes die with it and the lab's watchdog deletes the folder
+(:mod:`labkit.redis_server`).
 """
 
 from __future__ import annotations
@@ -13,11 +16,9 @@ from __future__ import annotations
 import atexit
 import contextlib
 import random
-import shutil
 import signal
 import socket
 import subprocess
-import tempfile
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -25,7 +26,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import LabError
-from ..redis_server import redis_server_binary
+from ..redis_server import forget_process, lab_folder, redis_server_binary, remove_folder, start_process
 from .slots import slot_ranges
 
 __all__ = ["LocalCluster", "ClusterNode"]
@@ -114,7 +115,7 @@ class LocalCluster:
                 "(apt-get install redis-server) or use labkit.cluster.SimulatedCluster."
             )
         self._timeout = startup_timeout_seconds
-        self._dir = Path(tempfile.mkdtemp(prefix="labkit-cluster-"))
+        self._dir = lab_folder("labkit-cluster-")
         self.nodes: list[ClusterNode] = []
         self._client: Any = None
         self._closed = False
@@ -136,7 +137,7 @@ class LocalCluster:
 
     def _launch(self, node: ClusterNode) -> None:
         assert node.folder is not None
-        node.process = subprocess.Popen(
+        node.process = start_process(
             [
                 self._binary, "--port", str(node.port), "--bind", "127.0.0.1",
                 "--protected-mode", "yes", "--save", "", "--appendonly", "no",
@@ -149,8 +150,6 @@ class LocalCluster:
                 # Replicas sync at once (the default waits 5 s for more replicas to join).
                 "--repl-diskless-sync-delay", "0",
             ],
-            stdout=subprocess.DEVNULL,
-            stderr=subprocess.DEVNULL,
         )
 
     def _start(self, masters: int, replicas: int, spares: int) -> None:
@@ -246,6 +245,7 @@ class LocalCluster:
             assert node.process is not None
             node.process.send_signal(signal.SIGKILL if crash else signal.SIGTERM)
             node.process.wait(timeout=10)
+            forget_process(node.process)
 
     def start_node(self, node: ClusterNode) -> None:
         """Start a stopped node again; it rejoins from its nodes.conf (as a replica if it lost its slots)."""
@@ -296,21 +296,19 @@ class LocalCluster:
         if self._client is not None:
             with contextlib.suppress(Exception):  # closing connections to dead nodes is not the learner's problem
                 self._client.close()
-        for node in self.nodes:
-            if node.running:
-                assert node.process is not None
-                node.process.terminate()
+        alive = [n.process for n in self.nodes if n.running and n.process is not None]
+        for process in alive:
+            process.terminate()
         # One deadline for all of them (they shut down in parallel), then SIGKILL stragglers.
         deadline = time.monotonic() + 5.0
-        while time.monotonic() < deadline and any(n.running for n in self.nodes):
+        while time.monotonic() < deadline and any(p.poll() is None for p in alive):
             time.sleep(0.01)
-        for node in self.nodes:
-            if node.running:
-                assert node.process is not None
-                node.process.kill()
-            if node.process is not None:
-                node.process.wait()  # reaped: no zombie left behind
-        shutil.rmtree(self._dir, ignore_errors=True)
+        for process in alive:
+            if process.poll() is None:
+                process.kill()
+            process.wait()  # reaped: no zombie left behind
+            forget_process(process)
+        remove_folder(self._dir)
         atexit.unregister(self.stop)
 
     def pids(self) -> list[int]:

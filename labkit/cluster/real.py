@@ -77,8 +77,12 @@ class RealNode:
     def get(self, key: str) -> str | None:
         return self._call("GET", key)
 
-    def set(self, key: str, value: str) -> None:
-        self._call("SET", key, value)
+    def set(self, key: str, value: str, ttl_seconds: int | None = None) -> None:
+        self._call("SET", key, value, *(("EX", ttl_seconds) if ttl_seconds else ()))
+
+    def ttl(self, key: str) -> int:
+        """Seconds left (as the TTL command answers: -1 no expiry, -2 no key)."""
+        return int(self._call("TTL", key))
 
     def delete(self, *keys: str) -> int:
         return int(self._call("DEL", *keys)) if keys else 0
@@ -122,6 +126,7 @@ class RealCluster:
         else:
             raise LabError("RealCluster needs a LocalCluster or a cluster URL (REDIS_CLUSTER_URL).")
         self.nodes: list[RealNode] = []
+        self._probes: dict[int, Any] = {}
         self._slot_owner: list[RealNode | None] = [None] * SLOTS
         self._load_topology()
 
@@ -258,6 +263,30 @@ class RealCluster:
         except redis.exceptions.AskError as exc:
             raise Redirect("ASK", exc.slot_id, int(exc.port)) from None
 
+    def probe(self, key: str, via: RealNode) -> str:
+        """What a client asking ``via`` for ``key`` gets (following MOVED): "ok",
+        "CLUSTERDOWN", or "no answer" (a refused connection or a timeout)."""
+        import redis
+
+        port = via.port
+        for _ in range(3):
+            conn = self._probes.get(port)
+            if conn is None:  # plain connections, no READONLY, no retries: what one request sees
+                conn = self._probes[port] = redis.Redis(
+                    host=via.host, port=port, protocol=2, socket_timeout=0.3, socket_connect_timeout=0.3,
+                    retry=redis.retry.Retry(redis.backoff.NoBackoff(), 0))
+            try:
+                conn.execute_command("GET", key)
+                return "ok"
+            except redis.exceptions.MovedError as exc:
+                port = int(exc.port)
+            except redis.exceptions.ClusterDownError:
+                return "CLUSTERDOWN"
+            except (redis.RedisError, OSError):
+                conn.close()
+                return "no answer"
+        return "no answer"
+
     # -- resharding (a cluster the lab started only) ----------------------------------------------
     def add_master(self) -> RealNode:
         local = self._require_owned("Adding a node")
@@ -381,6 +410,9 @@ class RealCluster:
     def stop(self) -> None:
         for node in self.nodes:
             node.close()
+        for conn in self._probes.values():
+            with contextlib.suppress(Exception):  # a dead node's socket: nothing to close cleanly
+                conn.close()
         if self.local is not None:
             self.local.stop()
         else:

@@ -1,6 +1,6 @@
 """When a node joins: how many keys change owner, and what that costs a cache.
 
-Three ways to map keys to N nodes:
+Five ways to map keys to N nodes:
 
 * **modulo** - ``hash(key) % N``: simple, and nearly every key moves when N changes
   (``N/(N+1)`` of them for one new node);
@@ -8,7 +8,13 @@ Three ways to map keys to N nodes:
   node takes ``1/(N+1)`` of the slots, so ``1/(N+1)`` of the keys move, and the
   cluster moves their data with them;
 * **consistent hashing** (Karger et al., STOC 1997) - nodes own arcs of a ring; a new
-  node takes about ``1/(N+1)`` of the keys, evenly only with many virtual nodes.
+  node takes about ``1/(N+1)`` of the keys, evenly only with many virtual nodes;
+* **rendezvous hashing** (highest random weight; Thaler and Ravishankar, 1998) - every
+  node scores every key and the highest score wins: ``1/(N+1)`` moves, an even spread
+  with no virtual nodes, and a lookup costs one hash per node;
+* **jump hashing** (Lamping and Veach, 2014) - a few lines of arithmetic, no table, an
+  even spread and exactly the newcomer's share moved; but nodes are numbered, so
+  only the last one can leave.
 
 With client-side sharding (memcached style) a key that changes owner is a miss on
 its new node, so the database pays once per moved key: a miss storm.
@@ -25,9 +31,11 @@ from ..memo import memo
 from ..workloads import zipf
 from .slots import SLOTS, key_slot, slot_ranges
 
-__all__ = ["SCHEMES", "formula_share", "moved_share", "rebalanced_owners", "miss_storm", "sample_keys"]
+__all__ = ["SCHEMES", "formula_share", "moved_share", "rebalanced_owners", "miss_storm", "sample_keys",
+           "load_spread", "jump_hash"]
 
-SCHEMES = ("modulo", "hash slots", "consistent hashing")
+SCHEMES = ("modulo", "hash slots", "consistent hashing", "rendezvous", "jump")
+_MASK64 = (1 << 64) - 1
 
 
 def formula_share(scheme: str, nodes: int) -> float:
@@ -66,6 +74,36 @@ def _key_hashes(n_keys: int) -> tuple[np.ndarray, np.ndarray]:
             np.array([key_slot(k) for k in keys], dtype=np.int64))
 
 
+def jump_hash(key: int, buckets: int) -> int:
+    """Lamping and Veach's jump consistent hash: the bucket (0 .. buckets-1) of a 64-bit key."""
+    bucket, jump = -1, 0
+    while jump < buckets:
+        bucket = jump
+        key = (key * 2862933555777941757 + 1) & _MASK64
+        jump = int((bucket + 1) * ((1 << 31) / ((key >> 33) + 1)))
+    return bucket
+
+
+def _mix64(values: np.ndarray) -> np.ndarray:
+    """A 64-bit finaliser (MurmurHash3's fmix64): nearby inputs give unrelated outputs."""
+    with np.errstate(over="ignore"):
+        h = values.astype(np.uint64)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xFF51AFD7ED558CCD)
+        h ^= h >> np.uint64(33)
+        h *= np.uint64(0xC4CEB9FE1A85EC53)
+        h ^= h >> np.uint64(33)
+    return h
+
+
+def _rendezvous_owner(key_hashes: np.ndarray, nodes: int) -> np.ndarray:
+    # Each node's score for each key is a hash of (key, node); the highest score owns the key.
+    mixed = _mix64(key_hashes)
+    with np.errstate(over="ignore"):
+        scores = np.stack([_mix64(mixed + np.uint64(node)) for node in range(nodes)])
+    return scores.argmax(axis=0)
+
+
 def _ring_owner(key_hashes: np.ndarray, nodes: int, vnodes: int) -> np.ndarray:
     points = sorted((_hash32(f"node-{n}#{v}"), n) for n in range(nodes) for v in range(vnodes))
     hashes = np.array([h for h, _ in points], dtype=np.int64)
@@ -87,6 +125,10 @@ def _owners(scheme: str, nodes: int, n_keys: int, vnodes: int, after_join: bool)
         if after_join:
             table = np.array(rebalanced_owners(nodes))
         return table[slots]
+    if scheme == "rendezvous":
+        return _rendezvous_owner(key_hashes, count)
+    if scheme == "jump":
+        return np.array([jump_hash(int(h), count) for h in _mix64(key_hashes)])
     return _ring_owner(key_hashes, count, vnodes)
 
 
@@ -99,6 +141,14 @@ def moved_share(scheme: str, nodes: int, *, n_keys: int = 10_000, vnodes: int = 
     before = _owners(scheme, nodes, n_keys, vnodes, False)
     after = _owners(scheme, nodes, n_keys, vnodes, True)
     return float(np.mean(before != after))
+
+
+def load_spread(scheme: str, nodes: int, *, n_keys: int = 10_000, vnodes: int = 160) -> float:
+    """The busiest node's share of ``n_keys`` keys over a fair share (1.0 = perfectly even)."""
+    formula_share(scheme, nodes)  # validates the scheme
+    vnodes = vnodes if scheme == "consistent hashing" else 0
+    owners = _owners(scheme, nodes, n_keys, vnodes, False)
+    return float(np.bincount(owners, minlength=nodes).max() / (n_keys / nodes))
 
 
 @memo(maxsize=8)

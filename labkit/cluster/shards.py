@@ -18,11 +18,14 @@ from ..errors import LabError
 from .slots import SLOTS, key_slot, slot_ranges
 
 __all__ = ["ClusterUnavailable", "Redirect", "SimNode", "SimulatedCluster", "crossslot_message",
-           "FAILOVER_SECONDS"]
+           "FAILOVER_SECONDS", "FAIL_SECONDS"]
 
-# What a failover takes on the local cluster (node timeout 1.5 s, then the replica's
-# election): measured 3-3.5 s on a 2-core laptop; the simulation uses 3 s.
-FAILOVER_SECONDS = 3.0
+# A failover on the lab's local cluster (node timeout 1.5 s), measured on a 2-core machine:
+# the other masters mark the dead one FAIL (and answer CLUSTERDOWN) about 2.3-2.5 s after
+# the crash, and its replica is promoted about 1 s later (3.3-3.5 s).  The simulation
+# replays those two moments on its clock; a real cluster shows its own.
+FAIL_SECONDS = 2.4
+FAILOVER_SECONDS = 3.4
 
 
 class ClusterUnavailable(LabError):
@@ -54,7 +57,8 @@ class SimNode:
         self.alive = True
         self.master: SimNode | None = None
         self.replicas: list[SimNode] = []
-        self._pending: deque[tuple[float, str, str | None]] = deque()
+        self._pending: deque[tuple[float, str, str | None, float | None]] = deque()
+        self._expires: dict[str, float] = {}  # key -> when it expires, on the cluster's clock
         self.paused_until = 0.0
         self.lag_seconds = 0.0
         self.trackers: dict[str, set[Any]] = {}
@@ -73,17 +77,27 @@ class SimNode:
         if now < self.paused_until:
             return
         while self._pending and self._pending[0][0] + self.lag_seconds <= now:
-            _, key, value = self._pending.popleft()
-            if value is None:
-                self.client.delete(key)
-            else:
-                self.client.set(key, value)
+            _, key, value, expires = self._pending.popleft()
+            self._store(key, value, expires)
 
-    def _replicate(self, key: str, value: str | None) -> None:
+    def _store(self, key: str, value: str | None, expires: float | None) -> None:
+        self._expires.pop(key, None)
+        if value is None:
+            self.client.delete(key)
+            return
+        self.client.set(key, value)
+        if expires is not None:
+            self._expires[key] = expires
+
+    def _expire(self, key: str) -> None:
+        if self.cluster.clock.now() >= self._expires.get(key, float("inf")):
+            self._store(key, None, None)
+
+    def _replicate(self, key: str, value: str | None, expires: float | None = None) -> None:
         now = self.cluster.clock.now()
         for replica in self.replicas:
             if replica.alive:
-                replica._pending.append((now, key, value))
+                replica._pending.append((now, key, value, expires))
         for tracker in self.trackers.pop(key, set()):
             tracker.invalidate(key)
 
@@ -91,27 +105,40 @@ class SimNode:
     def _check_alive(self) -> None:
         if not self.alive:
             raise ClusterUnavailable(f"Node {self.name} does not answer (connection refused).")
+        if self.cluster.down():
+            raise ClusterUnavailable("CLUSTERDOWN The cluster is down")
 
     def get(self, key: str) -> str | None:
         self._check_alive()
         self.commands += 1
         if self.role == "replica":
             self._catch_up()
+        self._expire(key)
         return self.client.get(key)
 
-    def set(self, key: str, value: str) -> None:
+    def set(self, key: str, value: str, ttl_seconds: float | None = None) -> None:
         self._check_alive()
         if self.role == "replica":
             raise LabError(f"{self.name} is a replica; writes go to its master.")
         self.commands += 1
-        self.client.set(key, value)
-        self._replicate(key, value)
+        expires = self.cluster.clock.now() + ttl_seconds if ttl_seconds else None
+        self._store(key, value, expires)
+        self._replicate(key, value, expires)
+
+    def ttl(self, key: str) -> int:
+        """Seconds left, as the TTL command answers (-1: no expiry, -2: no such key)."""
+        self._expire(key)
+        if not self.client.exists(key):
+            return -2
+        expires = self._expires.get(key)
+        return -1 if expires is None else round(expires - self.cluster.clock.now())
 
     def delete(self, *keys: str) -> int:
         self._check_alive()
         self.commands += 1
         removed = int(self.client.delete(*keys))
         for key in keys:
+            self._expires.pop(key, None)
             self._replicate(key, None)
         return removed
 
@@ -140,8 +167,9 @@ class SimulatedCluster:
     """``masters`` simulated primaries with ``replicas`` each, on ``clock``.
 
     Writes reach a replica after ``lag_seconds`` (0 unless a lesson pauses it); a
-    crashed master is replaced by its replica :data:`FAILOVER_SECONDS` later, and
-    writes the replica had not applied by then are lost, as with Redis's
+    crashed master is marked FAIL :data:`FAIL_SECONDS` later (from then on every node
+    answers CLUSTERDOWN) and replaced by its replica :data:`FAILOVER_SECONDS` after
+    the crash; writes the replica had not applied by then are lost, as with Redis's
     asynchronous replication.
     """
 
@@ -165,6 +193,7 @@ class SimulatedCluster:
                 self._slot_owner[slot] = master
         self._migrating: dict[int, SimNode] = {}  # slot -> target, while keys move
         self._promote_at: dict[int, float] = {}  # port of a crashed master -> when its replica takes over
+        self._fail_at: dict[int, float] = {}  # port of a crashed master -> when the others mark it FAIL
 
     @classmethod
     def like(cls, other: Any, *, clock: Clock | None = None) -> SimulatedCluster:
@@ -312,7 +341,26 @@ class SimulatedCluster:
 
     def crash(self, master: SimNode) -> None:
         master.alive = False
+        self._fail_at[master.port] = self.clock.now() + FAIL_SECONDS
         self._promote_at[master.port] = self.clock.now() + FAILOVER_SECONDS
+
+    def down(self) -> bool:
+        """CLUSTERDOWN: a master is marked FAIL and its replica has not taken over yet
+        (``cluster-require-full-coverage yes``: then every node refuses every key)."""
+        self._failover_due()
+        now = self.clock.now()
+        return any(self._fail_at[port] <= now for port in self._promote_at)
+
+    def probe(self, key: str, via: SimNode) -> str:
+        """What a client asking ``via`` for ``key`` gets (following MOVED)."""
+        if not via.alive:
+            return "no answer"
+        if self.down():
+            return "CLUSTERDOWN"
+        return "ok" if self.node_for(key).alive else "no answer"
+
+    def refresh(self) -> None:
+        """Nothing to re-read: the simulation's slot map is always current."""
 
     def _failover_due(self) -> None:
         now = self.clock.now()
@@ -320,6 +368,7 @@ class SimulatedCluster:
             if now < when:
                 continue
             del self._promote_at[port]
+            self._fail_at.pop(port, None)
             dead = self.node_at(port)
             heir = self.replica_of(dead)
             if heir is None:

@@ -8,6 +8,11 @@ cache needs a 7.4+ server, so this is a small tracking client of its own: per
 node, one connection subscribed to ``__redis__:invalidate`` and one data
 connection with ``CLIENT TRACKING ON REDIRECT <id>`` (RESP2, which works on 7.0).
 On simulated shards the node calls :meth:`NearCache.invalidate` itself.
+
+The copy is only as good as the invalidation connection: a message sent while it is
+down is lost for good.  So when a listener's connection breaks, the near cache drops
+everything it holds and starts tracking afresh (notebook 02's rule for any
+invalidation channel: flush on reconnect).
 """
 
 from __future__ import annotations
@@ -17,6 +22,12 @@ import select
 from typing import Any
 
 __all__ = ["NearCache"]
+
+
+def _connection_errors() -> tuple[type[Exception], ...]:
+    import redis
+
+    return (redis.ConnectionError, redis.TimeoutError)
 
 
 class _NodeTracker:
@@ -31,7 +42,7 @@ class _NodeTracker:
                                          socket_timeout=2.0)
         self.listener.connect()
         self.listener.send_command("CLIENT", "ID")
-        listener_id = int(self.listener.read_response())
+        self.listener_id = listener_id = int(self.listener.read_response())
         self.listener.send_command("SUBSCRIBE", self.CHANNEL)
         self.listener.read_response()  # the subscribe confirmation
         self.data = redis.Redis(host=host, port=port, decode_responses=True, protocol=2,
@@ -64,7 +75,7 @@ class NearCache:
         self.cluster = cluster
         self._values: dict[str, str | None] = {}
         self._trackers: dict[int, _NodeTracker] = {}
-        self.hits = self.misses = self.invalidations = 0
+        self.hits = self.misses = self.invalidations = self.reconnects = 0
 
     def _drain(self, *, every_node: bool = False) -> None:
         trackers = list(self._trackers.values())
@@ -74,9 +85,22 @@ class NearCache:
         if not every_node and len(sockets) == len(trackers):
             ready, _, _ = select.select(list(sockets), [], [], 0)
             trackers = [sockets[sock] for sock in ready]
+        broken = (OSError, *_connection_errors())
         for tracker in trackers:
-            for key in tracker.invalidated():
+            try:
+                keys = tracker.invalidated()
+            except broken:
+                self._lost(tracker)
+                continue
+            for key in keys:
                 self.invalidate(key)
+
+    def _lost(self, tracker: _NodeTracker) -> None:
+        """The invalidation connection broke: what changed meanwhile is unknown, so forget it all."""
+        tracker.close()
+        self._trackers = {port: t for port, t in self._trackers.items() if t is not tracker}
+        self.invalidate(None)
+        self.reconnects += 1
 
     def invalidate(self, key: str | None) -> None:
         """Drop ``key`` (None: drop everything), as the server asked."""
