@@ -374,7 +374,32 @@ def test_the_rehearsal_asks_notebook_00s_questions_with_its_options():
     assert {k: list(v) for k, v in PREDICTIONS.items()} == _notebook_00_predictions()
 
 
-def test_every_measured_answer_is_one_of_the_notebooks_options_and_the_lessons_finding():
+def _source_predictions() -> dict[tuple[str, str], list[str]]:
+    """Every ``predict(question, options, notebook=, name=)`` in the notebook sources."""
+    import ast
+
+    found = {}
+    for path in sorted((ROOT / "tools" / "notebooks").glob("*.py")):
+        for node in ast.walk(ast.parse(path.read_text())):
+            if isinstance(node, ast.Call) and getattr(node.func, "attr", "") == "predict":
+                keywords = {k.arg: ast.literal_eval(k.value) for k in node.keywords}
+                assert path.name.startswith(keywords["notebook"] + "_"), (path.name, keywords)
+                found[(keywords["notebook"], keywords["name"])] = ast.literal_eval(node.args[1])
+    return found
+
+
+def test_every_prediction_of_every_notebook_has_a_measured_answer_among_its_options():
+    from labkit.room.answers import known_questions, measured_answer
+
+    asked = _source_predictions()
+    assert len(asked) >= 50 and {nb for nb, _ in asked} >= {f"{n:02d}" for n in range(12)}
+    assert sorted(asked) == known_questions()  # none missing, none answering a question no notebook asks
+    for (notebook, question), options in asked.items():
+        answer = measured_answer(notebook, question)
+        assert answer in options, (notebook, question, answer, options)
+
+
+def test_measured_answers_are_the_lessons_findings():
     from labkit.room.answers import known_questions, measured_answer
 
     found = {(notebook, question): measured_answer(notebook, question) for notebook, question in known_questions()}
@@ -383,12 +408,54 @@ def test_every_measured_answer_is_one_of_the_notebooks_options_and_the_lessons_f
     # What each notebook's prose teaches (its claims' facts), as the option the view reveals.
     assert found == {
         ("00", "copy"): "the old value, until its 30 s run out", ("00", "speedup"): "about 1.5x",
-        ("00", "long-ttl"): "about one in seven", ("03", "stale-at-5-min"): "about 7%",
-        ("03", "tail-at-10-s"): "about 20%", ("03", "jitter"): "5x or more",
+        ("00", "long-ttl"): "about one in seven",
+        ("01", "walkthrough"): "cache-aside 2, write-through 1", ("01", "race"): "cache-aside and read-through",
+        ("01", "side-by-side"): "write-behind", ("01", "crash"): "a handful (the last half second's worth)",
+        ("02", "ttl-window"): "just under 30 s", ("02", "lost-message"): "until its near-cache copy expires",
+        ("02", "bump-vs-scan"): "a handful more", ("02", "race"): "version 1, for up to 300 s",
+        ("02", "threads"): "only naive",
+        ("03", "stale-at-5-min"): "about 7%", ("03", "tail-at-10-s"): "about 20%", ("03", "break-even"): "40%",
+        ("03", "jitter"): "5x or more",
         ("04", "herd"): "about 200: nearly one per reader", ("04", "expired-lock"): "2 or more",
-        ("04", "xfetch"): "almost never", ("05", "lru-loop-hits"): "zero",
+        ("04", "which-defense"): "xfetch", ("04", "xfetch"): "almost never",
+        ("05", "lru-loop-hits"): "zero", ("05", "best-on-scan"): "W-TinyLFU", ("05", "who-adapts"): "LFU",
+        ("05", "redis-lru-hot-keys"): "almost none",
+        ("06", "waterfall"): "the network between shopper, CDN and origin",
+        ("06", "traffic"): "it rises: more shoppers reuse the same copies",
+        ("06", "revalidation"): "about half the time: it skips the transfer, not the round trip",
+        ("06", "staleness"): "the CDN: up to 300 s", ("06", "leak"): "nearly all of them",
+        ("07", "naive"): "one or two", ("07", "shorter-ttl"): "the same spike, twelve times as often",
+        ("07", "hit-ratio"): "lower on most data sets",
+        ("08", "fallback"): "almost none", ("08", "slow"): "no cache at all", ("08", "cold"): "no: it stays overloaded",
+        ("08", "metastable"): "not at all, while traffic stays the same", ("08", "partial"): "never",
+        ("09", "same-slot"): "only by luck: the whole key is hashed", ("09", "modulo"): "about 75%",
+        ("09", "spread"): "a ring with one point per node", ("09", "hot-share"): "well over a fair share",
+        ("09", "replica-lag"): "all three", ("09", "clusterdown"): "errors for a moment, then normal answers",
+        ("09", "lost-del"): "back, with the old price, until its TTL ends",
+        ("10", "price-hit-ratio"): "far lower, under 60%", ("10", "price-key-bytes"): "about 90",
+        ("10", "server-hit-ratio"): "1-3 points less", ("10", "healthy-evictions"): "thousands",
+        ("10", "sample-size"): "about 400",
+        ("11", "victims"): "about 600", ("11", "deception"): "Alice's settings page, API key included",
+        ("11", "pickle"): "all three",
     }
     assert measured_answer("00", "nope") is None
+
+
+def test_a_measured_answer_follows_the_measurement_not_a_literal(monkeypatch):
+    from labkit.claims import claims_for
+    from labkit.room.answers import _ANSWERS
+
+    def measure(notebook: str, name: str, value) -> None:
+        found = claims_for(notebook)[name]
+        monkeypatch.setattr(found, "_value", value)
+        monkeypatch.setattr(found, "_computed", True)
+
+    measure("08", "partial_consecutive_opens", 12)
+    measure("11", "victims_at_60s", 58)
+    measure("06", "leaked_users", 1)
+    assert _ANSWERS[("08", "partial")]() == "yes, within a second"
+    assert _ANSWERS[("11", "victims")]() == "about 60"
+    assert _ANSWERS[("06", "leak")]() == "one or two, by bad luck"
 
 
 def test_the_rehearsal_uses_real_exercises_and_replays():

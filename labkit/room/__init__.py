@@ -11,13 +11,14 @@ The host reads the room with :func:`view` (a grid that redraws itself) or
 :func:`snapshot` (the same data as rows, for scripts and tests); :func:`rehearse`
 fills a practice room with simulated learners.
 
-==============  ==================================================================
-``publisher``   the learner side: opt-in, a queue and one daemon thread
-``records``     key layout, reading a room (:class:`Room`, :class:`Snapshot`)
-``dashboard``   the grid, the stuck list, the poll, CSV; :class:`RoomView`
-``answers``     the measured answer to a prediction, revealed beside the poll
-``rehearsal``   simulated learners in a practice room
-==============  ==================================================================
+=================  ===============================================================
+``publisher``      the learner side: opt-in, a queue and one daemon thread
+``records``        key layout, reading a room (:class:`Room`, :class:`Snapshot`)
+``dashboard``      the grid, the stuck list, the poll, CSV; :class:`RoomView`
+``answers``        the measured answer to a prediction, revealed beside the poll (00-05)
+``answers_later``  the same for notebooks 06-11
+``rehearsal``      simulated learners in a practice room
+=================  ===============================================================
 """
 
 from __future__ import annotations
