@@ -120,7 +120,7 @@ def _patterns_race() -> str:
 
 
 @measured("01", "side-by-side")
-def _side_by_side() -> str:
+def _fewest_write_queries() -> str:
     from ..patterns.claims import _side_by_side  # the replay at the notebook's 20% writes
 
     runs = _side_by_side()
