@@ -598,3 +598,42 @@ def test_xfetch_needs_enough_reads_per_recompute_time():
     assert report.share_windows_without_miss < 0.9
     low_beta = simulate_traffic("xfetch", clients=10_000, seconds=3600, beta=0.1)
     assert low_beta.share_windows_without_miss < 0.9
+
+
+def _edited_reference(old: str, new: str):
+    """The reference loader with one line edited, as a learner might write it."""
+    import inspect
+    import textwrap
+
+    from labkit.stampede import loaders
+
+    source = textwrap.dedent(inspect.getsource(loaders.read))
+    assert old in source
+    namespace = dict(vars(loaders))
+    exec(source.replace(old, new, 1), namespace)  # noqa: S102
+    return namespace["read"]
+
+
+def test_a_hit_that_takes_the_lock_and_a_filler_that_loops_again_are_refused_with_what_they_sent():
+    from labkit.stampede.loader_store import replay_copy_on_the_store
+
+    hit_takes_lock = _edited_reference("                return None if value == NOT_FOUND else value\n",
+                                       "                pass\n")
+    replay = replay_copy_on_the_store(hit_takes_lock)
+    assert not replay.passed and "a hit is one GET" in replay.message and "SET lock:item:7" in replay.message
+    loops_again = _edited_reference("                return None if row is None else row.value\n",
+                                    "                pass\n")
+    replay = replay_copy_on_the_store(loops_again)
+    assert not replay.passed and "went round the loop again" in replay.message
+
+
+def test_a_failed_refresh_must_serve_the_stale_copy_and_the_feedback_says_whether_it_ever_does():
+    from labkit.stampede import loaders
+    from labkit.stampede.loader_store import replay_failed_refresh
+
+    assert replay_failed_refresh(loaders.read).passed
+    raises = _edited_reference("                    return stale\n", "                    pass\n")
+    replay = replay_failed_refresh(raises)
+    assert not replay.passed and "DatabaseError" in replay.message and "never serves stale" not in replay.message
+    replay = replay_failed_refresh(loaders.MISTAKES["never serves stale"])
+    assert not replay.passed and "never serves stale" in replay.message

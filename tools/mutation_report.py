@@ -2,7 +2,8 @@
 
 For each :class:`labkit.exercises.Implement` exercise, mutmut's mutation operators
 change the reference answer's source one place at a time (``<`` to ``<=``, ``+`` to
-``-``, a constant, a keyword argument dropped, ``and`` to ``or`` ...).  Each mutant is
+``-``, a constant, a keyword argument dropped, ``and`` to ``or`` ...), and one more
+classic operator mutmut lacks deletes one statement at a time (it becomes ``pass``).  Each mutant is
 handed to the exercise's own ``check()``, exactly as a learner's answer would be:
 
 * **refused**: the check said "Not yet" (or the mutant hung, and was stopped);
@@ -102,13 +103,42 @@ def _key(source: str, mutated: str, part_name: str) -> tuple[str, str]:
     return key, diff
 
 
+class _Statements(cst.CSTVisitor):
+    """Statement deletion, the one classic operator mutmut does not apply: each simple
+    statement inside a function (not a docstring, not a lone ``...``/``pass``) becomes ``pass``."""
+
+    def __init__(self) -> None:
+        self.depth, self.found = 0, []
+
+    def visit_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth += 1
+
+    def leave_FunctionDef(self, node: cst.FunctionDef) -> None:
+        self.depth -= 1
+
+    def visit_SimpleStatementLine(self, node: cst.SimpleStatementLine) -> None:
+        only = node.body[0] if len(node.body) == 1 else None
+        trivial = isinstance(only, cst.Pass) or (
+            isinstance(only, cst.Expr) and isinstance(only.value, (cst.SimpleString, cst.ConcatenatedString,
+                                                                    cst.Ellipsis)))
+        if self.depth and not trivial:
+            self.found.append(node)
+
+
+def _deletions(module: cst.Module) -> list[tuple[cst.CSTNode, cst.CSTNode]]:
+    visitor = _Statements()
+    module.visit(visitor)
+    return [(node, node.with_changes(body=[cst.Pass()])) for node in visitor.found]
+
+
 def mutants_of(part) -> list[tuple[Mutant, str]]:
     """Every mutant of one part of a reference answer: (description, mutated source)."""
     source = textwrap.dedent(inspect.getsource(part))
     module, mutations, _, _ = create_mutations(f"<{part.__qualname__}>", source)
+    edits = [(m.original_node, m.mutated_node) for m in mutations] + _deletions(module)
     found, seen = [], {}
-    for mutation in mutations:
-        code = deep_replace(module, mutation.original_node, mutation.mutated_node)
+    for original, mutated_node in edits:
+        code = deep_replace(module, original, mutated_node)
         mutated = code.code if isinstance(code, cst.Module) else ""
         if not mutated or mutated == source:
             continue
@@ -195,7 +225,8 @@ def render(results: list[ExerciseResult]) -> str:
         "# Grader mutation report",
         "",
         "Made by `python tools/mutation_report.py` (by hand, not in the test run). mutmut's",
-        "operators change each implement exercise's reference answer one place at a time;",
+        "operators, and statement deletion, change each implement exercise's reference",
+        "answer one place at a time;",
         "each mutant goes through the exercise's own `check()`. A mutant the check accepts",
         "has **survived**, unless it is **equivalent** (it behaves identically, for the reason",
         "given below). Score = refused / (mutants - equivalent); the target is "

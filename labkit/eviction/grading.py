@@ -182,6 +182,8 @@ _SIEVE_EQUIVALENT_MUTANTS = {
     "LearnerSieve.access: self.visited[key] = False => self.visited[key] = None": _FALSY_BIT,
     "LearnerSieve.evict: self.visited[key] = False  # spared, and it stays where it is => "
     "self.visited[key] = None  # spared, and it stays where it is": _FALSY_BIT,
+    "LearnerSieve.access: return False => pass": "a miss then returns None instead of False; a hit is "
+    "counted by truth, and None is false exactly as False is.",
 }
 
 

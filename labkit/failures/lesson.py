@@ -325,6 +325,10 @@ _SKELETON = '''class Breaker:
 # Mutants of the reference Breaker that no replay can tell apart from it (tools/mutation_report.py).
 _NEVER_READ_CLOSED = "is only read while the breaker is open or half-open, and opening sets it first"
 BREAKER_EQUIVALENT_MUTANTS: dict[str, str] = {
+    "Breaker.__init__: self.opened_at = 0.0 => pass": f"opened_at {_NEVER_READ_CLOSED}.",
+    "Breaker.__init__: self.probing = False => pass": f"probing {_NEVER_READ_CLOSED}.",
+    "Breaker.allow: return False => pass": "allow() then answers None instead of False: a caller tests it for "
+    "truth, and None is false exactly as False is.",
     "Breaker.__init__: self.opened_at = 0.0 => self.opened_at = None": f"opened_at {_NEVER_READ_CLOSED}.",
     "Breaker.__init__: self.opened_at = 0.0 => self.opened_at = 1.0": f"opened_at {_NEVER_READ_CLOSED}.",
     "Breaker.__init__: self.probing = False => self.probing = None": f"probing {_NEVER_READ_CLOSED}.",

@@ -10,8 +10,8 @@ held, what a waiter does while the clock runs.  Deterministic and instant.
 replay                       what a complete loader does
 ===========================  ==============================================================
 ``the copy on the store``    the copy is fresh for ``ttl_seconds`` and kept 10x as long; it
-                             still hits at 90 % of that, is refreshed after it, and the lock
-                             is released when the read returns
+                             still hits at 90 % of that (one GET), is refreshed after it; the
+                             filler returns when its query ends and releases the lock
 ``the lock on the store``    the lock carries ``lock_ttl_seconds``: when its holder is killed
                              mid-query, it expires and the next reader gets the value
 ``the lock changes hands``   a holder whose lock expired (mid-query, or between a GET of the
@@ -19,6 +19,7 @@ replay                       what a complete loader does
 ``a fill before the lock``   a reader that takes the lock reads the key again first: what
                              another reader just stored (a value, not-found, the database-
                              down mark, fresh for one second) is used, never re-queried
+``a failed refresh``         a stale copy is served when the reader's refresh fails
 ``waiting``                  a reader that finds the lock held waits for the value, and gives
                              up (raises) at ``wait_seconds``
 ``a stalled query``          the query's own timeout is what is left of ``wait_seconds``
@@ -84,6 +85,7 @@ class _CallerStore(StoreWrapper):
     def get(self, key):
         if self.caller.dead:
             return None
+        self.caller.commands.append(f"GET {key}")
         value = self.inner.get(key)
         self.caller.note(f"GET {key} -> {_show(value)}")
         hook = self.caller.after_get.get(key)
@@ -121,6 +123,7 @@ class _Caller:
         self.during_query: Callable[[], None] | None = None
         self.killed_mid_query = self.query_fails = self.dead = False
         self.query_timeouts: list[float | None] = []
+        self.commands: list[str] = []  # every command this reader sent to the store
 
     def note(self, did: str) -> None:
         self.world.note(self.name, did)
@@ -128,6 +131,7 @@ class _Caller:
     def send(self, what: str, command: Callable[[], Any]) -> Any:
         if self.dead:
             return None
+        self.commands.append(what)
         result = command()
         self.note(f"{what} -> {_show(result)}")
         return result
@@ -215,6 +219,11 @@ def replay_copy_on_the_store(read: Callable[..., Any]) -> Replay:
     first = w.call(reader)
     if first != ("value", "item 7 v1"):
         return w.fail(name, f"a read of an existing row must return its value ('item 7 v1'); got {first[1]!r}.")
+    query_ended = w.db.latency_seconds
+    if w.clock.now() > query_ended + 0.001:
+        return w.fail(name, f"the reader's query ended at t = {query_ended:g} s, but it returned only at t = "
+                            f"{w.clock.now():.3g} s: after storing the row it went round the loop again. Return "
+                            "the row you just read.")
     if (w.store.ttl_seconds(lock_key(ROW_ID)) or 0) > 0.01:  # 10 ms left: as good as released
         return w.fail(name, f"the lock {lock_key(ROW_ID)} is still held after the read returned: every other "
                             "reader waits for it to expire. Release it (compare_and_delete with your token).")
@@ -229,10 +238,15 @@ def replay_copy_on_the_store(read: Callable[..., Any]) -> Replay:
     queries = w.db.stats.reads
     w.clock.advance(0.9 * TTL_SECONDS)
     w.note("(clock)", "90 % of ttl_seconds later")
+    reader.commands.clear()
     second = w.call(reader)
     if second != first or w.db.stats.reads != queries:
         return w.fail(name, f"at 90 % of ttl_seconds the read returned {second[1]!r} after "
                             f"{w.db.stats.reads - queries} DB query(ies): the copy is fresh, serve it.")
+    if reader.commands != [f"GET {key}"]:
+        return w.fail(name, f"a hit on a fresh copy sent {len(reader.commands)} commands ("
+                            f"{'; '.join(reader.commands)}): a hit is one GET. Taking the lock on a hit costs "
+                            "every hit extra round trips, and makes it wait whenever a refresh holds the lock.")
     w.clock.advance(0.1 * TTL_SECONDS + 0.01)
     w.note("(clock)", "ttl_seconds after the fill: the copy has expired")
     third = w.call(reader)
@@ -352,6 +366,28 @@ def replay_fill_before_the_lock(read: Callable[..., Any]) -> Replay:
     return Replay(name, True, "a reader that takes the lock uses what was stored just before.", [])
 
 
+def replay_failed_refresh(read: Callable[..., Any]) -> Replay:
+    name, w, key = "a failed refresh", _World(read), cache_key(ROW_ID)
+    w.store.set(key, pack("item 7 v1", TTL_SECONDS, w.clock), KEEP_FACTOR * TTL_SECONDS)
+    w.clock.advance(TTL_SECONDS + 1)
+    w.note("(store)", f"{key} holds 'item 7 v1', expired 1 s ago and kept: a stale copy")
+    reader = _Caller(w, "reader")
+    reader.query_fails = True
+    got = w.call(reader)
+    if got == ("value", "item 7 v1"):
+        return Replay(name, True, "a failed refresh served the stale copy.", w.rows)
+    # Does it serve stale at all? The same stale copy while another reader holds the lock.
+    other = _World(read)
+    other.store.set(key, pack("item 7 v1", TTL_SECONDS, other.clock), KEEP_FACTOR * TTL_SECONDS)
+    other.clock.advance(TTL_SECONDS + 1)
+    other.store.set(lock_key(ROW_ID), "reader A's token", LOCK_TTL_SECONDS)
+    while_refreshing = other.call(_Caller(other, "reader B"))
+    never = ("; nor did it serve the stale copy while another reader held the lock: it never serves stale"
+             if while_refreshing != ("value", "item 7 v1") else "")
+    return w.fail(name, f"the copy was stale and the refresh failed; the reader answered {got[1]!r}{never}. The "
+                        "stale copy was kept for this moment: when the database fails, serve it.")
+
+
 def replay_waiting(read: Callable[..., Any]) -> Replay:
     name, lock, key = "waiting", lock_key(ROW_ID), cache_key(ROW_ID)
     w = _World(read)
@@ -411,6 +447,7 @@ STORE_REPLAYS: tuple[tuple[str, Callable[[Callable[..., Any]], Replay]], ...] = 
     ("the lock on the store", replay_lock_on_the_store),
     ("the lock changes hands", replay_lock_changes_hands),
     ("a fill before the lock", replay_fill_before_the_lock),
+    ("a failed refresh", replay_failed_refresh),
     ("waiting", replay_waiting),
     ("a stalled query", replay_stalled_query),
 )
