@@ -35,12 +35,12 @@ import json
 import math
 import random
 import threading
-import time
 import uuid
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
+from ..clock import wall_clock
 from ..database import Database, DatabaseTimeout, Row
 from ..errors import LabError, check_choice
 from ..store import Store
@@ -200,6 +200,9 @@ def naive_release(store: Store, lock_key: str, token: str) -> None:
 class Lease:
     """Hold a lock while work runs: renew it every third of its TTL, release it after.
 
+    The renewals run on a thread from the store's clock (a real one live, a virtual
+    one in a preview).
+
     Renewal is a compare-and-set of our own token, so a lease that was lost (the
     process paused longer than the TTL and someone else took the lock) is never
     renewed over the new holder.  The TTL then only bounds how long a *crashed*
@@ -210,8 +213,8 @@ class Lease:
         self.store, self.lock_key, self.token = store, lock_key, token
         self.ttl_seconds = ttl_seconds
         self.lost = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._renew, daemon=True)
+        self._done = store.clock.event()
+        self._thread: Any = None
 
     def _renew(self) -> None:
         while not self._done.wait(self.ttl_seconds / 3):
@@ -220,7 +223,7 @@ class Lease:
                 return
 
     def __enter__(self) -> Lease:
-        self._thread.start()
+        self._thread = self.store.clock.start(self._renew)
         return self
 
     def __exit__(self, *exc: object) -> None:
@@ -238,7 +241,7 @@ class FlightTimeout(TimeoutError):
 
 @dataclass
 class _Call:
-    done: threading.Event = field(default_factory=threading.Event)
+    done: Any  # the clock's event: set when the leader's result is in
     result: Any = None
     error: BaseException | None = None
 
@@ -247,10 +250,12 @@ class SingleFlight:
     """Coalesce concurrent calls for one key inside one process (like Go's singleflight).
 
     The first caller (the leader) runs the function; callers arriving while it runs
-    wait for its result instead of running it again.
+    wait for its result instead of running it again.  ``clock`` times the waits
+    (a virtual one in a preview).
     """
 
-    def __init__(self) -> None:
+    def __init__(self, clock: Any = wall_clock) -> None:
+        self.clock = clock
         self._lock = threading.Lock()
         self._calls: dict[str, _Call] = {}
 
@@ -260,7 +265,7 @@ class SingleFlight:
             call = self._calls.get(key)
             leader = call is None
             if call is None:
-                call = self._calls[key] = _Call()
+                call = self._calls[key] = _Call(self.clock.event())
         if not leader:
             if not call.done.wait(timeout_seconds):
                 raise FlightTimeout(f"no result for {key!r} within {timeout_seconds} s")
@@ -287,7 +292,7 @@ class Read:
     outcome: str
     version: int | None = None
     error: str | None = None
-    first_lookup_at: float | None = None  # perf_counter() when the first cache GET answered
+    first_lookup_at: float | None = None  # clock.now() when the first cache GET answered
 
 
 class HotKey:
@@ -314,9 +319,9 @@ class HotKey:
         self.key = f"hot:item:{row_id}"
         self.lock_key = f"lock:{self.key}"
         self.clock = store.clock
-        self.flights = [SingleFlight() for _ in range(max(1, int(app_processes)))]
+        self.flights = [SingleFlight(self.clock) for _ in range(max(1, int(app_processes)))]
         self.stop = threading.Event()  # lets a run abandon the naive lock's endless retry
-        self.background: list[threading.Thread] = []
+        self.background: list[Any] = []  # stale-while-revalidate's refreshes (to join)
         self._counts_lock = threading.Lock()
         self.foreign_lock_frees = 0
         self.lost_leases = 0
@@ -328,7 +333,7 @@ class HotKey:
         if getattr(self._local, "first_lookup_at", 0.0) is None:
             # The moment this reader learned whether the value was there: its
             # arrival, as far as the cache is concerned.
-            self._local.first_lookup_at = time.perf_counter()
+            self._local.first_lookup_at = self.clock.now()
         return None if raw is None else Entry.loads(raw)
 
     def put_entry(self, row: Row, delta_seconds: float) -> Entry:
@@ -447,8 +452,11 @@ class HotKey:
             entry = self.get_entry()
             if entry is not None and entry.is_fresh(self.clock.now()):
                 return Read(Outcome.WAITED, entry.version)
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:  # out of time already: a query now could not be waited for
+                return self._fallback(stale)
             try:
-                row = self.load(timeout_seconds=max(1e-3, deadline - self.clock.now()))
+                row = self.load(timeout_seconds=remaining)
                 return Read(Outcome.LOADED, row.version)
             except DatabaseTimeout:
                 return self._fallback(stale)
@@ -497,10 +505,9 @@ class HotKey:
             return Read(Outcome.HIT, entry.version)
         token = acquire_lock(self.store, self.lock_key, self.settings.lock_ttl_seconds)
         if token:
-            worker = threading.Thread(target=self._background_refresh, args=(token,), daemon=True)
+            worker = self.clock.start(self._background_refresh, token)
             with self._counts_lock:
                 self.background.append(worker)
-            worker.start()
         return Read(Outcome.STALE, entry.version)
 
     def _background_refresh(self, token: str) -> None:
