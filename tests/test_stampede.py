@@ -35,8 +35,9 @@ from labkit.stampede import (
     simulate_traffic,
     synchronized_expiry,
 )
-from labkit.stampede.defenses import Lease, Settings
+from labkit.stampede.defenses import Settings
 from labkit.stampede.lesson import beta_task_run
+from labkit.stampede.lock import Lease
 from labkit.stampede.simulation import xfetch_miss_probability
 from labkit.store import MemoryStore
 
@@ -562,6 +563,29 @@ def test_herd_chart_previews_at_once_and_runs_live_on_the_button():
     assert "live: real threads" in plot.caption.value
     plot.set(readers=100)   # new settings: back to the preview until the next live run
     assert plot.results["report"].backend == "virtual clock"
+
+
+@pytest.mark.parametrize("defense", ["none", "lock", "single-flight", "xfetch", "swr"])
+def test_the_window_model_counts_the_queries_the_defense_code_sends(defense):
+    # The preview is the defense code itself on virtual time; the simulation is a model
+    # of it (one expiry window at a time) that scales to an hour of traffic.
+    from labkit.stampede import preview_herd
+
+    for readers, processes in ((50, 1), (200, 4)):
+        code = preview_herd(defense, readers, app_processes=processes)
+        model = simulate_herd(defense, readers, recompute_seconds=0.05, app_processes=processes)
+        assert (model.db_queries, model.peak_db_in_flight) == (code.db_queries, code.peak_db_in_flight)
+
+
+def test_a_preview_is_the_same_every_run_and_runs_the_lease_on_virtual_time():
+    from labkit.stampede import preview_expired_lock, preview_herd
+
+    first, again = (preview_herd.__wrapped__("lock", 120, db_latency_seconds=0.04) for _ in range(2))
+    assert first.outcomes == again.outcomes
+    assert np.array_equal(first.latencies_seconds, again.latencies_seconds)
+    # A lock TTL a tenth of the query: without renewals the lease would expire three times over.
+    slow = preview_expired_lock("lock", lock_ttl_seconds=0.015, db_latency_seconds=0.15)
+    assert slow.db_queries == 1 and slow.foreign_lock_frees == 0 and slow.peak_db_in_flight == 1
 
 
 def test_previews_agree_with_the_live_runs_on_what_the_notebook_states(redis_store):

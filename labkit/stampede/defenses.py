@@ -1,5 +1,12 @@
 """How one reader gets a hot key's value, under each stampede defense.
 
+The mechanisms live in modules named after them - :mod:`.lock` (the recipe's lock,
+the correct lock and its lease), :mod:`.single_flight`, :mod:`.xfetch` - and
+:class:`HotKey` puts each one in a reader's request.  The same code runs a live herd
+on real threads and a preview on virtual time: everything that waits or starts a
+thread asks the store's clock (a :class:`~labkit.clock.WallClock` or an
+:class:`~labkit.clock.AutoClock`).
+
 The cache entry
 ---------------
 One key holds an :class:`Entry`: the value, its *logical* expiry (``expires_at``) and
@@ -35,15 +42,15 @@ import json
 import math
 import random
 import threading
-import uuid
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from ..clock import wall_clock
 from ..database import Database, DatabaseTimeout, Row
 from ..errors import LabError, check_choice
 from ..store import Store
+from .lock import Lease, acquire_lock, naive_acquire, naive_release
+from .single_flight import FlightTimeout, SingleFlight
+from .xfetch import refresh_early
 
 __all__ = [
     "DEFENSES",
@@ -51,12 +58,6 @@ __all__ = [
     "Settings",
     "Outcome",
     "CacheUnavailable",
-    "acquire_lock",
-    "release_lock",
-    "naive_acquire",
-    "naive_release",
-    "Lease",
-    "SingleFlight",
     "HotKey",
     "check_readers",
     "check_beta",
@@ -166,122 +167,6 @@ class Settings:
         for name in ("ttl_seconds", "stale_grace_seconds", "wait_seconds", "poll_seconds",
                      "naive_retry_seconds"):
             _check_positive_seconds(name, getattr(self, name))
-
-
-# -- locks -------------------------------------------------------------------------------
-
-
-def acquire_lock(store: Store, lock_key: str, ttl_seconds: float) -> str | None:
-    """SET NX PX with a token only this caller knows; the token, or None if taken."""
-    token = uuid.uuid4().hex
-    return token if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True) else None
-
-
-def release_lock(store: Store, lock_key: str, token: str) -> bool:
-    """Delete the lock only if it still holds our token (atomic compare-and-delete)."""
-    return store.compare_and_delete(lock_key, token)
-
-
-def naive_acquire(store: Store, lock_key: str, ttl_seconds: float) -> str | None:
-    """The common recipe's acquireLock: SET NX with a TTL.
-
-    It stores a token only so the lab can see whose lock a release removed; the
-    naive release below never looks at it.
-    """
-    token = uuid.uuid4().hex
-    return token if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True) else None
-
-
-def naive_release(store: Store, lock_key: str, token: str) -> None:
-    """The common recipe's releaseLock: an unconditional DEL - it frees whoever holds the lock now."""
-    store.delete(lock_key)
-
-
-class Lease:
-    """Hold a lock while work runs: renew it every third of its TTL, release it after.
-
-    The renewals run on a thread from the store's clock (a real one live, a virtual
-    one in a preview).
-
-    Renewal is a compare-and-set of our own token, so a lease that was lost (the
-    process paused longer than the TTL and someone else took the lock) is never
-    renewed over the new holder.  The TTL then only bounds how long a *crashed*
-    holder blocks others, not how long a slow refresh may take.
-    """
-
-    def __init__(self, store: Store, lock_key: str, token: str, ttl_seconds: float) -> None:
-        self.store, self.lock_key, self.token = store, lock_key, token
-        self.ttl_seconds = ttl_seconds
-        self.lost = False
-        self._done = store.clock.event()
-        self._thread: Any = None
-
-    def _renew(self) -> None:
-        while not self._done.wait(self.ttl_seconds / 3):
-            if not self.store.compare_and_set(self.lock_key, self.token, self.token, self.ttl_seconds):
-                self.lost = True
-                return
-
-    def __enter__(self) -> Lease:
-        self._thread = self.store.clock.start(self._renew)
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-        release_lock(self.store, self.lock_key, self.token)
-
-
-# -- single-flight ---------------------------------------------------------------------
-
-
-class FlightTimeout(TimeoutError):
-    """A follower stopped waiting for the leader's result."""
-
-
-@dataclass
-class _Call:
-    done: Any  # the clock's event: set when the leader's result is in
-    result: Any = None
-    error: BaseException | None = None
-
-
-class SingleFlight:
-    """Coalesce concurrent calls for one key inside one process (like Go's singleflight).
-
-    The first caller (the leader) runs the function; callers arriving while it runs
-    wait for its result instead of running it again.  ``clock`` times the waits
-    (a virtual one in a preview).
-    """
-
-    def __init__(self, clock: Any = wall_clock) -> None:
-        self.clock = clock
-        self._lock = threading.Lock()
-        self._calls: dict[str, _Call] = {}
-
-    def do(self, key: str, fn: Callable[[], Any], timeout_seconds: float | None = None) -> tuple[Any, bool]:
-        """``(result, was_leader)``; raises the leader's error, or FlightTimeout."""
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = _Call(self.clock.event())
-        if not leader:
-            if not call.done.wait(timeout_seconds):
-                raise FlightTimeout(f"no result for {key!r} within {timeout_seconds} s")
-            if call.error is not None:
-                raise call.error
-            return call.result, False
-        try:
-            call.result = fn()
-        except BaseException as exc:
-            call.error = exc
-            raise
-        finally:
-            with self._lock:
-                del self._calls[key]
-            call.done.set()
-        return call.result, True
 
 
 # -- the readers ---------------------------------------------------------------------------
@@ -487,10 +372,9 @@ class HotKey:
         entry = self.get_entry()
         now = self.clock.now()
         if entry is not None:
-            # XFetch: recompute early with a probability that rises as expiry nears;
-            # 1 - random() lies in (0, 1], so the log is always defined.
-            early = -entry.delta_seconds * self.settings.beta * math.log(1.0 - rng.random())
-            if now + early < entry.expires_at:
+            # 1 - random() lies in (0, 1], as XFetch's u must.
+            u = 1.0 - rng.random()
+            if not refresh_early(now, entry.expires_at, entry.delta_seconds, self.settings.beta, u):
                 return Read(Outcome.HIT, entry.version)
         try:
             return Read(Outcome.LOADED, self.load(timeout_seconds=self.settings.wait_seconds).version)

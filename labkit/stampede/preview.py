@@ -6,7 +6,8 @@ answer at once.  So each preview runs the *same* experiment - the same
 :mod:`~labkit.stampede.defenses`, the same database load model - on a fresh
 in-process store whose clock is an :class:`~labkit.clock.AutoClock`: the readers
 are still threads, but they take turns and time jumps whenever all of them wait.
-Same numbers every run, in milliseconds of wall time.
+Same numbers every run, in tens of milliseconds of wall time; a slider that
+returns to a setting gets the remembered report (:func:`~labkit.memo.memo`).
 
 * :func:`preview_herd` - one expiry met by a burst of readers.
 * :func:`preview_expired_lock` - three callers, a lock TTL shorter than the query.
@@ -16,6 +17,7 @@ Same numbers every run, in milliseconds of wall time.
 from __future__ import annotations
 
 from ..clock import AutoClock
+from ..memo import memo
 from ..store import MemoryStore
 from .defenses import check_choice
 from .herd import VIRTUAL, HerdReport, run_expired_lock, run_herd
@@ -28,6 +30,7 @@ def _virtual_store() -> MemoryStore:
     return MemoryStore(AutoClock(), namespace="stampede-preview")
 
 
+@memo(maxsize=64)
 def preview_herd(defense: str, readers: int, *, db_latency_seconds: float = 0.05,
                  parallel_queries: int = 16, app_processes: int = 1) -> HerdReport:
     """``readers`` arriving together at an expired key, on virtual time."""
@@ -36,6 +39,7 @@ def preview_herd(defense: str, readers: int, *, db_latency_seconds: float = 0.05
                     parallel_queries=parallel_queries, app_processes=app_processes)
 
 
+@memo(maxsize=64)
 def preview_expired_lock(defense: str, *, callers: int = 3, lock_ttl_seconds: float = 0.05,
                          db_latency_seconds: float = 0.15, stagger_seconds: float = 0.06) -> HerdReport:
     """Callers ``stagger_seconds`` apart at an empty cache: the recipe's lock or the correct one."""
@@ -44,6 +48,7 @@ def preview_expired_lock(defense: str, *, callers: int = 3, lock_ttl_seconds: fl
                             db_latency_seconds=db_latency_seconds, stagger_seconds=stagger_seconds)
 
 
+@memo(maxsize=64)
 def preview_stall(defense: str, readers: int, *, deadline_seconds: float, stale_copy: bool = True) -> HerdReport:
     """A database that never answers: the recipe's readers never return; the lock's return at the deadline."""
     check_choice("defense", defense, ("naive-lock", "lock"))
