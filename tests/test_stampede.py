@@ -38,7 +38,7 @@ from labkit.stampede import (
 from labkit.stampede.defenses import Settings
 from labkit.stampede.lesson import beta_task_run
 from labkit.stampede.lock import Lease
-from labkit.stampede.simulation import xfetch_miss_probability
+from labkit.stampede.simulation import SIM_DEFENSES, xfetch_miss_probability
 from labkit.store import MemoryStore
 
 READERS = 200
@@ -565,7 +565,7 @@ def test_herd_chart_previews_at_once_and_runs_live_on_the_button():
     assert plot.results["report"].backend == "virtual clock"
 
 
-@pytest.mark.parametrize("defense", ["none", "lock", "single-flight", "xfetch", "swr"])
+@pytest.mark.parametrize("defense", SIM_DEFENSES)
 def test_the_window_model_counts_the_queries_the_defense_code_sends(defense):
     # The preview is the defense code itself on virtual time; the simulation is a model
     # of it (one expiry window at a time) that scales to an hour of traffic.
