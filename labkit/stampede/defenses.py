@@ -39,14 +39,13 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import random
 import threading
 from dataclasses import dataclass
 from typing import Any
 
 from ..database import Database, DatabaseTimeout, Row
-from ..errors import LabError, check_choice
+from ..errors import LabError, _is_number, check_choice, check_positive
 from ..store import Store
 from .lock import Lease, acquire_lock, naive_acquire, naive_release
 from .single_flight import FlightTimeout, SingleFlight
@@ -87,10 +86,6 @@ class CacheUnavailable(RuntimeError):
 # -- input checks: one sentence each ---------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-
-
 def check_readers(readers: Any) -> int:
     if isinstance(readers, bool) or not isinstance(readers, int) or readers <= 0:
         raise LabError(f"readers must be a whole number > 0 (got {readers!r}); a herd needs at least one reader.")
@@ -113,12 +108,6 @@ def check_lock_ttl(lock_ttl_seconds: Any) -> float:
             "so that a crashed holder cannot block every reader forever."
         )
     return float(lock_ttl_seconds)
-
-
-def _check_positive_seconds(name: str, value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise LabError(f"{name} must be a number of seconds > 0 (got {value!r}).")
-    return float(value)
 
 
 # -- the entry ---------------------------------------------------------------------------
@@ -166,7 +155,7 @@ class Settings:
         check_beta(self.beta)
         for name in ("ttl_seconds", "stale_grace_seconds", "wait_seconds", "poll_seconds",
                      "naive_retry_seconds"):
-            _check_positive_seconds(name, getattr(self, name))
+            check_positive(name, getattr(self, name), "s")
 
 
 # -- the readers ---------------------------------------------------------------------------

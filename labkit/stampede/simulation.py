@@ -24,7 +24,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LabError, check_choice
+from ..errors import LabError, check_choice, check_positive
 from ..workloads import zipf_probabilities
 from .defenses import check_beta, check_readers
 from .xfetch import refresh_early
@@ -45,9 +45,7 @@ SIM_DEFENSES = ("none", "lock", "single-flight", "xfetch", "swr")
 
 
 def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise LabError(f"{name} must be a number > 0 (got {value!r}).")
-    return float(value)
+    return float(check_positive(name, value))
 
 
 # -- one refresh round ----------------------------------------------------------------------
