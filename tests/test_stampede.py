@@ -622,3 +622,43 @@ def test_xfetch_needs_enough_reads_per_recompute_time():
     assert report.share_windows_without_miss < 0.9
     low_beta = simulate_traffic("xfetch", clients=10_000, seconds=3600, beta=0.1)
     assert low_beta.share_windows_without_miss < 0.9
+
+
+def test_auto_clock_jumps_to_each_wake_up_and_unwinds_what_is_still_waiting_at_the_end():
+    from labkit.clock import AutoClock
+
+    clock, log = AutoClock(), []
+    ready = clock.event()
+
+    def waiter(name: str, timeout: float) -> None:
+        got = ready.wait(timeout)
+        log.append((name, clock.now(), got))
+
+    def setter() -> None:
+        clock.sleep(0.3)
+        ready.set()
+
+    def sleeper() -> None:
+        try:
+            clock.sleep(10.0)
+            log.append(("sleeper woke", clock.now()))
+        finally:
+            log.append(("sleeper unwound", clock.now()))
+
+    clock.start(waiter, "short", 0.1)
+    clock.start(waiter, "long", 1.0)
+    clock.start(setter)
+    clock.start(sleeper)
+    clock.run(until=2.0)
+    assert log == [("short", 0.1, False), ("long", 0.3, True), ("sleeper unwound", 0.3)]
+    assert clock.now() == 2.0
+
+
+@pytest.mark.parametrize("module", ["labkit.clock", "labkit.stampede.lock", "labkit.stampede.single_flight",
+                                    "labkit.stampede.xfetch"])
+def test_each_mechanism_module_shows_itself_in_a_doctest_that_holds(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0
