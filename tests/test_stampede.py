@@ -35,9 +35,10 @@ from labkit.stampede import (
     simulate_traffic,
     synchronized_expiry,
 )
-from labkit.stampede.defenses import Lease, Settings
+from labkit.stampede.defenses import Settings
 from labkit.stampede.lesson import beta_task_run
-from labkit.stampede.simulation import xfetch_miss_probability
+from labkit.stampede.lock import Lease
+from labkit.stampede.simulation import SIM_DEFENSES, xfetch_miss_probability
 from labkit.store import MemoryStore
 
 READERS = 200
@@ -564,6 +565,29 @@ def test_herd_chart_previews_at_once_and_runs_live_on_the_button():
     assert plot.results["report"].backend == "virtual clock"
 
 
+@pytest.mark.parametrize("defense", SIM_DEFENSES)
+def test_the_window_model_counts_the_queries_the_defense_code_sends(defense):
+    # The preview is the defense code itself on virtual time; the simulation is a model
+    # of it (one expiry window at a time) that scales to an hour of traffic.
+    from labkit.stampede import preview_herd
+
+    for readers, processes in ((50, 1), (200, 4)):
+        code = preview_herd(defense, readers, app_processes=processes)
+        model = simulate_herd(defense, readers, recompute_seconds=0.05, app_processes=processes)
+        assert (model.db_queries, model.peak_db_in_flight) == (code.db_queries, code.peak_db_in_flight)
+
+
+def test_a_preview_is_the_same_every_run_and_runs_the_lease_on_virtual_time():
+    from labkit.stampede import preview_expired_lock, preview_herd
+
+    first, again = (preview_herd.__wrapped__("lock", 120, db_latency_seconds=0.04) for _ in range(2))
+    assert first.outcomes == again.outcomes
+    assert np.array_equal(first.latencies_seconds, again.latencies_seconds)
+    # A lock TTL a tenth of the query: without renewals the lease would expire three times over.
+    slow = preview_expired_lock("lock", lock_ttl_seconds=0.015, db_latency_seconds=0.15)
+    assert slow.db_queries == 1 and slow.foreign_lock_frees == 0 and slow.peak_db_in_flight == 1
+
+
 def test_previews_agree_with_the_live_runs_on_what_the_notebook_states(redis_store):
     from labkit.stampede import preview_expired_lock, preview_stall
 
@@ -637,3 +661,43 @@ def test_a_failed_refresh_must_serve_the_stale_copy_and_the_feedback_says_whethe
     assert not replay.passed and "DatabaseError" in replay.message and "never serves stale" not in replay.message
     replay = replay_failed_refresh(loaders.MISTAKES["never serves stale"])
     assert not replay.passed and "never serves stale" in replay.message
+
+
+def test_auto_clock_jumps_to_each_wake_up_and_unwinds_what_is_still_waiting_at_the_end():
+    from labkit.clock import AutoClock
+
+    clock, log = AutoClock(), []
+    ready = clock.event()
+
+    def waiter(name: str, timeout: float) -> None:
+        got = ready.wait(timeout)
+        log.append((name, clock.now(), got))
+
+    def setter() -> None:
+        clock.sleep(0.3)
+        ready.set()
+
+    def sleeper() -> None:
+        try:
+            clock.sleep(10.0)
+            log.append(("sleeper woke", clock.now()))
+        finally:
+            log.append(("sleeper unwound", clock.now()))
+
+    clock.start(waiter, "short", 0.1)
+    clock.start(waiter, "long", 1.0)
+    clock.start(setter)
+    clock.start(sleeper)
+    clock.run(until=2.0)
+    assert log == [("short", 0.1, False), ("long", 0.3, True), ("sleeper unwound", 0.3)]
+    assert clock.now() == 2.0
+
+
+@pytest.mark.parametrize("module", ["labkit.clock", "labkit.stampede.lock", "labkit.stampede.single_flight",
+                                    "labkit.stampede.xfetch"])
+def test_each_mechanism_module_shows_itself_in_a_doctest_that_holds(module):
+    import doctest
+    import importlib
+
+    result = doctest.testmod(importlib.import_module(module))
+    assert result.attempted > 0 and result.failed == 0

@@ -1,5 +1,12 @@
 """How one reader gets a hot key's value, under each stampede defense.
 
+The mechanisms live in modules named after them - :mod:`.lock` (the recipe's lock,
+the correct lock and its lease), :mod:`.single_flight`, :mod:`.xfetch` - and
+:class:`HotKey` puts each one in a reader's request.  The same code runs a live herd
+on real threads and a preview on virtual time: everything that waits or starts a
+thread asks the store's clock (a :class:`~labkit.clock.WallClock` or an
+:class:`~labkit.clock.AutoClock`).
+
 The cache entry
 ---------------
 One key holds an :class:`Entry`: the value, its *logical* expiry (``expires_at``) and
@@ -32,18 +39,17 @@ from __future__ import annotations
 
 import contextlib
 import json
-import math
 import random
 import threading
-import time
-import uuid
-from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any
 
 from ..database import Database, DatabaseTimeout, Row
-from ..errors import LabError, check_choice
+from ..errors import LabError, _is_number, check_choice, check_positive
 from ..store import Store
+from .lock import Lease, acquire_lock, naive_acquire, naive_release
+from .single_flight import FlightTimeout, SingleFlight
+from .xfetch import refresh_early
 
 __all__ = [
     "DEFENSES",
@@ -51,12 +57,6 @@ __all__ = [
     "Settings",
     "Outcome",
     "CacheUnavailable",
-    "acquire_lock",
-    "release_lock",
-    "naive_acquire",
-    "naive_release",
-    "Lease",
-    "SingleFlight",
     "HotKey",
     "check_readers",
     "check_beta",
@@ -86,10 +86,6 @@ class CacheUnavailable(RuntimeError):
 # -- input checks: one sentence each ---------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and not math.isnan(value)
-
-
 def check_readers(readers: Any) -> int:
     if isinstance(readers, bool) or not isinstance(readers, int) or readers <= 0:
         raise LabError(f"readers must be a whole number > 0 (got {readers!r}); a herd needs at least one reader.")
@@ -112,12 +108,6 @@ def check_lock_ttl(lock_ttl_seconds: Any) -> float:
             "so that a crashed holder cannot block every reader forever."
         )
     return float(lock_ttl_seconds)
-
-
-def _check_positive_seconds(name: str, value: Any) -> float:
-    if not _is_number(value) or value <= 0:
-        raise LabError(f"{name} must be a number of seconds > 0 (got {value!r}).")
-    return float(value)
 
 
 # -- the entry ---------------------------------------------------------------------------
@@ -165,118 +155,7 @@ class Settings:
         check_beta(self.beta)
         for name in ("ttl_seconds", "stale_grace_seconds", "wait_seconds", "poll_seconds",
                      "naive_retry_seconds"):
-            _check_positive_seconds(name, getattr(self, name))
-
-
-# -- locks -------------------------------------------------------------------------------
-
-
-def acquire_lock(store: Store, lock_key: str, ttl_seconds: float) -> str | None:
-    """SET NX PX with a token only this caller knows; the token, or None if taken."""
-    token = uuid.uuid4().hex
-    return token if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True) else None
-
-
-def release_lock(store: Store, lock_key: str, token: str) -> bool:
-    """Delete the lock only if it still holds our token (atomic compare-and-delete)."""
-    return store.compare_and_delete(lock_key, token)
-
-
-def naive_acquire(store: Store, lock_key: str, ttl_seconds: float) -> str | None:
-    """The common recipe's acquireLock: SET NX with a TTL.
-
-    It stores a token only so the lab can see whose lock a release removed; the
-    naive release below never looks at it.
-    """
-    token = uuid.uuid4().hex
-    return token if store.set(lock_key, token, ttl_seconds=ttl_seconds, nx=True) else None
-
-
-def naive_release(store: Store, lock_key: str, token: str) -> None:
-    """The common recipe's releaseLock: an unconditional DEL - it frees whoever holds the lock now."""
-    store.delete(lock_key)
-
-
-class Lease:
-    """Hold a lock while work runs: renew it every third of its TTL, release it after.
-
-    Renewal is a compare-and-set of our own token, so a lease that was lost (the
-    process paused longer than the TTL and someone else took the lock) is never
-    renewed over the new holder.  The TTL then only bounds how long a *crashed*
-    holder blocks others, not how long a slow refresh may take.
-    """
-
-    def __init__(self, store: Store, lock_key: str, token: str, ttl_seconds: float) -> None:
-        self.store, self.lock_key, self.token = store, lock_key, token
-        self.ttl_seconds = ttl_seconds
-        self.lost = False
-        self._done = threading.Event()
-        self._thread = threading.Thread(target=self._renew, daemon=True)
-
-    def _renew(self) -> None:
-        while not self._done.wait(self.ttl_seconds / 3):
-            if not self.store.compare_and_set(self.lock_key, self.token, self.token, self.ttl_seconds):
-                self.lost = True
-                return
-
-    def __enter__(self) -> Lease:
-        self._thread.start()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self._done.set()
-        self._thread.join()
-        release_lock(self.store, self.lock_key, self.token)
-
-
-# -- single-flight ---------------------------------------------------------------------
-
-
-class FlightTimeout(TimeoutError):
-    """A follower stopped waiting for the leader's result."""
-
-
-@dataclass
-class _Call:
-    done: threading.Event = field(default_factory=threading.Event)
-    result: Any = None
-    error: BaseException | None = None
-
-
-class SingleFlight:
-    """Coalesce concurrent calls for one key inside one process (like Go's singleflight).
-
-    The first caller (the leader) runs the function; callers arriving while it runs
-    wait for its result instead of running it again.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._calls: dict[str, _Call] = {}
-
-    def do(self, key: str, fn: Callable[[], Any], timeout_seconds: float | None = None) -> tuple[Any, bool]:
-        """``(result, was_leader)``; raises the leader's error, or FlightTimeout."""
-        with self._lock:
-            call = self._calls.get(key)
-            leader = call is None
-            if call is None:
-                call = self._calls[key] = _Call()
-        if not leader:
-            if not call.done.wait(timeout_seconds):
-                raise FlightTimeout(f"no result for {key!r} within {timeout_seconds} s")
-            if call.error is not None:
-                raise call.error
-            return call.result, False
-        try:
-            call.result = fn()
-        except BaseException as exc:
-            call.error = exc
-            raise
-        finally:
-            with self._lock:
-                del self._calls[key]
-            call.done.set()
-        return call.result, True
+            check_positive(name, getattr(self, name), "s")
 
 
 # -- the readers ---------------------------------------------------------------------------
@@ -287,7 +166,7 @@ class Read:
     outcome: str
     version: int | None = None
     error: str | None = None
-    first_lookup_at: float | None = None  # perf_counter() when the first cache GET answered
+    first_lookup_at: float | None = None  # clock.now() when the first cache GET answered
 
 
 class HotKey:
@@ -314,9 +193,9 @@ class HotKey:
         self.key = f"hot:item:{row_id}"
         self.lock_key = f"lock:{self.key}"
         self.clock = store.clock
-        self.flights = [SingleFlight() for _ in range(max(1, int(app_processes)))]
+        self.flights = [SingleFlight(self.clock) for _ in range(max(1, int(app_processes)))]
         self.stop = threading.Event()  # lets a run abandon the naive lock's endless retry
-        self.background: list[threading.Thread] = []
+        self.background: list[Any] = []  # stale-while-revalidate's refreshes (to join)
         self._counts_lock = threading.Lock()
         self.foreign_lock_frees = 0
         self.lost_leases = 0
@@ -328,7 +207,7 @@ class HotKey:
         if getattr(self._local, "first_lookup_at", 0.0) is None:
             # The moment this reader learned whether the value was there: its
             # arrival, as far as the cache is concerned.
-            self._local.first_lookup_at = time.perf_counter()
+            self._local.first_lookup_at = self.clock.now()
         return None if raw is None else Entry.loads(raw)
 
     def put_entry(self, row: Row, delta_seconds: float) -> Entry:
@@ -447,8 +326,11 @@ class HotKey:
             entry = self.get_entry()
             if entry is not None and entry.is_fresh(self.clock.now()):
                 return Read(Outcome.WAITED, entry.version)
+            remaining = deadline - self.clock.now()
+            if remaining <= 0:  # out of time already: a query now could not be waited for
+                return self._fallback(stale)
             try:
-                row = self.load(timeout_seconds=max(1e-3, deadline - self.clock.now()))
+                row = self.load(timeout_seconds=remaining)
                 return Read(Outcome.LOADED, row.version)
             except DatabaseTimeout:
                 return self._fallback(stale)
@@ -479,10 +361,9 @@ class HotKey:
         entry = self.get_entry()
         now = self.clock.now()
         if entry is not None:
-            # XFetch: recompute early with a probability that rises as expiry nears;
-            # 1 - random() lies in (0, 1], so the log is always defined.
-            early = -entry.delta_seconds * self.settings.beta * math.log(1.0 - rng.random())
-            if now + early < entry.expires_at:
+            # 1 - random() lies in (0, 1], as XFetch's u must.
+            u = 1.0 - rng.random()
+            if not refresh_early(now, entry.expires_at, entry.delta_seconds, self.settings.beta, u):
                 return Read(Outcome.HIT, entry.version)
         try:
             return Read(Outcome.LOADED, self.load(timeout_seconds=self.settings.wait_seconds).version)
@@ -497,10 +378,9 @@ class HotKey:
             return Read(Outcome.HIT, entry.version)
         token = acquire_lock(self.store, self.lock_key, self.settings.lock_ttl_seconds)
         if token:
-            worker = threading.Thread(target=self._background_refresh, args=(token,), daemon=True)
+            worker = self.clock.start(self._background_refresh, token)
             with self._counts_lock:
                 self.background.append(worker)
-            worker.start()
         return Read(Outcome.STALE, entry.version)
 
     def _background_refresh(self, token: str) -> None:

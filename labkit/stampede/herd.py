@@ -13,9 +13,9 @@ any ``acquire``/``release`` pair - the learner's included.
 
 from __future__ import annotations
 
+import math
 import random
 import threading
-import time
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -23,7 +23,7 @@ from typing import Any
 
 import numpy as np
 
-from ..clock import VirtualClock, WallClock, wall_clock
+from ..clock import AutoClock, VirtualClock, WallClock
 from ..database import Database
 from ..errors import LabError
 from ..metrics import percentile
@@ -39,9 +39,10 @@ from .defenses import (
     check_readers,
 )
 
-__all__ = ["HerdReport", "run_herd", "run_expired_lock", "replay_lock", "ROW_ID"]
+__all__ = ["HerdReport", "run_herd", "run_expired_lock", "replay_lock", "ROW_ID", "VIRTUAL"]
 
 ROW_ID = 7
+VIRTUAL = "virtual clock"
 
 
 @dataclass
@@ -129,6 +130,16 @@ def _default_store() -> Store:
     return connect(namespace="stampede")
 
 
+class _VirtualDatabase(Database):
+    """On virtual time a stalled query without a timeout waits until the run gives up,
+    as a live one waits until ``resume()``."""
+
+    def _wait_out_stall(self, timeout_seconds: float | None) -> None:
+        if timeout_seconds is None:
+            self.clock.sleep(math.inf)
+        super()._wait_out_stall(timeout_seconds)
+
+
 def run_herd(
     defense: str = "none",
     readers: int = 200,
@@ -145,6 +156,11 @@ def run_herd(
     **knobs: Any,
 ) -> HerdReport:
     """Release ``readers`` threads at once on a hot key whose value just expired.
+
+    The store's clock decides how: on the wall clock (``labkit.connect()``) they are
+    real threads in real time; on an :class:`~labkit.clock.AutoClock` the same
+    threads run the same defense code on virtual time (a preview: same result every
+    run, in milliseconds).
 
     ``stale_copy``: the expired value is still in the cache (else the key is gone).
     ``stall_db``: every query hangs until its timeout - the database has stalled.
@@ -163,23 +179,26 @@ def run_herd(
             f"start_offsets_seconds needs one offset per reader ({readers}), got {len(start_offsets_seconds)}."
         )
     store = store if store is not None else _default_store()
-    if not isinstance(store.clock, WallClock):
+    clock = store.clock
+    virtual = isinstance(clock, AutoClock)
+    if not (virtual or isinstance(clock, WallClock)):
         raise LabError("The live herd runs real threads, so it needs a store on the wall clock; use labkit.connect().")
-    _room_for_threads(store, readers)
-    db = Database(wall_clock, rows=ROW_ID + 1, latency_seconds=db_latency_seconds,
-                  parallel_queries=parallel_queries)
+    if not virtual:
+        _room_for_threads(store, readers)
+    db = (_VirtualDatabase if virtual else Database)(clock, rows=ROW_ID + 1, latency_seconds=db_latency_seconds,
+                                                     parallel_queries=parallel_queries)
     hot = HotKey(store, db, defense, settings, row_id=ROW_ID, app_processes=app_processes)
     store.delete(hot.key, hot.lock_key)
     if stale_copy:
         old = db.read(ROW_ID)
-        expired = Entry(old.to_cache(), wall_clock.now() - 0.001, db_latency_seconds)
+        expired = Entry(old.to_cache(), clock.now() - 0.001, db_latency_seconds)
         store.set(hot.key, expired.dumps(), ttl_seconds=settings.stale_grace_seconds)
     fresh_version = db.write(ROW_ID, "the price after the update").version
     db.reset_stats()
     if stall_db:
         db.stall()
-    if give_up_seconds is None and stall_db:
-        give_up_seconds = settings.wait_seconds + 1.0
+    if give_up_seconds is None and (stall_db or virtual):
+        give_up_seconds = settings.wait_seconds + 1.0 if stall_db else 3600.0
 
     offsets = list(start_offsets_seconds) if start_offsets_seconds is not None else [0.0] * readers
     outcomes: list[str] = [Outcome.STUCK] * readers
@@ -187,48 +206,52 @@ def run_herd(
     errors: list[str | None] = [None] * readers
     latencies = np.full(readers, np.nan)
     arrivals = np.full(readers, np.nan)
-    barrier = threading.Barrier(readers + 1)
-    released = [0.0]
+    barrier = None if virtual else threading.Barrier(readers + 1)
+    released = [clock.now()]
 
     def reader(i: int) -> None:
         rng = random.Random(seed * 100_003 + i)
-        barrier.wait()
-        if offsets[i] > 0:
-            time.sleep(max(0.0, released[0] + offsets[i] - time.perf_counter()))
-        began = time.perf_counter()
+        if barrier is not None:
+            barrier.wait()
+        clock.sleep(max(0.0, released[0] + offsets[i] - clock.now()))
+        began = clock.now()
         try:
             read = hot.read(i, rng)
         except Exception as exc:  # a broken connection is a result to report, not a crash
             read = Read(Outcome.ERROR, error=f"{type(exc).__name__}: {exc}")
-        arrivals[i] = (read.first_lookup_at or began) - released[0]
-        latencies[i] = time.perf_counter() - began if read.outcome != Outcome.STUCK else np.nan
+        # On virtual time a store command takes no time: the first lookup answers at once.
+        arrivals[i] = (began if virtual else read.first_lookup_at or began) - released[0]
+        latencies[i] = clock.now() - began if read.outcome != Outcome.STUCK else np.nan
         outcomes[i], versions[i], errors[i] = read.outcome, read.version, read.error
 
-    threads = [threading.Thread(target=reader, args=(i,), daemon=True) for i in range(readers)]
-    for t in threads:
-        t.start()
     commands_before = store.stats.commands
-    released[0] = time.perf_counter()
-    wall_released = wall_clock.now()
-    barrier.wait()
-    give_up_at = None if give_up_seconds is None else released[0] + give_up_seconds
-    for t in threads:
-        t.join(None if give_up_at is None else max(0.0, give_up_at - time.perf_counter()))
-    # Readers still running have missed every deadline: mark them, then let them go.
-    still_running = [i for i, t in enumerate(threads) if t.is_alive()]
-    hot.stop.set()
-    db.resume()
-    for t in threads:
-        t.join(10.0)
-    for i in still_running:
-        outcomes[i], latencies[i] = Outcome.STUCK, np.nan
-    for worker in list(hot.background):
-        worker.join(10.0)
-    wall = time.perf_counter() - released[0]
+    if virtual:
+        for i in range(readers):
+            clock.start(reader, i)
+        clock.run(until=released[0] + give_up_seconds)
+        wall = clock.now() - released[0]
+    else:
+        threads = [clock.start(reader, i) for i in range(readers)]
+        released[0] = clock.now()
+        barrier.wait()
+        give_up_at = None if give_up_seconds is None else released[0] + give_up_seconds
+        for t in threads:
+            t.join(None if give_up_at is None else max(0.0, give_up_at - clock.now()))
+        # Readers still running have missed every deadline: mark them, then let them go.
+        still_running = [i for i, t in enumerate(threads) if t.is_alive()]
+        hot.stop.set()
+        db.resume()
+        for t in threads:
+            t.join(10.0)
+        for i in still_running:
+            outcomes[i], latencies[i] = Outcome.STUCK, np.nan
+        for worker in list(hot.background):
+            worker.join(10.0)
+        wall = clock.now() - released[0]
     commands = store.stats.commands - commands_before
-    timeline = [(t - wall_released, n) for t, n in db.timeline]
+    timeline = [(t - released[0], n) for t, n in db.timeline]
     report = HerdReport(
-        defense=defense, readers=readers, backend=store.backend,
+        defense=defense, readers=readers, backend=VIRTUAL if virtual else store.backend,
         db_latency_seconds=db_latency_seconds, db_queries=db.stats.reads,
         outcomes=outcomes, versions=versions, latencies_seconds=latencies,
         arrival_seconds=arrivals, errors=[e for e in errors if e],

@@ -16,8 +16,9 @@ from ..errors import LabError
 from ..exercises import Exercise, ExerciseSet, Implement, Scenario, Verdict
 from ..store import Store
 from ..widgets import LivePlot, choice, int_slider, log_slider, slider, toggle
-from .defenses import DEFENSES, Outcome, check_beta, naive_acquire, naive_release
+from .defenses import DEFENSES, Outcome, check_beta
 from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
+from .lock import naive_acquire, naive_release
 from .preview import VIRTUAL, preview_expired_lock, preview_herd, preview_stall
 from .simulation import (
     SIM_DEFENSES,

@@ -24,9 +24,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from ..errors import LabError, check_choice
+from ..errors import LabError, check_choice, check_positive
 from ..workloads import zipf_probabilities
 from .defenses import check_beta, check_readers
+from .xfetch import refresh_early
 
 __all__ = [
     "SIM_DEFENSES",
@@ -44,9 +45,7 @@ SIM_DEFENSES = ("none", "lock", "single-flight", "xfetch", "swr")
 
 
 def _check_positive(name: str, value: object) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not value > 0:
-        raise LabError(f"{name} must be a number > 0 (got {value!r}).")
-    return float(value)
+    return float(check_positive(name, value))
 
 
 # -- one refresh round ----------------------------------------------------------------------
@@ -317,7 +316,7 @@ def simulate_traffic(
             stop = int(np.searchsorted(arrivals, expires_at, side="left"))
             seg = arrivals[i:stop]
             u = 1.0 - rng.random(len(seg))
-            early = seg - delta * beta * np.log(u) >= expires_at
+            early = refresh_early(seg, expires_at, delta, beta, u)
             hit = int(np.argmax(early)) if early.any() else -1
             first = i + hit if hit >= 0 else stop
             if first >= n:
@@ -326,7 +325,7 @@ def simulate_traffic(
             window_end = int(np.searchsorted(arrivals, arrivals[first] + recompute, side="left"))
             tail = arrivals[first:max(window_end, first + 1)]
             tail_u = 1.0 - rng.random(len(tail))
-            queriers = tail - delta * beta * np.log(tail_u) >= expires_at
+            queriers = refresh_early(tail, expires_at, delta, beta, tail_u)
         else:
             first = int(np.searchsorted(arrivals, expires_at, side="left"))
             if first >= n:

@@ -35,9 +35,11 @@ store = labkit.start("04")
 # up to 16 run at once, and longer when more pile up, the way a real server queues
 # work it cannot do in parallel.
 #
-# The sliders answer at once because they replay the herd on a **virtual clock** (the
-# same rules, simulated in a millisecond). **Run live** releases the real threads on
-# the real cache and database, and draws what they did.
+# The sliders answer at once because they run the same readers and the same defense
+# code on a **virtual clock** that jumps ahead whenever every reader is waiting
+# (`labkit.clock.AutoClock`): the same herd in a few milliseconds, the same numbers every
+# run. **Run live** releases the real threads on the real cache and database, and draws
+# what they did.
 
 # %%
 labkit.widgets.predict(
@@ -195,8 +197,8 @@ stampede.compare_defenses(store)
 #
 # * With one app process, **lock, single-flight and SWR reach the limit of exactly one
 #   query** (the tests check this on fakeredis and on a real Redis server, run after
-#   run). The first chart is a live herd per defense; the diamonds are the virtual-clock
-#   simulation with the same parameters, and it agrees.
+#   run). The first chart is a live herd per defense; the diamonds are the expiry-window
+#   simulation with the same parameters (the model the next section scales up), and it agrees.
 # * **XFetch sends the herd straight through.** It works by refreshing *before* expiry;
 #   once the value has already expired there is nothing left to do early. The next
 #   section shows where it shines.
@@ -213,8 +215,10 @@ stampede.compare_defenses(store)
 #
 # Real hot keys are not hit by one burst but by a steady stream. Here 10,000 clients each
 # read the key every 10 s on average (1,000 reads/s) for an hour, with a 30 s TTL and a
-# 50 ms recompute. Threads cannot do this in a notebook; the **virtual-clock simulation**
-# can, in well under two seconds per defense, with the same load model as the live database.
+# 50 ms recompute. Threads cannot do this in a notebook; the **expiry-window simulation**
+# can, in well under two seconds per defense: it jumps from one expiry to the next, with the
+# same load model as the live database and XFetch's own `refresh_early` rule
+# (`labkit.stampede.xfetch`).
 #
 # XFetch's rule: a reader at time `t` recomputes if `t - δ·β·ln(rand) ≥ expiry`, where
 # `δ` is how long the last recompute took and `rand` is uniform in (0, 1]. Early recomputes
