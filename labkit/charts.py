@@ -451,7 +451,7 @@ def show(fig: Figure, alt: str | None = None) -> None:
     """
     from IPython.display import HTML, display
 
-    from . import widgets
+    from .predictions import nudge_if_unlocked
 
-    widgets.nudge_if_unlocked()
+    nudge_if_unlocked()
     display(HTML(image_html(fig, alt)))
