@@ -364,6 +364,17 @@ def test_the_failover_views_show_one_run_every_master_refusing_and_the_undone_de
         lab.close()
 
 
+def test_a_lab_closes_as_a_context_manager_once():
+    from labkit.cluster import lesson
+
+    with lesson.Lab(PREFIX + "ctx:", simulated=True) as lab:
+        lab.cluster.set(PREFIX + "ctx:k", "v")
+        assert not lab._closed
+    assert lab._closed
+    lab.close()  # a second close is a no-op
+    assert lab._closed
+
+
 def test_the_opening_line_says_what_runs_and_nothing_else(capsys, monkeypatch):
     from labkit.cluster import lesson
 
