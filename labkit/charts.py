@@ -114,9 +114,8 @@ def _rc() -> dict[str, Any]:
         "ytick.labelsize": 9 * scale,
         "lines.linewidth": 2.0 * (1.2 if _state["presentation"] else 1.0),
         "lines.markersize": 5 * scale,
-        # Titles sit at the top of their axes: matplotlib's automatic placement (which
-        # looks for tick labels above the axes, which no lab chart has) costs a sixth
-        # of a redraw.
+        # Titles sit at the top of their axes: automatic placement looks for tick labels
+        # above the axes, which no lab chart has.
         "axes.titley": 1.0,
         "axes.grid": True,
         "grid.alpha": 0.3,

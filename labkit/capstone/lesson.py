@@ -117,9 +117,9 @@ def draw_scorecard(ax: Any, cards: Sequence[Scorecard]) -> str:
     charts.finish(ax, title=_title(cards),
                   xlabel="measured ÷ budget (log scale; right of the dashed line = over budget)",
                   ylabel="scorecard axis", legend=False)
-    # A fixed corner: "best" scans every marker and label on each redraw (~10% of the
-    # chart's drawing time). The top rows' markers stay far left of it: DB load and
-    # stampede ratios stay below 1000x, and the legend starts near 3000x.
+    # A fixed corner: "best" scans every marker and label on each redraw. The top rows'
+    # markers stay far left of it: DB load and stampede ratios stay below 1000x, and the
+    # legend starts near 3000x.
     ax.legend(frameon=False, loc="upper right")
     return _title(cards)
 
@@ -400,7 +400,7 @@ def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, 
                                  balances={"headers": balances_headers},
                                  user_pages={"headers": user_pages_headers})
     # The scorecard's leaks axis, for this design, without running the rest of the day: only
-    # the CDN replays decide it (so the check answers in well under 2 s).
+    # the CDN replays decide it.
     leaky = {name: cdn_leaks(name, plan.headers, plan.vary)[1] for name, plan in design.items()}
     leaky = {name: n for name, n in leaky.items() if n}
     if leaky:

@@ -3,7 +3,7 @@ chart and the exercises, built on the simulator.
 
 Charts read from memoised simulations (:func:`labkit.memo.memo`), so moving a
 slider only redraws; changing the trace or the policy set simulates each policy
-once per capacity on a 50,000-request trace (about a second).
+once per capacity on a 50,000-request trace.
 """
 
 from __future__ import annotations
@@ -113,8 +113,8 @@ def comparison_titles(shape: str, percent: float, policy_set: str, alpha: float 
 TIE = 0.005  # hit-ratio gaps under half a point are ties on the charts
 
 
-# Tick positions of the capacity axis: a log scale drawn by hand (matplotlib's log
-# axes place and label minor ticks on every draw, which costs a third of a redraw).
+# Tick positions of the capacity axis: a log scale drawn by hand (log axes place and
+# label minor ticks on every draw).
 _LOG_X = [float(np.log10(c)) for c in CAPACITY_PERCENTS]
 
 
@@ -133,20 +133,20 @@ def _draw_comparison(fig: Any, percent: int, shape: str, alpha: float, policy_se
     left_title, right_title = comparison_titles(shape, percent, policy_set, alpha)
     charts.finish(curves_ax, title=left_title, xlabel="cache size (% of distinct keys, log scale)",
                   ylabel="hit ratio (fraction of requests)")
-    # A fixed place: the default "best" placement searches the data on every draw (a fifth of a redraw).
+    # A fixed place: the default "best" placement searches the data on every draw.
     curves_ax.legend(frameon=False, loc="upper left", ncols=2)
     here = compare(shape, percent, policies, alpha)
     names = [*policies, "opt"]
     values = [here[p] for p in names]
     colours = [charts.series_style(i)["color"] for i in range(len(policies))] + ["white"]
     bars = bars_ax.bar([LABELS[p] for p in names], values, color=colours)
-    # OPT: white with a dashed outline, like its dashed curve (a hatch costs a tenth of a redraw).
+    # OPT: white with a dashed outline, like its dashed curve (a hatch is slow to draw).
     bars[-1].set_edgecolor("#000000")
     bars[-1].set_linestyle("--")
     bars[-1].set_linewidth(1.2)
     for bar, value in zip(bars, values, strict=True):
         bars_ax.text(bar.get_x() + bar.get_width() / 2, value + 0.01, f"{value:.0%}", ha="center", fontsize=8)
-    bars_ax.set_ylim(0, 1.08)  # labels fit unrotated (rotated text costs a fifth of the panel's redraw)
+    bars_ax.set_ylim(0, 1.08)  # labels fit unrotated (rotated text is slow to lay out)
     # Each bar carries its value, and the curves' panel has the same scale: no tick labels
     # to lay out on every redraw.
     bars_ax.tick_params(labelleft=False)
