@@ -26,12 +26,6 @@ GROUND_PACKAGES = {"room"}  # the facilitator's room: above every lesson, not a 
 DISPLAY = ("labkit.charts", "labkit.widgets", "labkit.ahead", "ipywidgets", "IPython", "matplotlib.pyplot")
 # Lesson views: the modules that draw (lesson.py, lesson_*.py) and their view helpers.
 VIEW_NAMES = ("lesson", "views")
-# Circles known to remain, each with why; a new circle fails, and so does an entry that no longer is one.
-KNOWN_CIRCLES: dict[frozenset[str], str] = {
-    frozenset({"labkit.progress", "labkit.room.publisher", "labkit.room.records", "labkit.connection",
-               "labkit.store"}):
-        "progress.show() names the learner's room (room.publisher.room_name), and the room reads progress",
-}
 
 
 def _modules() -> dict[str, Path]:
@@ -152,10 +146,8 @@ def _uses(names: set[str], banned: tuple[str, ...]) -> list[str]:
 
 
 def test_no_import_circle():
-    found = set(circles(GRAPH))
-    new = [sorted(c) for c in found - set(KNOWN_CIRCLES)]
-    assert not new, f"import circles (break each by moving the shared piece down a layer): {new}"
-    assert not set(KNOWN_CIRCLES) - found, "a known circle is gone: remove it from KNOWN_CIRCLES"
+    found = [sorted(c) for c in circles(GRAPH)]
+    assert not found, f"import circles (break each by moving the shared piece down a layer): {found}"
 
 
 def test_the_circle_finder_finds_a_circle_through_a_function_level_import(tmp_path):
