@@ -150,7 +150,7 @@ def test_no_import_circle():
     assert not found, f"import circles (break each by moving the shared piece down a layer): {found}"
 
 
-def test_the_circle_finder_finds_a_circle_through_a_function_level_import(tmp_path):
+def test_the_circle_finder_finds_a_circle_through_a_function_level_import():
     graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
     assert circles(graph) == [frozenset({"a", "b", "c"})]
     # function-level imports count: charts.show's nudge import is found inside the function
