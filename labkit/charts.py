@@ -114,9 +114,8 @@ def _rc() -> dict[str, Any]:
         "ytick.labelsize": 9 * scale,
         "lines.linewidth": 2.0 * (1.2 if _state["presentation"] else 1.0),
         "lines.markersize": 5 * scale,
-        # Titles sit at the top of their axes: matplotlib's automatic placement (which
-        # looks for tick labels above the axes, which no lab chart has) costs a sixth
-        # of a redraw.
+        # Titles sit at the top of their axes: automatic placement looks for tick labels
+        # above the axes, which no lab chart has.
         "axes.titley": 1.0,
         "axes.grid": True,
         "grid.alpha": 0.3,
@@ -451,7 +450,7 @@ def show(fig: Figure, alt: str | None = None) -> None:
     """
     from IPython.display import HTML, display
 
-    from . import widgets
+    from .predictions import nudge_if_unlocked
 
-    widgets.nudge_if_unlocked()
+    nudge_if_unlocked()
     display(HTML(image_html(fig, alt)))

@@ -21,6 +21,7 @@ __all__ = [
     "check_choice",
     "check_integer_amount",
     "check_value",
+    "is_number",
     "one_sentence",
     "install_notebook_handler",
 ]
@@ -43,7 +44,7 @@ NOT_FOUND_HINT = (
 )
 
 
-def _is_number(value: Any) -> bool:
+def is_number(value: Any) -> bool:
     """Any real number (int, float, numpy's) except bool and nan."""
     if isinstance(value, bool) or not isinstance(value, numbers.Real):
         return False
@@ -60,7 +61,7 @@ def one_sentence(message: str, width: int = 88, indent: str = "") -> str:
 
 def check_positive(name: str, value: Any, unit: str = "", hint: str = "") -> Any:
     """Return ``value`` if it is a number > 0, else raise a one-sentence LabError."""
-    if not _is_number(value) or value <= 0:
+    if not is_number(value) or value <= 0:
         unit_s = f" {unit}" if unit else ""
         extra = f" {hint}" if hint else ""
         raise LabError(f"{name} must be a number > 0{unit_s} (got {value!r}).{extra}")
@@ -69,7 +70,7 @@ def check_positive(name: str, value: Any, unit: str = "", hint: str = "") -> Any
 
 def check_non_negative(name: str, value: Any, unit: str = "", hint: str = "") -> Any:
     """Return ``value`` if it is a number >= 0, else raise a one-sentence LabError."""
-    if not _is_number(value) or value < 0:
+    if not is_number(value) or value < 0:
         unit_s = f" {unit}" if unit else ""
         extra = f" {hint}" if hint else ""
         raise LabError(f"{name} must be a number >= 0{unit_s} (got {value!r}).{extra}")
@@ -80,7 +81,7 @@ def check_ttl(value: Any, name: str = "ttl_seconds") -> float | None:
     """A TTL is None (never expires) or a number of seconds > 0."""
     if value is None:
         return None
-    if not _is_number(value) or value <= 0 or not math.isfinite(float(value)):
+    if not is_number(value) or value <= 0 or not math.isfinite(float(value)):
         raise LabError(f"{name} must be > 0 seconds (got {value!r}). Use None for no expiry.")
     if value > MAX_TTL_SECONDS:
         raise LabError(

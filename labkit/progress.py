@@ -1,4 +1,4 @@
-"""Exercise progress and the learner's id, kept in small files on this machine.
+"""Exercise progress, the learner's id and their room's name, kept in small files on this machine.
 
 The folder is ``~/.cache-lab`` (or ``$CACHE_LAB_HOME``): ``progress.json`` holds the
 exercises and predictions, ``learner`` a random id for this learner when no
@@ -36,6 +36,7 @@ __all__ = [
     "summary",
     "clear",
     "show",
+    "room_name",
 ]
 
 _lock = threading.Lock()  # threads of one kernel; the file lock covers other processes
@@ -82,6 +83,35 @@ def learner_id() -> str:
 
 
 _known_learners: dict[tuple[str, ...], str] = {}
+
+
+ROOM_VAR = "LABKIT_ROOM"
+REHEARSAL = "rehearsal-"  # practice rooms: simulated learners only
+
+
+def check_room(name: Any) -> str:
+    """A room name made safe for a key prefix (the same rule as a learner id)."""
+    try:
+        return check_learner(name)
+    except LabError:
+        raise LabError(f"A room name needs at least one letter or digit (got {name!r}), "
+                       "for example LABKIT_ROOM=workshop-dec.") from None
+
+
+def _room_switch_file() -> Path:
+    return cache_lab_home() / "room-off"
+
+
+def room_name() -> str | None:
+    """The room this kernel reports to (:mod:`labkit.room`), or None: ``$LABKIT_ROOM`` unless
+    the learner switched it off."""
+    name = os.environ.get(ROOM_VAR, "").strip()
+    if not name or name.startswith(REHEARSAL) or _room_switch_file().exists():
+        return None
+    try:
+        return check_room(name)
+    except Exception:  # a malformed room name publishes nothing rather than break a lesson
+        return None
 
 
 def _read_or_make_learner(path: Path) -> str:
@@ -242,8 +272,6 @@ def show() -> Any:
         for r in rows
     )
     done = sum(bool(r.get("passed")) for r in rows)
-    from .room.publisher import room_name
-
     room = room_name()
     shared = f"results, never code, also shown to room {room!r}" if room else "never sent anywhere"
     return HTML(

@@ -29,6 +29,7 @@ import traitlets
 from . import ahead as drawing_ahead
 from . import charts
 from .errors import LabError
+from .predictions import NUDGE, _Prediction, _predictions, nudge_if_unlocked
 
 __all__ = [
     "LivePlot", "slider", "int_slider", "log_slider", "choice", "toggle", "button", "predict",
@@ -186,40 +187,6 @@ def name_controls() -> None:
 
     if InteractiveShell.initialized():  # in a kernel; a plain script would print the object
         display(Javascript(_ACCESSIBILITY_JS))
-
-
-# --- the prediction nudge ---------------------------------------------------------
-
-NUDGE = "Lock in your prediction above first - the experiment runs anyway."
-
-
-class _Prediction:
-    def __init__(self, question: str) -> None:
-        self.question = question
-        self.locked = False
-        self.nudged = False
-
-
-_predictions: list[_Prediction] = []
-
-
-def nudge_if_unlocked() -> bool:
-    """Print one line if this kernel's most recent prediction is not locked in yet.
-
-    Experiments call it before they run (LivePlot and charts.show do); it never
-    stops them, never raises, and says it once per prediction.  True if it printed.
-    """
-    try:
-        if not _predictions:
-            return False
-        latest = _predictions[-1]
-        if latest.locked or latest.nudged:
-            return False
-        latest.nudged = True
-        print(NUDGE)
-        return True
-    except Exception:  # a nudge must never break an experiment
-        return False
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,8 @@ import pytest
 import labkit
 from labkit import LabError, capstone, eviction
 from labkit.capstone import NAIVE_DESIGN, REFERENCE_DESIGN, day, score
-from labkit.capstone.lesson import _ALL_GREEN, _explored
+from labkit.capstone.design import explorer_design
+from labkit.capstone.lesson import _ALL_GREEN
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +30,7 @@ def reference():
 
 
 def explored(ttl=3600, jitter=0.0, defense="none", headers="public, max-age=300", invalidation="ttl-only"):
-    return score(_explored(NAIVE_DESIGN, ttl, jitter, defense, headers, invalidation))
+    return score(explorer_design(NAIVE_DESIGN, ttl, jitter, defense, headers, invalidation))
 
 
 # -- the verdicts ---------------------------------------------------------------------------
@@ -390,7 +391,7 @@ def test_explorer_scores_the_catalogue_ttl_neighbours_ahead():
     plot.set(catalogue_ttl=7200)
     assert "fails" in plot.last_result
 
-    design = _explored(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, "catalogue_ttl": 43200})
+    design = explorer_design(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, "catalogue_ttl": 43200})
     thread = _ScoreAhead(seed=0).want([design])
     assert thread is not None
     plot.wait_idle()

@@ -26,6 +26,7 @@ from labkit.cluster.checks import copies_needed
 from labkit.cluster.failover import CACHE_TTL_SECONDS, CACHED_VALUE
 from labkit.cluster.local import NODE_TIMEOUT_MS
 from labkit.cluster.race import FILLS, replica_fill_race
+from labkit.cluster.real import migrate_slots
 from labkit.cluster.routing import ReadYourWrites
 from labkit.cluster.shards import FAIL_SECONDS, FAILOVER_SECONDS, ClusterUnavailable, SimulatedCluster
 from labkit.cluster.slots import SLOTS, hash_tag, key_slot, slot_ranges
@@ -363,6 +364,17 @@ def test_the_failover_views_show_one_run_every_master_refusing_and_the_undone_de
         lab.close()
 
 
+def test_a_lab_closes_as_a_context_manager_once():
+    from labkit.cluster import lesson
+
+    with lesson.Lab(PREFIX + "ctx:", simulated=True) as lab:
+        lab.cluster.set(PREFIX + "ctx:k", "v")
+        assert not lab._closed
+    assert lab._closed
+    lab.close()  # a second close is a no-op
+    assert lab._closed
+
+
 def test_the_opening_line_says_what_runs_and_nothing_else(capsys, monkeypatch):
     from labkit.cluster import lesson
 
@@ -609,12 +621,12 @@ def test_local_cluster_moves_a_slot_with_its_keys(real):
     slot = key_slot(key)
     source = real.owner(slot)
     target = next(n for n in local.masters if n.running and n.port != source.port)
-    assert local.migrate_slots([slot], target) == 1
+    assert migrate_slots(local, [slot], target) == 1
     real.refresh()  # this view of the cluster learns the new owner from the nodes
     assert real.owner(slot).port == target.port
     assert target.connect().get(key) == "still here"
     with pytest.raises(LabError, match="already live on"):
-        local.migrate_slots([slot], target)
+        migrate_slots(local, [slot], target)
 
 
 @pytest.mark.slow
@@ -642,7 +654,7 @@ def test_redis_py_patches_a_slot_per_moved_and_rereads_the_map_every_fifth():
 
         old = RedisCluster(host="127.0.0.1", port=first.port, decode_responses=True, protocol=2)
         assert [old.get(k) for k in keys] == ["v"] * 10  # its map: every slot on the first master
-        local.migrate_slots(sorted(slots), second)
+        migrate_slots(local, sorted(slots), second)
         calls = {"move_slot": 0, "initialize": 0}
         manager = old.nodes_manager
         for name in calls:

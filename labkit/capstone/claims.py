@@ -8,8 +8,7 @@ from __future__ import annotations
 
 from ..claims import claim
 from .day import hot_key_at_peak
-from .design import NAIVE_DESIGN, REFERENCE_DESIGN
-from .lesson import _explored
+from .design import NAIVE_DESIGN, REFERENCE_DESIGN, explorer_design
 from .scorecard import score
 from .service import DB_CAPACITY_QPS, P99_BUDGET_MS, STAMPEDE_BUDGET_QUERIES
 
@@ -19,7 +18,7 @@ _DEFAULTS = {"catalogue_ttl": 3600, "ttl_jitter": 0.0, "landing_defense": "none"
 
 
 def _explored_card(**knobs):
-    return score(_explored(NAIVE_DESIGN, **{**_DEFAULTS, **knobs}))
+    return score(explorer_design(NAIVE_DESIGN, **{**_DEFAULTS, **knobs}))
 
 
 @claim("naive_budgets_met", notebook=NOTEBOOK, fact="the naive design meets at most two of the seven budgets",

@@ -28,6 +28,7 @@ __all__ = [
     "PATTERNS",
     "NAIVE_DESIGN",
     "REFERENCE_DESIGN",
+    "explorer_design",
 ]
 
 # "ttl-only": writers never tell the cache; only the TTL corrects a copy.
@@ -239,3 +240,20 @@ REFERENCE_DESIGN = Design(
         "user_pages": "per user: cached in Redis, never in a shared cache",
     },
 )
+
+
+def explorer_design(base: Design, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
+                    per_user_headers: str, invalidation: str) -> Design:
+    """``base`` with the explorer's five settings applied (what the explorer scores, and the claims)."""
+    changes: dict[str, Mapping[str, Any]] = {}
+    for name, plan in base.items():
+        settings: dict[str, Any] = {}
+        if plan.pattern in ("cache-aside", "read-through"):
+            settings["invalidation"] = invalidation
+        if name in ("balances", "user_pages"):
+            settings["headers"] = per_user_headers
+        changes[name] = settings
+    changes["catalogue"] = {**changes["catalogue"], "ttl_seconds": round(catalogue_ttl),
+                            "ttl_jitter": ttl_jitter}
+    changes["landing"] = {**changes["landing"], "defense": landing_defense}
+    return base.change(name="your design", **changes)

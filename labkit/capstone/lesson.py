@@ -16,7 +16,7 @@ from ..errors import LabError
 from ..exercises import Args, Exercise, ExerciseSet
 from ..tables import Table
 from .day import cdn_leaks, cdn_stored_per_user
-from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design
+from .design import DEFENSES, INVALIDATIONS, NAIVE_DESIGN, REFERENCE_DESIGN, Design, explorer_design
 from .scorecard import AXES, Scorecard, score
 from .service import (
     CACHE_OBJECTS,
@@ -117,9 +117,9 @@ def draw_scorecard(ax: Any, cards: Sequence[Scorecard]) -> str:
     charts.finish(ax, title=_title(cards),
                   xlabel="measured ÷ budget (log scale; right of the dashed line = over budget)",
                   ylabel="scorecard axis", legend=False)
-    # A fixed corner: "best" scans every marker and label on each redraw (~10% of the
-    # chart's drawing time). The top rows' markers stay far left of it: DB load and
-    # stampede ratios stay below 1000x, and the legend starts near 3000x.
+    # A fixed corner: "best" scans every marker and label on each redraw. The top rows'
+    # markers stay far left of it: DB load and stampede ratios stay below 1000x, and the
+    # legend starts near 3000x.
     ax.legend(frameon=False, loc="upper right")
     return _title(cards)
 
@@ -209,23 +209,6 @@ class _Figure:
         return "\n".join(c.headline() for c in self.cards)
 
 
-def _explored(base: Design, catalogue_ttl: float, ttl_jitter: float, landing_defense: str,
-              per_user_headers: str, invalidation: str) -> Design:
-    """``base`` with the explorer's five settings applied."""
-    changes: dict[str, Mapping[str, Any]] = {}
-    for name, plan in base.items():
-        fields: dict[str, Any] = {}
-        if plan.pattern in ("cache-aside", "read-through"):
-            fields["invalidation"] = invalidation
-        if name in ("balances", "user_pages"):
-            fields["headers"] = per_user_headers
-        changes[name] = fields
-    changes["catalogue"] = {**changes["catalogue"], "ttl_seconds": round(catalogue_ttl),
-                            "ttl_jitter": ttl_jitter}
-    changes["landing"] = {**changes["landing"], "defense": landing_defense}
-    return base.change(name="your design", **changes)
-
-
 _CONTROL_NAMES = {"catalogue_ttl": "the catalogue TTL", "ttl_jitter": "the TTL jitter",
                   "landing_defense": "the landing page defense", "per_user_headers": "the per-user headers",
                   "invalidation": "the invalidation"}
@@ -263,7 +246,7 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
              per_user_headers: str, invalidation: str) -> str:
         values = {"catalogue_ttl": catalogue_ttl, "ttl_jitter": ttl_jitter, "landing_defense": landing_defense,
                   "per_user_headers": per_user_headers, "invalidation": invalidation}
-        card = score(_explored(base, **values), seed=seed)
+        card = score(explorer_design(base, **values), seed=seed)
         draw_scorecard(fig.axes[0], [card, reference])
         draw_db_load(fig.axes[1], [card, reference])
         if not drawing_ahead.enabled():  # in a kernel the slider's steps are drawn ahead, scores and all
@@ -271,7 +254,7 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
             # neighbours now, so the next step is a memo hit.
             at = CATALOGUE_TTLS.index(catalogue_ttl) if catalogue_ttl in CATALOGUE_TTLS else 0
             shown = plot_ref[0].redraws if plot_ref else 0
-            ahead.want([_explored(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
+            ahead.want([explorer_design(base, **{**values, "catalogue_ttl": CATALOGUE_TTLS[i]})
                         for i in (at + 1, at - 1) if 0 <= i < len(CATALOGUE_TTLS)],
                        after=lambda: not plot_ref or plot_ref[0].redraws > shown)
         failing = "; ".join(f"<b>{a}</b>: {card.axes[a].detail}" for a in card.failed)
@@ -282,8 +265,8 @@ def explore(base: Design = NAIVE_DESIGN, *, seed: int = 0) -> Any:
     def note(before: dict[str, Any], now: dict[str, Any]) -> str:
         """Why a move changed no number (said as the chart is shown: it depends on the move)."""
         changed = [k for k, v in now.items() if before.get(k) != v]
-        if len(changed) == 1 and _same_numbers(score(_explored(base, **now), seed=seed),
-                                               score(_explored(base, **before), seed=seed)):
+        if len(changed) == 1 and _same_numbers(score(explorer_design(base, **now), seed=seed),
+                                               score(explorer_design(base, **before), seed=seed)):
             return f"<i>{why_no_effect(changed[0], now)}</i><br>"
         return ""
 
@@ -381,7 +364,7 @@ def knob_table(*, seed: int = 0) -> Table:
             "landing p99 (ms)", "leaks", "budgets failed"]
     rows = []
     for label, knobs in KNOBS:
-        card = score(_explored(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, **knobs}), seed=seed)
+        card = score(explorer_design(NAIVE_DESIGN, **{**_EXPLORER_DEFAULTS, **knobs}), seed=seed)
         load = card.axes["DB load"]
         rows.append([label, f"{load.value:,.0f} at {load.detail.split(': ')[-1][:5]}",
                      str(card.data_sets["landing"].stampede_queries),
@@ -417,7 +400,7 @@ def _check_leaks(balances_headers: Any, user_pages_headers: Any) -> tuple[bool, 
                                  balances={"headers": balances_headers},
                                  user_pages={"headers": user_pages_headers})
     # The scorecard's leaks axis, for this design, without running the rest of the day: only
-    # the CDN replays decide it (so the check answers in well under 2 s).
+    # the CDN replays decide it.
     leaky = {name: cdn_leaks(name, plan.headers, plan.vary)[1] for name, plan in design.items()}
     leaky = {name: n for name, n in leaky.items() if n}
     if leaky:

@@ -60,7 +60,11 @@ NOTEBOOK = "09"
 
 
 class Lab:
-    """The notebook's cluster(s), its key prefix, and what it has measured so far."""
+    """The notebook's cluster(s), its key prefix, and what it has measured so far.
+
+    ``close()`` (or leaving a ``with Lab(...) as lab:`` block) deletes its keys and stops
+    what it started; the interpreter's exit does the same for a lab left open.
+    """
 
     def __init__(self, prefix: str, *, simulated: bool | None = None) -> None:
         self.prefix = prefix
@@ -118,6 +122,12 @@ class Lab:
                     cluster.delete_prefix(self.prefix)
             cluster.stop()
         atexit.unregister(self.close)
+
+    def __enter__(self) -> Lab:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
 
     def __repr__(self) -> str:
         return f"<cluster Lab: {self.where}>"

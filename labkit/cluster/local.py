@@ -266,24 +266,6 @@ class LocalCluster:
         self.wait_ok()
         return node
 
-    def migrate_slots(self, slots: list[int], target: ClusterNode) -> int:
-        """Move ``slots`` and their keys to master ``target`` (MIGRATING/IMPORTING, MIGRATE,
-        SETSLOT NODE, as ``redis-cli --cluster reshard`` does); returns the keys moved."""
-        from .real import RealCluster  # the protocol lives with the lessons' cluster interface
-
-        view = RealCluster(self)
-        destination = view.node_at(target.port)
-        if any(view.owner(slot) is destination for slot in slots):
-            raise LabError(f"Some of these slots already live on :{target.port}; pass only slots it does not own.")
-        view.begin_migration(slots, destination)
-        moved = 0
-        for slot in slots:
-            keys = view.keys_in_slot(slot, "*")
-            view.migrate_keys(slot, keys)
-            moved += len(keys)
-        view.finish_migration(slots)
-        return moved
-
     def url(self) -> str:
         return f"redis://127.0.0.1:{self.masters[0].port}"
 

@@ -16,7 +16,7 @@ from .local import ClusterNode, LocalCluster, _wait
 from .shards import ClusterUnavailable, Redirect, crossslot_message
 from .slots import SLOTS, key_slot
 
-__all__ = ["RealNode", "RealCluster"]
+__all__ = ["RealNode", "RealCluster", "migrate_slots"]
 
 # INFO commandstats names of the commands the lessons count.
 _COUNTED = ("cmdstat_get", "cmdstat_set", "cmdstat_mget", "cmdstat_del")
@@ -420,3 +420,20 @@ class RealCluster:
 
     def __repr__(self) -> str:
         return f"<RealCluster {len(self.masters)} masters, {len(self.nodes) - len(self.masters)} replicas>"
+
+
+def migrate_slots(local: LocalCluster, slots: list[int], target: ClusterNode) -> int:
+    """Move ``slots`` and their keys to master ``target`` of ``local`` (MIGRATING/IMPORTING,
+    MIGRATE, SETSLOT NODE, as ``redis-cli --cluster reshard`` does); returns the keys moved."""
+    view = RealCluster(local)
+    destination = view.node_at(target.port)
+    if any(view.owner(slot) is destination for slot in slots):
+        raise LabError(f"Some of these slots already live on :{target.port}; pass only slots it does not own.")
+    view.begin_migration(slots, destination)
+    moved = 0
+    for slot in slots:
+        keys = view.keys_in_slot(slot, "*")
+        view.migrate_keys(slot, keys)
+        moved += len(keys)
+    view.finish_migration(slots)
+    return moved

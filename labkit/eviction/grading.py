@@ -16,10 +16,23 @@ from typing import Any
 
 import numpy as np
 
-from .. import workloads
 from ..errors import LabError
-from ..memo import memo
-from .simulator import hit_ratio_curve, simulate
+from .results import (  # noqa: F401 - the sizing exercise's numbers, as the notebook and tests use them
+    SIZING_CAPACITIES,
+    SIZING_KEYS,
+    SIZING_POLICY,
+    SIZING_READS_HIGH,
+    SIZING_READS_LOW,
+    SIZING_SAMPLE_RATE,
+    SIZING_TARGET,
+    SPREAD_CAPACITIES,
+    lesson_trace,
+    sampled_sizing_curve,
+    sampling_spread,
+    sizing_answer,
+    sizing_hit_ratio,
+    sizing_trace,
+)
 
 __all__ = [
     "SIEVE_SKELETON",
@@ -78,8 +91,6 @@ _SMALL_SECONDS, _LONG_SECONDS = 0.3, 1.2
 def _scenario_keys(shape: str | None) -> list[int]:
     if shape is None:
         return list(_SMALL_TRACE)
-    from .lesson import lesson_trace
-
     return lesson_trace(shape)[:_GRADED_REQUESTS].tolist()
 
 
@@ -205,65 +216,7 @@ def sieve_exercise() -> Any:
     )
 
 
-# -- size a cache from a sampled hit-ratio curve ---------------------------------------
-#
-# The sample is SHARDS' spatial sampling (Waldspurger et al., FAST 2015): every request of
-# about 10% of the keys, chosen by a hash.  S3-FIFO has no stack distances, so its curve is
-# not SHARDS' reuse-distance histogram but a *miniature simulation* (Waldspurger et al.,
-# USENIX ATC 2017): a real S3-FIFO cache, scaled down by the sampling rate, replaying the sample.
-
-SIZING_POLICY = "s3fifo"
-SIZING_TARGET = 0.7
-SIZING_SAMPLE_RATE = 0.1
-SIZING_CAPACITIES = tuple(range(5_000, 10_001, 500))
-# How far a 10% sample's estimate strays from the full simulation here, in hit-ratio points:
-# over 30 hash seeds, at 6,500-8,000 objects (where the curve crosses 70%), the estimate read
-# between 1.4 points low and 0.4 point high (standard deviation 0.4; half a point low on
-# average, as small scaled-down caches do).  So a size one sample shows reaching 70% has a
-# full-simulation hit ratio from 70% - 0.5 to 70% + 1.5 points; outside that range the answer
-# is not a reading of the curve but another size.  (tests/test_eviction.py measures the
-# spread again over 12 seeds and holds these bounds to it.)
-SIZING_READS_LOW = 0.015
-SIZING_READS_HIGH = 0.005
-SIZING_KEYS = 40_000
-SPREAD_CAPACITIES = (6_500, 7_000, 7_500, 8_000)  # around the 70% crossing
-
-
-@memo(maxsize=2)
-def sizing_trace() -> np.ndarray:
-    """The sizing exercise's trace: a day of catalogue reads, 200,000 requests over 40,000 keys."""
-    trace = workloads.zipf(200_000, SIZING_KEYS, 0.9, seed=5)
-    trace.setflags(write=False)
-    return trace
-
-
-@memo(maxsize=64)
-def sizing_hit_ratio(capacity: int) -> float:
-    """The exact hit ratio of the sizing policy at ``capacity`` (a full simulation)."""
-    return simulate(sizing_trace(), SIZING_POLICY, capacity).hit_ratio
-
-
-@memo(maxsize=8)
-def sampled_sizing_curve(sample_rate: float = SIZING_SAMPLE_RATE, seed: int = 0) -> tuple[float, ...]:
-    """The sampled estimate (a miniature simulation) at every capacity of the exercise."""
-    return tuple(float(v) for v in hit_ratio_curve(sizing_trace(), SIZING_POLICY, SIZING_CAPACITIES,
-                                                   sample_rate=sample_rate, seed=seed))
-
-
-@memo(maxsize=2)
-def sampling_spread(seeds: int = 12) -> tuple[float, float]:
-    """How far the sampled estimate strays from the full simulation around the crossing:
-    (most it reads low, most it reads high), in hit-ratio points (0-1), over ``seeds`` hash seeds."""
-    exact = np.array([sizing_hit_ratio(c) for c in SPREAD_CAPACITIES])
-    gaps = np.array([hit_ratio_curve(sizing_trace(), SIZING_POLICY, SPREAD_CAPACITIES,
-                                     sample_rate=SIZING_SAMPLE_RATE, seed=seed) - exact for seed in range(seeds)])
-    return float(-gaps.min()), float(gaps.max())
-
-
-def sizing_answer() -> int:
-    """The reference answer: the smallest listed capacity whose sampled estimate reaches the target."""
-    estimate = sampled_sizing_curve()
-    return next(c for c, v in zip(SIZING_CAPACITIES, estimate, strict=True) if v >= SIZING_TARGET)
+# -- size a cache from a sampled hit-ratio curve (its numbers live in .results) ----------
 
 
 def _as_capacity(answer: Any) -> int:

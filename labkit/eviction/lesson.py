@@ -3,7 +3,7 @@ chart and the exercises, built on the simulator.
 
 Charts read from memoised simulations (:func:`labkit.memo.memo`), so moving a
 slider only redraws; changing the trace or the policy set simulates each policy
-once per capacity on a 50,000-request trace (about a second).
+once per capacity on a 50,000-request trace.
 """
 
 from __future__ import annotations
@@ -12,9 +12,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from .. import workloads
 from ..errors import check_choice
-from ..memo import memo
 from .grading import (  # noqa: F401 - the sizing exercise's names, as the notebook and claims use them
     SIZING_CAPACITIES,
     SIZING_SAMPLE_RATE,
@@ -25,7 +23,27 @@ from .grading import (  # noqa: F401 - the sizing exercise's names, as the noteb
     sizing_hit_ratio,
     sizing_trace,
 )
-from .simulator import LRUCurve, hit_ratio_timeline, lru_curve, simulate
+from .results import (  # noqa: F401 - the charts' numbers, as the notebook uses them
+    CANDIDATES,
+    CAPACITY_PERCENTS,
+    LABELS,
+    LESSON_SHAPES,
+    LOOP_TABLE_POLICIES,
+    N_KEYS,
+    N_REQUESTS,
+    POLICY_SETS,
+    TIMELINE_POLICIES,
+    TIMELINE_WINDOW,
+    WORKLOAD_STORIES,
+    best_picks,
+    compare,
+    curves,
+    hit_ratio,
+    lesson_trace,
+    loop_hit_ratios,
+    phase_means,
+    timelines,
+)
 
 if TYPE_CHECKING:  # matplotlib and ipywidgets load only when a chart is drawn
     from matplotlib.figure import Figure
@@ -54,88 +72,10 @@ __all__ = [
     "exercises",
 ]
 
-N_REQUESTS = 50_000
-N_KEYS = 5_000
-LESSON_SHAPES = ("zipf", "zipf+scan", "loop", "shifting")
-CAPACITY_PERCENTS = (1, 2, 5, 10, 20, 30, 50)
-POLICY_SETS: dict[str, tuple[str, ...]] = {
-    "classic: lru fifo lfu clock": ("lru", "fifo", "lfu", "clock"),
-    "modern: lru sieve s3fifo arc tinylfu": ("lru", "sieve", "s3fifo", "arc", "tinylfu"),
-    "redis: lru redis-lru redis-lfu random": ("lru", "redis-lru", "redis-lfu", "random"),
-}
-# Names on charts (the simulator's names are lower case).
-LABELS = {
-    "lru": "LRU", "fifo": "FIFO", "random": "Random", "lfu": "LFU", "clock": "CLOCK",
-    "sieve": "SIEVE", "s3fifo": "S3-FIFO", "arc": "ARC", "tinylfu": "W-TinyLFU",
-    "redis-lru": "Redis LRU", "redis-lfu": "Redis LFU", "volatile-ttl": "volatile-ttl",
-    "opt": "OPT",
-}
-
-
-@memo(maxsize=16)
-def lesson_trace(shape: str, alpha: float = 0.8, *, n_requests: int = N_REQUESTS, n_keys: int = N_KEYS,
-                 seed: int = 0) -> np.ndarray:
-    """The notebook's traces, all over ``n_keys`` distinct keys:
-
-    * ``zipf``: stable skewed popularity;
-    * ``zipf+scan``: the same, with 30% of requests from a batch job reading a
-      large range of keys once each (they pollute the cache);
-    * ``loop``: keys 0..n_keys-1 in order, again and again (LRU's worst case);
-    * ``shifting``: Zipf whose hot set moves to other keys three times.
-    """
-    check_choice("trace shape", shape, LESSON_SHAPES)
-    if shape == "zipf":
-        trace = workloads.zipf(n_requests, n_keys, alpha, seed=seed)
-    elif shape == "loop":
-        trace = workloads.loop(n_requests, n_keys)
-    elif shape == "shifting":
-        trace = workloads.shifting(n_requests, n_keys, alpha, phases=4, seed=seed)
-    else:
-        hot_share = 0.7
-        hot = workloads.zipf(n_requests, n_keys, alpha, seed=seed)
-        scan_keys = np.arange(n_requests, dtype=np.int64) % (4 * n_keys) + n_keys
-        is_scan = np.random.default_rng(seed + 11).random(n_requests) >= hot_share
-        trace = np.where(is_scan, scan_keys, hot)
-        # renumber so that capacity percentages refer to the keys actually used
-        trace = np.unique(trace, return_inverse=True)[1].astype(np.int64)
-    trace.setflags(write=False)
-    return trace
-
-
-@memo(maxsize=256)
-def _capacity(shape: str, alpha: float, percent: float) -> int:
-    distinct = int(len(np.unique(lesson_trace(shape, alpha))))
-    return max(1, round(distinct * percent / 100))
-
-
-@memo(maxsize=4096)
-def hit_ratio(shape: str, alpha: float, policy: str, percent: float) -> float:
-    """Hit ratio of ``policy`` on a lesson trace, capacity as % of its distinct keys."""
-    trace = lesson_trace(shape, alpha)
-    capacity = _capacity(shape, alpha, percent)
-    if policy == "lru":
-        return _lru(shape, alpha).hit_ratio(capacity)
-    return simulate(trace, policy, capacity).hit_ratio
-
-
-@memo(maxsize=16)
-def _lru(shape: str, alpha: float) -> LRUCurve:
-    return lru_curve(lesson_trace(shape, alpha))
-
-
-def compare(shape: str, percent: float, policies: tuple[str, ...], alpha: float = 0.8) -> dict[str, float]:
-    """Hit ratio per policy (and OPT) at one capacity: what the bar chart shows."""
-    return {p: hit_ratio(shape, alpha, p, percent) for p in (*policies, "opt")}
-
 
 def _policies(policy_set: str) -> tuple[str, ...]:
     check_choice("policy set", policy_set, POLICY_SETS)
     return POLICY_SETS[policy_set]
-
-
-def curves(shape: str, alpha: float, policies: tuple[str, ...]) -> dict[str, list[float]]:
-    """Hit ratio per policy (and OPT) at every capacity of the slider."""
-    return {p: [hit_ratio(shape, alpha, p, c) for c in CAPACITY_PERCENTS] for p in (*policies, "opt")}
 
 
 def comparison_titles(shape: str, percent: float, policy_set: str, alpha: float = 0.8) -> tuple[str, str]:
@@ -173,8 +113,8 @@ def comparison_titles(shape: str, percent: float, policy_set: str, alpha: float 
 TIE = 0.005  # hit-ratio gaps under half a point are ties on the charts
 
 
-# Tick positions of the capacity axis: a log scale drawn by hand (matplotlib's log
-# axes place and label minor ticks on every draw, which costs a third of a redraw).
+# Tick positions of the capacity axis: a log scale drawn by hand (log axes place and
+# label minor ticks on every draw).
 _LOG_X = [float(np.log10(c)) for c in CAPACITY_PERCENTS]
 
 
@@ -193,20 +133,20 @@ def _draw_comparison(fig: Any, percent: int, shape: str, alpha: float, policy_se
     left_title, right_title = comparison_titles(shape, percent, policy_set, alpha)
     charts.finish(curves_ax, title=left_title, xlabel="cache size (% of distinct keys, log scale)",
                   ylabel="hit ratio (fraction of requests)")
-    # A fixed place: the default "best" placement searches the data on every draw (a fifth of a redraw).
+    # A fixed place: the default "best" placement searches the data on every draw.
     curves_ax.legend(frameon=False, loc="upper left", ncols=2)
     here = compare(shape, percent, policies, alpha)
     names = [*policies, "opt"]
     values = [here[p] for p in names]
     colours = [charts.series_style(i)["color"] for i in range(len(policies))] + ["white"]
     bars = bars_ax.bar([LABELS[p] for p in names], values, color=colours)
-    # OPT: white with a dashed outline, like its dashed curve (a hatch costs a tenth of a redraw).
+    # OPT: white with a dashed outline, like its dashed curve (a hatch is slow to draw).
     bars[-1].set_edgecolor("#000000")
     bars[-1].set_linestyle("--")
     bars[-1].set_linewidth(1.2)
     for bar, value in zip(bars, values, strict=True):
         bars_ax.text(bar.get_x() + bar.get_width() / 2, value + 0.01, f"{value:.0%}", ha="center", fontsize=8)
-    bars_ax.set_ylim(0, 1.08)  # labels fit unrotated (rotated text costs a fifth of the panel's redraw)
+    bars_ax.set_ylim(0, 1.08)  # labels fit unrotated (rotated text is slow to lay out)
     # Each bar carries its value, and the curves' panel has the same scale: no tick labels
     # to lay out on every redraw.
     bars_ax.tick_params(labelleft=False)
@@ -282,33 +222,6 @@ def explore(
     return plot
 
 
-def timelines(policies: tuple[str, ...], percent: float = 10, *, alpha: float = 0.8,
-              window: int = 2_500) -> dict[str, np.ndarray]:
-    """Hit ratio per window of requests on the shifting trace, per policy."""
-    capacity = _capacity("shifting", alpha, percent)
-    return {p: _timeline(p, capacity, alpha, window) for p in policies}
-
-
-@memo(maxsize=64)
-def _timeline(policy: str, capacity: int, alpha: float, window: int) -> np.ndarray:
-    series = hit_ratio_timeline(lesson_trace("shifting", alpha), policy, capacity, window=window)
-    series.setflags(write=False)
-    return series
-
-
-TIMELINE_POLICIES = ("lru", "lfu", "arc", "s3fifo", "tinylfu")
-TIMELINE_WINDOW = 2_500
-
-
-def phase_means(percent: float = 10) -> tuple[dict[str, float], dict[str, float]]:
-    """Mean hit ratio per policy in the first quarter (after warm-up) and the last."""
-    series = timelines(TIMELINE_POLICIES, percent, window=TIMELINE_WINDOW)
-    quarter = len(series["lru"]) // 4
-    first = {p: float(np.mean(series[p][1:quarter])) for p in TIMELINE_POLICIES}
-    last = {p: float(np.mean(series[p][-quarter:])) for p in TIMELINE_POLICIES}
-    return first, last
-
-
 def _draw_timeline(fig: Any, percent: int) -> str:
     from .. import charts
 
@@ -343,15 +256,6 @@ def explore_timeline(percent: int = 10) -> LivePlot:
     check_choice("capacity percent", percent, CAPACITY_PERCENTS)
     return LivePlot(_draw_timeline, {"percent": choice("cache size (% of keys)", CAPACITY_PERCENTS, percent)},
                     width=9.0, height=3.6)
-
-
-LOOP_TABLE_POLICIES = ("lru", "fifo", "sieve", "s3fifo", "tinylfu", "opt")
-
-
-def loop_hit_ratios(trace: Any, capacity: int,
-                    policies: tuple[str, ...] = LOOP_TABLE_POLICIES) -> dict[str, float]:
-    """Each policy's hit ratio on ``trace`` at ``capacity``."""
-    return {p: simulate(trace, p, capacity).hit_ratio for p in policies}
 
 
 def table(trace: Any, capacity: int, policies: tuple[str, ...] = LOOP_TABLE_POLICIES) -> None:
@@ -405,23 +309,8 @@ def show_redis_demo(store: Any = None) -> None:
 
 # ---------------------------------------------------------------- exercises
 
-WORKLOAD_STORIES = {
-    "catalogue": ("zipf", "product pages: the same best-sellers all day (stable Zipf)"),
-    "nightly-report": ("zipf+scan", "the same pages plus a report job reading every row once"),
-    "news": ("shifting", "a news site whose top stories change every few hours"),
-}
-CANDIDATES = ("lru", "fifo", "random", "lfu", "clock", "sieve", "s3fifo", "arc", "tinylfu")
 PASS_MARGIN = 0.02  # within 2 points of the best candidate counts as a right pick
 RECENCY_ONLY = ("lru", "fifo", "random", "clock")
-
-
-@memo(maxsize=4)
-def best_picks(percent: float = 5) -> dict[str, dict[str, float]]:
-    """Hit ratio of every candidate policy per workload story (the check's key)."""
-    return {
-        story: {p: hit_ratio(shape, 0.8, p, percent) for p in CANDIDATES}
-        for story, (shape, _) in WORKLOAD_STORIES.items()
-    }
 
 
 def _check_workload_picks(answer: Any) -> tuple[bool, str]:

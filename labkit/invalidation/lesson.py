@@ -34,14 +34,13 @@ BUDGET_SECONDS, SHARED_TTL_SECONDS = 60.0, 45.0
 
 
 def _fixed_title_position(fig: Any) -> None:
-    # Titles stay where they are: matplotlib's automatic title placement (checking
-    # for top tick labels these charts never have) costs a sixth of a redraw.
+    # Titles stay put: automatic placement looks for top tick labels these charts never have.
     for ax in fig.axes:
         ax.set_title(ax.get_title(), y=1.0)
 
 
 def _legend(ax: Any, loc: str) -> None:
-    # A fixed place: searching for the "best" one costs a tenth of a redraw.
+    # A fixed place: "best" searches the data on every draw.
     ax.legend(frameon=False, loc=loc, fontsize="small")
 
 

@@ -17,6 +17,7 @@ fills a practice room with simulated learners.
 ``dashboard``      the grid, the stuck list, the poll, CSV; :class:`RoomView`
 ``answers``        the measured answer to a prediction, revealed beside the poll (00-05)
 ``answers_later``  the same for notebooks 06-11
+``measure``        the registry both write into (``@measured``) and its lookup
 ``rehearsal``      simulated learners in a practice room
 =================  ===============================================================
 """

@@ -1,4 +1,4 @@
-"""Measured answers for notebooks 06 to 11 (the registry and notebooks 00 to 05: ``answers``).
+"""Measured answers for notebooks 06 to 11 (the registry: ``measure``; notebooks 00 to 05: ``answers``).
 
 Each reads the claims the notebook's prose states (or runs its engine) and maps the
 number onto the option it bears out.
@@ -6,7 +6,7 @@ number onto the option it bears out.
 
 from __future__ import annotations
 
-from .answers import _claim, _nearest, measured
+from .measure import _claim, _nearest, measured
 
 # -- notebook 06 ------------------------------------------------------------------------
 

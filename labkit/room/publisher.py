@@ -18,35 +18,19 @@ from __future__ import annotations
 
 import contextlib
 import json
-import os
 import threading
 import time
 from typing import Any
 
-from ..progress import cache_lab_home, learner_id
-from .records import RECORD_TTL_SECONDS, REHEARSAL, check_room, forget, learner_key, members_key, room_client, room_url
+from ..progress import _room_switch_file as _switch_file
+from ..progress import learner_id, room_name
+from .records import RECORD_TTL_SECONDS, forget, learner_key, members_key, room_client, room_url
 
 __all__ = ["room_name", "reached", "exercise_checked", "prediction_locked", "leave", "rejoin",
            "status_line", "Publisher", "publisher"]
 
-ROOM_VAR = "LABKIT_ROOM"
 SOCKET_TIMEOUT_SECONDS = 0.5
 FIRST_BACKOFF_SECONDS, LAST_BACKOFF_SECONDS = 5.0, 60.0
-
-
-def _switch_file() -> Any:
-    return cache_lab_home() / "room-off"
-
-
-def room_name() -> str | None:
-    """The room this kernel reports to, or None: ``$LABKIT_ROOM`` unless switched off."""
-    name = os.environ.get(ROOM_VAR, "").strip()
-    if not name or name.startswith(REHEARSAL) or _switch_file().exists():
-        return None
-    try:
-        return check_room(name)
-    except Exception:  # a malformed room name publishes nothing rather than break a lesson
-        return None
 
 
 class Publisher:

@@ -27,7 +27,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..errors import LabError
-from ..progress import check_learner, learner_id
+from ..progress import REHEARSAL, check_learner, check_room, learner_id  # noqa: F401 - the room's names
 
 __all__ = ["RECORD_TTL_SECONDS", "Room", "Snapshot", "learner_key", "members_key", "forget", "room_client",
            "check_host", "check_room"]
@@ -35,16 +35,6 @@ __all__ = ["RECORD_TTL_SECONDS", "Room", "Snapshot", "learner_key", "members_key
 RECORD_TTL_SECONDS = 12 * 3600  # a workshop day; every write renews it
 PREFIX = "labkit-room"
 HOSTS_VAR = "LABKIT_ROOM_HOSTS"
-REHEARSAL = "rehearsal-"  # practice rooms: simulated learners only
-
-
-def check_room(name: Any) -> str:
-    """A room name made safe for a key prefix (the same rule as a learner id)."""
-    try:
-        return check_learner(name)
-    except LabError:
-        raise LabError(f"A room name needs at least one letter or digit (got {name!r}), "
-                       "for example LABKIT_ROOM=workshop-dec.") from None
 
 
 def learner_key(room: str, learner: str) -> str:

@@ -5,9 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-import numpy as np
-
-from ..errors import LabError
+from ..errors import LabError, is_number
 
 # Event times live on an integer grid of 2**-20 s (about 1 µs).  Every time, TTL
 # and expiry is then an exact binary fraction, so the float arithmetic of the
@@ -25,22 +23,13 @@ _MAX_KEYS = 1_000_000
 _STARTS = ("steady", "bulk", "cold")
 
 
-
 # ---------------------------------------------------------------------------------
 # Input checks: one sentence each, saying how to fix it
 # ---------------------------------------------------------------------------------
 
 
-def _is_number(value: Any) -> bool:
-    return (
-        isinstance(value, (int, float, np.integer, np.floating))
-        and not isinstance(value, bool)
-        and not math.isnan(float(value))
-    )
-
-
 def _check_ttl(ttl_seconds: Any, name: str = "ttl_seconds") -> float:
-    if not _is_number(ttl_seconds) or ttl_seconds <= 0 or math.isinf(float(ttl_seconds)):
+    if not is_number(ttl_seconds) or ttl_seconds <= 0 or math.isinf(float(ttl_seconds)):
         raise LabError(
             f"{name} must be a number of seconds > 0 (got {ttl_seconds!r}); "
             "a TTL cache needs a finite TTL, for example 300 for five minutes."
@@ -51,7 +40,7 @@ def _check_ttl(ttl_seconds: Any, name: str = "ttl_seconds") -> float:
 
 
 def _check_rate(name: str, value: Any, *, allow_zero: bool) -> float:
-    ok = _is_number(value) and math.isfinite(float(value)) and (
+    ok = is_number(value) and math.isfinite(float(value)) and (
         value >= 0 if allow_zero else value > 0
     )
     if not ok:
@@ -61,7 +50,7 @@ def _check_rate(name: str, value: Any, *, allow_zero: bool) -> float:
 
 
 def _check_alpha(alpha: Any) -> float:
-    if not _is_number(alpha) or alpha <= 0 or not math.isfinite(float(alpha)):
+    if not is_number(alpha) or alpha <= 0 or not math.isfinite(float(alpha)):
         raise LabError(
             f"alpha must be > 0 (got {alpha!r}); Zipf skew around 0.6-1.2 is typical, "
             "and a small alpha such as 0.1 is close to uniform."
@@ -70,13 +59,13 @@ def _check_alpha(alpha: Any) -> float:
 
 
 def _check_fraction(name: str, value: Any, *, upper: float = 1.0) -> float:
-    if not _is_number(value) or not 0 <= value < upper:
+    if not is_number(value) or not 0 <= value < upper:
         raise LabError(f"{name} must be at least 0 and below {upper:g} (got {value!r}); use 0.1 for ±10%.")
     return float(value)
 
 
 def _check_duration(name: str, value: Any) -> float:
-    if not _is_number(value) or value <= 0 or value > _MAX_SPAN_SECONDS:
+    if not is_number(value) or value <= 0 or value > _MAX_SPAN_SECONDS:
         raise LabError(
             f"{name} must be between 0 and {_MAX_SPAN_SECONDS:,} seconds (got {value!r})."
         )

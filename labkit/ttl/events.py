@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..errors import LabError
+from ..errors import LabError, is_number
 from ..memo import memo
 from ._common import (
     _HALF_SPAN,
@@ -17,7 +17,6 @@ from ._common import (
     TICKS_PER_SECOND,
     _check_duration,
     _check_rate,
-    _is_number,
     _ticks,
 )
 from .traffic import Traffic
@@ -67,7 +66,7 @@ class Events:
         self.write_rate = _check_rate("write_rate_per_second", write_rate_per_second, allow_zero=True)
         self.duration_seconds = _check_duration("duration_seconds", duration_seconds)
         self.history_seconds = float(history_seconds)
-        if not _is_number(history_seconds) or history_seconds < 0:
+        if not is_number(history_seconds) or history_seconds < 0:
             raise LabError(f"history_seconds must be >= 0 (got {history_seconds!r}).")
         _check_duration("history_seconds + duration_seconds", self.history_seconds + duration_seconds)
         self.seed = int(seed)

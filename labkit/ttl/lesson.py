@@ -81,8 +81,7 @@ _PERCENT_TICKS = (0, 25, 50, 75, 100)
 
 
 def _fixed_title_position(fig: Any) -> None:
-    # Titles stay where they are: matplotlib's automatic title placement (checking
-    # for top tick labels these charts never have) costs a sixth of a redraw.
+    # Titles stay put: automatic placement looks for top tick labels these charts never have.
     for ax in fig.axes:
         ax.set_title(ax.get_title(), y=1.0)
 

@@ -92,7 +92,7 @@ class _SampledPolicy(Policy):
             else:
                 if d + samples > len(draws):
                     draws, d = self._samples.refill(), 0
-                if five:  # written out: 2-3x faster than min(sample, key=...)
+                if five:  # written out: cheaper than min(sample, key=...)
                     slot, b, c, s4, e = draws[d : d + 5]
                     low = score[slot]
                     if (t := score[b]) < low:
