@@ -43,7 +43,7 @@ from labkit.layers.trace import HEADER_BYTES
 def lab(redis_store):
     lab = Lab(redis_store)
     yield lab
-    lab.stop()
+    lab.close()
 
 
 @pytest.fixture(scope="module")
@@ -52,7 +52,7 @@ def fake_lab():
     store = labkit.connect("fakeredis://", namespace="test-layers-grading")
     lab = Lab(store)
     yield lab
-    lab.stop()
+    lab.close()
     store.reset()
 
 
@@ -290,15 +290,15 @@ def test_origin_listens_on_loopback_only_and_stops_cleanly(redis_store):
     if outside:
         with pytest.raises(OSError):
             socket.create_connection((outside, port), timeout=0.5).close()
-    lab.stop()
+    lab.close()
     assert not lab.origin.running
     with pytest.raises(OSError):
         socket.create_connection(("127.0.0.1", port), timeout=0.5).close()
     # A chart moved after the clean-up cell starts the origin again, on loopback again.
     assert lab.site().get(0, "/product/1").status == 200
     assert lab.origin.bound_address[0] == "127.0.0.1"
-    lab.stop()
-    lab.stop()  # idempotent
+    lab.close()
+    lab.close()  # idempotent
     assert not lab.origin.running
 
 
@@ -584,7 +584,7 @@ def test_measuring_ahead_stops_with_the_lab():
 
     store = labkit.connect("fakeredis://", namespace="test-layers-ahead-stop")
     lab = Lab(store)
-    lab.stop()
+    lab.close()
     measure_ahead(lab, measure_traffic, [{"app_ttl_seconds": 7}]).join(timeout=30)
     assert not lab.origin.running and not lab.memo   # the clean-up cell's stop holds
 

@@ -36,9 +36,8 @@ from labkit.stampede import (
     synchronized_expiry,
 )
 from labkit.stampede.defenses import Settings
-from labkit.stampede.lesson import beta_task_run
 from labkit.stampede.lock import Lease
-from labkit.stampede.simulation import SIM_DEFENSES, xfetch_miss_probability
+from labkit.stampede.simulation import SIM_DEFENSES, beta_task_run, xfetch_miss_probability
 from labkit.store import MemoryStore
 
 READERS = 200

@@ -146,7 +146,7 @@ def layers_lab():
     store = labkit.connect("fakeredis://", namespace="test-value-checks-06")
     lab = Lab(store)
     yield lab
-    lab.stop()
+    lab.close()
     store.reset()
 
 

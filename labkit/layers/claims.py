@@ -22,7 +22,7 @@ def _lab() -> Lab:
     from ..connection import connect
 
     lab = Lab(connect("fakeredis://", namespace="06-claims"))
-    atexit.register(lab.stop)
+    atexit.register(lab.close)
     return lab
 
 

@@ -394,7 +394,7 @@ class Lab:
 
     >>> lab = Lab(labkit.connect(namespace="06"))   # doctest: +SKIP
     >>> site = lab.site(headers={"account": "public, max-age=60"})   # doctest: +SKIP
-    >>> lab.stop()   # doctest: +SKIP
+    >>> lab.close()   # doctest: +SKIP
     """
 
     def __init__(self, store: Store) -> None:
@@ -419,7 +419,7 @@ class Lab:
             self._sites.remove(site)
             site.close()
 
-    def stop(self) -> None:
+    def close(self) -> None:
         """Close every site's connection and stop the origin server."""
         with self.lock:
             for site in self._sites:
@@ -431,7 +431,7 @@ class Lab:
         return self
 
     def __exit__(self, *exc: object) -> None:
-        self.stop()
+        self.close()
 
     def describe(self) -> str:
         """One line for a learner: where the origin listens and what its app cache is."""

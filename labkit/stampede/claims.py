@@ -9,9 +9,16 @@ from __future__ import annotations
 
 from ..claims import claim
 from ..memo import memo
-from .lesson import BETA_TASK, beta_task_run
 from .preview import preview_expired_lock, preview_herd
-from .simulation import SIM_DEFENSES, poisson_arrivals, protection_costs, simulate_traffic, synchronized_expiry
+from .simulation import (
+    BETA_TASK,
+    SIM_DEFENSES,
+    beta_task_run,
+    poisson_arrivals,
+    protection_costs,
+    simulate_traffic,
+    synchronized_expiry,
+)
 
 NOTEBOOK = "04"
 _READERS = 200

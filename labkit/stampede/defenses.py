@@ -45,7 +45,7 @@ from dataclasses import dataclass
 from typing import Any
 
 from ..database import Database, DatabaseTimeout, Row
-from ..errors import LabError, _is_number, check_choice, check_positive
+from ..errors import LabError, check_choice, check_positive, is_number
 from ..store import Store
 from .lock import Lease, acquire_lock, naive_acquire, naive_release
 from .single_flight import FlightTimeout, SingleFlight
@@ -93,7 +93,7 @@ def check_readers(readers: Any) -> int:
 
 
 def check_beta(beta: Any) -> float:
-    if not _is_number(beta) or beta < 0:
+    if not is_number(beta) or beta < 0:
         raise LabError(
             f"beta must be a number >= 0 (got {beta!r}); 1 is XFetch's usual choice, "
             "larger refreshes earlier and 0 never refreshes early."
@@ -102,7 +102,7 @@ def check_beta(beta: Any) -> float:
 
 
 def check_lock_ttl(lock_ttl_seconds: Any) -> float:
-    if not _is_number(lock_ttl_seconds) or lock_ttl_seconds <= 0:
+    if not is_number(lock_ttl_seconds) or lock_ttl_seconds <= 0:
         raise LabError(
             f"lock_ttl_seconds must be > 0 (got {lock_ttl_seconds!r}); a lock needs an expiry "
             "so that a crashed holder cannot block every reader forever."

@@ -21,8 +21,9 @@ from .herd import HerdReport, replay_lock, run_expired_lock, run_herd
 from .lock import naive_acquire, naive_release
 from .preview import VIRTUAL, preview_expired_lock, preview_herd, preview_stall
 from .simulation import (
+    BETA_TASK,
     SIM_DEFENSES,
-    TrafficReport,
+    beta_task_run,
     poisson_arrivals,
     protection_costs,
     simulate_herd,
@@ -415,23 +416,6 @@ def explore_protection(*, keys: int = 10_000, reads_per_second: float = 5000.0) 
 
 # -- exercises ------------------------------------------------------------------------------------
 
-# The beta exercise: a slow page with modest traffic.
-BETA_TASK = {
-    "reads_per_second": 20.0,
-    "recompute_seconds": 0.4,
-    "ttl_seconds": 60.0,
-    "seconds": 36_000.0,
-    "min_share_without_miss": 0.99,
-    "max_mean_lead_seconds": 10.0,
-}
-
-
-def beta_task_run(beta: float) -> TrafficReport:
-    """XFetch at ``beta`` on the beta exercise's page (:data:`BETA_TASK`), ten hours of it."""
-    t = BETA_TASK
-    return simulate_traffic("xfetch", clients=int(t["reads_per_second"]), reads_per_client_per_second=1.0,
-                            seconds=t["seconds"], ttl_seconds=t["ttl_seconds"],
-                            recompute_seconds=t["recompute_seconds"], beta=beta, seed=4)
 
 SCENARIOS = {
     "A": {"answers": {"lock"},

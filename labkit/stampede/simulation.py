@@ -30,6 +30,8 @@ from .defenses import check_beta, check_readers
 from .xfetch import refresh_early
 
 __all__ = [
+    "BETA_TASK",
+    "beta_task_run",
     "SIM_DEFENSES",
     "SimulatedHerd",
     "TrafficReport",
@@ -442,3 +444,22 @@ def protection_costs(
     duplicates = refreshes * rates * recompute
     bookkeeping = refreshes * lock_commands
     return ProtectionCosts(rates, refreshes, duplicates, bookkeeping)
+
+
+# The beta exercise: a slow page with modest traffic.
+BETA_TASK = {
+    "reads_per_second": 20.0,
+    "recompute_seconds": 0.4,
+    "ttl_seconds": 60.0,
+    "seconds": 36_000.0,
+    "min_share_without_miss": 0.99,
+    "max_mean_lead_seconds": 10.0,
+}
+
+
+def beta_task_run(beta: float) -> TrafficReport:
+    """XFetch at ``beta`` on the beta exercise's page (:data:`BETA_TASK`), ten hours of it."""
+    t = BETA_TASK
+    return simulate_traffic("xfetch", clients=int(t["reads_per_second"]), reads_per_client_per_second=1.0,
+                            seconds=t["seconds"], ttl_seconds=t["ttl_seconds"],
+                            recompute_seconds=t["recompute_seconds"], beta=beta, seed=4)

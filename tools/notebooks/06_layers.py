@@ -324,5 +324,5 @@ ex["staleness"].check(seconds)
 # * hishel documentation (hishel.com) - the RFC 9111 state machine the lab's browser and CDN caches are built on.
 
 # %%
-lab.stop()
+lab.close()
 store.reset();
