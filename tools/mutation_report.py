@@ -134,7 +134,8 @@ def _deletions(module: cst.Module) -> list[tuple[cst.CSTNode, cst.CSTNode]]:
 def mutants_of(part) -> list[tuple[Mutant, str]]:
     """Every mutant of one part of a reference answer: (description, mutated source)."""
     source = textwrap.dedent(inspect.getsource(part))
-    module, mutations, _, _ = create_mutations(f"<{part.__qualname__}>", source)
+    with contextlib.chdir(ROOT):  # mutmut reads its settings from pyproject.toml here
+        module, mutations, _, _ = create_mutations(f"<{part.__qualname__}>", source)
     edits = [(m.original_node, m.mutated_node) for m in mutations] + _deletions(module)
     found, seen = [], {}
     for original, mutated_node in edits:
@@ -265,7 +266,6 @@ def main(argv: list[str] | None = None) -> int:
     os.environ["CACHE_LAB_HOME"] = home  # progress of the checks goes nowhere that matters
     os.environ.pop("REDIS_URL", None)
     sys.path.insert(0, str(ROOT))
-    os.chdir(ROOT)  # mutmut reads its settings from pyproject.toml here
     from labkit.exercises import catalogue
 
     try:
