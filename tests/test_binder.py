@@ -101,7 +101,8 @@ def test_binder_start_claims_no_server_it_did_not_start(redis_server):
     env = {k: v for k, v in os.environ.items() if k not in ("REDIS_URL", "LABKIT_OWNS_REDIS_RUN_ID")}
     result = subprocess.run(
         ["bash", str(BINDER / "start"), sys.executable, "-c", show],
-        env={**env, "CACHE_LAB_REDIS_PORT": str(redis_server.port)}, capture_output=True, text=True, timeout=60,
+        env={**env, "CACHE_LAB_REDIS_PORT": str(redis_server.port), "CACHE_LAB_REDIS_LOG": os.devnull},
+        capture_output=True, text=True, timeout=60,
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "None None"

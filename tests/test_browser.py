@@ -43,7 +43,8 @@ CHROMIUM_ARGS = [
     "--disable-dev-shm-usage",
 ]
 BAD_TEXT = ("Error displaying widget", "Could not create a model", "Traceback (most recent call last)", "<Figure size")
-ARTIFACTS = Path(os.environ.get("CACHE_LAB_ARTIFACTS", "/tmp/cache-lab-browser"))
+# Screenshots of each notebook, for a person to look at after a run (build/ is ignored by git).
+ARTIFACTS = Path(os.environ.get("CACHE_LAB_ARTIFACTS", Path(__file__).resolve().parents[1] / "build" / "browser"))
 AXE_VERSION = "4.14.1"
 AXE_INSTALL = f"npm install --prefix build/node axe-core@{AXE_VERSION}"
 AXE_PATHS = [

@@ -10,7 +10,10 @@ cd "$(dirname "$0")/.."
 python="${PYTHON:-python3}"
 port="${CACHE_LAB_REDIS_PORT:-$("$python" -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')}"
 export CACHE_LAB_REDIS_PORT="$port"
-trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true' EXIT
+# The rehearsal's server logs to a scratch file, removed with the server.
+log="$(mktemp)"
+export CACHE_LAB_REDIS_LOG="$log"
+trap 'redis-cli -p "$port" shutdown nosave >/dev/null 2>&1 || true; rm -f "$log"' EXIT
 
 CACHE_LAB_REDIS_PORT="$port" bash binder/start "$python" - <<'PY'
 import os, sys
