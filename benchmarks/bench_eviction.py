@@ -19,6 +19,8 @@ and speeds are compared as ratios within this one run (the machine is noisy).
 from __future__ import annotations
 
 import argparse
+import atexit
+import shutil
 import statistics
 import sys
 import tempfile
@@ -90,6 +92,7 @@ def main() -> None:
     keys = trace.tolist()
     capacities = (1_000, 10_000)
     folder = Path(tempfile.mkdtemp(prefix="bench-eviction-"))
+    atexit.register(shutil.rmtree, folder, ignore_errors=True)
     path = eviction.write_oracle_general(trace, folder / "zipf.oracleGeneral")
 
     print(f"Zipf alpha 0.8, {n_requests:,} requests, 100,000 keys; best of {rounds} interleaved rounds\n")

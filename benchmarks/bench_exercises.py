@@ -9,13 +9,16 @@ Progress goes to a temporary folder, never the learner's own.
 
 from __future__ import annotations
 
+import atexit
 import contextlib
 import io
 import os
+import shutil
 import tempfile
 import time
 
 os.environ["CACHE_LAB_HOME"] = tempfile.mkdtemp(prefix="bench-exercises-")
+atexit.register(shutil.rmtree, os.environ["CACHE_LAB_HOME"], ignore_errors=True)
 
 from labkit.exercises import catalogue  # noqa: E402 - after the progress folder is set
 
