@@ -631,6 +631,9 @@ def test_local_cluster_moves_a_slot_with_its_keys(real):
     assert target.connect().get(key) == "still here"
     with pytest.raises(LabError, match="already live on"):
         migrate_slots(local, [slot], target)
+    replica = next(n for n in local.replicas if n.running)
+    with pytest.raises(LabError, match="is a replica now"):
+        migrate_slots(local, [slot], replica)
 
 
 @pytest.mark.slow

@@ -425,6 +425,10 @@ class RealCluster:
 def migrate_slots(local: LocalCluster, slots: list[int], target: ClusterNode) -> int:
     """Move ``slots`` and their keys to master ``target`` of ``local`` (MIGRATING/IMPORTING,
     MIGRATE, SETSLOT NODE, as ``redis-cli --cluster reshard`` does); returns the keys moved."""
+    local.refresh_roles()  # a failover may have made the target a replica
+    if target.role != "master":
+        raise LabError(f":{target.port} is a replica now (a failover promoted its partner); move slots to "
+                       "one of local.masters.")
     view = RealCluster(local)
     destination = view.node_at(target.port)
     if any(view.owner(slot) is destination for slot in slots):
